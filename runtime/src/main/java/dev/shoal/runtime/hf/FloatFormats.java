@@ -27,8 +27,20 @@ public final class FloatFormats {
         return (short) ((bits + 0x7FFF + lsb) >>> 16);
     }
 
-    /** f16 bits (low 16 bits of the argument) to float32, exactly. */
+    /** f16 bits → float32 for all 65536 patterns: a lookup table, built from decodeF16. */
+    private static final float[] F16_TABLE = new float[65536];
+
+    static {
+        for (int b = 0; b < 65536; b++) F16_TABLE[b] = decodeF16((short) b);
+    }
+
+    /** f16 bits (low 16 bits of the argument) to float32, exactly (table lookup). */
     public static float f16ToF32(short f16) {
+        return F16_TABLE[f16 & 0xFFFF];
+    }
+
+    /** f16 bits to float32 by bit manipulation; the definition behind f16ToF32's table. */
+    static float decodeF16(short f16) {
         int h = f16 & 0xFFFF;
         int sign = (h & 0x8000) << 16;
         int exp = (h >>> 10) & 0x1F;

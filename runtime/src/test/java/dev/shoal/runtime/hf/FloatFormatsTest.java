@@ -57,6 +57,7 @@ class FloatFormatsTest {
             short s = (short) b;
             float bf = FloatFormats.bf16ToF32(s);
             float h = FloatFormats.f16ToF32(s);
+            assertEquals(Float.floatToRawIntBits(FloatFormats.decodeF16(s)), Float.floatToRawIntBits(h), "table entry");
             if (Float.isNaN(bf)) {
                 assertTrue(Float.isNaN(FloatFormats.bf16ToF32(FloatFormats.f32ToBf16(bf))));
             } else {
