@@ -5,6 +5,7 @@ package dev.shoal.runtime.comm;
 
 import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
+import dev.shoal.runtime.tensor.FloatFormats;
 import java.nio.ByteBuffer;
 
 public final class Reduce {
@@ -53,10 +54,10 @@ public final class Reduce {
     }
 
     static float toFloat(short bits, DType dtype) {
-        return dtype == DType.BF16 ? HalfFloats.bf16ToFloat(bits) : HalfFloats.f16ToFloat(bits);
+        return dtype == DType.BF16 ? FloatFormats.bf16ToF32(bits) : FloatFormats.f16ToF32(bits);
     }
 
     static short fromFloat(float v, DType dtype) {
-        return dtype == DType.BF16 ? HalfFloats.floatToBf16(v) : HalfFloats.floatToF16(v);
+        return dtype == DType.BF16 ? FloatFormats.f32ToBf16(v) : FloatFormats.f32ToF16(v);
     }
 }

@@ -11,6 +11,7 @@ import dev.shoal.comm.CommException;
 import dev.shoal.comm.Communicator;
 import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
+import dev.shoal.runtime.tensor.FloatFormats;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -65,13 +66,13 @@ abstract class CommunicatorConformance {
 
     static void put(BytePointer p, DType dt, long i, float v) {
         if (dt == DType.F32) p.putFloat(i * 4, v);
-        else p.putShort(i * 2, dt == DType.BF16 ? HalfFloats.floatToBf16(v) : HalfFloats.floatToF16(v));
+        else p.putShort(i * 2, dt == DType.BF16 ? FloatFormats.f32ToBf16(v) : FloatFormats.f32ToF16(v));
     }
 
     static float get(BytePointer p, DType dt, long i) {
         if (dt == DType.F32) return p.getFloat(i * 4);
         short s = p.getShort(i * 2);
-        return dt == DType.BF16 ? HalfFloats.bf16ToFloat(s) : HalfFloats.f16ToFloat(s);
+        return dt == DType.BF16 ? FloatFormats.bf16ToF32(s) : FloatFormats.f16ToF32(s);
     }
 
     static float expectReduce(ReduceOp op, int n, long i) {

@@ -1,6 +1,6 @@
 // Checks the 16-bit conversions bit for bit: against PyTorch's own rounding of tricky values
 // (fixture hf/rounding.json, made by gen_golden.py) and exhaustively over all 65536 bit patterns.
-package dev.shoal.runtime.hf;
+package dev.shoal.runtime.tensor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;

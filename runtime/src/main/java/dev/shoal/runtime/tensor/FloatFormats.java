@@ -3,7 +3,7 @@
 // f32→bf16 and f32→f16 round to nearest, ties to even, overflow to ±inf, and keep NaN a NaN
 // (the canonical quiet NaN with the input's sign: 0x7FC0/0xFFC0 for bf16, 0x7E00/0xFE00 for f16,
 // as PyTorch's scalar conversions do).
-package dev.shoal.runtime.hf;
+package dev.shoal.runtime.tensor;
 
 public final class FloatFormats {
     private FloatFormats() {}
