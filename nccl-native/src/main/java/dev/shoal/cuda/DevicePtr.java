@@ -16,6 +16,19 @@ public final class DevicePtr extends Pointer {
         this.capacity = bytes;
     }
 
+    /** Positions, limit and capacity of a DevicePtr count bytes. */
+    @Override
+    public int sizeof() {
+        return 1;
+    }
+
+    /** Byte length of the region behind {@code p}: exact for DevicePtr, capacity·sizeof for typed
+     * pointers, -1 when unknown (capacity 0). */
+    public static long regionBytes(Pointer p) {
+        if (p instanceof DevicePtr d) return d.bytes();
+        return p.capacity() > 0 ? p.capacity() * (long) p.sizeof() : -1;
+    }
+
     /** Length in bytes of the region this pointer covers. */
     public long bytes() {
         return capacity;
