@@ -55,13 +55,22 @@ public final class DeviceBuffer implements AutoCloseable {
         return dtype;
     }
 
-    /** Copies {@code bytes()} from host memory {@code src} into this buffer; returns when done. */
+    /**
+     * Copies {@code bytes()} from host memory {@code src} into this buffer; returns when the data is
+     * on the device. (A plain cudaMemcpy from pageable memory may return before the DMA lands, and
+     * does not order against non-blocking streams, so the copy is followed by a device sync.)
+     * Pending work on other streams that reads or writes this buffer must be synchronized first.
+     */
     public void copyFromHost(Pointer src) {
         checkHost(src, "copyFromHost");
         CudaCheck.check(cudaMemcpy(ptr(), src, bytes(), cudaMemcpyHostToDevice), "cudaMemcpy H2D " + bytes() + " B");
+        CudaCheck.check(cudaDeviceSynchronize(), "cudaDeviceSynchronize after H2D copy");
     }
 
-    /** Copies this buffer into host memory {@code dst}; returns when done. */
+    /**
+     * Copies this buffer into host memory {@code dst}; returns when done. Work on non-blocking
+     * streams that writes this buffer must be synchronized first (this copy does not wait for it).
+     */
     public void copyToHost(Pointer dst) {
         checkHost(dst, "copyToHost");
         CudaCheck.check(cudaMemcpy(dst, ptr(), bytes(), cudaMemcpyDeviceToHost), "cudaMemcpy D2H " + bytes() + " B");
