@@ -47,14 +47,22 @@ public final class KernelLibrary implements AutoCloseable {
     /** The shared header every kernel source includes; handed to NVRTC as an in-memory header. */
     public static final String COMMON_HEADER = "shoal_common.cuh";
     /** Every kernel source, compiled as one module each. */
-    public static final List<String> SOURCES =
-            List.of("cast.cu", "elementwise.cu", "rmsnorm.cu", "rope.cu", "swiglu.cu", "cross_entropy.cu", "adamw.cu");
+    public static final List<String> SOURCES = List.of(
+            "cast.cu",
+            "elementwise.cu",
+            "rmsnorm.cu",
+            "rope.cu",
+            "swiglu.cu",
+            "cross_entropy.cu",
+            "adamw.cu",
+            "flash_attention.cu",
+            "attention_ref.cu");
 
     /** Default dynamic shared memory limit without opt-in. */
     static final int DEFAULT_SMEM_LIMIT = 48 * 1024;
 
-    private static final Pattern KERNEL_DECL =
-            Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(");
+    private static final Pattern KERNEL_DECL = Pattern.compile(
+            "extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\s*\\([^)]*\\)\\s*)?(\\w+)\\s*\\(");
     private static final Pattern LOG_ERROR =
             Pattern.compile("^.*\\(\\d+\\): (?:catastrophic )?error.*$", Pattern.MULTILINE);
     private static final Map<Integer, KernelLibrary> BY_DEVICE = new HashMap<>();
