@@ -68,6 +68,7 @@ public final class KernelLibrary implements AutoCloseable {
     private static final Map<Integer, KernelLibrary> BY_DEVICE = new HashMap<>();
 
     private final int device;
+    private final int cuDevice;
     private final int ccMajor;
     private final int ccMinor;
     private final int multiprocessors;
@@ -108,6 +109,7 @@ public final class KernelLibrary implements AutoCloseable {
         checkDriver(cuInit(0), "cuInit");
         int[] dev = {0};
         checkDriver(cuDeviceGet(dev, device), "cuDeviceGet");
+        this.cuDevice = dev[0];
         this.context = new CUctx_st();
         checkDriver(cuDevicePrimaryCtxRetain(context, dev[0]), "cuDevicePrimaryCtxRetain");
         checkDriver(cuCtxSetCurrent(context), "cuCtxSetCurrent");
@@ -167,6 +169,17 @@ public final class KernelLibrary implements AutoCloseable {
 
     public int device() {
         return device;
+    }
+
+    /** The device's marketing name, e.g. "NVIDIA H100 80GB HBM3". */
+    public String deviceName() {
+        byte[] name = new byte[256];
+        checkDriver(cuDeviceGetName(name, name.length, cuDevice), "cuDeviceGetName");
+        int n = 0;
+        while (n < name.length && name[n] != 0) {
+            n++;
+        }
+        return new String(name, 0, n, StandardCharsets.UTF_8);
     }
 
     /** Compute capability, e.g. 90 for sm_90. */
