@@ -47,19 +47,28 @@ public final class KernelLibrary implements AutoCloseable {
     /** The shared header every kernel source includes; handed to NVRTC as an in-memory header. */
     public static final String COMMON_HEADER = "shoal_common.cuh";
     /** Every kernel source, compiled as one module each. */
-    public static final List<String> SOURCES =
-            List.of("cast.cu", "elementwise.cu", "rmsnorm.cu", "rope.cu", "swiglu.cu", "cross_entropy.cu", "adamw.cu");
+    public static final List<String> SOURCES = List.of(
+            "cast.cu",
+            "elementwise.cu",
+            "rmsnorm.cu",
+            "rope.cu",
+            "swiglu.cu",
+            "cross_entropy.cu",
+            "adamw.cu",
+            "flash_attention.cu",
+            "attention_ref.cu");
 
     /** Default dynamic shared memory limit without opt-in. */
     static final int DEFAULT_SMEM_LIMIT = 48 * 1024;
 
-    private static final Pattern KERNEL_DECL =
-            Pattern.compile("extern\\s+\"C\"\\s+__global__\\s+void\\s+(\\w+)\\s*\\(");
+    private static final Pattern KERNEL_DECL = Pattern.compile(
+            "extern\\s+\"C\"\\s+__global__\\s+void\\s+(?:__launch_bounds__\\s*\\([^)]*\\)\\s*)?(\\w+)\\s*\\(");
     private static final Pattern LOG_ERROR =
             Pattern.compile("^.*\\(\\d+\\): (?:catastrophic )?error.*$", Pattern.MULTILINE);
     private static final Map<Integer, KernelLibrary> BY_DEVICE = new HashMap<>();
 
     private final int device;
+    private final int cuDevice;
     private final int ccMajor;
     private final int ccMinor;
     private final int multiprocessors;
@@ -100,6 +109,7 @@ public final class KernelLibrary implements AutoCloseable {
         checkDriver(cuInit(0), "cuInit");
         int[] dev = {0};
         checkDriver(cuDeviceGet(dev, device), "cuDeviceGet");
+        this.cuDevice = dev[0];
         this.context = new CUctx_st();
         checkDriver(cuDevicePrimaryCtxRetain(context, dev[0]), "cuDevicePrimaryCtxRetain");
         checkDriver(cuCtxSetCurrent(context), "cuCtxSetCurrent");
@@ -159,6 +169,17 @@ public final class KernelLibrary implements AutoCloseable {
 
     public int device() {
         return device;
+    }
+
+    /** The device's marketing name, e.g. "NVIDIA H100 80GB HBM3". */
+    public String deviceName() {
+        byte[] name = new byte[256];
+        checkDriver(cuDeviceGetName(name, name.length, cuDevice), "cuDeviceGetName");
+        int n = 0;
+        while (n < name.length && name[n] != 0) {
+            n++;
+        }
+        return new String(name, 0, n, StandardCharsets.UTF_8);
     }
 
     /** Compute capability, e.g. 90 for sm_90. */

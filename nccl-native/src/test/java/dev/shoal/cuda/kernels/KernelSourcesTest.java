@@ -55,7 +55,22 @@ class KernelSourcesTest {
             "ce_loss_grad_bf16",
             "adamw_gf32",
             "adamw_gbf16",
-            "clip_factor");
+            "clip_factor",
+            "flash_fwd_bf16_hd64",
+            "flash_fwd_bf16_hd128",
+            "flash_bwd_dot_bf16",
+            "flash_bwd_dkdv_bf16_hd64",
+            "flash_bwd_dkdv_bf16_hd128",
+            "flash_bwd_dq_bf16_hd64",
+            "flash_bwd_dq_bf16_hd128",
+            "attn_ref_fwd_f32",
+            "attn_ref_fwd_bf16",
+            "attn_ref_dot_f32",
+            "attn_ref_dot_bf16",
+            "attn_ref_dq_f32",
+            "attn_ref_dq_bf16",
+            "attn_ref_dkdv_f32",
+            "attn_ref_dkdv_bf16");
 
     @Test
     void everySourceAndTheHeaderArePresent() {
@@ -100,7 +115,8 @@ class KernelSourcesTest {
     @Test
     void kernelNamesParsesExternCDeclarations() {
         String src = "extern \"C\" __global__ void foo_bar(const float* x) {}\n"
-                + "__device__ void helper() {}\nextern \"C\"  __global__  void baz (int n) {}";
-        assertTrue(KernelLibrary.kernelNames(src).equals(List.of("foo_bar", "baz")));
+                + "__device__ void helper() {}\nextern \"C\"  __global__  void baz (int n) {}\n"
+                + "extern \"C\" __global__ void __launch_bounds__(FA_THREADS) qux_hd64(const bf16* Q) {}";
+        assertTrue(KernelLibrary.kernelNames(src).equals(List.of("foo_bar", "baz", "qux_hd64")));
     }
 }

@@ -100,4 +100,43 @@ class LauncherValidationTest {
         assertTrue(Math.abs(h.stepSize() / (lr / (1 - b1 * b1)) - 1) < 1e-6, "stepSize " + h.stepSize());
         assertTrue(Math.abs(h.bias2Sqrt() / Math.sqrt(1 - b2 * b2) - 1) < 1e-6, "bias2Sqrt " + h.bias2Sqrt());
     }
+
+    @Test
+    void attentionChecksGroupsHeadDimAndAlignment() {
+        FlashAttention.Impl F = FlashAttention.Impl.FLASH, R = FlashAttention.Impl.REFERENCE;
+        rejects(
+                () -> FlashAttention.forward(null, F, DType.BF16, A, A, A, A, A, 1, 128, 32, 6, 128, null),
+                "attention forward (FLASH)",
+                "NH 32 is not a multiple of NKV 6");
+        rejects(
+                () -> FlashAttention.forward(null, F, DType.F32, A, A, A, A, A, 1, 128, 32, 8, 128, null),
+                "flash kernels take BF16");
+        rejects(
+                () -> FlashAttention.forward(null, F, DType.BF16, A, A, A, A, A, 1, 128, 32, 8, 96, null),
+                "hd 64 or 128",
+                "96");
+        rejects(
+                () -> FlashAttention.forward(null, R, DType.F32, A, A, A, A, A, 1, 128, 32, 8, 160, null),
+                "at most 128");
+        rejects(
+                () -> FlashAttention.forward(null, F, DType.BF16, A + 8, A, A, A, A, 1, 128, 32, 8, 128, null),
+                "q",
+                "aligned to 16");
+        rejects(
+                () -> FlashAttention.backward(null, DType.BF16, A, A, A, A, A, A, A, A, A, 0, 1, 128, 32, 8, 128, null),
+                "attention backward",
+                "workspace",
+                "null");
+        rejects(
+                () -> FlashAttention.backward(null, DType.F32, A, A, A, A, A, A, A, A, A, A, 1, 0, 32, 8, 128, null),
+                "T must be positive");
+    }
+
+    @Test
+    void attentionFlopCountsFollowTheCausalFormula() {
+        double fwd = FlashAttention.forwardFlops(1, 2048, 32, 128);
+        assertTrue(fwd == 2.0 * 2 * 32 * 2048.0 * 2048 * 128 / 2);
+        assertTrue(FlashAttention.backwardFlops(1, 2048, 32, 128) == 2.5 * fwd);
+        assertTrue(FlashAttention.workspaceBytes(2, 32, 2048) == 4L * 2 * 32 * 2048);
+    }
 }

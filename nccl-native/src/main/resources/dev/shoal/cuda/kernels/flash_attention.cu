@@ -1,0 +1,473 @@
+// flash_attention.cu: causal grouped-query attention, flash style, on bf16 tensor cores
+// (mma.sync m16n8k16, fp32 accumulation), forward and backward.
+// Layouts: Q, O, dQ, dO [B, T, NH, hd]; K, V, dK, dV [B, T, NKV, hd] (all bf16);
+//          LSE, D [B, NH, T] fp32 (LSE in natural log units: log sum_j exp(scale * q.k_j)).
+// Tiles: 64 queries x 64 keys per step, 4 warps, each warp owns 16 rows. Scores live only in
+// registers: the T x T matrix never reaches global memory. hd is a template parameter (64 or 128).
+// Backward: D = rowsum(dO * O) first; then one kernel per key tile accumulates dK, dV over every
+// query tile and every head of the KV group (no atomics), and one kernel per query tile
+// accumulates dQ over every key tile (no atomics): the results are bit-reproducible.
+#include "shoal_common.cuh"
+
+#define FA_TILE 64
+#define FA_THREADS 128
+#define FA_LOG2E 1.4426950408889634f
+#define FA_LN2 0.6931471805599453f
+
+struct alignas(16) u32x4 {
+    u32 x, y, z, w;
+};
+
+// two floats -> packed bf16x2 (lo in the low half), round-to-nearest-even
+__device__ __forceinline__ u32 pack_bf16x2(float lo, float hi) {
+    u32 r;
+    asm("cvt.rn.bf16x2.f32 %0, %1, %2;" : "=r"(r) : "f"(hi), "f"(lo));
+    return r;
+}
+__device__ __forceinline__ u32 pack_raw(bf16 lo, bf16 hi) { return (u32)lo | ((u32)hi << 16); }
+
+// c[16x8] += a[16x16] * b[16x8], bf16 inputs, fp32 accumulators
+__device__ __forceinline__ void mma16816(float c[4], const u32 a[4], const u32 b[2]) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+        : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+// A fragment: rows r0..r0+15, cols k0..k0+15 of a row-major shared matrix (stride lds elements)
+__device__ __forceinline__ void ld_a(u32 a[4], const bf16* s, int lds, int r0, int k0, int lane) {
+    const bf16* p = s + (r0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
+    a[0] = *(const u32*)p;
+    a[1] = *(const u32*)(p + 8 * lds);
+    a[2] = *(const u32*)(p + 8);
+    a[3] = *(const u32*)(p + 8 * lds + 8);
+}
+// B fragment with B[k][n] = M[n0 + n][k0 + k], M row-major (k contiguous)
+__device__ __forceinline__ void ld_b_nk(u32 b[2], const bf16* s, int lds, int n0, int k0, int lane) {
+    const bf16* p = s + (n0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
+    b[0] = *(const u32*)p;
+    b[1] = *(const u32*)(p + 8);
+}
+// B fragment with B[k][n] = M[k0 + k][n0 + n], M row-major (n contiguous): gathers two rows
+__device__ __forceinline__ void ld_b_kn(u32 b[2], const bf16* s, int lds, int k0, int n0, int lane) {
+    const bf16* p = s + (k0 + (lane & 3) * 2) * lds + n0 + (lane >> 2);
+    b[0] = pack_raw(p[0], p[lds]);
+    b[1] = pack_raw(p[8 * lds], p[9 * lds]);
+}
+
+// Copies a 64 x HD bf16 tile (rows >= valid are zero) from global (row stride gs elements) to shared.
+template <int HD>
+__device__ __forceinline__ void load_tile(bf16* s, const bf16* g, i64 gs, int valid) {
+    constexpr int VPR = HD / 8;  // 16-byte vectors per row
+    constexpr int LDS = HD + 8;
+    for (int i = threadIdx.x; i < FA_TILE * VPR; i += FA_THREADS) {
+        const int r = i / VPR, c = i % VPR;
+        u32x4 v = {0u, 0u, 0u, 0u};
+        if (r < valid) v = *(const u32x4*)(g + r * gs + c * 8);
+        *(u32x4*)(s + r * LDS + c * 8) = v;
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// Forward: grid (ceil(T/64), NH, B), block 128, dynamic smem 2 * 64 * (HD + 8) * 2 bytes.
+template <int HD>
+__device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
+                               bf16* __restrict__ O, float* __restrict__ LSE, int T, int NH, int NKV, float scaleLog2) {
+    constexpr int LDS = HD + 8;
+    extern __shared__ u32x4 smem_fwd[];
+    bf16* Ks = (bf16*)smem_fwd;
+    bf16* Vs = Ks + FA_TILE * LDS;
+    const int qt = gridDim.x - 1 - blockIdx.x;  // longest rows first
+    const int h = blockIdx.y, b = blockIdx.z, kvh = h / (NH / NKV);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t4 = lane & 3;
+    const int q0 = qt * FA_TILE;
+    const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
+    const bf16* Qb = Q + ((i64)b * T * NH + h) * HD;
+    const bf16* Kb = K + ((i64)b * T * NKV + kvh) * HD;
+    const bf16* Vb = V + ((i64)b * T * NKV + kvh) * HD;
+    const int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
+
+    // step 1: this warp's 16 query rows as A fragments (staged through shared memory)
+    load_tile<HD>(Ks, Qb + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
+    __syncthreads();
+    u32 qa[HD / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; kk++) ld_a(qa[kk], Ks, LDS, warp * 16, kk * 16, lane);
+    __syncthreads();
+
+    float o[HD / 8][4];
+#pragma unroll
+    for (int n = 0; n < HD / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float mrow[2] = {SHOAL_NEG_INF, SHOAL_NEG_INF}, lrow[2] = {0.0f, 0.0f};
+
+    for (int j = 0; j <= qt; j++) {
+        const int k0 = j * FA_TILE;
+        // step 2: K and V tiles of this KV head
+        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+        __syncthreads();
+        // step 3: S = Q K^T for 16 rows x 64 keys
+        float s[8][4];
+#pragma unroll
+        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk++) {
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+                u32 bb[2];
+                ld_b_nk(bb, Ks, LDS, n * 8, kk * 16, lane);
+                mma16816(s[n], qa[kk], bb);
+            }
+        }
+        // step 4: scale to log2 units, causal mask on the diagonal tile, online softmax
+        float mx[2] = {mrow[0], mrow[1]};
+        const bool diag = (j == qt);
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int col = k0 + n * 8 + t4 * 2 + (e & 1);
+                float v = s[n][e] * scaleLog2;
+                if (diag && col > ((e < 2) ? rowA : rowB)) v = SHOAL_NEG_INF;
+                s[n][e] = v;
+                mx[e >> 1] = fmaxf(mx[e >> 1], v);
+            }
+        }
+        float alpha[2], ls[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            alpha[r] = exp2f(mrow[r] - mx[r]);  // 0 on the first tile
+            mrow[r] = mx[r];
+        }
+#pragma unroll
+        for (int n = 0; n < 8; n++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const float p = exp2f(s[n][e] - mrow[e >> 1]);
+                s[n][e] = p;
+                ls[e >> 1] += p;
+            }
+        }
+        lrow[0] = lrow[0] * alpha[0] + ls[0];
+        lrow[1] = lrow[1] * alpha[1] + ls[1];
+#pragma unroll
+        for (int n = 0; n < HD / 8; n++) {
+            o[n][0] *= alpha[0];
+            o[n][1] *= alpha[0];
+            o[n][2] *= alpha[1];
+            o[n][3] *= alpha[1];
+        }
+        // step 5: O += P V (P re-used from the accumulators as bf16 A fragments)
+#pragma unroll
+        for (int kk = 0; kk < 4; kk++) {
+            u32 pa[4];
+            pa[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+            pa[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+            pa[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pa[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+            for (int n = 0; n < HD / 8; n++) {
+                u32 bb[2];
+                ld_b_kn(bb, Vs, LDS, kk * 16, n * 8, lane);
+                mma16816(o[n], pa, bb);
+            }
+        }
+        __syncthreads();
+    }
+    // step 6: normalise, write O (bf16) and LSE (natural log)
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        lrow[r] += __shfl_xor_sync(0xffffffffu, lrow[r], 1);
+        lrow[r] += __shfl_xor_sync(0xffffffffu, lrow[r], 2);
+    }
+    const float inv0 = 1.0f / lrow[0], inv1 = 1.0f / lrow[1];
+    bf16* Ob = O + ((i64)b * T * NH + h) * HD;
+#pragma unroll
+    for (int n = 0; n < HD / 8; n++) {
+        const int col = n * 8 + t4 * 2;
+        if (rowA < T) *(u32*)(Ob + (i64)rowA * qs + col) = pack_bf16x2(o[n][0] * inv0, o[n][1] * inv0);
+        if (rowB < T) *(u32*)(Ob + (i64)rowB * qs + col) = pack_bf16x2(o[n][2] * inv1, o[n][3] * inv1);
+    }
+    if (t4 == 0) {
+        float* L = LSE + ((i64)b * NH + h) * T;
+        if (rowA < T) L[rowA] = (mrow[0] + log2f(lrow[0])) * FA_LN2;
+        if (rowB < T) L[rowB] = (mrow[1] + log2f(lrow[1])) * FA_LN2;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd64(const bf16* Q, const bf16* K, const bf16* V,
+        bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<64>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd128(const bf16* Q, const bf16* K, const bf16* V,
+        bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<128>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+}
+
+// ------------------------------------------------------------------------------------------
+// Backward step 1: D[b, h, t] = sum_d dO[b, t, h, d] * O[b, t, h, d]; one warp per row.
+// grid (ceil(B*T*NH / 8)), block 256.
+extern "C" __global__ void flash_bwd_dot_bf16(const bf16* __restrict__ dO, const bf16* __restrict__ O,
+                                              float* __restrict__ D, int B, int T, int NH, int hd) {
+    const i64 row = (i64)blockIdx.x * 8 + (threadIdx.x >> 5);  // (b * T + t) * NH + h
+    const int lane = threadIdx.x & 31;
+    if (row >= (i64)B * T * NH) return;
+    float acc = 0.0f;
+    for (int d = lane; d < hd; d += 32) acc += bf16_to_f32(dO[row * hd + d]) * bf16_to_f32(O[row * hd + d]);
+    acc = warp_sum(acc);
+    if (lane == 0) {
+        const int h = (int)(row % NH);
+        const i64 bt = row / NH;
+        const int t = (int)(bt % T), b = (int)(bt / T);
+        D[((i64)b * NH + h) * T + t] = acc;
+    }
+}
+
+// Backward step 2: dK, dV for one 64-key tile of one KV head, summed over the group's heads and
+// every query tile at or after it. grid (ceil(T/64), NKV, B), block 128,
+// dynamic smem 4 * 64 * (HD + 8) * 2 + 2 * 64 * 4 bytes.
+template <int HD>
+__device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
+                                    const bf16* __restrict__ dO, const float* __restrict__ LSE,
+                                    const float* __restrict__ D, bf16* __restrict__ dK, bf16* __restrict__ dV, int T,
+                                    int NH, int NKV, float scaleLog2, float scale) {
+    constexpr int LDS = HD + 8;
+    extern __shared__ u32x4 smem_dkdv[];
+    bf16* Ks = (bf16*)smem_dkdv;
+    bf16* Vs = Ks + FA_TILE * LDS;
+    bf16* Qs = Vs + FA_TILE * LDS;
+    bf16* dOs = Qs + FA_TILE * LDS;
+    float* Ls = (float*)(dOs + FA_TILE * LDS);
+    float* Ds = Ls + FA_TILE;
+    const int kt = blockIdx.x;  // low key tiles see the most queries: they start first
+    const int kvh = blockIdx.y, b = blockIdx.z, G = NH / NKV;
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t4 = lane & 3;
+    const int k0 = kt * FA_TILE, nqt = (T + FA_TILE - 1) / FA_TILE;
+    const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
+    const int keyA = k0 + warp * 16 + (lane >> 2), keyB = keyA + 8;
+
+    load_tile<HD>(Ks, K + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+    load_tile<HD>(Vs, V + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+
+    float dk[HD / 8][4], dv[HD / 8][4];
+#pragma unroll
+    for (int n = 0; n < HD / 8; n++) {
+        dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = 0.0f;
+        dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.0f;
+    }
+    for (int hh = 0; hh < G; hh++) {
+        const int h = kvh * G + hh;
+        const bf16* Qb = Q + ((i64)b * T * NH + h) * HD;
+        const bf16* dOb = dO + ((i64)b * T * NH + h) * HD;
+        const float* Lb = LSE + ((i64)b * NH + h) * T;
+        const float* Db = D + ((i64)b * NH + h) * T;
+        for (int qt = kt; qt < nqt; qt++) {
+            const int q0 = qt * FA_TILE, valid = min(FA_TILE, T - q0);
+            __syncthreads();  // the previous tile's readers are done
+            load_tile<HD>(Qs, Qb + (i64)q0 * qs, qs, valid);
+            load_tile<HD>(dOs, dOb + (i64)q0 * qs, qs, valid);
+            for (int i = threadIdx.x; i < FA_TILE; i += FA_THREADS) {
+                Ls[i] = i < valid ? Lb[q0 + i] * FA_LOG2E : SHOAL_POS_INF;  // padded rows get P = 0
+                Ds[i] = i < valid ? Db[q0 + i] : 0.0f;
+            }
+            __syncthreads();
+#pragma unroll
+            for (int half = 0; half < 2; half++) {
+                const int qc0 = half * 32;
+                // S^T = K Q^T and dP^T = V dO^T for 16 keys x 32 queries
+                float st[4][4], dpt[4][4];
+#pragma unroll
+                for (int n = 0; n < 4; n++) {
+                    st[n][0] = st[n][1] = st[n][2] = st[n][3] = 0.0f;
+                    dpt[n][0] = dpt[n][1] = dpt[n][2] = dpt[n][3] = 0.0f;
+                }
+#pragma unroll
+                for (int kk = 0; kk < HD / 16; kk++) {
+                    u32 ka[4], va[4];
+                    ld_a(ka, Ks, LDS, warp * 16, kk * 16, lane);
+                    ld_a(va, Vs, LDS, warp * 16, kk * 16, lane);
+#pragma unroll
+                    for (int n = 0; n < 4; n++) {
+                        u32 bq[2], bo[2];
+                        ld_b_nk(bq, Qs, LDS, qc0 + n * 8, kk * 16, lane);
+                        mma16816(st[n], ka, bq);
+                        ld_b_nk(bo, dOs, LDS, qc0 + n * 8, kk * 16, lane);
+                        mma16816(dpt[n], va, bo);
+                    }
+                }
+                // P^T = exp(S * scale - LSE) under the causal mask; dS^T = P^T (dP^T - D)
+#pragma unroll
+                for (int n = 0; n < 4; n++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        const int ql = qc0 + n * 8 + t4 * 2 + (e & 1);
+                        const int key = (e < 2) ? keyA : keyB;
+                        const float p = (q0 + ql >= key) ? exp2f(st[n][e] * scaleLog2 - Ls[ql]) : 0.0f;
+                        st[n][e] = p;
+                        dpt[n][e] = p * (dpt[n][e] - Ds[ql]);
+                    }
+                }
+                // dV += P^T dO ;  dK += dS^T Q   (k = the 32 queries of this half)
+#pragma unroll
+                for (int kk = 0; kk < 2; kk++) {
+                    u32 pa[4], da[4];
+                    pa[0] = pack_bf16x2(st[2 * kk][0], st[2 * kk][1]);
+                    pa[1] = pack_bf16x2(st[2 * kk][2], st[2 * kk][3]);
+                    pa[2] = pack_bf16x2(st[2 * kk + 1][0], st[2 * kk + 1][1]);
+                    pa[3] = pack_bf16x2(st[2 * kk + 1][2], st[2 * kk + 1][3]);
+                    da[0] = pack_bf16x2(dpt[2 * kk][0], dpt[2 * kk][1]);
+                    da[1] = pack_bf16x2(dpt[2 * kk][2], dpt[2 * kk][3]);
+                    da[2] = pack_bf16x2(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]);
+                    da[3] = pack_bf16x2(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3]);
+#pragma unroll
+                    for (int n = 0; n < HD / 8; n++) {
+                        u32 b1[2], b2[2];
+                        ld_b_kn(b1, dOs, LDS, qc0 + kk * 16, n * 8, lane);
+                        mma16816(dv[n], pa, b1);
+                        ld_b_kn(b2, Qs, LDS, qc0 + kk * 16, n * 8, lane);
+                        mma16816(dk[n], da, b2);
+                    }
+                }
+            }
+        }
+    }
+    // write dK = scale * dk and dV for keys < T
+    bf16* dKb = dK + ((i64)b * T * NKV + kvh) * HD;
+    bf16* dVb = dV + ((i64)b * T * NKV + kvh) * HD;
+#pragma unroll
+    for (int n = 0; n < HD / 8; n++) {
+        const int col = n * 8 + t4 * 2;
+        if (keyA < T) {
+            *(u32*)(dKb + (i64)keyA * kvs + col) = pack_bf16x2(dk[n][0] * scale, dk[n][1] * scale);
+            *(u32*)(dVb + (i64)keyA * kvs + col) = pack_bf16x2(dv[n][0], dv[n][1]);
+        }
+        if (keyB < T) {
+            *(u32*)(dKb + (i64)keyB * kvs + col) = pack_bf16x2(dk[n][2] * scale, dk[n][3] * scale);
+            *(u32*)(dVb + (i64)keyB * kvs + col) = pack_bf16x2(dv[n][2], dv[n][3]);
+        }
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64(const bf16* Q, const bf16* K,
+        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T, int NH, int NKV,
+        float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<64>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128(const bf16* Q, const bf16* K,
+        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T, int NH, int NKV,
+        float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<128>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+}
+
+// Backward step 3: dQ for one 64-query tile of one head, over every key tile at or before it.
+// grid (ceil(T/64), NH, B), block 128, dynamic smem 4 * 64 * (HD + 8) * 2 bytes.
+template <int HD>
+__device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
+                                  const bf16* __restrict__ dO, const float* __restrict__ LSE,
+                                  const float* __restrict__ D, bf16* __restrict__ dQ, int T, int NH, int NKV,
+                                  float scaleLog2, float scale) {
+    constexpr int LDS = HD + 8;
+    extern __shared__ u32x4 smem_dq[];
+    bf16* Qs = (bf16*)smem_dq;
+    bf16* dOs = Qs + FA_TILE * LDS;
+    bf16* Ks = dOs + FA_TILE * LDS;
+    bf16* Vs = Ks + FA_TILE * LDS;
+    const int qt = gridDim.x - 1 - blockIdx.x;  // longest rows first
+    const int h = blockIdx.y, b = blockIdx.z, kvh = h / (NH / NKV);
+    const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t4 = lane & 3;
+    const int q0 = qt * FA_TILE;
+    const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
+    const int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
+    const bf16* Kb = K + ((i64)b * T * NKV + kvh) * HD;
+    const bf16* Vb = V + ((i64)b * T * NKV + kvh) * HD;
+
+    load_tile<HD>(Qs, Q + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
+    load_tile<HD>(dOs, dO + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
+    const float* Lb = LSE + ((i64)b * NH + h) * T;
+    const float* Db = D + ((i64)b * NH + h) * T;
+    const float lse2[2] = {rowA < T ? Lb[rowA] * FA_LOG2E : SHOAL_POS_INF, rowB < T ? Lb[rowB] * FA_LOG2E : SHOAL_POS_INF};
+    const float dd[2] = {rowA < T ? Db[rowA] : 0.0f, rowB < T ? Db[rowB] : 0.0f};
+
+    float dq[HD / 8][4];
+#pragma unroll
+    for (int n = 0; n < HD / 8; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.0f;
+
+    for (int j = 0; j <= qt; j++) {
+        const int k0 = j * FA_TILE;
+        __syncthreads();
+        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+        __syncthreads();
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            const int kc0 = half * 32;
+            // S = Q K^T and dP = dO V^T for 16 queries x 32 keys
+            float s[4][4], dp[4][4];
+#pragma unroll
+            for (int n = 0; n < 4; n++) {
+                s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+                dp[n][0] = dp[n][1] = dp[n][2] = dp[n][3] = 0.0f;
+            }
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++) {
+                u32 qa[4], oa[4];
+                ld_a(qa, Qs, LDS, warp * 16, kk * 16, lane);
+                ld_a(oa, dOs, LDS, warp * 16, kk * 16, lane);
+#pragma unroll
+                for (int n = 0; n < 4; n++) {
+                    u32 bk[2], bv[2];
+                    ld_b_nk(bk, Ks, LDS, kc0 + n * 8, kk * 16, lane);
+                    mma16816(s[n], qa, bk);
+                    ld_b_nk(bv, Vs, LDS, kc0 + n * 8, kk * 16, lane);
+                    mma16816(dp[n], oa, bv);
+                }
+            }
+            // dS = P (dP - D) under the causal mask
+#pragma unroll
+            for (int n = 0; n < 4; n++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int key = k0 + kc0 + n * 8 + t4 * 2 + (e & 1);
+                    const int row = (e < 2) ? rowA : rowB;
+                    const float p = (key <= row) ? exp2f(s[n][e] * scaleLog2 - lse2[e >> 1]) : 0.0f;
+                    s[n][e] = p * (dp[n][e] - dd[e >> 1]);
+                }
+            }
+            // dQ += dS K   (k = the 32 keys of this half)
+#pragma unroll
+            for (int kk = 0; kk < 2; kk++) {
+                u32 da[4];
+                da[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+                da[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+                da[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+                da[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+                for (int n = 0; n < HD / 8; n++) {
+                    u32 bk[2];
+                    ld_b_kn(bk, Ks, LDS, kc0 + kk * 16, n * 8, lane);
+                    mma16816(dq[n], da, bk);
+                }
+            }
+        }
+    }
+    bf16* dQb = dQ + ((i64)b * T * NH + h) * HD;
+#pragma unroll
+    for (int n = 0; n < HD / 8; n++) {
+        const int col = n * 8 + t4 * 2;
+        if (rowA < T) *(u32*)(dQb + (i64)rowA * qs + col) = pack_bf16x2(dq[n][0] * scale, dq[n][1] * scale);
+        if (rowB < T) *(u32*)(dQb + (i64)rowB * qs + col) = pack_bf16x2(dq[n][2] * scale, dq[n][3] * scale);
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd64(const bf16* Q, const bf16* K,
+        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
+        float scaleLog2, float scale) {
+    flash_bwd_dq_impl<64>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd128(const bf16* Q, const bf16* K,
+        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
+        float scaleLog2, float scale) {
+    flash_bwd_dq_impl<128>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+}
