@@ -1,0 +1,571 @@
+// The Llama-3 model training on one GPU: fp32 master weights with a bf16 compute copy, bf16
+// activations, fp32 gradients and AdamW state, written op by op like the CPU LlamaModel.
+// Guarantees: the parameter layout is LlamaModel's (HF names and order, one flat buffer), so
+// uploadParams/downloadParams are single copies; every buffer is allocated once in the constructor for
+// the largest (B, T); one trainStep enqueues forward, backward, global-norm clipping and AdamW on one
+// stream and blocks the host only once, at the end, to read the loss and the gradient norm; weight
+// decay is off for the 1-D (RMSNorm) weights, as in the CPU AdamW; gradients of parameters accumulate
+// into fp32 (GEMM beta 1, fp32 output), gradients of activations are assigned.
+package dev.shoal.runtime.cuda;
+
+import dev.shoal.cuda.kernels.AdamWKernel;
+import dev.shoal.runtime.model.LlamaConfig;
+import dev.shoal.runtime.model.LlamaModel;
+import dev.shoal.runtime.ops.CrossEntropy;
+import dev.shoal.runtime.ops.Rope;
+import dev.shoal.runtime.optim.AdamWConfig;
+import dev.shoal.runtime.tensor.Parallel;
+import dev.shoal.runtime.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+import org.bytedeco.javacpp.FloatPointer;
+import org.bytedeco.javacpp.IntPointer;
+import org.bytedeco.javacpp.Pointer;
+
+public final class CudaLlama implements AutoCloseable {
+    /** Mean loss over the counted targets and the global gradient L2 norm before clipping. */
+    public record StepResult(double loss, double gradNorm) {}
+
+    /** What one block keeps from forward for backward (device addresses, bf16 unless noted). */
+    private record BlockActs(
+            long ln1, // [N, C] input_layernorm output
+            long rstd1, // [N] fp32
+            long q, // [N, C] after RoPE
+            long k, // [N, kvDim] after RoPE
+            long v, // [N, kvDim]
+            long attOut, // [N, C] attention output (the flash backward's O)
+            long lse, // [B, NH, T] fp32 log-sum-exp of the attention rows
+            long res2, // [N, C] residual after the attention half
+            long ln2, // [N, C] post_attention_layernorm output
+            long rstd2, // [N] fp32
+            long gate, // [N, F] gate_proj output; holds dgate during backward
+            long up, // [N, F] up_proj output; holds dup during backward
+            long h) {} // [N, F] silu(gate) ⊙ up
+
+    private static final int BF16 = 2, F32 = 4, I32 = 4;
+
+    private final LlamaConfig cfg;
+    private final ParamLayout layout;
+    private final GpuOps ops;
+    private final int maxB, maxT;
+    private final AdamWConfig adam;
+    private final double maxGradNorm;
+    private final List<Long> allocations = new ArrayList<>();
+    private long allocatedBytes;
+
+    private final long p32; // [P] fp32 master weights, HF order
+    private final long p16; // [P] bf16 compute copy
+    private final long g32; // [P] fp32 gradients
+    private final long m32; // [P] fp32 AdamW first moment
+    private final long v32; // [P] fp32 AdamW second moment
+    private final long cos, sin; // [maxT, hd/2] fp32 RoPE tables
+    private final long tokensDev, targetsDev; // [maxN] int32
+    private final long[] residual; // L+1 × [maxN, C]: residual[l] is block l's input
+    private final BlockActs[] blocks; // L
+    private final long lnf; // [maxN, C]
+    private final long lnfRstd; // [maxN] fp32
+    private final long logits; // [maxN, V] fp32; holds dlogits after backward
+    private final long dlogits16; // [maxN, V] bf16 copy of dlogits for the GEMMs
+    private final long lossRows, ceMax, ceSum, ceTarget; // [maxN] fp32
+    private final long dres; // [maxN, C] gradient of the residual stream
+    private final long dtmp; // [maxN, C] scratch gradient
+    private final long dln; // [maxN, C] gradient of a norm's output
+    private final long dAttOut; // [maxN, C]
+    private final long dq; // [maxN, C]
+    private final long dk, dv; // [maxN, kvDim]
+    private final long dh; // [maxN, F]
+    private final long tmp; // [maxN, C] projection outputs before the residual add
+    private final long attnWork; // attention backward workspace
+    private final long partials; // [sumPartials] fp32
+    private final long scalars; // [4] fp32: loss sum, grad sum of squares, clip factor, grad norm
+    private final Pointer stageIn; // pinned [2·maxN] int32: tokens then targets
+    private final Pointer stageOut; // pinned [4] fp32: scalars read back
+
+    private long step; // AdamW steps taken
+    private int lastB, lastT, lastCount;
+    private boolean haveForward, logitsHoldGradient;
+
+    /**
+     * A model with zero parameters, gradients and optimizer state and buffers for batches up to
+     * maxB × maxT tokens, running on {@code ops}. maxGradNorm is the global clipping threshold.
+     */
+    public CudaLlama(LlamaConfig cfg, int maxB, int maxT, AdamWConfig adam, double maxGradNorm, GpuOps ops) {
+        if (maxB < 1 || maxT < 1) {
+            throw new IllegalArgumentException("maxB and maxT must be >= 1, got " + maxB + ", " + maxT);
+        }
+        if (!(maxGradNorm > 0) || Double.isInfinite(maxGradNorm)) {
+            throw new IllegalArgumentException("max grad norm must be finite and > 0, got " + maxGradNorm);
+        }
+        long maxNl = (long) maxB * maxT;
+        if (maxNl > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException(
+                    "B " + maxB + " × T " + maxT + " tokens do not fit the kernels' int32 row" + " count");
+        }
+        this.cfg = cfg;
+        this.layout = new ParamLayout(cfg);
+        this.ops = ops;
+        this.maxB = maxB;
+        this.maxT = maxT;
+        this.adam = adam;
+        this.maxGradNorm = maxGradNorm;
+        int maxN = (int) maxNl;
+        int c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab(), half = cfg.headDim() / 2;
+        long p = layout.totalElems();
+        try {
+            p32 = alloc(p * F32);
+            p16 = alloc(p * BF16);
+            g32 = alloc(p * F32);
+            m32 = alloc(p * F32);
+            v32 = alloc(p * F32);
+            cos = alloc((long) maxT * half * F32);
+            sin = alloc((long) maxT * half * F32);
+            tokensDev = alloc((long) maxN * I32);
+            targetsDev = alloc((long) maxN * I32);
+            residual = new long[cfg.layers() + 1];
+            for (int l = 0; l <= cfg.layers(); l++) {
+                residual[l] = alloc((long) maxN * c * BF16);
+            }
+            blocks = new BlockActs[cfg.layers()];
+            for (int l = 0; l < cfg.layers(); l++) {
+                blocks[l] = new BlockActs(
+                        alloc((long) maxN * c * BF16),
+                        alloc((long) maxN * F32),
+                        alloc((long) maxN * c * BF16),
+                        alloc((long) maxN * kv * BF16),
+                        alloc((long) maxN * kv * BF16),
+                        alloc((long) maxN * c * BF16),
+                        alloc((long) maxN * cfg.heads() * F32),
+                        alloc((long) maxN * c * BF16),
+                        alloc((long) maxN * c * BF16),
+                        alloc((long) maxN * F32),
+                        alloc((long) maxN * f * BF16),
+                        alloc((long) maxN * f * BF16),
+                        alloc((long) maxN * f * BF16));
+            }
+            lnf = alloc((long) maxN * c * BF16);
+            lnfRstd = alloc((long) maxN * F32);
+            logits = alloc((long) maxN * v * F32);
+            dlogits16 = alloc((long) maxN * v * BF16);
+            lossRows = alloc((long) maxN * F32);
+            ceMax = alloc((long) maxN * F32);
+            ceSum = alloc((long) maxN * F32);
+            ceTarget = alloc((long) maxN * F32);
+            dres = alloc((long) maxN * c * BF16);
+            dtmp = alloc((long) maxN * c * BF16);
+            dln = alloc((long) maxN * c * BF16);
+            dAttOut = alloc((long) maxN * c * BF16);
+            dq = alloc((long) maxN * c * BF16);
+            dk = alloc((long) maxN * kv * BF16);
+            dv = alloc((long) maxN * kv * BF16);
+            dh = alloc((long) maxN * f * BF16);
+            tmp = alloc((long) maxN * c * BF16);
+            attnWork = alloc(Math.max(ops.attentionWorkspaceBytes(maxB, cfg.heads(), maxT), 4));
+            partials = alloc((long) ops.sumPartials() * F32);
+            scalars = alloc(4L * F32);
+            stageIn = ops.pinned(2L * maxN * I32);
+            stageOut = ops.pinned(4L * F32);
+            // Zero state; RoPE tables exactly as the CPU model computes them.
+            ops.zero(p32, p * F32);
+            ops.zero(p16, p * BF16);
+            ops.zero(g32, p * F32);
+            ops.zero(m32, p * F32);
+            ops.zero(v32, p * F32);
+            ops.zero(scalars, 4L * F32);
+            Rope.Tables tab = Rope.tables(cfg, maxT);
+            ops.upload(cos, RawPointer.of(tab.cos()), tab.cos().bytes());
+            ops.upload(sin, RawPointer.of(tab.sin()), tab.sin().bytes());
+            tab.cos().close();
+            tab.sin().close();
+            ops.synchronize();
+        } catch (RuntimeException e) {
+            freeAll();
+            throw e;
+        }
+    }
+
+    /**
+     * Device bytes a model of this config needs for batches up to maxB × maxT, as the constructor
+     * allocates them (before the pool's size-class rounding): parameters P × 18 bytes (fp32 master,
+     * bf16 copy, fp32 gradient, fp32 m and v) plus activations.
+     */
+    public static long plannedBytes(LlamaConfig cfg, int maxB, int maxT, long attentionWorkspaceBytes, int partials) {
+        long n = (long) maxB * maxT;
+        long c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab(), half = cfg.headDim() / 2;
+        long p = cfg.paramCount();
+        long params = p * (F32 + BF16 + F32 + F32 + F32);
+        long perBlock = n * (c * BF16 * 5 + kv * BF16 * 2 + f * BF16 * 3 + F32 * 2 + (long) cfg.heads() * F32);
+        long global = 2 * maxT * half * F32
+                + 2 * n * I32
+                + (cfg.layers() + 1) * n * c * BF16
+                + n * c * BF16
+                + n * F32
+                + n * v * (F32 + BF16)
+                + 4 * n * F32
+                + n * (6 * c + 2 * kv + f) * BF16
+                + Math.max(attentionWorkspaceBytes, 4)
+                + (long) partials * F32
+                + 4 * F32;
+        return params + cfg.layers() * perBlock + global;
+    }
+
+    private long alloc(long bytes) {
+        long a = ops.alloc(bytes);
+        allocations.add(a);
+        allocatedBytes += bytes;
+        return a;
+    }
+
+    private void freeAll() {
+        for (long a : allocations) {
+            ops.free(a);
+        }
+        allocations.clear();
+    }
+
+    public LlamaConfig config() {
+        return cfg;
+    }
+
+    public ParamLayout layout() {
+        return layout;
+    }
+
+    /** Device bytes this model allocated (requested sizes). */
+    public long allocatedBytes() {
+        return allocatedBytes;
+    }
+
+    /** AdamW steps taken so far. */
+    public long stepCount() {
+        return step;
+    }
+
+    // ---- parameters ----
+
+    /** Copies a CPU model's parameters (same config) into the fp32 master weights and the bf16 copy. */
+    public void uploadParams(LlamaModel model) {
+        checkSameModel(model);
+        Tensor flat = model.flatParams();
+        ops.upload(p32, RawPointer.of(flat), flat.bytes());
+        ops.castToBf16(p32, p16, layout.totalElems());
+        ops.synchronize();
+    }
+
+    /** Copies one parameter tensor (fp32, the HF shape) into the master weights and the bf16 copy. */
+    public void uploadParam(String name, Tensor value) {
+        ParamLayout.Entry e = layout.entry(name);
+        if (value.numel() != e.numel()) {
+            throw new IllegalArgumentException("parameter '" + name + "' has " + e.numel() + " elements, got " + value);
+        }
+        ops.upload(p32 + e.offset() * F32, RawPointer.of(value), value.bytes());
+        ops.castToBf16(p32 + e.offset() * F32, p16 + e.offset() * BF16, e.numel());
+        ops.synchronize();
+    }
+
+    /**
+     * The same values LlamaModel.initRandom(seed) gives (N(0, 0.02²) matrices, norm weights 1), drawn on
+     * the host one tensor at a time and uploaded.
+     */
+    public void initRandom(long seed, Parallel par) {
+        long largest = 0;
+        for (ParamLayout.Entry e : layout.entries()) {
+            largest = Math.max(largest, e.numel());
+        }
+        try (Tensor stage = Tensor.zeros(Math.toIntExact(largest))) {
+            int index = 0;
+            for (ParamLayout.Entry e : layout.entries()) {
+                Tensor t = stage.flatRange(0, Math.toIntExact(e.numel()));
+                if (e.shape().length == 1) {
+                    t.fill(1f);
+                } else {
+                    // LlamaModel.initRandom's streams: one per tensor index, fixed chunks of 2^16.
+                    long streamSeed =
+                            new SplittableRandom(seed).split().nextLong() ^ (0x9E3779B97F4A7C15L * (index + 1));
+                    long chunk = 1 << 16;
+                    long chunks = (t.numel() + chunk - 1) / chunk;
+                    par.forRange(chunks, 1, (s, end) -> {
+                        for (long ch = s; ch < end; ch++) {
+                            SplittableRandom r = new SplittableRandom(streamSeed + 0x632BE59BD9B4E019L * ch);
+                            long stop = Math.min(t.numel(), (ch + 1) * chunk);
+                            for (long i = ch * chunk; i < stop; i++) {
+                                t.set(i, (float) (0.02 * r.nextGaussian()));
+                            }
+                        }
+                    });
+                }
+                uploadParam(e.name(), t);
+                index++;
+            }
+        }
+    }
+
+    /** Copies the fp32 master weights into a CPU model of the same config. */
+    public void downloadParams(LlamaModel model) {
+        checkSameModel(model);
+        Tensor flat = model.flatParams();
+        ops.download(RawPointer.of(flat), p32, flat.bytes());
+    }
+
+    /** Copies the fp32 gradients of the last step (before clipping) into a CPU model's grads(). */
+    public void downloadGrads(LlamaModel model) {
+        checkSameModel(model);
+        Tensor flat = model.flatGrads();
+        ops.download(RawPointer.of(flat), g32, flat.bytes());
+    }
+
+    private void checkSameModel(LlamaModel model) {
+        LlamaConfig o = model.config();
+        if (o.layers() != cfg.layers()
+                || o.dim() != cfg.dim()
+                || o.heads() != cfg.heads()
+                || o.kvHeads() != cfg.kvHeads()
+                || o.ffnDim() != cfg.ffnDim()
+                || o.vocab() != cfg.vocab()) {
+            throw new IllegalArgumentException("CPU model '" + o.name() + "' (" + o + ") does not have the shape of"
+                    + " GPU model '" + cfg.name() + "' (" + cfg + ")");
+        }
+        for (Map.Entry<String, Tensor> e : model.params().entrySet()) {
+            long off = (e.getValue().address() - model.flatParams().address()) / F32;
+            if (layout.entry(e.getKey()).offset() != off) {
+                throw new IllegalStateException("parameter '" + e.getKey() + "' sits at element " + off
+                        + " of the CPU model but at " + layout.entry(e.getKey()).offset() + " on the GPU");
+            }
+        }
+    }
+
+    /** Zeroes AdamW's m and v and the step count. */
+    public void resetOptimizer() {
+        long p = layout.totalElems();
+        ops.zero(m32, p * F32);
+        ops.zero(v32, p * F32);
+        step = 0;
+    }
+
+    // ---- steps ----
+
+    /**
+     * Checks one batch against the model and the buffers: 1 <= B <= maxB, 1 <= T <= maxT, enough
+     * tokens and targets, every token in [0, V), every target in [0, V) or −100. Returns the number
+     * of counted targets (0 when targets is null).
+     */
+    public static int checkBatch(LlamaConfig cfg, int maxB, int maxT, int[] tokens, int[] targets, int b, int t) {
+        if (b < 1 || t < 1 || b > maxB || t > maxT) {
+            throw new IllegalArgumentException("batch B " + b + " × T " + t + " exceeds the GPU model's buffers (max B "
+                    + maxB + ", max T " + maxT + ")");
+        }
+        int n = b * t;
+        if (tokens == null || tokens.length < n || (targets != null && targets.length < n)) {
+            throw new IllegalArgumentException("B " + b + " × T " + t + " needs " + n + " tokens and targets, got "
+                    + (tokens == null ? "none" : tokens.length) + (targets == null ? "" : " and " + targets.length));
+        }
+        for (int i = 0; i < n; i++) {
+            if (tokens[i] < 0 || tokens[i] >= cfg.vocab()) {
+                throw new IllegalArgumentException("token " + tokens[i] + " at position " + i
+                        + " is outside the vocabulary [0, " + cfg.vocab() + ")");
+            }
+        }
+        return targets == null ? 0 : CrossEntropy.countTargets(targets, 0, n, cfg.vocab());
+    }
+
+    /**
+     * Forward only: returns the mean cross-entropy (NaN without targets) and keeps the logits for
+     * {@link #logits()}. Blocks until the loss is known.
+     */
+    public double forward(int[] tokenIds, int[] targetIds, int b, int t) {
+        int count = stage(tokenIds, targetIds, b, t);
+        forwardPass(b, t, targetIds != null, false, count);
+        if (targetIds == null) {
+            ops.synchronize();
+            return Double.NaN;
+        }
+        ops.downloadAsync(stageOut, scalars, F32);
+        ops.synchronize();
+        return count == 0 ? 0 : new FloatPointer(stageOut).get(0) / count;
+    }
+
+    /**
+     * One training step: zero the gradients, forward, backward, clip the global gradient norm to
+     * maxGradNorm, AdamW with learning rate lr. Returns the loss and the pre-clip gradient norm; this is
+     * the only point where the host waits for the GPU.
+     */
+    public StepResult trainStep(int[] tokenIds, int[] targetIds, int b, int t, double lr) {
+        if (targetIds == null) {
+            throw new IllegalArgumentException("a training step needs targets");
+        }
+        if (!(lr >= 0) || Double.isInfinite(lr)) {
+            throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
+        }
+        int count = stage(tokenIds, targetIds, b, t);
+        long p = layout.totalElems();
+        ops.zero(g32, p * F32);
+        forwardPass(b, t, true, true, count);
+        backwardPass(b, t);
+        // Global gradient norm and the clip factor min(1, max / (norm + 1e-6)), both on the device.
+        ops.sum(g32, p, true, partials, scalars + F32);
+        ops.clipFactor(scalars + F32, (float) maxGradNorm, scalars + 2 * F32, scalars + 3 * F32);
+        // AdamW per tensor: decay for matrices, none for the norm weights.
+        step++;
+        for (ParamLayout.Entry e : layout.entries()) {
+            AdamWKernel.Hyper h = new AdamWKernel.Hyper(
+                    (float) lr,
+                    (float) adam.beta1(),
+                    (float) adam.beta2(),
+                    (float) adam.eps(),
+                    e.decay() ? (float) adam.weightDecay() : 0f,
+                    step);
+            long o = e.offset();
+            ops.adamw(
+                    p32 + o * F32,
+                    g32 + o * F32,
+                    m32 + o * F32,
+                    v32 + o * F32,
+                    p16 + o * BF16,
+                    e.numel(),
+                    h,
+                    scalars + 2 * F32);
+        }
+        ops.downloadAsync(stageOut, scalars, 4L * F32);
+        ops.synchronize();
+        FloatPointer out = new FloatPointer(stageOut);
+        double loss = count == 0 ? 0 : out.get(0) / count;
+        return new StepResult(loss, out.get(3));
+    }
+
+    /** Logits [B, T, V] of the last forward(); not available after a trainStep (they hold dlogits). */
+    public Tensor logits() {
+        if (!haveForward || logitsHoldGradient) {
+            throw new IllegalStateException("no logits: run forward() (a trainStep overwrites them with dlogits)");
+        }
+        Tensor out = Tensor.zeros(lastB, lastT, cfg.vocab());
+        ops.download(RawPointer.of(out), logits, out.bytes());
+        return out;
+    }
+
+    /** Copies tokens and targets to the device; returns the number of counted targets. */
+    private int stage(int[] tokenIds, int[] targetIds, int b, int t) {
+        int count = checkBatch(cfg, maxB, maxT, tokenIds, targetIds, b, t);
+        int n = b * t;
+        IntPointer in = new IntPointer(stageIn);
+        in.put(tokenIds, 0, n);
+        ops.uploadAsync(tokensDev, stageIn, (long) n * I32);
+        if (targetIds != null) {
+            in.position(n).put(targetIds, 0, n);
+            ops.uploadAsync(
+                    targetsDev, new RawPointer(stageIn.address() + (long) n * I32, (long) n * I32), (long) n * I32);
+        }
+        return count;
+    }
+
+    private void forwardPass(int b, int t, boolean withLoss, boolean withGrad, int count) {
+        int n = b * t, c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab();
+        int nh = cfg.heads(), nkv = cfg.kvHeads(), hd = cfg.headDim();
+        float eps = (float) cfg.normEps();
+        // Token embeddings (bf16 copy of embed_tokens) into the residual stream.
+        ops.embeddingForward(tokensDev, p16 + layout.embedOffset() * BF16, residual[0], n, c, v);
+        for (int l = 0; l < cfg.layers(); l++) {
+            ParamLayout.Block w = layout.block(l);
+            BlockActs s = blocks[l];
+            long x = residual[l];
+            // Attention half: pre-norm (fp32 weight).
+            ops.rmsnormForward(x, p32 + w.inputNorm() * F32, s.ln1(), s.rstd1(), n, c, eps);
+            // Q, K, V projections: y [N, out] = ln1 [N, C] · Wᵀ, W [out, C].
+            ops.gemm(false, true, n, c, c, 1f, s.ln1(), p16 + w.wq() * BF16, 0f, s.q(), false);
+            ops.gemm(false, true, n, kv, c, 1f, s.ln1(), p16 + w.wk() * BF16, 0f, s.k(), false);
+            ops.gemm(false, true, n, kv, c, 1f, s.ln1(), p16 + w.wv() * BF16, 0f, s.v(), false);
+            // RoPE on Q and K, in place.
+            ops.rope(s.q(), s.q(), cos, sin, b, t, nh, hd, false);
+            ops.rope(s.k(), s.k(), cos, sin, b, t, nkv, hd, false);
+            // Causal GQA attention; keeps O and the row log-sum-exp for backward.
+            ops.attentionForward(s.q(), s.k(), s.v(), s.attOut(), s.lse(), b, t, nh, nkv, hd);
+            // Output projection and residual: res2 = x + attOut · Woᵀ.
+            ops.gemm(false, true, n, c, c, 1f, s.attOut(), p16 + w.wo() * BF16, 0f, tmp, false);
+            ops.add(x, tmp, s.res2(), (long) n * c);
+            // MLP half: pre-norm.
+            ops.rmsnormForward(s.res2(), p32 + w.postNorm() * F32, s.ln2(), s.rstd2(), n, c, eps);
+            // gate and up projections [N, F], the SwiGLU gate, the down projection [N, C].
+            ops.gemm(false, true, n, f, c, 1f, s.ln2(), p16 + w.gate() * BF16, 0f, s.gate(), false);
+            ops.gemm(false, true, n, f, c, 1f, s.ln2(), p16 + w.up() * BF16, 0f, s.up(), false);
+            ops.swigluForward(s.gate(), s.up(), s.h(), (long) n * f);
+            ops.gemm(false, true, n, c, f, 1f, s.h(), p16 + w.down() * BF16, 0f, tmp, false);
+            // Residual: block output = res2 + mlp.
+            ops.add(s.res2(), tmp, residual[l + 1], (long) n * c);
+        }
+        // Final norm and LM head (fp32 logits).
+        ops.rmsnormForward(residual[cfg.layers()], p32 + layout.finalNormOffset() * F32, lnf, lnfRstd, n, c, eps);
+        ops.gemm(false, true, n, v, c, 1f, lnf, p16 + layout.lmHeadOffset() * BF16, 0f, logits, true);
+        if (withLoss) {
+            // Per-row losses; with withGrad dlogits = (softmax − onehot) / count replace the logits.
+            float scale = count == 0 ? 0f : (float) (1.0 / count);
+            ops.crossEntropy(logits, targetsDev, n, v, ceMax, ceSum, ceTarget, lossRows, withGrad ? logits : 0L, scale);
+            ops.sum(lossRows, n, false, partials, scalars);
+        }
+        lastB = b;
+        lastT = t;
+        lastCount = count;
+        haveForward = true;
+        logitsHoldGradient = withGrad;
+    }
+
+    private void backwardPass(int b, int t) {
+        int n = b * t, c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab();
+        int nh = cfg.heads(), nkv = cfg.kvHeads(), hd = cfg.headDim();
+        long lmHead = layout.lmHeadOffset();
+        // dlogits to bf16 for the tensor-core GEMMs.
+        ops.castToBf16(logits, dlogits16, (long) n * v);
+        // LM head: dlnf [N, C] = dlogits [N, V] · W [V, C]; dW [V, C] += dlogitsᵀ · lnf.
+        ops.gemm(false, false, n, c, v, 1f, dlogits16, p16 + lmHead * BF16, 0f, dtmp, false);
+        ops.gemm(true, false, v, c, n, 1f, dlogits16, lnf, 1f, g32 + lmHead * F32, true);
+        // Final norm: dres = gradient of the last block's output.
+        long fn = layout.finalNormOffset();
+        ops.rmsnormBackward(dtmp, residual[cfg.layers()], p32 + fn * F32, lnfRstd, dres, g32 + fn * F32, n, c);
+        for (int l = cfg.layers() - 1; l >= 0; l--) {
+            ParamLayout.Block w = layout.block(l);
+            BlockActs s = blocks[l];
+            // down_proj: dh [N, F] = dres [N, C] · Wdown [C, F]; dWdown [C, F] += dresᵀ · h.
+            ops.gemm(false, false, n, f, c, 1f, dres, p16 + w.down() * BF16, 0f, dh, false);
+            ops.gemm(true, false, c, f, n, 1f, dres, s.h(), 1f, g32 + w.down() * F32, true);
+            // SwiGLU gate: dgate and dup overwrite gate and up (no longer needed).
+            ops.swigluBackward(dh, s.gate(), s.up(), s.gate(), s.up(), (long) n * f);
+            long dgate = s.gate(), dup = s.up();
+            // gate/up: dln [N, C] = dgate · Wgate [F, C] + dup · Wup; dW [F, C] += dᵀ · ln2.
+            ops.gemm(false, false, n, c, f, 1f, dgate, p16 + w.gate() * BF16, 0f, dln, false);
+            ops.gemm(false, false, n, c, f, 1f, dup, p16 + w.up() * BF16, 1f, dln, false);
+            ops.gemm(true, false, f, c, n, 1f, dgate, s.ln2(), 1f, g32 + w.gate() * F32, true);
+            ops.gemm(true, false, f, c, n, 1f, dup, s.ln2(), 1f, g32 + w.up() * F32, true);
+            // post_attention_layernorm, then the residual fan-out: dres = d(res2).
+            ops.rmsnormBackward(
+                    dln, s.res2(), p32 + w.postNorm() * F32, s.rstd2(), dtmp, g32 + w.postNorm() * F32, n, c);
+            ops.add(dres, dtmp, dres, (long) n * c);
+            // o_proj: dAttOut [N, C] = dres · Wo [C, C]; dWo += dresᵀ · attOut.
+            ops.gemm(false, false, n, c, c, 1f, dres, p16 + w.wo() * BF16, 0f, dAttOut, false);
+            ops.gemm(true, false, c, c, n, 1f, dres, s.attOut(), 1f, g32 + w.wo() * F32, true);
+            // Attention core: dq, dk, dv assigned.
+            ops.attentionBackward(
+                    s.q(), s.k(), s.v(), s.attOut(), s.lse(), dAttOut, dq, dk, dv, attnWork, b, t, nh, nkv, hd);
+            // Undo RoPE on the Q and K gradients, in place.
+            ops.rope(dq, dq, cos, sin, b, t, nh, hd, true);
+            ops.rope(dk, dk, cos, sin, b, t, nkv, hd, true);
+            // Q, K, V share ln1: dln = dq · Wq + dk · Wk + dv · Wv; dW [out, C] += dᵀ · ln1.
+            ops.gemm(false, false, n, c, c, 1f, dq, p16 + w.wq() * BF16, 0f, dln, false);
+            ops.gemm(false, false, n, c, kv, 1f, dk, p16 + w.wk() * BF16, 1f, dln, false);
+            ops.gemm(false, false, n, c, kv, 1f, dv, p16 + w.wv() * BF16, 1f, dln, false);
+            ops.gemm(true, false, c, c, n, 1f, dq, s.ln1(), 1f, g32 + w.wq() * F32, true);
+            ops.gemm(true, false, kv, c, n, 1f, dk, s.ln1(), 1f, g32 + w.wk() * F32, true);
+            ops.gemm(true, false, kv, c, n, 1f, dv, s.ln1(), 1f, g32 + w.wv() * F32, true);
+            // input_layernorm, then the residual fan-out: dres = d(block input).
+            ops.rmsnormBackward(
+                    dln, residual[l], p32 + w.inputNorm() * F32, s.rstd1(), dtmp, g32 + w.inputNorm() * F32, n, c);
+            ops.add(dres, dtmp, dres, (long) n * c);
+        }
+        // Embedding rows (fp32 atomics).
+        ops.embeddingBackward(tokensDev, dres, g32 + layout.embedOffset() * F32, n, c, v);
+    }
+
+    @Override
+    public void close() {
+        ops.synchronize();
+        freeAll();
+    }
+}
