@@ -145,4 +145,35 @@ class CudaLlamaHostLogicTest {
             assertEquals(0, ops.liveBlocks());
         }
     }
+
+    @Test
+    void benchFlagsParseValidateAndSizeTheStack() {
+        CudaLayerBench.Args d = CudaLayerBench.Args.parse(new String[0]);
+        assertEquals(new CudaLayerBench.Args(4, 1, 2048, 256, 3, 10, 0, null), d);
+        CudaLayerBench.Args f = CudaLayerBench.Args.parse(
+                new String[] {"--layers", "8", "--batch", "2", "--attention", "reference", "--iters", "5"});
+        assertEquals(8, f.layers());
+        assertEquals(2, f.batch());
+        assertEquals(dev.shoal.cuda.kernels.FlashAttention.Impl.REFERENCE, f.attention());
+        assertEquals(128, f.config().headDim());
+        assertTrue(assertThrows(
+                        IllegalArgumentException.class, () -> CudaLayerBench.Args.parse(new String[] {"--iters", "3"}))
+                .getMessage()
+                .contains("--iters"));
+        assertTrue(assertThrows(
+                        IllegalArgumentException.class, () -> CudaLayerBench.Args.parse(new String[] {"--layer", "3"}))
+                .getMessage()
+                .contains("unknown flag --layer"));
+        assertTrue(assertThrows(
+                        IllegalArgumentException.class, () -> CudaLayerBench.Args.parse(new String[] {"--seq", "x"}))
+                .getMessage()
+                .contains("--seq needs an integer"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaLayerBench.Args.parse(new String[] {"--seq"}))
+                .getMessage()
+                .contains("needs a value"));
+        // 18 B × 218,112,000 params ≈ 3.93 GB + ≈ 0.29 GB activations per layer: 14 layers in 60 GB.
+        long perLayer = CudaLayerBench.planned(d, 2) - CudaLayerBench.planned(d, 1);
+        assertTrue(perLayer > 4.1e9 && perLayer < 4.3e9, "per layer " + perLayer);
+        assertEquals(14, CudaLayerBench.layersThatFit(d, CudaLayerBench.BUDGET_BYTES));
+    }
 }
