@@ -84,7 +84,8 @@ public final class CudaLlama implements AutoCloseable {
     private final Pointer stageOut; // pinned [4] fp32: scalars read back
 
     private long step; // AdamW steps taken
-    private int lastB, lastT, lastCount;
+    private double lastLoss = Double.NaN;
+    private int lastB, lastT;
     private boolean haveForward, logitsHoldGradient;
 
     /**
@@ -378,11 +379,13 @@ public final class CudaLlama implements AutoCloseable {
         forwardPass(b, t, targetIds != null, false, count);
         if (targetIds == null) {
             ops.synchronize();
-            return Double.NaN;
+            lastLoss = Double.NaN;
+            return lastLoss;
         }
         ops.downloadAsync(stageOut, scalars, F32);
         ops.synchronize();
-        return count == 0 ? 0 : new FloatPointer(stageOut).get(0) / count;
+        lastLoss = count == 0 ? 0 : new FloatPointer(stageOut).get(0) / count;
+        return lastLoss;
     }
 
     /**
@@ -429,8 +432,13 @@ public final class CudaLlama implements AutoCloseable {
         ops.downloadAsync(stageOut, scalars, 4L * F32);
         ops.synchronize();
         FloatPointer out = new FloatPointer(stageOut);
-        double loss = count == 0 ? 0 : out.get(0) / count;
-        return new StepResult(loss, out.get(3));
+        lastLoss = count == 0 ? 0 : out.get(0) / count;
+        return new StepResult(lastLoss, out.get(3));
+    }
+
+    /** Mean loss of the last forward() with targets or trainStep() (NaN before any). */
+    public double loss() {
+        return lastLoss;
     }
 
     /** Logits [B, T, V] of the last forward(); not available after a trainStep (they hold dlogits). */
@@ -503,7 +511,6 @@ public final class CudaLlama implements AutoCloseable {
         }
         lastB = b;
         lastT = t;
-        lastCount = count;
         haveForward = true;
         logitsHoldGradient = withGrad;
     }

@@ -131,6 +131,7 @@ abstract class CudaLlamaConformance {
                 CudaLlama gpu = new CudaLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
             gpu.uploadParams(cpu);
             double got = gpu.forward(d[0], d[1], b, t);
+            assertEquals(got, gpu.loss());
             double logitsErr = relL2(gpu.logits(), cpu.logits());
             System.out.printf(
                     "%s forward: loss cpu %.6f gpu %.6f (rel %.2e), logits rel L2 %.2e%n",
