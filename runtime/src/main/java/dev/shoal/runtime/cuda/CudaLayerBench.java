@@ -20,7 +20,6 @@ package dev.shoal.runtime.cuda;
 
 import dev.shoal.cuda.CudaDevice;
 import dev.shoal.cuda.CudaEvent;
-import dev.shoal.cuda.NativeLibs;
 import dev.shoal.cuda.kernels.FlashAttention;
 import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.optim.AdamWConfig;
@@ -144,9 +143,9 @@ public final class CudaLayerBench {
             System.exit(2);
             return;
         }
-        if (!NativeLibs.available(NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC)) {
-            System.err.println("CudaLayerBench needs a CUDA GPU with cuBLAS and NVRTC:\n"
-                    + NativeLibs.unavailableReason(NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC));
+        String why = CudaOps.unavailableReason();
+        if (!why.isEmpty()) {
+            System.err.println("CudaLayerBench needs a CUDA GPU with cuBLAS and NVRTC:\n" + why);
             System.exit(2);
             return;
         }

@@ -24,6 +24,7 @@ import dev.shoal.cuda.kernels.ElementwiseKernels;
 import dev.shoal.cuda.kernels.EmbeddingKernel;
 import dev.shoal.cuda.kernels.FlashAttention;
 import dev.shoal.cuda.kernels.KernelLibrary;
+import dev.shoal.cuda.kernels.NativeCuda;
 import dev.shoal.cuda.kernels.RmsNormKernel;
 import dev.shoal.cuda.kernels.RopeKernel;
 import dev.shoal.cuda.kernels.SwiGluKernel;
@@ -69,7 +70,7 @@ public final class CudaOps implements GpuOps {
      * or a device is missing. attention null chooses by head size.
      */
     public static CudaOps create(int device, FlashAttention.Impl attention) {
-        NativeLibs.require(NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC);
+        require();
         CudaDevice.setCurrent(device);
         KernelLibrary lib = KernelLibrary.forDevice(device);
         CudaDevice.setCurrent(device);
@@ -77,6 +78,24 @@ public final class CudaOps implements GpuOps {
         DeviceMemoryPool pool = new DeviceMemoryPool(device);
         CublasGemm gemm = CublasGemm.create(stream, pool);
         return new CudaOps(device, lib, stream, pool, gemm, attention);
+    }
+
+    /** Libraries this class needs. */
+    private static final NativeLibs.Lib[] LIBS = {NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC};
+
+    /**
+     * Empty when CUDA, cuBLAS, NVRTC and a device are all there, else why not. Asks the kernels' loader
+     * first: it preloads the CUDA libraries from their usual install places (CUDA_HOME, /usr/local/cuda,
+     * pip's nvidia wheels), which lets the JavaCPP bindings load even without LD_LIBRARY_PATH.
+     */
+    public static String unavailableReason() {
+        NativeCuda.librariesAvailable();
+        return NativeLibs.unavailableReason(LIBS);
+    }
+
+    private static void require() {
+        NativeCuda.librariesAvailable();
+        NativeLibs.require(LIBS);
     }
 
     /** Ops on device 0, attention chosen by head size. */

@@ -4,16 +4,14 @@ package dev.shoal.runtime.cuda;
 
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import dev.shoal.cuda.NativeLibs;
 import org.junit.jupiter.api.Tag;
 
 @Tag("gpu")
 class CudaLlamaGpuTest extends CudaLlamaConformance {
     @Override
     GpuOps newOps() {
-        assumeTrue(
-                NativeLibs.available(NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC),
-                NativeLibs.unavailableReason(NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC));
+        String why = CudaOps.unavailableReason();
+        assumeTrue(why.isEmpty(), why);
         return CudaOps.create();
     }
 }

@@ -10,7 +10,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.shoal.cuda.Bf16;
-import dev.shoal.cuda.NativeLibs;
 import dev.shoal.cuda.kernels.AdamWKernel;
 import java.util.Random;
 import org.bytedeco.javacpp.FloatPointer;
@@ -34,9 +33,8 @@ class CudaOpsGpuTest {
 
     @BeforeEach
     void open() {
-        assumeTrue(
-                NativeLibs.available(NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC),
-                NativeLibs.unavailableReason(NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC));
+        String why = CudaOps.unavailableReason();
+        assumeTrue(why.isEmpty(), why);
         gpu = CudaOps.create();
         host = new HostOps();
     }
