@@ -24,8 +24,16 @@ WORK="$(mktemp -d /tmp/gpu-check.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 START_ALL=$SECONDS
 
-# Stage timeouts in seconds (sum 270 < 300).
-T_LIBS=20 T_TESTS=120 T_GPUBENCH=45 T_KERNELBENCH=45 T_TORCH=40
+# Stage timeouts in seconds; every stage is also cut to what is left of a 280 s overall budget
+# (the report itself takes a second or two), so the whole run stays under 5 minutes.
+T_LIBS=15 T_TESTS=120 T_GPUBENCH=45 T_KERNELBENCH=45 T_TORCH=40
+DEADLINE=$((SECONDS + 280))
+limit() { # wanted seconds -> seconds allowed now (at least 1)
+  local want="$1" left=$((DEADLINE - SECONDS))
+  ((left < want)) && want=$left
+  ((want < 1)) && want=1
+  echo "$want"
+}
 
 STAGES=() # "name|rc|seconds" rows for the report
 stage_done() { STAGES+=("$1|$2|$3"); }
@@ -58,7 +66,14 @@ SITE=""
 if command -v python3 >/dev/null 2>&1; then
   SITE="$(timeout "$T_LIBS" python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null || true)"
 fi
-CANDIDATE_DIRS=(/usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu /usr/lib64 /lib/x86_64-linux-gnu
+WHEEL_LIBS="$WORK/wheel-libs.txt" # every shared library under site-packages/nvidia, listed once
+: >"$WHEEL_LIBS"
+if [[ -n "$SITE" && -d "$SITE/nvidia" ]]; then
+  timeout "$T_LIBS" find "$SITE/nvidia" -maxdepth 4 -name 'lib*.so*' 2>/dev/null | sort >"$WHEEL_LIBS"
+fi
+# GPU_CHECK_LIB_DIRS (colon-separated) is searched first, e.g. for a driver in an unusual place.
+IFS=: read -r -a EXTRA_DIRS <<<"${GPU_CHECK_LIB_DIRS:-}"
+CANDIDATE_DIRS=("${EXTRA_DIRS[@]}" /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu /usr/lib64 /lib/x86_64-linux-gnu
   /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib)
 find_lib() { # soname -> first path found: driver/system dirs, then ldconfig, then pip wheels
   local so="$1" d p
@@ -73,12 +88,10 @@ find_lib() { # soname -> first path found: driver/system dirs, then ldconfig, th
     echo "$p"
     return 0
   fi
-  if [[ -n "$SITE" && -d "$SITE/nvidia" ]]; then
-    p="$(timeout "$T_LIBS" find "$SITE/nvidia" -maxdepth 4 -name "$so" 2>/dev/null | sort | head -1)"
-    if [[ -n "$p" ]]; then
-      echo "$p"
-      return 0
-    fi
+  p="$(grep -m1 "/$so\$" "$WHEEL_LIBS")"
+  if [[ -n "$p" ]]; then
+    echo "$p"
+    return 0
   fi
   return 1
 }
@@ -105,13 +118,17 @@ export LD_LIBRARY_PATH="${NEW_LD}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 } | tee "$LIBS_TXT"
 stage_done "find libraries" 0 $((SECONDS - t0))
 
+# Every check here is one process on one machine: bootstrap NCCL over loopback (a VM may have no
+# other usable interface) and let NCCL print its warnings into the logs.
+export NCCL_SOCKET_IFNAME="${NCCL_SOCKET_IFNAME:-lo}" NCCL_DEBUG="${NCCL_DEBUG:-WARN}"
+
 JVM_OPTS=(-Xmx8g -Dorg.bytedeco.javacpp.pathsFirst=true "-Dorg.bytedeco.javacpp.cachedir=$WORK/javacpp-cache"
   -Dfile.encoding=UTF-8)
 
 # ---- 1b. NativeLibs probe (quick, part of the library stage) ------------------------------------
 PROBE_LOG="$WORK/probe.log"
 if [[ -n "$JAVA" ]]; then
-  timeout -k 5 "$T_LIBS" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" dev.shoal.cuda.NativeLibs >"$PROBE_LOG" 2>&1
+  timeout -k 5 "$(limit "$T_LIBS")" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" dev.shoal.cuda.NativeLibs >"$PROBE_LOG" 2>&1
   say "NativeLibs probe rc=$?"
   cat "$PROBE_LOG"
 else
@@ -124,13 +141,14 @@ TEST_LOG="$LOGDIR/gpu-tests.log"
 mkdir -p "$LOGDIR/junit"
 rc=125
 if [[ -n "$JAVA" && -n "$LAUNCHER" && -n "$TEST_ROOTS" ]]; then
-  say "running @Tag(\"gpu\") tests (timeout ${T_TESTS}s)"
-  timeout -k 10 "$T_TESTS" "$JAVA" "${JVM_OPTS[@]}" -jar "$LAUNCHER" execute \
+  lim="$(limit "$T_TESTS")"
+  say "running @Tag(\"gpu\") tests (timeout ${lim}s)"
+  timeout -k 10 "$lim" "$JAVA" "${JVM_OPTS[@]}" -jar "$LAUNCHER" execute \
     --class-path "$CP" --scan-class-path "$TEST_ROOTS" --include-tag gpu \
     --reports-dir "$LOGDIR/junit" --details tree --details-theme ascii --disable-banner \
     --disable-ansi-colors >"$TEST_LOG" 2>&1
   rc=$?
-  ((rc == 124)) && echo "TIMEOUT after ${T_TESTS}s" >>"$TEST_LOG"
+  ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$TEST_LOG"
 else
   echo "tests not run: JRE, launcher or test jars missing in $BUNDLE" >"$TEST_LOG"
 fi
@@ -139,16 +157,17 @@ stage_done "gpu tests" "$rc" $((SECONDS - t0))
 
 # ---- 3. benchmarks ------------------------------------------------------------------------------
 run_java_main() { # name class timeout log
-  local name="$1" cls="$2" limit="$3" log="$4" t rc
+  local name="$1" cls="$2" lim log="$4" t rc
+  lim="$(limit "$3")"
   t=$SECONDS
   if [[ -z "$JAVA" ]]; then
     echo "not run: no JRE" >"$log"
     rc=125
   else
-    say "running $cls (timeout ${limit}s)"
-    timeout -k 5 "$limit" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" "$cls" >"$log" 2>&1
+    say "running $cls (timeout ${lim}s)"
+    timeout -k 5 "$lim" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" "$cls" >"$log" 2>&1
     rc=$?
-    ((rc == 124)) && echo "TIMEOUT after ${limit}s" >>"$log"
+    ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$log"
   fi
   say "$name rc=$rc"
   stage_done "$name" "$rc" $((SECONDS - t))
@@ -167,10 +186,11 @@ fi
 TORCH_LOG="$WORK/torchbench.log"
 if [[ -f "$ROOT/deploy/gpu-check/torch_bench.py" ]]; then
   t0=$SECONDS
-  say "running torch_bench.py (timeout ${T_TORCH}s)"
-  PYTHONUNBUFFERED=1 timeout -k 5 "$T_TORCH" python3 "$ROOT/deploy/gpu-check/torch_bench.py" >"$TORCH_LOG" 2>&1
+  lim="$(limit "$T_TORCH")"
+  say "running torch_bench.py (timeout ${lim}s)"
+  PYTHONUNBUFFERED=1 timeout -k 5 "$lim" python3 "$ROOT/deploy/gpu-check/torch_bench.py" >"$TORCH_LOG" 2>&1
   rc=$?
-  ((rc == 124)) && echo "TIMEOUT after ${T_TORCH}s" >>"$TORCH_LOG"
+  ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$TORCH_LOG"
   say "torch_bench rc=$rc"
   stage_done "torch_bench.py" "$rc" $((SECONDS - t0))
 else
@@ -197,7 +217,7 @@ fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
   echo
   echo '```'
   if command -v nvidia-smi >/dev/null 2>&1; then
-    timeout 15 nvidia-smi 2>&1 || echo "nvidia-smi failed"
+    timeout 10 nvidia-smi 2>&1 || echo "nvidia-smi failed"
   else
     echo "nvidia-smi not found: no NVIDIA driver on this machine"
   fi
@@ -209,7 +229,7 @@ fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
   echo "|---|---|"
   printf '%s\n' "${LIB_ROWS[@]}"
   echo
-  echo "python site-packages: ${SITE:-none}; LD_LIBRARY_PATH: \`$LD_LIBRARY_PATH\`"
+  echo "python site-packages: ${SITE:-none}; LD_LIBRARY_PATH: \`$LD_LIBRARY_PATH\`; NCCL_SOCKET_IFNAME=$NCCL_SOCKET_IFNAME"
   echo
   echo "NativeLibs probe:"
   echo
