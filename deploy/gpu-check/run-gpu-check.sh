@@ -143,8 +143,10 @@ rc=125
 if [[ -n "$JAVA" && -n "$LAUNCHER" && -n "$TEST_ROOTS" ]]; then
   lim="$(limit "$T_TESTS")"
   say "running @Tag(\"gpu\") tests (timeout ${lim}s)"
+  # shellcheck disable=SC2016 # the $ in ClassOrderer$OrderAnnotation is a Java nested-class name
   timeout -k 10 "$lim" "$JAVA" "${JVM_OPTS[@]}" -jar "$LAUNCHER" execute \
     --class-path "$CP" --scan-class-path "$TEST_ROOTS" --include-tag gpu \
+    --config 'junit.jupiter.testclass.order.default=org.junit.jupiter.api.ClassOrderer$OrderAnnotation' \
     --reports-dir "$LOGDIR/junit" --details tree --details-theme ascii --disable-banner \
     --disable-ansi-colors >"$TEST_LOG" 2>&1
   rc=$?
