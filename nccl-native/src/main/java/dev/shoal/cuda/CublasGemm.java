@@ -94,37 +94,48 @@ public final class CublasGemm implements AutoCloseable {
             throw new IllegalArgumentException(shape + ": supported are bf16·bf16→bf16|f32 and f32·f32→f32");
         }
         int outType = cType == DType.BF16 ? CUDA_R_16BF : CUDA_R_32F;
-        // Stored shapes (row-major) and leading dimensions = stored row lengths.
-        int lda = transA ? m : k;
-        int ldb = transB ? k : n;
-        int ldc = n;
         checkBytes("A", a, (long) m * k, aType, shape);
         checkBytes("B", b, (long) k * n, bType, shape);
         checkBytes("C", c, (long) m * n, cType, shape);
         alphaHost.put(0, alpha);
         betaHost.put(0, beta);
-        // Column-major call computing Cᵀ[N×M] = op(B)ᵀ[N×K] · op(A)ᵀ[K×M].
+        ColumnMajorCall p = plan(transA, transB, m, n, k);
+        // first cuBLAS operand is our B, second is our A
         int status = cublasGemmEx(
                 handle,
-                transB ? CUBLAS_OP_T : CUBLAS_OP_N,
-                transA ? CUBLAS_OP_T : CUBLAS_OP_N,
-                n,
-                m,
-                k,
+                p.transFirst() ? CUBLAS_OP_T : CUBLAS_OP_N,
+                p.transSecond() ? CUBLAS_OP_T : CUBLAS_OP_N,
+                p.m(),
+                p.n(),
+                p.k(),
                 alphaHost,
                 b,
                 inType,
-                ldb,
+                p.ldFirst(),
                 a,
                 inType,
-                lda,
+                p.ldSecond(),
                 betaHost,
                 c,
                 outType,
-                ldc,
+                p.ldc(),
                 CUBLAS_COMPUTE_32F,
                 CUBLAS_GEMM_DEFAULT);
         check(status, "cublasGemmEx " + shape);
+    }
+
+    /**
+     * The column-major BLAS call (transa, transb, m, n, k, lda, ldb, ldc) whose first operand is the
+     * row-major B and second the row-major A, computing Cᵀ[N×M] = op(B)ᵀ[N×K]·op(A)ᵀ[K×M], which is
+     * the row-major C[M×N]. Leading dimensions are the stored row lengths.
+     */
+    record ColumnMajorCall(
+            boolean transFirst, boolean transSecond, int m, int n, int k, int ldFirst, int ldSecond, int ldc) {}
+
+    static ColumnMajorCall plan(boolean transA, boolean transB, int m, int n, int k) {
+        int lda = transA ? m : k; // A stored [K×M] when transposed, else [M×K]
+        int ldb = transB ? k : n; // B stored [N×K] when transposed, else [K×N]
+        return new ColumnMajorCall(transB, transA, n, m, k, ldb, lda, n);
     }
 
     /** bf16 inputs, fp32 accumulation, output {@code cType} (BF16 or F32). */

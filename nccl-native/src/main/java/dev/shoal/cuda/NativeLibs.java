@@ -114,6 +114,16 @@ public final class NativeLibs {
 
     private NativeLibs() {}
 
+    /** Prints the probe: one line per library, the device count and the search path. Exit 0 when usable. */
+    public static void main(String[] args) {
+        Report r = report();
+        System.out.println("NativeLibs probe:");
+        System.out.println(r.describe());
+        String why = r.whyUnavailable(Lib.values());
+        System.out.println(why == null ? "GPU layer: usable" : "GPU layer: NOT usable");
+        System.exit(why == null ? 0 : 2);
+    }
+
     /** The cached report; the first call loads the libraries (thread-safe, once per JVM). */
     public static Report report() {
         Report r = cached;

@@ -133,6 +133,8 @@ public final class NcclCommunicator implements Communicator {
                         Kind.NATIVE_ERROR, who + ": cudaMalloc of the barrier scratch failed: error " + crc);
             }
             scratch = new DevicePtr(p.address(), 256);
+            // config and id stay allocated until init has finished, in case NCCL's background init
+            // job reads them after ncclCommInitRankConfig returned.
             try (ncclConfig_t config = defaultConfig();
                     ncclUniqueId nativeId = id.toNative()) {
                 config.blocking(0);
@@ -142,30 +144,30 @@ public final class NcclCommunicator implements Communicator {
                     throw new CommException(
                             Kind.NATIVE_ERROR, who + ": ncclCommInitRankConfig failed: " + errorText(rc, comm));
                 }
-            }
-            // Non-blocking init: poll until the group has formed, abort on error or timeout.
-            long deadline = System.nanoTime() + options.initTimeout().toNanos();
-            int[] state = {ncclInProgress};
-            long sleep = 1_000;
-            while (true) {
-                int rc = ncclCommGetAsyncError(comm, state);
-                if (rc != ncclSuccess) state[0] = rc;
-                if (state[0] != ncclInProgress) break;
-                if (System.nanoTime() > deadline) {
-                    ncclCommAbort(comm);
-                    throw new CommException(
-                            Kind.TIMEOUT,
-                            who + ": communicator init did not complete within "
-                                    + options.initTimeout().toMillis() + " ms; do all " + size
-                                    + " ranks call init with the same unique id " + id + "?");
+                // Non-blocking init: poll until the group has formed, abort on error or timeout.
+                long deadline = System.nanoTime() + options.initTimeout().toNanos();
+                int[] state = {ncclInProgress};
+                long sleep = 1_000;
+                while (true) {
+                    rc = ncclCommGetAsyncError(comm, state);
+                    if (rc != ncclSuccess) state[0] = rc;
+                    if (state[0] != ncclInProgress) break;
+                    if (System.nanoTime() > deadline) {
+                        ncclCommAbort(comm);
+                        throw new CommException(
+                                Kind.TIMEOUT,
+                                who + ": communicator init did not complete within "
+                                        + options.initTimeout().toMillis() + " ms; do all " + size
+                                        + " ranks call init with the same unique id " + id + "?");
+                    }
+                    LockSupport.parkNanos(sleep);
+                    sleep = Math.min(sleep * 2, 10_000_000);
                 }
-                LockSupport.parkNanos(sleep);
-                sleep = Math.min(sleep * 2, 10_000_000);
-            }
-            if (state[0] != ncclSuccess) {
-                String text = errorText(state[0], comm);
-                ncclCommAbort(comm);
-                throw new CommException(Kind.NATIVE_ERROR, who + ": communicator init failed: " + text);
+                if (state[0] != ncclSuccess) {
+                    String text = errorText(state[0], comm);
+                    ncclCommAbort(comm);
+                    throw new CommException(Kind.NATIVE_ERROR, who + ": communicator init failed: " + text);
+                }
             }
             NcclCommunicator c = new NcclCommunicator(rank, size, epoch, device, options, stream, comm, scratch);
             ok = true;
