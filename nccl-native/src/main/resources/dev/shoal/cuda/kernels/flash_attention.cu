@@ -34,25 +34,72 @@ __device__ __forceinline__ void mma16816(float c[4], const u32 a[4], const u32 b
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// ldmatrix: lane l supplies the row address of row (l % 8) of 8x8 matrix (l / 8); register i of
+// lane l receives matrix i's row l/4, elements 2(l%4), 2(l%4)+1 (transposed with .trans).
+__device__ __forceinline__ void ldsm_x4(u32 r[4], const bf16* p) {
+    asm volatile(
+        "{\n .reg .u64 a;\n cvta.to.shared.u64 a, %4;\n ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [a];\n}\n"
+        : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+        : "l"(p));
+}
+__device__ __forceinline__ void ldsm_x4_trans(u32 r[4], const bf16* p) {
+    asm volatile(
+        "{\n .reg .u64 a;\n cvta.to.shared.u64 a, %4;\n ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [a];\n}\n"
+        : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+        : "l"(p));
+}
+
 // A fragment: rows r0..r0+15, cols k0..k0+15 of a row-major shared matrix (stride lds elements)
+template <bool LDM>
 __device__ __forceinline__ void ld_a(u32 a[4], const bf16* s, int lds, int r0, int k0, int lane) {
-    const bf16* p = s + (r0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
-    a[0] = *(const u32*)p;
-    a[1] = *(const u32*)(p + 8 * lds);
-    a[2] = *(const u32*)(p + 8);
-    a[3] = *(const u32*)(p + 8 * lds + 8);
+    if (LDM) {
+        const int m = lane >> 3;
+        ldsm_x4(a, s + (r0 + (m & 1) * 8 + (lane & 7)) * lds + k0 + (m >> 1) * 8);
+    } else {
+        const bf16* p = s + (r0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
+        a[0] = *(const u32*)p;
+        a[1] = *(const u32*)(p + 8 * lds);
+        a[2] = *(const u32*)(p + 8);
+        a[3] = *(const u32*)(p + 8 * lds + 8);
+    }
 }
-// B fragment with B[k][n] = M[n0 + n][k0 + k], M row-major (k contiguous)
-__device__ __forceinline__ void ld_b_nk(u32 b[2], const bf16* s, int lds, int n0, int k0, int lane) {
-    const bf16* p = s + (n0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
-    b[0] = *(const u32*)p;
-    b[1] = *(const u32*)(p + 8);
+// B fragments of two n-tiles (n0 and n0 + 8) with B[k][n] = M[n][k0 + k], M row-major (k contiguous)
+template <bool LDM>
+__device__ __forceinline__ void ld_b_nk2(u32 b0[2], u32 b1[2], const bf16* s, int lds, int n0, int k0, int lane) {
+    if (LDM) {
+        const int m = lane >> 3;
+        u32 r[4];
+        ldsm_x4(r, s + (n0 + (m >> 1) * 8 + (lane & 7)) * lds + k0 + (m & 1) * 8);
+        b0[0] = r[0];
+        b0[1] = r[1];
+        b1[0] = r[2];
+        b1[1] = r[3];
+    } else {
+        const bf16* p = s + (n0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
+        b0[0] = *(const u32*)p;
+        b0[1] = *(const u32*)(p + 8);
+        b1[0] = *(const u32*)(p + 8 * lds);
+        b1[1] = *(const u32*)(p + 8 * lds + 8);
+    }
 }
-// B fragment with B[k][n] = M[k0 + k][n0 + n], M row-major (n contiguous): gathers two rows
-__device__ __forceinline__ void ld_b_kn(u32 b[2], const bf16* s, int lds, int k0, int n0, int lane) {
-    const bf16* p = s + (k0 + (lane & 3) * 2) * lds + n0 + (lane >> 2);
-    b[0] = pack_raw(p[0], p[lds]);
-    b[1] = pack_raw(p[8 * lds], p[9 * lds]);
+// B fragments of two n-tiles (n0 and n0 + 8) with B[k][n] = M[k0 + k][n], M row-major (n contiguous)
+template <bool LDM>
+__device__ __forceinline__ void ld_b_kn2(u32 b0[2], u32 b1[2], const bf16* s, int lds, int k0, int n0, int lane) {
+    if (LDM) {
+        const int m = lane >> 3;
+        u32 r[4];
+        ldsm_x4_trans(r, s + (k0 + (m & 1) * 8 + (lane & 7)) * lds + n0 + (m >> 1) * 8);
+        b0[0] = r[0];
+        b0[1] = r[1];
+        b1[0] = r[2];
+        b1[1] = r[3];
+    } else {
+        const bf16* p = s + (k0 + (lane & 3) * 2) * lds + n0 + (lane >> 2);
+        b0[0] = pack_raw(p[0], p[lds]);
+        b0[1] = pack_raw(p[8 * lds], p[9 * lds]);
+        b1[0] = pack_raw(p[8], p[lds + 8]);
+        b1[1] = pack_raw(p[8 * lds + 8], p[9 * lds + 8]);
+    }
 }
 
 // Copies a 64 x HD bf16 tile (rows >= valid are zero) from global (row stride gs elements) to shared.
@@ -70,7 +117,7 @@ __device__ __forceinline__ void load_tile(bf16* s, const bf16* g, i64 gs, int va
 
 // ------------------------------------------------------------------------------------------
 // Forward: grid (ceil(T/64), NH, B), block 128, dynamic smem 2 * 64 * (HD + 8) * 2 bytes.
-template <int HD>
+template <int HD, bool LDM>
 __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                bf16* __restrict__ O, float* __restrict__ LSE, int T, int NH, int NKV, float scaleLog2) {
     constexpr int LDS = HD + 8;
@@ -92,7 +139,7 @@ __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restric
     __syncthreads();
     u32 qa[HD / 16][4];
 #pragma unroll
-    for (int kk = 0; kk < HD / 16; kk++) ld_a(qa[kk], Ks, LDS, warp * 16, kk * 16, lane);
+    for (int kk = 0; kk < HD / 16; kk++) ld_a<LDM>(qa[kk], Ks, LDS, warp * 16, kk * 16, lane);
     __syncthreads();
 
     float o[HD / 8][4];
@@ -113,10 +160,11 @@ __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restric
 #pragma unroll
         for (int kk = 0; kk < HD / 16; kk++) {
 #pragma unroll
-            for (int n = 0; n < 8; n++) {
-                u32 bb[2];
-                ld_b_nk(bb, Ks, LDS, n * 8, kk * 16, lane);
-                mma16816(s[n], qa[kk], bb);
+            for (int n = 0; n < 8; n += 2) {
+                u32 b0[2], b1[2];
+                ld_b_nk2<LDM>(b0, b1, Ks, LDS, n * 8, kk * 16, lane);
+                mma16816(s[n], qa[kk], b0);
+                mma16816(s[n + 1], qa[kk], b1);
             }
         }
         // step 4: scale to log2 units, causal mask on the diagonal tile, online softmax
@@ -168,10 +216,11 @@ __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restric
             pa[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
             pa[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 #pragma unroll
-            for (int n = 0; n < HD / 8; n++) {
-                u32 bb[2];
-                ld_b_kn(bb, Vs, LDS, kk * 16, n * 8, lane);
-                mma16816(o[n], pa, bb);
+            for (int n = 0; n < HD / 8; n += 2) {
+                u32 b0[2], b1[2];
+                ld_b_kn2<LDM>(b0, b1, Vs, LDS, kk * 16, n * 8, lane);
+                mma16816(o[n], pa, b0);
+                mma16816(o[n + 1], pa, b1);
             }
         }
         __syncthreads();
@@ -197,13 +246,22 @@ __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restric
     }
 }
 
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd64(const bf16* Q, const bf16* K, const bf16* V,
-        bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
-    flash_fwd_impl<64>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+// Entry points: *_hd{64,128} use ldmatrix fragment loads; *_basic use plain 32/16-bit shared loads.
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd64(const bf16* Q, const bf16* K,
+        const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<64, true>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd128(const bf16* Q, const bf16* K, const bf16* V,
-        bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
-    flash_fwd_impl<128>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd64_basic(const bf16* Q, const bf16* K,
+        const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<64, false>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd128(const bf16* Q, const bf16* K,
+        const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<128, true>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd128_basic(const bf16* Q, const bf16* K,
+        const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<128, false>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -228,7 +286,7 @@ extern "C" __global__ void flash_bwd_dot_bf16(const bf16* __restrict__ dO, const
 // Backward step 2: dK, dV for one 64-key tile of one KV head, summed over the group's heads and
 // every query tile at or after it. grid (ceil(T/64), NKV, B), block 128,
 // dynamic smem 4 * 64 * (HD + 8) * 2 + 2 * 64 * 4 bytes.
-template <int HD>
+template <int HD, bool LDM>
 __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                     const bf16* __restrict__ dO, const float* __restrict__ LSE,
                                     const float* __restrict__ D, bf16* __restrict__ dK, bf16* __restrict__ dV, int T,
@@ -286,15 +344,17 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
 #pragma unroll
                 for (int kk = 0; kk < HD / 16; kk++) {
                     u32 ka[4], va[4];
-                    ld_a(ka, Ks, LDS, warp * 16, kk * 16, lane);
-                    ld_a(va, Vs, LDS, warp * 16, kk * 16, lane);
+                    ld_a<LDM>(ka, Ks, LDS, warp * 16, kk * 16, lane);
+                    ld_a<LDM>(va, Vs, LDS, warp * 16, kk * 16, lane);
 #pragma unroll
-                    for (int n = 0; n < 4; n++) {
-                        u32 bq[2], bo[2];
-                        ld_b_nk(bq, Qs, LDS, qc0 + n * 8, kk * 16, lane);
-                        mma16816(st[n], ka, bq);
-                        ld_b_nk(bo, dOs, LDS, qc0 + n * 8, kk * 16, lane);
-                        mma16816(dpt[n], va, bo);
+                    for (int n = 0; n < 4; n += 2) {
+                        u32 b0[2], b1[2];
+                        ld_b_nk2<LDM>(b0, b1, Qs, LDS, qc0 + n * 8, kk * 16, lane);
+                        mma16816(st[n], ka, b0);
+                        mma16816(st[n + 1], ka, b1);
+                        ld_b_nk2<LDM>(b0, b1, dOs, LDS, qc0 + n * 8, kk * 16, lane);
+                        mma16816(dpt[n], va, b0);
+                        mma16816(dpt[n + 1], va, b1);
                     }
                 }
                 // P^T = exp(S * scale - LSE) under the causal mask; dS^T = P^T (dP^T - D)
@@ -322,12 +382,14 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
                     da[2] = pack_bf16x2(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]);
                     da[3] = pack_bf16x2(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3]);
 #pragma unroll
-                    for (int n = 0; n < HD / 8; n++) {
-                        u32 b1[2], b2[2];
-                        ld_b_kn(b1, dOs, LDS, qc0 + kk * 16, n * 8, lane);
-                        mma16816(dv[n], pa, b1);
-                        ld_b_kn(b2, Qs, LDS, qc0 + kk * 16, n * 8, lane);
-                        mma16816(dk[n], da, b2);
+                    for (int n = 0; n < HD / 8; n += 2) {
+                        u32 b0[2], b1[2];
+                        ld_b_kn2<LDM>(b0, b1, dOs, LDS, qc0 + kk * 16, n * 8, lane);
+                        mma16816(dv[n], pa, b0);
+                        mma16816(dv[n + 1], pa, b1);
+                        ld_b_kn2<LDM>(b0, b1, Qs, LDS, qc0 + kk * 16, n * 8, lane);
+                        mma16816(dk[n], da, b0);
+                        mma16816(dk[n + 1], da, b1);
                     }
                 }
             }
@@ -350,20 +412,30 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
     }
 }
 
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64(const bf16* Q, const bf16* K,
-        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T, int NH, int NKV,
-        float scaleLog2, float scale) {
-    flash_bwd_dkdv_impl<64>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64(const bf16* Q,
+        const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
+        int NH, int NKV, float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<64, true>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128(const bf16* Q, const bf16* K,
-        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T, int NH, int NKV,
-        float scaleLog2, float scale) {
-    flash_bwd_dkdv_impl<128>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64_basic(const bf16* Q,
+        const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
+        int NH, int NKV, float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<64, false>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128(const bf16* Q,
+        const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
+        int NH, int NKV, float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<128, true>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128_basic(const bf16* Q,
+        const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
+        int NH, int NKV, float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<128, false>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
 }
 
 // Backward step 3: dQ for one 64-query tile of one head, over every key tile at or before it.
 // grid (ceil(T/64), NH, B), block 128, dynamic smem 4 * 64 * (HD + 8) * 2 bytes.
-template <int HD>
+template <int HD, bool LDM>
 __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                   const bf16* __restrict__ dO, const float* __restrict__ LSE,
                                   const float* __restrict__ D, bf16* __restrict__ dQ, int T, int NH, int NKV,
@@ -413,15 +485,17 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
 #pragma unroll
             for (int kk = 0; kk < HD / 16; kk++) {
                 u32 qa[4], oa[4];
-                ld_a(qa, Qs, LDS, warp * 16, kk * 16, lane);
-                ld_a(oa, dOs, LDS, warp * 16, kk * 16, lane);
+                ld_a<LDM>(qa, Qs, LDS, warp * 16, kk * 16, lane);
+                ld_a<LDM>(oa, dOs, LDS, warp * 16, kk * 16, lane);
 #pragma unroll
-                for (int n = 0; n < 4; n++) {
-                    u32 bk[2], bv[2];
-                    ld_b_nk(bk, Ks, LDS, kc0 + n * 8, kk * 16, lane);
-                    mma16816(s[n], qa, bk);
-                    ld_b_nk(bv, Vs, LDS, kc0 + n * 8, kk * 16, lane);
-                    mma16816(dp[n], oa, bv);
+                for (int n = 0; n < 4; n += 2) {
+                    u32 b0[2], b1[2];
+                    ld_b_nk2<LDM>(b0, b1, Ks, LDS, kc0 + n * 8, kk * 16, lane);
+                    mma16816(s[n], qa, b0);
+                    mma16816(s[n + 1], qa, b1);
+                    ld_b_nk2<LDM>(b0, b1, Vs, LDS, kc0 + n * 8, kk * 16, lane);
+                    mma16816(dp[n], oa, b0);
+                    mma16816(dp[n + 1], oa, b1);
                 }
             }
             // dS = P (dP - D) under the causal mask
@@ -444,10 +518,11 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
                 da[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
                 da[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 #pragma unroll
-                for (int n = 0; n < HD / 8; n++) {
-                    u32 bk[2];
-                    ld_b_kn(bk, Ks, LDS, kc0 + kk * 16, n * 8, lane);
-                    mma16816(dq[n], da, bk);
+                for (int n = 0; n < HD / 8; n += 2) {
+                    u32 b0[2], b1[2];
+                    ld_b_kn2<LDM>(b0, b1, Ks, LDS, kc0 + kk * 16, n * 8, lane);
+                    mma16816(dq[n], da, b0);
+                    mma16816(dq[n + 1], da, b1);
                 }
             }
         }
@@ -464,10 +539,20 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
 extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd64(const bf16* Q, const bf16* K,
         const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
         float scaleLog2, float scale) {
-    flash_bwd_dq_impl<64>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+    flash_bwd_dq_impl<64, true>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd64_basic(const bf16* Q, const bf16* K,
+        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
+        float scaleLog2, float scale) {
+    flash_bwd_dq_impl<64, false>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
 }
 extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd128(const bf16* Q, const bf16* K,
         const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
         float scaleLog2, float scale) {
-    flash_bwd_dq_impl<128>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+    flash_bwd_dq_impl<128, true>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd128_basic(const bf16* Q, const bf16* K,
+        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
+        float scaleLog2, float scale) {
+    flash_bwd_dq_impl<128, false>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
 }
