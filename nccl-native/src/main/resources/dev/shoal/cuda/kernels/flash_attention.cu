@@ -135,7 +135,7 @@ __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restric
     const int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
 
     // step 1: this warp's 16 query rows as A fragments (staged through shared memory)
-    load_tile<HD>(Ks, Qb + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
+    load_tile<HD>(Ks, Qb + (i64)q0 * qs, qs, imin(FA_TILE, T - q0));
     __syncthreads();
     u32 qa[HD / 16][4];
 #pragma unroll
@@ -150,8 +150,8 @@ __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restric
     for (int j = 0; j <= qt; j++) {
         const int k0 = j * FA_TILE;
         // step 2: K and V tiles of this KV head
-        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
-        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
+        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
         __syncthreads();
         // step 3: S = Q K^T for 16 rows x 64 keys
         float s[8][4];
@@ -306,8 +306,8 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
     const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
     const int keyA = k0 + warp * 16 + (lane >> 2), keyB = keyA + 8;
 
-    load_tile<HD>(Ks, K + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
-    load_tile<HD>(Vs, V + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+    load_tile<HD>(Ks, K + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
+    load_tile<HD>(Vs, V + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
 
     float dk[HD / 8][4], dv[HD / 8][4];
 #pragma unroll
@@ -322,7 +322,7 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
         const float* Lb = LSE + ((i64)b * NH + h) * T;
         const float* Db = D + ((i64)b * NH + h) * T;
         for (int qt = kt; qt < nqt; qt++) {
-            const int q0 = qt * FA_TILE, valid = min(FA_TILE, T - q0);
+            const int q0 = qt * FA_TILE, valid = imin(FA_TILE, T - q0);
             __syncthreads();  // the previous tile's readers are done
             load_tile<HD>(Qs, Qb + (i64)q0 * qs, qs, valid);
             load_tile<HD>(dOs, dOb + (i64)q0 * qs, qs, valid);
@@ -455,8 +455,8 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
     const bf16* Kb = K + ((i64)b * T * NKV + kvh) * HD;
     const bf16* Vb = V + ((i64)b * T * NKV + kvh) * HD;
 
-    load_tile<HD>(Qs, Q + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
-    load_tile<HD>(dOs, dO + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
+    load_tile<HD>(Qs, Q + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, imin(FA_TILE, T - q0));
+    load_tile<HD>(dOs, dO + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, imin(FA_TILE, T - q0));
     const float* Lb = LSE + ((i64)b * NH + h) * T;
     const float* Db = D + ((i64)b * NH + h) * T;
     const float lse2[2] = {rowA < T ? Lb[rowA] * FA_LOG2E : SHOAL_POS_INF, rowB < T ? Lb[rowB] * FA_LOG2E : SHOAL_POS_INF};
@@ -469,8 +469,8 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
     for (int j = 0; j <= qt; j++) {
         const int k0 = j * FA_TILE;
         __syncthreads();
-        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
-        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
+        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
         __syncthreads();
 #pragma unroll
         for (int half = 0; half < 2; half++) {
