@@ -16,6 +16,10 @@ public final class FlashAttention {
     public static final int TILE = 64;
 
     private static final int THREADS = 128;
+    /** Forward blocks: 8 warps of 16 query rows, key/value tiles double-buffered. */
+    private static final int FORWARD_ROWS = 128;
+
+    private static final int FORWARD_THREADS = 256;
     private static final float LOG2E = 1.4426950408889634f;
 
     private FlashAttention() {}
@@ -106,13 +110,13 @@ public final class FlashAttention {
         if (impl != Impl.REFERENCE) {
             lib.launch(
                     "flash_fwd_bf16_hd" + hd + variant(impl),
-                    tiles(T),
+                    (T + FORWARD_ROWS - 1) / FORWARD_ROWS,
                     NH,
                     B,
-                    THREADS,
+                    FORWARD_THREADS,
                     1,
                     1,
-                    2 * TILE * (hd + 8) * 2,
+                    4 * TILE * (hd + 8) * 2,
                     stream,
                     KernelArgs.begin()
                             .ptr(q)

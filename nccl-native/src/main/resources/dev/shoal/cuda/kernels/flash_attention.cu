@@ -115,115 +115,170 @@ __device__ __forceinline__ void load_tile(bf16* s, const bf16* g, i64 gs, int va
     }
 }
 
+// Asynchronous 16-byte global -> shared copy (cp.async, L2 only); srcBytes 0 zero-fills the destination.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int srcBytes) {
+    asm volatile(
+        "{\n .reg .u64 a;\n cvta.to.shared.u64 a, %0;\n cp.async.cg.shared.global [a], [%1], 16, %2;\n}\n"
+        :
+        : "l"(smem), "l"(gmem), "r"(srcBytes)
+        : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N committed groups of this thread are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Starts copying a rows x HD bf16 tile (rows >= valid are zero-filled) to shared memory (stride HD + 8).
+template <int HD, int THREADS>
+__device__ __forceinline__ void load_tile_async(bf16* s, const bf16* g, i64 gs, int rows, int valid) {
+    constexpr int VPR = HD / 8;
+    constexpr int LDS = HD + 8;
+    for (int i = threadIdx.x; i < rows * VPR; i += THREADS) {
+        const int r = i / VPR, c = i % VPR;
+        const bool ok = r < valid;
+        cp_async16(s + r * LDS + c * 8, ok ? (const void*)(g + r * gs + c * 8) : (const void*)g, ok ? 16 : 0);
+    }
+}
+
 // ------------------------------------------------------------------------------------------
-// Forward: grid (ceil(T/64), NH, B), block 128, dynamic smem 2 * 64 * (HD + 8) * 2 bytes.
+// Forward: 128 queries per block (8 warps x 16 rows), 64-key tiles double-buffered with cp.async.
+// grid (ceil(T/128), NH, B), block 256, dynamic smem 4 * 64 * (HD + 8) * 2 bytes.
+#define FA_FWD_WARPS 8
+#define FA_FWD_ROWS (FA_FWD_WARPS * 16)
+#define FA_FWD_THREADS (FA_FWD_WARPS * 32)
+
 template <int HD, bool LDM>
 __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                bf16* __restrict__ O, float* __restrict__ LSE, int T, int NH, int NKV, float scaleLog2) {
     constexpr int LDS = HD + 8;
+    constexpr int TILE_ELEMS = FA_TILE * LDS;
     extern __shared__ u32x4 smem_fwd[];
-    bf16* Ks = (bf16*)smem_fwd;
-    bf16* Vs = Ks + FA_TILE * LDS;
+    bf16* sm = (bf16*)smem_fwd;  // stage s: K at sm + 2s * TILE_ELEMS, V right after it
     const int qt = gridDim.x - 1 - blockIdx.x;  // longest rows first
     const int h = blockIdx.y, b = blockIdx.z, kvh = h / (NH / NKV);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t4 = lane & 3;
-    const int q0 = qt * FA_TILE;
+    const int q0 = qt * FA_FWD_ROWS;
     const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
     const bf16* Qb = Q + ((i64)b * T * NH + h) * HD;
     const bf16* Kb = K + ((i64)b * T * NKV + kvh) * HD;
     const bf16* Vb = V + ((i64)b * T * NKV + kvh) * HD;
-    const int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
+    const int warpRow0 = q0 + warp * 16;
+    const int rowA = warpRow0 + (lane >> 2), rowB = rowA + 8;
+    const int nkt = (imin(q0 + FA_FWD_ROWS, T) - 1) / FA_TILE + 1;  // key tiles this block needs
 
-    // step 1: this warp's 16 query rows as A fragments (staged through shared memory)
-    load_tile<HD>(Ks, Qb + (i64)q0 * qs, qs, imin(FA_TILE, T - q0));
+    // step 1: start the Q tile (128 rows, staged in stage 1) and key/value tile 0 (stage 0)
+    load_tile_async<HD, FA_FWD_THREADS>(sm + 2 * TILE_ELEMS, Qb + (i64)q0 * qs, qs, FA_FWD_ROWS,
+                                        imin(FA_FWD_ROWS, T - q0));
+    cp_async_commit();
+    load_tile_async<HD, FA_FWD_THREADS>(sm, Kb, kvs, FA_TILE, imin(FA_TILE, T));
+    load_tile_async<HD, FA_FWD_THREADS>(sm + TILE_ELEMS, Vb, kvs, FA_TILE, imin(FA_TILE, T));
+    cp_async_commit();
+    cp_async_wait<1>();  // Q has landed (tile 0 may still be in flight)
     __syncthreads();
     u32 qa[HD / 16][4];
 #pragma unroll
-    for (int kk = 0; kk < HD / 16; kk++) ld_a<LDM>(qa[kk], Ks, LDS, warp * 16, kk * 16, lane);
-    __syncthreads();
+    for (int kk = 0; kk < HD / 16; kk++) ld_a<LDM>(qa[kk], sm + 2 * TILE_ELEMS, LDS, warp * 16, kk * 16, lane);
+    __syncthreads();  // stage 1 is free for tile 1
 
     float o[HD / 8][4];
 #pragma unroll
     for (int n = 0; n < HD / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
     float mrow[2] = {SHOAL_NEG_INF, SHOAL_NEG_INF}, lrow[2] = {0.0f, 0.0f};
 
-    for (int j = 0; j <= qt; j++) {
+    for (int j = 0; j < nkt; j++) {
         const int k0 = j * FA_TILE;
-        // step 2: K and V tiles of this KV head
-        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
-        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
-        __syncthreads();
-        // step 3: S = Q K^T for 16 rows x 64 keys
-        float s[8][4];
-#pragma unroll
-        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-#pragma unroll
-        for (int kk = 0; kk < HD / 16; kk++) {
-#pragma unroll
-            for (int n = 0; n < 8; n += 2) {
-                u32 b0[2], b1[2];
-                ld_b_nk2<LDM>(b0, b1, Ks, LDS, n * 8, kk * 16, lane);
-                mma16816(s[n], qa[kk], b0);
-                mma16816(s[n + 1], qa[kk], b1);
-            }
-        }
-        // step 4: scale to log2 units, causal mask on the diagonal tile, online softmax
-        float mx[2] = {mrow[0], mrow[1]};
-        const bool diag = (j == qt);
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int col = k0 + n * 8 + t4 * 2 + (e & 1);
-                float v = s[n][e] * scaleLog2;
-                if (diag && col > ((e < 2) ? rowA : rowB)) v = SHOAL_NEG_INF;
-                s[n][e] = v;
-                mx[e >> 1] = fmaxf(mx[e >> 1], v);
-            }
-        }
-        float alpha[2], ls[2] = {0.0f, 0.0f};
-#pragma unroll
-        for (int r = 0; r < 2; r++) {
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            alpha[r] = exp2f(mrow[r] - mx[r]);  // 0 on the first tile
-            mrow[r] = mx[r];
-        }
-#pragma unroll
-        for (int n = 0; n < 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const float p = exp2f(s[n][e] - mrow[e >> 1]);
-                s[n][e] = p;
-                ls[e >> 1] += p;
-            }
-        }
-        lrow[0] = lrow[0] * alpha[0] + ls[0];
-        lrow[1] = lrow[1] * alpha[1] + ls[1];
-#pragma unroll
-        for (int n = 0; n < HD / 8; n++) {
-            o[n][0] *= alpha[0];
-            o[n][1] *= alpha[0];
-            o[n][2] *= alpha[1];
-            o[n][3] *= alpha[1];
-        }
-        // step 5: O += P V (P re-used from the accumulators as bf16 A fragments)
-#pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-            u32 pa[4];
-            pa[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
-            pa[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
-            pa[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
-#pragma unroll
-            for (int n = 0; n < HD / 8; n += 2) {
-                u32 b0[2], b1[2];
-                ld_b_kn2<LDM>(b0, b1, Vs, LDS, kk * 16, n * 8, lane);
-                mma16816(o[n], pa, b0);
-                mma16816(o[n + 1], pa, b1);
-            }
+        // step 2: prefetch tile j+1 into the other stage, then wait for tile j
+        if (j + 1 < nkt) {
+            bf16* nxt = sm + ((j + 1) & 1) * 2 * TILE_ELEMS;
+            const int k1 = k0 + FA_TILE;
+            load_tile_async<HD, FA_FWD_THREADS>(nxt, Kb + (i64)k1 * kvs, kvs, FA_TILE, imin(FA_TILE, T - k1));
+            load_tile_async<HD, FA_FWD_THREADS>(nxt + TILE_ELEMS, Vb + (i64)k1 * kvs, kvs, FA_TILE,
+                                                imin(FA_TILE, T - k1));
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
         }
         __syncthreads();
+        const bf16* Ks = sm + (j & 1) * 2 * TILE_ELEMS;
+        const bf16* Vs = Ks + TILE_ELEMS;
+        // a warp whose rows all precede this tile has nothing to do (k0, warpRow0 are multiples of 16,
+        // so a warp that does work has every row >= k0: no row is fully masked)
+        if (k0 <= warpRow0) {
+            // step 3: S = Q K^T for 16 rows x 64 keys
+            float s[8][4];
+#pragma unroll
+            for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++) {
+#pragma unroll
+                for (int n = 0; n < 8; n += 2) {
+                    u32 b0[2], b1[2];
+                    ld_b_nk2<LDM>(b0, b1, Ks, LDS, n * 8, kk * 16, lane);
+                    mma16816(s[n], qa[kk], b0);
+                    mma16816(s[n + 1], qa[kk], b1);
+                }
+            }
+            // step 4: scale to log2 units, causal mask where the tile crosses the diagonal, online softmax
+            float mx[2] = {mrow[0], mrow[1]};
+            const bool diag = (k0 + FA_TILE - 1 > warpRow0);
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int col = k0 + n * 8 + t4 * 2 + (e & 1);
+                    float v = s[n][e] * scaleLog2;
+                    if (diag && col > ((e < 2) ? rowA : rowB)) v = SHOAL_NEG_INF;
+                    s[n][e] = v;
+                    mx[e >> 1] = fmaxf(mx[e >> 1], v);
+                }
+            }
+            float alpha[2], ls[2] = {0.0f, 0.0f};
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                alpha[r] = exp2f(mrow[r] - mx[r]);  // 0 on the first tile
+                mrow[r] = mx[r];
+            }
+#pragma unroll
+            for (int n = 0; n < 8; n++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const float p = exp2f(s[n][e] - mrow[e >> 1]);
+                    s[n][e] = p;
+                    ls[e >> 1] += p;
+                }
+            }
+            lrow[0] = lrow[0] * alpha[0] + ls[0];
+            lrow[1] = lrow[1] * alpha[1] + ls[1];
+#pragma unroll
+            for (int n = 0; n < HD / 8; n++) {
+                o[n][0] *= alpha[0];
+                o[n][1] *= alpha[0];
+                o[n][2] *= alpha[1];
+                o[n][3] *= alpha[1];
+            }
+            // step 5: O += P V (P re-used from the accumulators as bf16 A fragments)
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                u32 pa[4];
+                pa[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+                pa[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+                pa[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+                pa[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+                for (int n = 0; n < HD / 8; n += 2) {
+                    u32 b0[2], b1[2];
+                    ld_b_kn2<LDM>(b0, b1, Vs, LDS, kk * 16, n * 8, lane);
+                    mma16816(o[n], pa, b0);
+                    mma16816(o[n + 1], pa, b1);
+                }
+            }
+        }
+        __syncthreads();  // everyone is done with stage j & 1 before it is refilled
     }
     // step 6: normalise, write O (bf16) and LSE (natural log)
 #pragma unroll
@@ -247,19 +302,19 @@ __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restric
 }
 
 // Entry points: *_hd{64,128} use ldmatrix fragment loads; *_basic use plain 32/16-bit shared loads.
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd64(const bf16* Q, const bf16* K,
+extern "C" __global__ void __launch_bounds__(FA_FWD_THREADS) flash_fwd_bf16_hd64(const bf16* Q, const bf16* K,
         const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
     flash_fwd_impl<64, true>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd64_basic(const bf16* Q, const bf16* K,
+extern "C" __global__ void __launch_bounds__(FA_FWD_THREADS) flash_fwd_bf16_hd64_basic(const bf16* Q, const bf16* K,
         const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
     flash_fwd_impl<64, false>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd128(const bf16* Q, const bf16* K,
+extern "C" __global__ void __launch_bounds__(FA_FWD_THREADS) flash_fwd_bf16_hd128(const bf16* Q, const bf16* K,
         const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
     flash_fwd_impl<128, true>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd128_basic(const bf16* Q, const bf16* K,
+extern "C" __global__ void __launch_bounds__(FA_FWD_THREADS) flash_fwd_bf16_hd128_basic(const bf16* Q, const bf16* K,
         const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
     flash_fwd_impl<128, false>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
 }

@@ -63,3 +63,7 @@ inline void emu_ldsm(uint32_t r[4], const uint16_t* p, bool trans) {
   }
   w.bar.arrive_and_wait();
 }
+
+inline void emu_cp(void* smem, const void* gmem, int srcBytes) {
+  if (srcBytes == 16) memcpy(smem, gmem, 16); else memset(smem, 0, 16);
+}

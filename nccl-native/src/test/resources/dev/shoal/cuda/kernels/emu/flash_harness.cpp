@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <random>
 #include <functional>
-u32x4 smem_fwd[16384], smem_dkdv[16384], smem_dq[16384];
+u32x4 smem_fwd[16384], smem_dkdv[16384], smem_dq[16384];  // 256 KB each
 static void launch(D3 grid, int threads, std::function<void()> body) {
   gridDim = grid; blockDim = {(unsigned)threads, 1, 1};
   for (unsigned z = 0; z < grid.z; z++) for (unsigned y = 0; y < grid.y; y++) for (unsigned x = 0; x < grid.x; x++) {
@@ -28,7 +28,7 @@ int run(int B, int T, int NH, int NKV, int hd, bool ldm) {
   std::vector<float> lse(B * NH * T, NAN), D(B * NH * T, NAN);
   float scale = 1.0f / std::sqrt((float)hd), sl2 = scale * 1.4426950408889634f;
   int tiles = (T + 63) / 64;
-  launch({(unsigned)tiles, (unsigned)NH, (unsigned)B}, 128, [&] {
+  launch({(unsigned)((T + 127) / 128), (unsigned)NH, (unsigned)B}, 256, [&] {
     if (hd == 64) (ldm ? flash_fwd_bf16_hd64 : flash_fwd_bf16_hd64_basic)(q.data(), k.data(), v.data(), o.data(), lse.data(), T, NH, NKV, sl2);
     else (ldm ? flash_fwd_bf16_hd128 : flash_fwd_bf16_hd128_basic)(q.data(), k.data(), v.data(), o.data(), lse.data(), T, NH, NKV, sl2); });
   launch({(unsigned)((B * T * NH + 7) / 8), 1, 1}, 256, [&] { flash_bwd_dot_bf16(dO.data(), o.data(), D.data(), B, T, NH, hd); });
