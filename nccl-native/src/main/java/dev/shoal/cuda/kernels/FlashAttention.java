@@ -16,21 +16,37 @@ public final class FlashAttention {
     public static final int TILE = 64;
 
     private static final int THREADS = 128;
+    /** Forward blocks: 8 warps of 16 query rows, key/value tiles double-buffered. */
+    private static final int FORWARD_ROWS = 128;
+
+    private static final int FORWARD_THREADS = 256;
     private static final float LOG2E = 1.4426950408889634f;
 
     private FlashAttention() {}
 
     /** Which implementation to run. */
     public enum Impl {
-        /** bf16 tensor cores (mma.sync), fp32 accumulation; BF16 only, hd 64 or 128. */
+        /** bf16 tensor cores (mma.sync, ldmatrix fragment loads), fp32 accumulation; BF16, hd 64 or 128. */
         FLASH,
+        /** The same kernels with plain 32/16-bit shared-memory fragment loads instead of ldmatrix. */
+        FLASH_BASIC,
         /** one warp per row in fp32 arithmetic; F32 or BF16, any hd up to 128; O(T^2) per row. */
         REFERENCE
     }
 
-    /** The implementation {@link #forward} and {@link #backward} pick: FLASH for BF16, REFERENCE for F32. */
+    /**
+     * The implementation {@link #forward} and {@link #backward} pick: FLASH for BF16 (FLASH_BASIC when
+     * the system property {@code shoal.flash.basic} is true), REFERENCE for F32.
+     */
     public static Impl defaultImpl(DType t) {
-        return t == DType.BF16 ? Impl.FLASH : Impl.REFERENCE;
+        if (t != DType.BF16) {
+            return Impl.REFERENCE;
+        }
+        return Boolean.getBoolean("shoal.flash.basic") ? Impl.FLASH_BASIC : Impl.FLASH;
+    }
+
+    private static String variant(Impl impl) {
+        return impl == Impl.FLASH_BASIC ? "_basic" : "";
     }
 
     /** Bytes of the backward workspace: one fp32 per (b, h, t). */
@@ -91,16 +107,16 @@ public final class FlashAttention {
         Check.ptr(op, "lse", lse, 4);
         Check.lib(op, lib);
         float scale = (float) (1.0 / Math.sqrt(hd));
-        if (impl == Impl.FLASH) {
+        if (impl != Impl.REFERENCE) {
             lib.launch(
-                    "flash_fwd_bf16_hd" + hd,
-                    tiles(T),
+                    "flash_fwd_bf16_hd" + hd + variant(impl),
+                    (T + FORWARD_ROWS - 1) / FORWARD_ROWS,
                     NH,
                     B,
-                    THREADS,
+                    FORWARD_THREADS,
                     1,
                     1,
-                    2 * TILE * (hd + 8) * 2,
+                    4 * TILE * (hd + 8) * 2,
                     stream,
                     KernelArgs.begin()
                             .ptr(q)
@@ -197,7 +213,7 @@ public final class FlashAttention {
         float scale = (float) (1.0 / Math.sqrt(hd));
         long rows = (long) B * T * NH;
         int dotGrid = (int) ((rows + 7) / 8);
-        if (impl == Impl.FLASH) {
+        if (impl != Impl.REFERENCE) {
             // step 1: D = rowsum(dO * O)
             lib.launch(
                     "flash_bwd_dot_bf16",
@@ -216,7 +232,7 @@ public final class FlashAttention {
             // step 2: dK, dV per key tile; step 3: dQ per query tile
             int smem = 4 * TILE * (hd + 8) * 2;
             lib.launch(
-                    "flash_bwd_dkdv_bf16_hd" + hd,
+                    "flash_bwd_dkdv_bf16_hd" + hd + variant(impl),
                     tiles(T),
                     NKV,
                     B,
@@ -240,7 +256,7 @@ public final class FlashAttention {
                             .f32(scale * LOG2E)
                             .f32(scale));
             lib.launch(
-                    "flash_bwd_dq_bf16_hd" + hd,
+                    "flash_bwd_dq_bf16_hd" + hd + variant(impl),
                     tiles(T),
                     NH,
                     B,
@@ -351,7 +367,7 @@ public final class FlashAttention {
             throw new IllegalArgumentException(op + ": B " + B + " and NH " + NH + " must be at most 65535");
         }
         Check.product(op, "[B, T, NH, hd]", Long.MAX_VALUE / 2, B, T, NH, hd);
-        if (impl == Impl.FLASH) {
+        if (impl != Impl.REFERENCE) {
             if (t != DType.BF16) {
                 throw new IllegalArgumentException(
                         op + ": the flash kernels take BF16, got " + t + " (use Impl.REFERENCE for F32)");

@@ -88,54 +88,54 @@ public final class KernelBench {
         String shape = "B1 T2048 NH32 NKV8 hd128";
         double fwdFlops = FlashAttention.forwardFlops(B, T, NH, hd);
         double bwdFlops = FlashAttention.backwardFlops(B, T, NH, hd);
-        Runnable fwd = () -> FlashAttention.forward(lib, DType.BF16, q, k, v, o, lse, B, T, NH, NKV, hd, null);
-        Runnable bwd = () ->
-                FlashAttention.backward(lib, DType.BF16, q, k, v, o, lse, dO, dq, dk, dv, ws, B, T, NH, NKV, hd, null);
-        double fMs = time(fwd);
-        double fbMs = time(() -> {
-            fwd.run();
-            bwd.run();
-        });
-        rows.add(new String[] {"flash attn fwd (bf16)", shape, ms(fMs), tflops(fwdFlops, fMs)});
-        rows.add(new String[] {"flash attn fwd+bwd (bf16)", shape, ms(fbMs), tflops(fwdFlops + bwdFlops, fbMs)});
-        rows.add(new String[] {"flash attn bwd (derived)", shape, ms(fbMs - fMs), tflops(bwdFlops, fbMs - fMs)});
-        if (!check) {
-            return 0;
+        // the fp32-math reference kernels on the same bf16 inputs, for the cross-check
+        long o2 = 0, lse2 = 0, dq2 = 0, dk2 = 0, dv2 = 0;
+        if (check) {
+            o2 = alloc(2 * nq);
+            lse2 = alloc(4 * nl);
+            dq2 = alloc(2 * nq);
+            dk2 = alloc(2 * nk);
+            dv2 = alloc(2 * nk);
+            FlashAttention.Impl ref = FlashAttention.Impl.REFERENCE;
+            FlashAttention.forward(lib, ref, DType.BF16, q, k, v, o2, lse2, B, T, NH, NKV, hd, null);
+            FlashAttention.backward(
+                    lib, ref, DType.BF16, q, k, v, o2, lse2, dO, dq2, dk2, dv2, ws, B, T, NH, NKV, hd, null);
+            sync();
         }
-        // cross-check against the fp32-math reference kernels on the same bf16 inputs
-        long o2 = alloc(2 * nq), lse2 = alloc(4 * nl), dq2 = alloc(2 * nq), dk2 = alloc(2 * nk), dv2 = alloc(2 * nk);
-        fwd.run();
-        bwd.run();
-        FlashAttention.forward(
-                lib, FlashAttention.Impl.REFERENCE, DType.BF16, q, k, v, o2, lse2, B, T, NH, NKV, hd, null);
-        FlashAttention.backward(
-                lib,
-                FlashAttention.Impl.REFERENCE,
-                DType.BF16,
-                q,
-                k,
-                v,
-                o2,
-                lse2,
-                dO,
-                dq2,
-                dk2,
-                dv2,
-                ws,
-                B,
-                T,
-                NH,
-                NKV,
-                hd,
-                null);
-        sync();
-        double eO = relErrBf16(o, o2, nq), eQ = relErrBf16(dq, dq2, nq);
-        double eK = relErrBf16(dk, dk2, nk), eV = relErrBf16(dv, dv2, nk), eL = relErrF32(lse, lse2, nl);
-        boolean ok = eO < 1e-2 && eL < 1e-4 && eQ < 3e-2 && eK < 3e-2 && eV < 3e-2;
-        System.out.printf(
-                "check flash vs fp32 reference kernel: O %.2e  LSE %.2e  dQ %.2e  dK %.2e  dV %.2e  -> %s%n",
-                eO, eL, eQ, eK, eV, ok ? "OK" : "MISMATCH");
-        return ok ? 0 : 1;
+        int rc = 0;
+        for (FlashAttention.Impl impl :
+                new FlashAttention.Impl[] {FlashAttention.Impl.FLASH, FlashAttention.Impl.FLASH_BASIC}) {
+            String tag = impl == FlashAttention.Impl.FLASH ? "ldmatrix" : "basic";
+            Runnable fwd =
+                    () -> FlashAttention.forward(lib, impl, DType.BF16, q, k, v, o, lse, B, T, NH, NKV, hd, null);
+            Runnable bwd = () -> FlashAttention.backward(
+                    lib, impl, DType.BF16, q, k, v, o, lse, dO, dq, dk, dv, ws, B, T, NH, NKV, hd, null);
+            double fMs = time(fwd);
+            double fbMs = time(() -> {
+                fwd.run();
+                bwd.run();
+            });
+            rows.add(new String[] {"flash attn fwd (bf16, " + tag + ")", shape, ms(fMs), tflops(fwdFlops, fMs)});
+            rows.add(new String[] {
+                "flash attn fwd+bwd (bf16, " + tag + ")", shape, ms(fbMs), tflops(fwdFlops + bwdFlops, fbMs)
+            });
+            rows.add(new String[] {
+                "flash attn bwd (" + tag + ", derived)", shape, ms(fbMs - fMs), tflops(bwdFlops, fbMs - fMs)
+            });
+            if (check) {
+                fwd.run();
+                bwd.run();
+                sync();
+                double eO = relErrBf16(o, o2, nq), eQ = relErrBf16(dq, dq2, nq);
+                double eK = relErrBf16(dk, dk2, nk), eV = relErrBf16(dv, dv2, nk), eL = relErrF32(lse, lse2, nl);
+                boolean ok = eO < 1e-2 && eL < 1e-4 && eQ < 3e-2 && eK < 3e-2 && eV < 3e-2;
+                System.out.printf(
+                        "check flash (%s) vs fp32 reference kernel: O %.2e  LSE %.2e  dQ %.2e  dK %.2e  dV %.2e  -> %s%n",
+                        tag, eO, eL, eQ, eK, eV, ok ? "OK" : "MISMATCH");
+                rc |= ok ? 0 : 1;
+            }
+        }
+        return rc;
     }
 
     // ---- memory-bound kernels ----

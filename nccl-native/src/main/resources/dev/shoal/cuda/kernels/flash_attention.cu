@@ -34,25 +34,72 @@ __device__ __forceinline__ void mma16816(float c[4], const u32 a[4], const u32 b
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
 }
 
+// ldmatrix: lane l supplies the row address of row (l % 8) of 8x8 matrix (l / 8); register i of
+// lane l receives matrix i's row l/4, elements 2(l%4), 2(l%4)+1 (transposed with .trans).
+__device__ __forceinline__ void ldsm_x4(u32 r[4], const bf16* p) {
+    asm volatile(
+        "{\n .reg .u64 a;\n cvta.to.shared.u64 a, %4;\n ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [a];\n}\n"
+        : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+        : "l"(p));
+}
+__device__ __forceinline__ void ldsm_x4_trans(u32 r[4], const bf16* p) {
+    asm volatile(
+        "{\n .reg .u64 a;\n cvta.to.shared.u64 a, %4;\n ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [a];\n}\n"
+        : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+        : "l"(p));
+}
+
 // A fragment: rows r0..r0+15, cols k0..k0+15 of a row-major shared matrix (stride lds elements)
+template <bool LDM>
 __device__ __forceinline__ void ld_a(u32 a[4], const bf16* s, int lds, int r0, int k0, int lane) {
-    const bf16* p = s + (r0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
-    a[0] = *(const u32*)p;
-    a[1] = *(const u32*)(p + 8 * lds);
-    a[2] = *(const u32*)(p + 8);
-    a[3] = *(const u32*)(p + 8 * lds + 8);
+    if (LDM) {
+        const int m = lane >> 3;
+        ldsm_x4(a, s + (r0 + (m & 1) * 8 + (lane & 7)) * lds + k0 + (m >> 1) * 8);
+    } else {
+        const bf16* p = s + (r0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
+        a[0] = *(const u32*)p;
+        a[1] = *(const u32*)(p + 8 * lds);
+        a[2] = *(const u32*)(p + 8);
+        a[3] = *(const u32*)(p + 8 * lds + 8);
+    }
 }
-// B fragment with B[k][n] = M[n0 + n][k0 + k], M row-major (k contiguous)
-__device__ __forceinline__ void ld_b_nk(u32 b[2], const bf16* s, int lds, int n0, int k0, int lane) {
-    const bf16* p = s + (n0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
-    b[0] = *(const u32*)p;
-    b[1] = *(const u32*)(p + 8);
+// B fragments of two n-tiles (n0 and n0 + 8) with B[k][n] = M[n][k0 + k], M row-major (k contiguous)
+template <bool LDM>
+__device__ __forceinline__ void ld_b_nk2(u32 b0[2], u32 b1[2], const bf16* s, int lds, int n0, int k0, int lane) {
+    if (LDM) {
+        const int m = lane >> 3;
+        u32 r[4];
+        ldsm_x4(r, s + (n0 + (m >> 1) * 8 + (lane & 7)) * lds + k0 + (m & 1) * 8);
+        b0[0] = r[0];
+        b0[1] = r[1];
+        b1[0] = r[2];
+        b1[1] = r[3];
+    } else {
+        const bf16* p = s + (n0 + (lane >> 2)) * lds + k0 + (lane & 3) * 2;
+        b0[0] = *(const u32*)p;
+        b0[1] = *(const u32*)(p + 8);
+        b1[0] = *(const u32*)(p + 8 * lds);
+        b1[1] = *(const u32*)(p + 8 * lds + 8);
+    }
 }
-// B fragment with B[k][n] = M[k0 + k][n0 + n], M row-major (n contiguous): gathers two rows
-__device__ __forceinline__ void ld_b_kn(u32 b[2], const bf16* s, int lds, int k0, int n0, int lane) {
-    const bf16* p = s + (k0 + (lane & 3) * 2) * lds + n0 + (lane >> 2);
-    b[0] = pack_raw(p[0], p[lds]);
-    b[1] = pack_raw(p[8 * lds], p[9 * lds]);
+// B fragments of two n-tiles (n0 and n0 + 8) with B[k][n] = M[k0 + k][n], M row-major (n contiguous)
+template <bool LDM>
+__device__ __forceinline__ void ld_b_kn2(u32 b0[2], u32 b1[2], const bf16* s, int lds, int k0, int n0, int lane) {
+    if (LDM) {
+        const int m = lane >> 3;
+        u32 r[4];
+        ldsm_x4_trans(r, s + (k0 + (m & 1) * 8 + (lane & 7)) * lds + n0 + (m >> 1) * 8);
+        b0[0] = r[0];
+        b0[1] = r[1];
+        b1[0] = r[2];
+        b1[1] = r[3];
+    } else {
+        const bf16* p = s + (k0 + (lane & 3) * 2) * lds + n0 + (lane >> 2);
+        b0[0] = pack_raw(p[0], p[lds]);
+        b0[1] = pack_raw(p[8 * lds], p[9 * lds]);
+        b1[0] = pack_raw(p[8], p[lds + 8]);
+        b1[1] = pack_raw(p[8 * lds + 8], p[9 * lds + 8]);
+    }
 }
 
 // Copies a 64 x HD bf16 tile (rows >= valid are zero) from global (row stride gs elements) to shared.
@@ -68,113 +115,170 @@ __device__ __forceinline__ void load_tile(bf16* s, const bf16* g, i64 gs, int va
     }
 }
 
+// Asynchronous 16-byte global -> shared copy (cp.async, L2 only); srcBytes 0 zero-fills the destination.
+__device__ __forceinline__ void cp_async16(void* smem, const void* gmem, int srcBytes) {
+    asm volatile(
+        "{\n .reg .u64 a;\n cvta.to.shared.u64 a, %0;\n cp.async.cg.shared.global [a], [%1], 16, %2;\n}\n"
+        :
+        : "l"(smem), "l"(gmem), "r"(srcBytes)
+        : "memory");
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most N committed groups of this thread are still in flight.
+template <int N>
+__device__ __forceinline__ void cp_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
+}
+
+// Starts copying a rows x HD bf16 tile (rows >= valid are zero-filled) to shared memory (stride HD + 8).
+template <int HD, int THREADS>
+__device__ __forceinline__ void load_tile_async(bf16* s, const bf16* g, i64 gs, int rows, int valid) {
+    constexpr int VPR = HD / 8;
+    constexpr int LDS = HD + 8;
+    for (int i = threadIdx.x; i < rows * VPR; i += THREADS) {
+        const int r = i / VPR, c = i % VPR;
+        const bool ok = r < valid;
+        cp_async16(s + r * LDS + c * 8, ok ? (const void*)(g + r * gs + c * 8) : (const void*)g, ok ? 16 : 0);
+    }
+}
+
 // ------------------------------------------------------------------------------------------
-// Forward: grid (ceil(T/64), NH, B), block 128, dynamic smem 2 * 64 * (HD + 8) * 2 bytes.
-template <int HD>
+// Forward: 128 queries per block (8 warps x 16 rows), 64-key tiles double-buffered with cp.async.
+// grid (ceil(T/128), NH, B), block 256, dynamic smem 4 * 64 * (HD + 8) * 2 bytes.
+#define FA_FWD_WARPS 8
+#define FA_FWD_ROWS (FA_FWD_WARPS * 16)
+#define FA_FWD_THREADS (FA_FWD_WARPS * 32)
+
+template <int HD, bool LDM>
 __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                bf16* __restrict__ O, float* __restrict__ LSE, int T, int NH, int NKV, float scaleLog2) {
     constexpr int LDS = HD + 8;
+    constexpr int TILE_ELEMS = FA_TILE * LDS;
     extern __shared__ u32x4 smem_fwd[];
-    bf16* Ks = (bf16*)smem_fwd;
-    bf16* Vs = Ks + FA_TILE * LDS;
+    bf16* sm = (bf16*)smem_fwd;  // stage s: K at sm + 2s * TILE_ELEMS, V right after it
     const int qt = gridDim.x - 1 - blockIdx.x;  // longest rows first
     const int h = blockIdx.y, b = blockIdx.z, kvh = h / (NH / NKV);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t4 = lane & 3;
-    const int q0 = qt * FA_TILE;
+    const int q0 = qt * FA_FWD_ROWS;
     const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
     const bf16* Qb = Q + ((i64)b * T * NH + h) * HD;
     const bf16* Kb = K + ((i64)b * T * NKV + kvh) * HD;
     const bf16* Vb = V + ((i64)b * T * NKV + kvh) * HD;
-    const int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
+    const int warpRow0 = q0 + warp * 16;
+    const int rowA = warpRow0 + (lane >> 2), rowB = rowA + 8;
+    const int nkt = (imin(q0 + FA_FWD_ROWS, T) - 1) / FA_TILE + 1;  // key tiles this block needs
 
-    // step 1: this warp's 16 query rows as A fragments (staged through shared memory)
-    load_tile<HD>(Ks, Qb + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
+    // step 1: start the Q tile (128 rows, staged in stage 1) and key/value tile 0 (stage 0)
+    load_tile_async<HD, FA_FWD_THREADS>(sm + 2 * TILE_ELEMS, Qb + (i64)q0 * qs, qs, FA_FWD_ROWS,
+                                        imin(FA_FWD_ROWS, T - q0));
+    cp_async_commit();
+    load_tile_async<HD, FA_FWD_THREADS>(sm, Kb, kvs, FA_TILE, imin(FA_TILE, T));
+    load_tile_async<HD, FA_FWD_THREADS>(sm + TILE_ELEMS, Vb, kvs, FA_TILE, imin(FA_TILE, T));
+    cp_async_commit();
+    cp_async_wait<1>();  // Q has landed (tile 0 may still be in flight)
     __syncthreads();
     u32 qa[HD / 16][4];
 #pragma unroll
-    for (int kk = 0; kk < HD / 16; kk++) ld_a(qa[kk], Ks, LDS, warp * 16, kk * 16, lane);
-    __syncthreads();
+    for (int kk = 0; kk < HD / 16; kk++) ld_a<LDM>(qa[kk], sm + 2 * TILE_ELEMS, LDS, warp * 16, kk * 16, lane);
+    __syncthreads();  // stage 1 is free for tile 1
 
     float o[HD / 8][4];
 #pragma unroll
     for (int n = 0; n < HD / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
     float mrow[2] = {SHOAL_NEG_INF, SHOAL_NEG_INF}, lrow[2] = {0.0f, 0.0f};
 
-    for (int j = 0; j <= qt; j++) {
+    for (int j = 0; j < nkt; j++) {
         const int k0 = j * FA_TILE;
-        // step 2: K and V tiles of this KV head
-        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
-        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+        // step 2: prefetch tile j+1 into the other stage, then wait for tile j
+        if (j + 1 < nkt) {
+            bf16* nxt = sm + ((j + 1) & 1) * 2 * TILE_ELEMS;
+            const int k1 = k0 + FA_TILE;
+            load_tile_async<HD, FA_FWD_THREADS>(nxt, Kb + (i64)k1 * kvs, kvs, FA_TILE, imin(FA_TILE, T - k1));
+            load_tile_async<HD, FA_FWD_THREADS>(nxt + TILE_ELEMS, Vb + (i64)k1 * kvs, kvs, FA_TILE,
+                                                imin(FA_TILE, T - k1));
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
         __syncthreads();
-        // step 3: S = Q K^T for 16 rows x 64 keys
-        float s[8][4];
+        const bf16* Ks = sm + (j & 1) * 2 * TILE_ELEMS;
+        const bf16* Vs = Ks + TILE_ELEMS;
+        // a warp whose rows all precede this tile has nothing to do (k0, warpRow0 are multiples of 16,
+        // so a warp that does work has every row >= k0: no row is fully masked)
+        if (k0 <= warpRow0) {
+            // step 3: S = Q K^T for 16 rows x 64 keys
+            float s[8][4];
 #pragma unroll
-        for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+            for (int n = 0; n < 8; n++) s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
 #pragma unroll
-        for (int kk = 0; kk < HD / 16; kk++) {
+            for (int kk = 0; kk < HD / 16; kk++) {
+#pragma unroll
+                for (int n = 0; n < 8; n += 2) {
+                    u32 b0[2], b1[2];
+                    ld_b_nk2<LDM>(b0, b1, Ks, LDS, n * 8, kk * 16, lane);
+                    mma16816(s[n], qa[kk], b0);
+                    mma16816(s[n + 1], qa[kk], b1);
+                }
+            }
+            // step 4: scale to log2 units, causal mask where the tile crosses the diagonal, online softmax
+            float mx[2] = {mrow[0], mrow[1]};
+            const bool diag = (k0 + FA_TILE - 1 > warpRow0);
 #pragma unroll
             for (int n = 0; n < 8; n++) {
-                u32 bb[2];
-                ld_b_nk(bb, Ks, LDS, n * 8, kk * 16, lane);
-                mma16816(s[n], qa[kk], bb);
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int col = k0 + n * 8 + t4 * 2 + (e & 1);
+                    float v = s[n][e] * scaleLog2;
+                    if (diag && col > ((e < 2) ? rowA : rowB)) v = SHOAL_NEG_INF;
+                    s[n][e] = v;
+                    mx[e >> 1] = fmaxf(mx[e >> 1], v);
+                }
             }
-        }
-        // step 4: scale to log2 units, causal mask on the diagonal tile, online softmax
-        float mx[2] = {mrow[0], mrow[1]};
-        const bool diag = (j == qt);
+            float alpha[2], ls[2] = {0.0f, 0.0f};
 #pragma unroll
-        for (int n = 0; n < 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int col = k0 + n * 8 + t4 * 2 + (e & 1);
-                float v = s[n][e] * scaleLog2;
-                if (diag && col > ((e < 2) ? rowA : rowB)) v = SHOAL_NEG_INF;
-                s[n][e] = v;
-                mx[e >> 1] = fmaxf(mx[e >> 1], v);
+            for (int r = 0; r < 2; r++) {
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+                mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+                alpha[r] = exp2f(mrow[r] - mx[r]);  // 0 on the first tile
+                mrow[r] = mx[r];
             }
-        }
-        float alpha[2], ls[2] = {0.0f, 0.0f};
 #pragma unroll
-        for (int r = 0; r < 2; r++) {
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            alpha[r] = exp2f(mrow[r] - mx[r]);  // 0 on the first tile
-            mrow[r] = mx[r];
-        }
+            for (int n = 0; n < 8; n++) {
 #pragma unroll
-        for (int n = 0; n < 8; n++) {
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const float p = exp2f(s[n][e] - mrow[e >> 1]);
-                s[n][e] = p;
-                ls[e >> 1] += p;
+                for (int e = 0; e < 4; e++) {
+                    const float p = exp2f(s[n][e] - mrow[e >> 1]);
+                    s[n][e] = p;
+                    ls[e >> 1] += p;
+                }
             }
-        }
-        lrow[0] = lrow[0] * alpha[0] + ls[0];
-        lrow[1] = lrow[1] * alpha[1] + ls[1];
-#pragma unroll
-        for (int n = 0; n < HD / 8; n++) {
-            o[n][0] *= alpha[0];
-            o[n][1] *= alpha[0];
-            o[n][2] *= alpha[1];
-            o[n][3] *= alpha[1];
-        }
-        // step 5: O += P V (P re-used from the accumulators as bf16 A fragments)
-#pragma unroll
-        for (int kk = 0; kk < 4; kk++) {
-            u32 pa[4];
-            pa[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
-            pa[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
-            pa[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            lrow[0] = lrow[0] * alpha[0] + ls[0];
+            lrow[1] = lrow[1] * alpha[1] + ls[1];
 #pragma unroll
             for (int n = 0; n < HD / 8; n++) {
-                u32 bb[2];
-                ld_b_kn(bb, Vs, LDS, kk * 16, n * 8, lane);
-                mma16816(o[n], pa, bb);
+                o[n][0] *= alpha[0];
+                o[n][1] *= alpha[0];
+                o[n][2] *= alpha[1];
+                o[n][3] *= alpha[1];
+            }
+            // step 5: O += P V (P re-used from the accumulators as bf16 A fragments)
+#pragma unroll
+            for (int kk = 0; kk < 4; kk++) {
+                u32 pa[4];
+                pa[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+                pa[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+                pa[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+                pa[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+                for (int n = 0; n < HD / 8; n += 2) {
+                    u32 b0[2], b1[2];
+                    ld_b_kn2<LDM>(b0, b1, Vs, LDS, kk * 16, n * 8, lane);
+                    mma16816(o[n], pa, b0);
+                    mma16816(o[n + 1], pa, b1);
+                }
             }
         }
-        __syncthreads();
+        __syncthreads();  // everyone is done with stage j & 1 before it is refilled
     }
     // step 6: normalise, write O (bf16) and LSE (natural log)
 #pragma unroll
@@ -197,13 +301,22 @@ __device__ void flash_fwd_impl(const bf16* __restrict__ Q, const bf16* __restric
     }
 }
 
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd64(const bf16* Q, const bf16* K, const bf16* V,
-        bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
-    flash_fwd_impl<64>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+// Entry points: *_hd{64,128} use ldmatrix fragment loads; *_basic use plain 32/16-bit shared loads.
+extern "C" __global__ void __launch_bounds__(FA_FWD_THREADS) flash_fwd_bf16_hd64(const bf16* Q, const bf16* K,
+        const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<64, true>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_fwd_bf16_hd128(const bf16* Q, const bf16* K, const bf16* V,
-        bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
-    flash_fwd_impl<128>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+extern "C" __global__ void __launch_bounds__(FA_FWD_THREADS) flash_fwd_bf16_hd64_basic(const bf16* Q, const bf16* K,
+        const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<64, false>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+}
+extern "C" __global__ void __launch_bounds__(FA_FWD_THREADS) flash_fwd_bf16_hd128(const bf16* Q, const bf16* K,
+        const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<128, true>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
+}
+extern "C" __global__ void __launch_bounds__(FA_FWD_THREADS) flash_fwd_bf16_hd128_basic(const bf16* Q, const bf16* K,
+        const bf16* V, bf16* O, float* LSE, int T, int NH, int NKV, float scaleLog2) {
+    flash_fwd_impl<128, false>(Q, K, V, O, LSE, T, NH, NKV, scaleLog2);
 }
 
 // ------------------------------------------------------------------------------------------
@@ -228,7 +341,7 @@ extern "C" __global__ void flash_bwd_dot_bf16(const bf16* __restrict__ dO, const
 // Backward step 2: dK, dV for one 64-key tile of one KV head, summed over the group's heads and
 // every query tile at or after it. grid (ceil(T/64), NKV, B), block 128,
 // dynamic smem 4 * 64 * (HD + 8) * 2 + 2 * 64 * 4 bytes.
-template <int HD>
+template <int HD, bool LDM>
 __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                     const bf16* __restrict__ dO, const float* __restrict__ LSE,
                                     const float* __restrict__ D, bf16* __restrict__ dK, bf16* __restrict__ dV, int T,
@@ -248,8 +361,8 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
     const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
     const int keyA = k0 + warp * 16 + (lane >> 2), keyB = keyA + 8;
 
-    load_tile<HD>(Ks, K + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
-    load_tile<HD>(Vs, V + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+    load_tile<HD>(Ks, K + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
+    load_tile<HD>(Vs, V + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
 
     float dk[HD / 8][4], dv[HD / 8][4];
 #pragma unroll
@@ -264,7 +377,7 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
         const float* Lb = LSE + ((i64)b * NH + h) * T;
         const float* Db = D + ((i64)b * NH + h) * T;
         for (int qt = kt; qt < nqt; qt++) {
-            const int q0 = qt * FA_TILE, valid = min(FA_TILE, T - q0);
+            const int q0 = qt * FA_TILE, valid = imin(FA_TILE, T - q0);
             __syncthreads();  // the previous tile's readers are done
             load_tile<HD>(Qs, Qb + (i64)q0 * qs, qs, valid);
             load_tile<HD>(dOs, dOb + (i64)q0 * qs, qs, valid);
@@ -286,15 +399,17 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
 #pragma unroll
                 for (int kk = 0; kk < HD / 16; kk++) {
                     u32 ka[4], va[4];
-                    ld_a(ka, Ks, LDS, warp * 16, kk * 16, lane);
-                    ld_a(va, Vs, LDS, warp * 16, kk * 16, lane);
+                    ld_a<LDM>(ka, Ks, LDS, warp * 16, kk * 16, lane);
+                    ld_a<LDM>(va, Vs, LDS, warp * 16, kk * 16, lane);
 #pragma unroll
-                    for (int n = 0; n < 4; n++) {
-                        u32 bq[2], bo[2];
-                        ld_b_nk(bq, Qs, LDS, qc0 + n * 8, kk * 16, lane);
-                        mma16816(st[n], ka, bq);
-                        ld_b_nk(bo, dOs, LDS, qc0 + n * 8, kk * 16, lane);
-                        mma16816(dpt[n], va, bo);
+                    for (int n = 0; n < 4; n += 2) {
+                        u32 b0[2], b1[2];
+                        ld_b_nk2<LDM>(b0, b1, Qs, LDS, qc0 + n * 8, kk * 16, lane);
+                        mma16816(st[n], ka, b0);
+                        mma16816(st[n + 1], ka, b1);
+                        ld_b_nk2<LDM>(b0, b1, dOs, LDS, qc0 + n * 8, kk * 16, lane);
+                        mma16816(dpt[n], va, b0);
+                        mma16816(dpt[n + 1], va, b1);
                     }
                 }
                 // P^T = exp(S * scale - LSE) under the causal mask; dS^T = P^T (dP^T - D)
@@ -322,12 +437,14 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
                     da[2] = pack_bf16x2(dpt[2 * kk + 1][0], dpt[2 * kk + 1][1]);
                     da[3] = pack_bf16x2(dpt[2 * kk + 1][2], dpt[2 * kk + 1][3]);
 #pragma unroll
-                    for (int n = 0; n < HD / 8; n++) {
-                        u32 b1[2], b2[2];
-                        ld_b_kn(b1, dOs, LDS, qc0 + kk * 16, n * 8, lane);
-                        mma16816(dv[n], pa, b1);
-                        ld_b_kn(b2, Qs, LDS, qc0 + kk * 16, n * 8, lane);
-                        mma16816(dk[n], da, b2);
+                    for (int n = 0; n < HD / 8; n += 2) {
+                        u32 b0[2], b1[2];
+                        ld_b_kn2<LDM>(b0, b1, dOs, LDS, qc0 + kk * 16, n * 8, lane);
+                        mma16816(dv[n], pa, b0);
+                        mma16816(dv[n + 1], pa, b1);
+                        ld_b_kn2<LDM>(b0, b1, Qs, LDS, qc0 + kk * 16, n * 8, lane);
+                        mma16816(dk[n], da, b0);
+                        mma16816(dk[n + 1], da, b1);
                     }
                 }
             }
@@ -350,20 +467,30 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
     }
 }
 
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64(const bf16* Q, const bf16* K,
-        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T, int NH, int NKV,
-        float scaleLog2, float scale) {
-    flash_bwd_dkdv_impl<64>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64(const bf16* Q,
+        const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
+        int NH, int NKV, float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<64, true>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128(const bf16* Q, const bf16* K,
-        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T, int NH, int NKV,
-        float scaleLog2, float scale) {
-    flash_bwd_dkdv_impl<128>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64_basic(const bf16* Q,
+        const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
+        int NH, int NKV, float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<64, false>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128(const bf16* Q,
+        const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
+        int NH, int NKV, float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<128, true>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128_basic(const bf16* Q,
+        const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
+        int NH, int NKV, float scaleLog2, float scale) {
+    flash_bwd_dkdv_impl<128, false>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
 }
 
 // Backward step 3: dQ for one 64-query tile of one head, over every key tile at or before it.
 // grid (ceil(T/64), NH, B), block 128, dynamic smem 4 * 64 * (HD + 8) * 2 bytes.
-template <int HD>
+template <int HD, bool LDM>
 __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                   const bf16* __restrict__ dO, const float* __restrict__ LSE,
                                   const float* __restrict__ D, bf16* __restrict__ dQ, int T, int NH, int NKV,
@@ -383,8 +510,8 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
     const bf16* Kb = K + ((i64)b * T * NKV + kvh) * HD;
     const bf16* Vb = V + ((i64)b * T * NKV + kvh) * HD;
 
-    load_tile<HD>(Qs, Q + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
-    load_tile<HD>(dOs, dO + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, min(FA_TILE, T - q0));
+    load_tile<HD>(Qs, Q + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, imin(FA_TILE, T - q0));
+    load_tile<HD>(dOs, dO + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, imin(FA_TILE, T - q0));
     const float* Lb = LSE + ((i64)b * NH + h) * T;
     const float* Db = D + ((i64)b * NH + h) * T;
     const float lse2[2] = {rowA < T ? Lb[rowA] * FA_LOG2E : SHOAL_POS_INF, rowB < T ? Lb[rowB] * FA_LOG2E : SHOAL_POS_INF};
@@ -397,8 +524,8 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
     for (int j = 0; j <= qt; j++) {
         const int k0 = j * FA_TILE;
         __syncthreads();
-        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
-        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, min(FA_TILE, T - k0));
+        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
+        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
         __syncthreads();
 #pragma unroll
         for (int half = 0; half < 2; half++) {
@@ -413,15 +540,17 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
 #pragma unroll
             for (int kk = 0; kk < HD / 16; kk++) {
                 u32 qa[4], oa[4];
-                ld_a(qa, Qs, LDS, warp * 16, kk * 16, lane);
-                ld_a(oa, dOs, LDS, warp * 16, kk * 16, lane);
+                ld_a<LDM>(qa, Qs, LDS, warp * 16, kk * 16, lane);
+                ld_a<LDM>(oa, dOs, LDS, warp * 16, kk * 16, lane);
 #pragma unroll
-                for (int n = 0; n < 4; n++) {
-                    u32 bk[2], bv[2];
-                    ld_b_nk(bk, Ks, LDS, kc0 + n * 8, kk * 16, lane);
-                    mma16816(s[n], qa, bk);
-                    ld_b_nk(bv, Vs, LDS, kc0 + n * 8, kk * 16, lane);
-                    mma16816(dp[n], oa, bv);
+                for (int n = 0; n < 4; n += 2) {
+                    u32 b0[2], b1[2];
+                    ld_b_nk2<LDM>(b0, b1, Ks, LDS, kc0 + n * 8, kk * 16, lane);
+                    mma16816(s[n], qa, b0);
+                    mma16816(s[n + 1], qa, b1);
+                    ld_b_nk2<LDM>(b0, b1, Vs, LDS, kc0 + n * 8, kk * 16, lane);
+                    mma16816(dp[n], oa, b0);
+                    mma16816(dp[n + 1], oa, b1);
                 }
             }
             // dS = P (dP - D) under the causal mask
@@ -444,10 +573,11 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
                 da[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
                 da[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
 #pragma unroll
-                for (int n = 0; n < HD / 8; n++) {
-                    u32 bk[2];
-                    ld_b_kn(bk, Ks, LDS, kc0 + kk * 16, n * 8, lane);
-                    mma16816(dq[n], da, bk);
+                for (int n = 0; n < HD / 8; n += 2) {
+                    u32 b0[2], b1[2];
+                    ld_b_kn2<LDM>(b0, b1, Ks, LDS, kc0 + kk * 16, n * 8, lane);
+                    mma16816(dq[n], da, b0);
+                    mma16816(dq[n + 1], da, b1);
                 }
             }
         }
@@ -464,10 +594,20 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
 extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd64(const bf16* Q, const bf16* K,
         const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
         float scaleLog2, float scale) {
-    flash_bwd_dq_impl<64>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+    flash_bwd_dq_impl<64, true>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd64_basic(const bf16* Q, const bf16* K,
+        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
+        float scaleLog2, float scale) {
+    flash_bwd_dq_impl<64, false>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
 }
 extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd128(const bf16* Q, const bf16* K,
         const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
         float scaleLog2, float scale) {
-    flash_bwd_dq_impl<128>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+    flash_bwd_dq_impl<128, true>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
+}
+extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd128_basic(const bf16* Q, const bf16* K,
+        const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
+        float scaleLog2, float scale) {
+    flash_bwd_dq_impl<128, false>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
 }

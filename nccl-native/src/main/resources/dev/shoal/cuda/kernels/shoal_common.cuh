@@ -21,6 +21,8 @@ __device__ __forceinline__ bf16 f32_to_bf16(float f) {
     return (bf16)(u >> 16);
 }
 
+__device__ __forceinline__ int imin(int a, int b) { return a < b ? a : b; }
+
 // Typed load/store so one template serves f32 and bf16 tensors.
 __device__ __forceinline__ float load_f32(const float* p, i64 i) { return p[i]; }
 __device__ __forceinline__ float load_f32(const bf16* p, i64 i) { return bf16_to_f32(p[i]); }
