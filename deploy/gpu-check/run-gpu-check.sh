@@ -5,10 +5,11 @@
 #      pip wheels of the python that holds torch), prints them and sets LD_LIBRARY_PATH;
 #   2. runs every @Tag("gpu") test of nccl-native and runtime with the JUnit console launcher
 #      (XML reports);
-#   3. runs GpuBench, the kernel bench (if the bundle has it) and torch_bench.py (if present);
+#   3. runs GpuBench, the kernel bench and CudaLayerBench (if the bundle has them) and torch_bench.py
+#      (if present);
 #   4. writes the report to $OUT/gpu-report.md (./gpu-report.md when OUT is unset), with the test
 #      log gpu-tests.log and JUnit XML in junit/ beside it ($OUT, or ./gpu-check-logs/).
-# Each stage has its own timeout (all together well under 5 minutes); a failing stage does not stop
+# Each stage has its own timeout (all together under 6 minutes); a failing stage does not stop
 # the later ones. Without a GPU every GPU test is skipped with its reason and the report is still written.
 #
 # Usage, from the repo root: bash deploy/gpu-check/run-gpu-check.sh
@@ -25,9 +26,9 @@ trap 'rm -rf "$WORK"' EXIT
 START_ALL=$SECONDS
 
 # Stage timeouts in seconds; every stage is also cut to what is left of a 280 s overall budget
-# (the report itself takes a second or two), so the whole run stays under 5 minutes.
-T_LIBS=15 T_TESTS=120 T_GPUBENCH=45 T_KERNELBENCH=45 T_TORCH=40
-DEADLINE=$((SECONDS + 280))
+# (the report itself takes a second or two), so the whole run stays under 6 minutes.
+T_LIBS=15 T_TESTS=120 T_GPUBENCH=45 T_KERNELBENCH=45 T_LAYERBENCH=60 T_TORCH=40
+DEADLINE=$((SECONDS + 340))
 limit() { # wanted seconds -> seconds allowed now (at least 1)
   local want="$1" left=$((DEADLINE - SECONDS))
   ((left < want)) && want=$left
@@ -158,8 +159,9 @@ say "tests rc=$rc"
 stage_done "gpu tests" "$rc" $((SECONDS - t0))
 
 # ---- 3. benchmarks ------------------------------------------------------------------------------
-run_java_main() { # name class timeout log
+run_java_main() { # name class timeout log [main's arguments...]
   local name="$1" cls="$2" lim log="$4" t rc
+  shift 4
   lim="$(limit "$3")"
   t=$SECONDS
   if [[ -z "$JAVA" ]]; then
@@ -167,7 +169,7 @@ run_java_main() { # name class timeout log
     rc=125
   else
     say "running $cls (timeout ${lim}s)"
-    timeout -k 5 "$lim" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" "$cls" >"$log" 2>&1
+    timeout -k 5 "$lim" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" "$cls" "$@" >"$log" 2>&1
     rc=$?
     ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$log"
   fi
@@ -183,6 +185,16 @@ if grep -qx 'main: dev.shoal.cuda.kernels.KernelBench' "$BUNDLE/BUNDLE.txt" 2>/d
 else
   echo "not in this bundle (no dev.shoal.cuda.kernels.KernelBench)" >"$KERNELBENCH_LOG"
   stage_done "KernelBench" "absent" 0
+fi
+
+# The layer stack at torch_bench.py's default shape (8 Llama-3-8B layers, batch 2 × 2048), so the two compare.
+LAYERBENCH_LOG="$WORK/layerbench.log"
+if grep -qx 'main: dev.shoal.runtime.cuda.CudaLayerBench' "$BUNDLE/BUNDLE.txt" 2>/dev/null; then
+  run_java_main "CudaLayerBench" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERBENCH" "$LAYERBENCH_LOG" \
+    --layers 8 --batch 2
+else
+  echo "not in this bundle (no dev.shoal.runtime.cuda.CudaLayerBench)" >"$LAYERBENCH_LOG"
+  stage_done "CudaLayerBench" "absent" 0
 fi
 
 TORCH_LOG="$WORK/torchbench.log"
@@ -259,6 +271,10 @@ fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
   echo "## KernelBench"
   echo
   cat "$KERNELBENCH_LOG" 2>/dev/null
+  echo
+  echo "## CudaLayerBench (--layers 8 --batch 2)"
+  echo
+  cat "$LAYERBENCH_LOG" 2>/dev/null
   echo
   echo "## torch_bench.py"
   echo
