@@ -13,7 +13,7 @@
 // the V·C head term: that is torch_bench.py's "causal 6N+6LCT" (its N also counts the norm weights).
 //
 // Usage: CudaLayerBench [--layers 4] [--batch 1] [--seq 2048] [--vocab 256] [--warmup 3] [--iters 10]
-//                       [--device 0] [--attention flash|reference]
+//                       [--device 0] [--attention flash|flash_basic|reference]
 // Guarantees: step times come from CUDA events (median of --iters >= 5); runs in well under 60 s at the
 // defaults on an H100 once the kernels are compiled (NVRTC caches them on disk).
 package dev.shoal.runtime.cuda;
@@ -79,8 +79,10 @@ public final class CudaLayerBench {
                         try {
                             attention = FlashAttention.Impl.valueOf(v.toUpperCase(Locale.ROOT));
                         } catch (IllegalArgumentException e) {
-                            throw new IllegalArgumentException(
-                                    "--attention must be flash or reference, got '" + v + "'");
+                            throw new IllegalArgumentException("--attention must be one of "
+                                    + Arrays.toString(FlashAttention.Impl.values())
+                                            .toLowerCase(Locale.ROOT)
+                                    + ", got '" + v + "'");
                         }
                     }
                     default ->

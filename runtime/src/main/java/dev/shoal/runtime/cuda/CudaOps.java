@@ -2,7 +2,8 @@
 // GemmEx (bf16 in, fp32 accumulate) and the NVRTC-compiled Shoal kernels.
 // Guarantees: every op is enqueued on the one stream in call order; attention runs the bf16 flash
 // kernels when the head size is 64 or 128 and the fp32-arithmetic reference kernels (bf16 storage)
-// otherwise, unless an implementation is forced; with a PhaseProfiler attached, every op records a
+// otherwise, unless an implementation is forced (see chooseAttention); with a PhaseProfiler attached, every op records
+// a
 // CUDA event first, so the profiler can split a step's GPU time into GEMM, attention and the rest.
 package dev.shoal.runtime.cuda;
 
@@ -108,12 +109,16 @@ public final class CudaOps implements GpuOps {
         return chooseAttention(forcedImpl, hd);
     }
 
-    /** FLASH for hd 64 or 128 (what the tensor-core kernels support), else REFERENCE; forced wins. */
+    /**
+     * The tensor-core kernels' default (FLASH, or FLASH_BASIC with -Dshoal.flash.basic=true) for hd 64 or
+     * 128, which they support; REFERENCE (fp32 arithmetic on bf16 storage) for other head sizes; a forced
+     * implementation wins.
+     */
     public static FlashAttention.Impl chooseAttention(FlashAttention.Impl forced, int hd) {
         if (forced != null) {
             return forced;
         }
-        return hd == 64 || hd == 128 ? FlashAttention.Impl.FLASH : FlashAttention.Impl.REFERENCE;
+        return hd == 64 || hd == 128 ? FlashAttention.defaultImpl(BF16) : FlashAttention.Impl.REFERENCE;
     }
 
     public CudaStream stream() {

@@ -168,6 +168,15 @@ class CudaLlamaHostLogicTest {
                         IllegalArgumentException.class, () -> CudaLayerBench.Args.parse(new String[] {"--seq", "x"}))
                 .getMessage()
                 .contains("--seq needs an integer"));
+        assertTrue(assertThrows(
+                        IllegalArgumentException.class,
+                        () -> CudaLayerBench.Args.parse(new String[] {"--attention", "fast"}))
+                .getMessage()
+                .contains("flash_basic"));
+        assertEquals(dev.shoal.cuda.kernels.FlashAttention.Impl.REFERENCE, CudaOps.chooseAttention(null, 16));
+        assertEquals(
+                dev.shoal.cuda.kernels.FlashAttention.Impl.FLASH_BASIC,
+                CudaOps.chooseAttention(dev.shoal.cuda.kernels.FlashAttention.Impl.FLASH_BASIC, 128));
         assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaLayerBench.Args.parse(new String[] {"--seq"}))
                 .getMessage()
                 .contains("needs a value"));
