@@ -161,8 +161,8 @@ stage_done "gpu tests" "$rc" $((SECONDS - t0))
 # ---- 3. benchmarks ------------------------------------------------------------------------------
 run_java_main() { # name class timeout log [main's arguments...]
   local name="$1" cls="$2" lim log="$4" t rc
-  shift 4
   lim="$(limit "$3")"
+  shift 4
   t=$SECONDS
   if [[ -z "$JAVA" ]]; then
     echo "not run: no JRE" >"$log"
