@@ -252,7 +252,10 @@ public final class CudaLayerBench {
                     "| everything else (norms, RoPE, SwiGLU, CE, clip, AdamW, copies) | %.2f ms (%.0f %%) |%n",
                     phase.get(PhaseProfiler.Kind.OTHER), 100 * phase.get(PhaseProfiler.Kind.OTHER) / profTotal);
             System.out.printf(
-                    "| pool peak in use | %.2f GB |%n", ops.pool().stats().peakInUseBytes() / 1e9);
+                    "| device memory: planned / pool in use (size classes) / pool reserved | %.2f / %.2f / %.2f GB |%n",
+                    total / 1e9,
+                    ops.pool().stats().peakInUseBytes() / 1e9,
+                    ops.pool().stats().peakReservedBytes() / 1e9);
             System.out.printf("| wall time of this run | %.1f s |%n", (System.nanoTime() - t0) / 1e9);
             System.out.printf(
                     "PyTorch side of the comparison: python3 deploy/gpu-check/torch_bench.py --layers %d"
