@@ -32,10 +32,10 @@ int run(int B, int T, int NH, int NKV, int hd, bool ldm) {
     if (hd == 64) (ldm ? flash_fwd_bf16_hd64 : flash_fwd_bf16_hd64_basic)(q.data(), k.data(), v.data(), o.data(), lse.data(), T, NH, NKV, sl2);
     else (ldm ? flash_fwd_bf16_hd128 : flash_fwd_bf16_hd128_basic)(q.data(), k.data(), v.data(), o.data(), lse.data(), T, NH, NKV, sl2); });
   launch({(unsigned)((B * T * NH + 7) / 8), 1, 1}, 256, [&] { flash_bwd_dot_bf16(dO.data(), o.data(), D.data(), B, T, NH, hd); });
-  launch({(unsigned)tiles, (unsigned)NKV, (unsigned)B}, 128, [&] {
+  launch({(unsigned)((T + 127) / 128), (unsigned)NKV, (unsigned)B}, 256, [&] {
     if (hd == 64) (ldm ? flash_bwd_dkdv_bf16_hd64 : flash_bwd_dkdv_bf16_hd64_basic)(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dk.data(), dv.data(), T, NH, NKV, sl2, scale);
     else (ldm ? flash_bwd_dkdv_bf16_hd128 : flash_bwd_dkdv_bf16_hd128_basic)(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dk.data(), dv.data(), T, NH, NKV, sl2, scale); });
-  launch({(unsigned)tiles, (unsigned)NH, (unsigned)B}, 128, [&] {
+  launch({(unsigned)((T + 127) / 128), (unsigned)NH, (unsigned)B}, 256, [&] {
     if (hd == 64) (ldm ? flash_bwd_dq_bf16_hd64 : flash_bwd_dq_bf16_hd64_basic)(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dq.data(), T, NH, NKV, sl2, scale);
     else (ldm ? flash_bwd_dq_bf16_hd128 : flash_bwd_dq_bf16_hd128_basic)(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dq.data(), T, NH, NKV, sl2, scale); });
   // double reference
