@@ -115,10 +115,17 @@ class KernelEmulationTest {
     }
 
     @Test
-    void emulatedElementwiseNormRopeSwigluCrossEntropyAdamwKernelsMatchTheReference(@TempDir Path tmp)
+    void emulatedElementwiseNormRopeSwigluCrossEntropyAdamwReferenceAttentionKernelsMatch(@TempDir Path tmp)
             throws Exception {
         for (String file : List.of(
-                "cast.cu", "elementwise.cu", "rmsnorm.cu", "rope.cu", "swiglu.cu", "cross_entropy.cu", "adamw.cu")) {
+                "cast.cu",
+                "elementwise.cu",
+                "rmsnorm.cu",
+                "rope.cu",
+                "swiglu.cu",
+                "cross_entropy.cu",
+                "adamw.cu",
+                "attention_ref.cu")) {
             Files.writeString(tmp.resolve(file), KernelLibrary.readResource(file));
         }
         buildAndRun(tmp, "simple_harness.cpp");

@@ -1,5 +1,5 @@
-// simple_harness.cpp: runs the emulated elementwise, RMSNorm, RoPE, SwiGLU, cross-entropy, AdamW and
-// cast kernels on small odd shapes with poisoned outputs, against double-precision references.
+// simple_harness.cpp: runs the emulated elementwise, RMSNorm, RoPE, SwiGLU, cross-entropy, AdamW,
+// cast and fp32 reference-attention kernels on small odd shapes with poisoned outputs, against double-precision references.
 // Prints one line per check and "ALL OK" or "FAILED".
 #include "emu.h"
 #include "cast.cu"
@@ -9,6 +9,7 @@
 #include "swiglu.cu"
 #include "cross_entropy.cu"
 #include "adamw.cu"
+#include "attention_ref.cu"
 #include <cstdio>
 #include <random>
 
@@ -154,6 +155,33 @@ int main() {
     report("adamw master weights", rel(fromf(p), pr), 1e-6);
     int mism = 0; for (int i = 0; i < n; i++) if (pb[i] != tobf(p[i])) mism++;
     report("adamw bf16 copy mismatches", mism, 0.5);
+  }
+  // fp32 reference attention: B=2 T=37 NH=4 NKV=2 hd=40 (hd not a multiple of 32)
+  {
+    int B = 2, T = 37, NH = 4, NKV = 2, hd = 40, G = NH / NKV;
+    int nq = B * T * NH * hd, nk = B * T * NKV * hd;
+    auto q = randv(nq), k = randv(nk), v = randv(nk), dO = randv(nq);
+    std::vector<float> o(nq, NAN), lse(B * NH * T, NAN), D(B * NH * T, NAN), dq(nq, NAN), dk(nk, NAN), dv(nk, NAN);
+    float scale = 1.0f / std::sqrt((float)hd);
+    emu_launch({(unsigned)((T + 3) / 4), (unsigned)NH, (unsigned)B}, g1(128), [&] { attn_ref_fwd_f32(q.data(), k.data(), v.data(), o.data(), lse.data(), T, NH, NKV, hd, scale); });
+    emu_launch(g1((B * T * NH + 7) / 8), g1(256), [&] { attn_ref_dot_f32(dO.data(), o.data(), D.data(), B, T, NH, hd); });
+    emu_launch({(unsigned)((T + 3) / 4), (unsigned)NH, (unsigned)B}, g1(128), [&] { attn_ref_dq_f32(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dq.data(), T, NH, NKV, hd, scale); });
+    emu_launch({(unsigned)((T + 3) / 4), (unsigned)NKV, (unsigned)B}, g1(128), [&] { attn_ref_dkdv_f32(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dk.data(), dv.data(), T, NH, NKV, hd, scale); });
+    auto id = [&](int b, int t, int h, int d, int H) { return ((b * T + t) * H + h) * hd + d; };
+    std::vector<double> O(nq), L(B * NH * T), dQ(nq), dK(nk), dV(nk);
+    for (int b = 0; b < B; b++) for (int h = 0; h < NH; h++) for (int i = 0; i < T; i++) {
+      int kh = h / G; std::vector<double> p(i + 1), dp(i + 1); double m = -1e300;
+      for (int j = 0; j <= i; j++) { double s = 0; for (int d = 0; d < hd; d++) s += (double)q[id(b, i, h, d, NH)] * k[id(b, j, kh, d, NKV)]; p[j] = s * scale; m = std::max(m, p[j]); }
+      double sum = 0; for (int j = 0; j <= i; j++) { p[j] = std::exp(p[j] - m); sum += p[j]; }
+      L[(b * NH + h) * T + i] = m + std::log(sum); double rd = 0;
+      for (int j = 0; j <= i; j++) { p[j] /= sum; double s = 0; for (int d = 0; d < hd; d++) { O[id(b, i, h, d, NH)] += p[j] * v[id(b, j, kh, d, NKV)]; s += (double)dO[id(b, i, h, d, NH)] * v[id(b, j, kh, d, NKV)]; } dp[j] = s; rd += p[j] * s; }
+      for (int j = 0; j <= i; j++) { double ds = p[j] * (dp[j] - rd) * scale; for (int d = 0; d < hd; d++) { int qi = id(b, i, h, d, NH), kj = id(b, j, kh, d, NKV); dQ[qi] += ds * k[kj]; dK[kj] += ds * q[qi]; dV[kj] += p[j] * dO[qi]; } }
+    }
+    report("reference attention O", rel(fromf(o), O), 1e-5);
+    report("reference attention LSE", rel(fromf(lse), L), 1e-6);
+    report("reference attention dQ", rel(fromf(dq), dQ), 1e-5);
+    report("reference attention dK", rel(fromf(dk), dK), 1e-5);
+    report("reference attention dV", rel(fromf(dv), dV), 1e-5);
   }
   printf(bad ? "FAILED\n" : "ALL OK\n");
   return bad;
