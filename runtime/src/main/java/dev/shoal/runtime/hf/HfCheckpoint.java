@@ -54,6 +54,18 @@ public final class HfCheckpoint {
         }
     }
 
+    /**
+     * Reads the weights of an HF directory into a model, ignoring the directory's config.json: the
+     * tensors must be exactly those of the model's config (e.g. the same weights under another RoPE
+     * scaling).
+     */
+    public static void loadWeights(Path dir, LlamaModel m) throws IOException {
+        try (HfDirectory d = HfDirectory.open(dir)) {
+            HfConfig.checkTensors(m.config(), d.shapes(), dir);
+            copyWeights(d, m);
+        }
+    }
+
     /** Every parameter from d (names and shapes already checked against the model's config). */
     private static void copyWeights(HfDirectory d, LlamaModel m) throws IOException {
         for (Map.Entry<String, Tensor> e : m.params().entrySet()) {
