@@ -47,11 +47,13 @@ class GoldenParityTest {
     static final double WEIGHTS_UNCERTAIN_FACTOR = 2;
 
     private static final Compute CX = Compute.cpu(2);
+    private static final Compute REFERENCE = Compute.reference();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @AfterAll
     static void close() {
         CX.close();
+        REFERENCE.close();
     }
 
     /** Inputs of the tiny fixture: tokens and targets, row-major [B, T]. */
@@ -141,12 +143,15 @@ class GoldenParityTest {
 
     @Test
     void logitsLossAndEveryGradientMatchPyTorch() throws Exception {
-        for (boolean recompute : new boolean[] {false, true}) {
-            String tag = recompute ? " (recompute)" : "";
+        // The OpenBLAS engine with and without recompute, and the plain-Java reference GEMM.
+        for (int variant = 0; variant < 3; variant++) {
+            boolean recompute = variant == 1;
+            Compute cx = variant == 2 ? REFERENCE : CX;
+            String tag = variant == 0 ? "" : variant == 1 ? " (recompute)" : " (reference gemm)";
             Batch in = batch();
             JsonNode exp = expected("tiny");
             Path dir = GoldenFixtureTest.golden("tiny");
-            LlamaModel m = HfCheckpoint.load(dir, in.b(), in.t(), CX, recompute);
+            LlamaModel m = HfCheckpoint.load(dir, in.b(), in.t(), cx, recompute);
             assertEquals(LlamaConfig.preset("tiny"), m.config().withName("tiny"));
 
             // Forward: logits [B, T, V] and the mean loss over targets != -100.
@@ -172,7 +177,7 @@ class GoldenParityTest {
                 }
             }
             report("gradients, worst tensor" + tag, worstAbs, worstRel);
-            double norm = GradClip.globalNorm(m.grads().values(), CX.par());
+            double norm = GradClip.globalNorm(m.grads().values(), cx.par());
             double wantNorm = exp.get("grad_norm").asDouble();
             assertScalar("grad norm" + tag, norm, wantNorm, NORM_REL * wantNorm);
             report("grad norm" + tag, Math.abs(norm - wantNorm), Math.abs(norm - wantNorm) / wantNorm);
