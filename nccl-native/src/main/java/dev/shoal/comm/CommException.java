@@ -12,18 +12,26 @@ public class CommException extends RuntimeException {
     }
 
     private final Kind kind;
+    private final String detail;
 
-    public CommException(Kind kind, String message) {
-        super(kind + ": " + message);
+    public CommException(Kind kind, String detail) {
+        super(kind + ": " + detail);
         this.kind = kind;
+        this.detail = detail;
     }
 
-    public CommException(Kind kind, String message, Throwable cause) {
-        super(kind + ": " + message, cause);
+    public CommException(Kind kind, String detail, Throwable cause) {
+        super(kind + ": " + detail, cause);
         this.kind = kind;
+        this.detail = detail;
     }
 
     public Kind kind() {
         return kind;
+    }
+
+    /** The message without the leading kind. */
+    public String detail() {
+        return detail;
     }
 }

@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# Runs the GPU checks ON the GPU machine, from the bundle that build-bundle.sh made (.gpu-bundle/,
+# carried next to the repo; the machine needs no Java and no network):
+#   1. finds the CUDA driver, runtime, cuBLAS, NVRTC and NCCL libraries (system CUDA and the NVIDIA
+#      pip wheels of the python that holds torch), prints them and sets LD_LIBRARY_PATH;
+#   2. runs every @Tag("gpu") test of nccl-native and runtime with the JUnit console launcher
+#      (XML reports);
+#   3. runs GpuBench, the kernel bench (if the bundle has it) and torch_bench.py (if present);
+#   4. writes the report to $OUT/gpu-report.md (./gpu-report.md when OUT is unset), with the test
+#      log gpu-tests.log and JUnit XML in junit/ beside it ($OUT, or ./gpu-check-logs/).
+# Each stage has its own timeout (all together well under 5 minutes); a failing stage does not stop
+# the later ones. Without a GPU every GPU test is skipped with its reason and the report is still written.
+#
+# Usage, from the repo root: bash deploy/gpu-check/run-gpu-check.sh
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUNDLE="${GPU_BUNDLE:-$ROOT/.gpu-bundle}"
+OUTDIR="${OUT:-$ROOT}"
+REPORT="$OUTDIR/gpu-report.md"
+if [[ -n "${OUT:-}" ]]; then LOGDIR="$OUT"; else LOGDIR="$ROOT/gpu-check-logs"; fi
+mkdir -p "$OUTDIR" "$LOGDIR"
+WORK="$(mktemp -d /tmp/gpu-check.XXXXXX)"
+trap 'rm -rf "$WORK"' EXIT
+START_ALL=$SECONDS
+
+# Stage timeouts in seconds; every stage is also cut to what is left of a 280 s overall budget
+# (the report itself takes a second or two), so the whole run stays under 5 minutes.
+T_LIBS=15 T_TESTS=120 T_GPUBENCH=45 T_KERNELBENCH=45 T_TORCH=40
+DEADLINE=$((SECONDS + 280))
+limit() { # wanted seconds -> seconds allowed now (at least 1)
+  local want="$1" left=$((DEADLINE - SECONDS))
+  ((left < want)) && want=$left
+  ((want < 1)) && want=1
+  echo "$want"
+}
+
+STAGES=() # "name|rc|seconds" rows for the report
+stage_done() { STAGES+=("$1|$2|$3"); }
+say() { printf '[gpu-check] %s\n' "$*"; }
+
+# ---- 0. bundle and JRE -------------------------------------------------------------------------
+JAVA=""
+if [[ -x "$BUNDLE/jre/bin/java" ]]; then
+  JAVA="$BUNDLE/jre/bin/java"
+elif [[ -f "$BUNDLE/jre.tar.xz" ]]; then
+  if tar -C "$WORK" -xJf "$BUNDLE/jre.tar.xz" 2>/dev/null ||
+    python3 -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2])' \
+      "$BUNDLE/jre.tar.xz" "$WORK" 2>/dev/null; then
+    JAVA="$WORK/jre/bin/java"
+  fi
+fi
+if [[ -z "$JAVA" ]] || ! "$JAVA" -version >/dev/null 2>&1; then
+  say "no usable JRE in $BUNDLE (run deploy/gpu-check/build-bundle.sh and carry .gpu-bundle)"
+  JAVA=""
+fi
+CP="$(find "$BUNDLE/lib" "$BUNDLE/test-lib" -name '*.jar' 2>/dev/null | sort | paste -sd: -)"
+TEST_ROOTS="$(find "$BUNDLE/test-lib" -name 'shoal-*-tests.jar' 2>/dev/null | sort | paste -sd: -)"
+LAUNCHER="$(find "$BUNDLE/tools" -name 'junit-platform-console-standalone-*.jar' 2>/dev/null | head -1)"
+
+# ---- 1. native libraries -----------------------------------------------------------------------
+t0=$SECONDS
+LIBS_TXT="$WORK/libs.txt"
+: >"$LIBS_TXT"
+SITE=""
+if command -v python3 >/dev/null 2>&1; then
+  SITE="$(timeout "$T_LIBS" python3 -c 'import nvidia, os; print(os.path.dirname(list(nvidia.__path__)[0]))' 2>/dev/null || true)"
+fi
+WHEEL_LIBS="$WORK/wheel-libs.txt" # every shared library under site-packages/nvidia, listed once
+: >"$WHEEL_LIBS"
+if [[ -n "$SITE" && -d "$SITE/nvidia" ]]; then
+  timeout "$T_LIBS" find "$SITE/nvidia" -maxdepth 4 -name 'lib*.so*' 2>/dev/null | sort >"$WHEEL_LIBS"
+fi
+# GPU_CHECK_LIB_DIRS (colon-separated) is searched first, e.g. for a driver in an unusual place.
+IFS=: read -r -a EXTRA_DIRS <<<"${GPU_CHECK_LIB_DIRS:-}"
+CANDIDATE_DIRS=("${EXTRA_DIRS[@]}" /usr/local/nvidia/lib64 /usr/local/nvidia/lib /usr/lib/x86_64-linux-gnu /usr/lib64 /lib/x86_64-linux-gnu
+  /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib)
+find_lib() { # soname -> first path found: driver/system dirs, then ldconfig, then pip wheels
+  local so="$1" d p
+  for d in "${CANDIDATE_DIRS[@]}"; do
+    if [[ -e "$d/$so" ]]; then
+      echo "$d/$so"
+      return 0
+    fi
+  done
+  p="$(ldconfig -p 2>/dev/null | awk -v so="$so" '$1 == so { print $NF; exit }')"
+  if [[ -n "$p" && -e "$p" ]]; then
+    echo "$p"
+    return 0
+  fi
+  p="$(grep -m1 "/$so\$" "$WHEEL_LIBS")"
+  if [[ -n "$p" ]]; then
+    echo "$p"
+    return 0
+  fi
+  return 1
+}
+LIB_DIRS=()
+LIB_ROWS=()
+for so in libcuda.so.1 libcudart.so.13 libcublas.so.13 libcublasLt.so.13 libnvrtc.so.13 libnccl.so.2; do
+  if path="$(find_lib "$so")"; then
+    LIB_ROWS+=("| $so | $path |")
+    dir="$(dirname "$(readlink -f "$path")")"
+    [[ " ${LIB_DIRS[*]} " == *" $dir "* ]] || LIB_DIRS+=("$dir")
+    # keep the dir of the name we found too (a symlink may live elsewhere than its target)
+    dir2="$(dirname "$path")"
+    [[ " ${LIB_DIRS[*]} " == *" $dir2 "* ]] || LIB_DIRS+=("$dir2")
+  else
+    LIB_ROWS+=("| $so | NOT FOUND |")
+  fi
+done
+NEW_LD="$(IFS=:; echo "${LIB_DIRS[*]}")"
+export LD_LIBRARY_PATH="${NEW_LD}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+{
+  echo "python site-packages: ${SITE:-none}"
+  printf '%s\n' "${LIB_ROWS[@]}"
+  echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+} | tee "$LIBS_TXT"
+stage_done "find libraries" 0 $((SECONDS - t0))
+
+# Every check here is one process on one machine: bootstrap NCCL over loopback (a VM may have no
+# other usable interface) and let NCCL print its warnings into the logs.
+export NCCL_SOCKET_IFNAME="${NCCL_SOCKET_IFNAME:-lo}" NCCL_DEBUG="${NCCL_DEBUG:-WARN}"
+
+JVM_OPTS=(-Xmx8g -Dorg.bytedeco.javacpp.pathsFirst=true "-Dorg.bytedeco.javacpp.cachedir=$WORK/javacpp-cache"
+  -Dfile.encoding=UTF-8)
+
+# ---- 1b. NativeLibs probe (quick, part of the library stage) ------------------------------------
+PROBE_LOG="$WORK/probe.log"
+if [[ -n "$JAVA" ]]; then
+  timeout -k 5 "$(limit "$T_LIBS")" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" dev.shoal.cuda.NativeLibs >"$PROBE_LOG" 2>&1
+  say "NativeLibs probe rc=$?"
+  cat "$PROBE_LOG"
+else
+  echo "no JRE" >"$PROBE_LOG"
+fi
+
+# ---- 2. GPU tests -------------------------------------------------------------------------------
+t0=$SECONDS
+TEST_LOG="$LOGDIR/gpu-tests.log"
+mkdir -p "$LOGDIR/junit"
+rc=125
+if [[ -n "$JAVA" && -n "$LAUNCHER" && -n "$TEST_ROOTS" ]]; then
+  lim="$(limit "$T_TESTS")"
+  say "running @Tag(\"gpu\") tests (timeout ${lim}s)"
+  # shellcheck disable=SC2016 # the $ in ClassOrderer$OrderAnnotation is a Java nested-class name
+  timeout -k 10 "$lim" "$JAVA" "${JVM_OPTS[@]}" -jar "$LAUNCHER" execute \
+    --class-path "$CP" --scan-class-path "$TEST_ROOTS" --include-tag gpu \
+    --config 'junit.jupiter.testclass.order.default=org.junit.jupiter.api.ClassOrderer$OrderAnnotation' \
+    --reports-dir "$LOGDIR/junit" --details tree --details-theme ascii --disable-banner \
+    --disable-ansi-colors >"$TEST_LOG" 2>&1
+  rc=$?
+  ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$TEST_LOG"
+else
+  echo "tests not run: JRE, launcher or test jars missing in $BUNDLE" >"$TEST_LOG"
+fi
+say "tests rc=$rc"
+stage_done "gpu tests" "$rc" $((SECONDS - t0))
+
+# ---- 3. benchmarks ------------------------------------------------------------------------------
+run_java_main() { # name class timeout log
+  local name="$1" cls="$2" lim log="$4" t rc
+  lim="$(limit "$3")"
+  t=$SECONDS
+  if [[ -z "$JAVA" ]]; then
+    echo "not run: no JRE" >"$log"
+    rc=125
+  else
+    say "running $cls (timeout ${lim}s)"
+    timeout -k 5 "$lim" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" "$cls" >"$log" 2>&1
+    rc=$?
+    ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$log"
+  fi
+  say "$name rc=$rc"
+  stage_done "$name" "$rc" $((SECONDS - t))
+}
+GPUBENCH_LOG="$WORK/gpubench.log" # bench logs are embedded whole in the report
+run_java_main "GpuBench" dev.shoal.nccl.GpuBench "$T_GPUBENCH" "$GPUBENCH_LOG"
+
+KERNELBENCH_LOG="$WORK/kernelbench.log"
+if grep -qx 'main: dev.shoal.cuda.kernels.KernelBench' "$BUNDLE/BUNDLE.txt" 2>/dev/null; then
+  run_java_main "KernelBench" dev.shoal.cuda.kernels.KernelBench "$T_KERNELBENCH" "$KERNELBENCH_LOG"
+else
+  echo "not in this bundle (no dev.shoal.cuda.kernels.KernelBench)" >"$KERNELBENCH_LOG"
+  stage_done "KernelBench" "absent" 0
+fi
+
+TORCH_LOG="$WORK/torchbench.log"
+if [[ -f "$ROOT/deploy/gpu-check/torch_bench.py" ]]; then
+  t0=$SECONDS
+  lim="$(limit "$T_TORCH")"
+  say "running torch_bench.py (timeout ${lim}s)"
+  PYTHONUNBUFFERED=1 timeout -k 5 "$lim" python3 "$ROOT/deploy/gpu-check/torch_bench.py" >"$TORCH_LOG" 2>&1
+  rc=$?
+  ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$TORCH_LOG"
+  say "torch_bench rc=$rc"
+  stage_done "torch_bench.py" "$rc" $((SECONDS - t0))
+else
+  echo "deploy/gpu-check/torch_bench.py not present" >"$TORCH_LOG"
+  stage_done "torch_bench.py" "absent" 0
+fi
+
+# ---- 4. report ----------------------------------------------------------------------------------
+fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
+{
+  echo "# GPU check report"
+  echo
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ), host: $(hostname 2>/dev/null || echo '?'), run time $((SECONDS - START_ALL)) s"
+  echo "- repo commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  grep -E '^(built|commit|size):' "$BUNDLE/BUNDLE.txt" 2>/dev/null | sed 's/^/- bundle /'
+  echo
+  echo "## Stages"
+  echo
+  echo "| stage | exit | seconds |"
+  echo "|---|---|---:|"
+  for s in "${STAGES[@]}"; do IFS='|' read -r n r t <<<"$s"; echo "| $n | $r | $t |"; done
+  echo
+  echo "## nvidia-smi"
+  echo
+  echo '```'
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    timeout 10 nvidia-smi 2>&1 || echo "nvidia-smi failed"
+  else
+    echo "nvidia-smi not found: no NVIDIA driver on this machine"
+  fi
+  echo '```'
+  echo
+  echo "## Libraries"
+  echo
+  echo "| library | path |"
+  echo "|---|---|"
+  printf '%s\n' "${LIB_ROWS[@]}"
+  echo
+  echo "python site-packages: ${SITE:-none}; LD_LIBRARY_PATH: \`$LD_LIBRARY_PATH\`; NCCL_SOCKET_IFNAME=$NCCL_SOCKET_IFNAME"
+  echo
+  echo "NativeLibs probe:"
+  echo
+  fence "$PROBE_LOG"
+  echo
+  echo "## GPU tests (@Tag(\"gpu\"), nccl-native + runtime)"
+  echo
+  echo "Summary:"
+  echo
+  echo '```'
+  grep -E '^\[ *[0-9]+ (containers|tests) ' "$TEST_LOG" 2>/dev/null || tail -5 "$TEST_LOG" 2>/dev/null
+  grep -E 'Test run finished' "$TEST_LOG" 2>/dev/null
+  echo '```'
+  echo
+  echo "Failures and skips (first 120 lines; full tree in gpu-tests.log, XML in junit/):"
+  echo
+  echo '```'
+  grep -nE '\[X\]|\[S\]|\[A\]|=>|Exception|Error|TIMEOUT|not run' "$TEST_LOG" 2>/dev/null | head -120
+  echo '```'
+  echo
+  echo "## GpuBench"
+  echo
+  cat "$GPUBENCH_LOG" 2>/dev/null
+  echo
+  echo "## KernelBench"
+  echo
+  cat "$KERNELBENCH_LOG" 2>/dev/null
+  echo
+  echo "## torch_bench.py"
+  echo
+  cat "$TORCH_LOG" 2>/dev/null
+} >"$REPORT"
+say "report: $REPORT (${SECONDS}s)"
+exit 0

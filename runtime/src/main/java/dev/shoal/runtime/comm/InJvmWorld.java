@@ -1,0 +1,234 @@
+// The in-JVM collective backend: ranks are threads of one process and share memory.
+//
+// Every collective publishes each rank's buffer address, then ranks read (and, for allReduce,
+// write) each other's memory directly: rank r reduces chunk r over all ranks in rank order and
+// writes the result into every rank's buffer. Collectives make no intermediate copies;
+// point-to-point send stages one copy so that sends never block.
+//
+// Guarantees: all ranks get bit-identical results; mismatched calls (different ops or counts)
+// fail on every rank; abort() or a timeout turns every blocked and later call into CommException.
+package dev.shoal.runtime.comm;
+
+import dev.shoal.comm.CommException;
+import dev.shoal.comm.Communicator;
+import dev.shoal.comm.DType;
+import dev.shoal.comm.ReduceOp;
+import java.nio.ByteBuffer;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+
+public final class InJvmWorld {
+    private InJvmWorld() {}
+
+    /** Creates the communicators of one group of {@code size} thread ranks, index = rank. */
+    public static Communicator[] group(int size, long epoch, long timeoutMillis) {
+        if (size < 1) throw new IllegalArgumentException("group size must be >= 1, got " + size);
+        Shared g = new Shared(size, epoch, timeoutMillis);
+        Communicator[] out = new Communicator[size];
+        for (int r = 0; r < size; r++) out[r] = new Rank(g, r);
+        return out;
+    }
+
+    /** State shared by the ranks of one group. */
+    private static final class Shared {
+        final int size;
+        final long epoch;
+        final long timeoutMillis;
+        final GroupBarrier barrier;
+        final long[] addr; // published buffer address per rank
+        final long[] addr2; // second published address (recv buffers)
+        final String[] call; // published call signature per rank, to catch mismatches
+        final LinkedBlockingQueue<BytePointer>[][] mailbox; // [src][dst]: staged messages in order
+
+        @SuppressWarnings("unchecked")
+        Shared(int size, long epoch, long timeoutMillis) {
+            this.size = size;
+            this.epoch = epoch;
+            this.timeoutMillis = timeoutMillis;
+            this.barrier = new GroupBarrier(size, timeoutMillis);
+            this.addr = new long[size];
+            this.addr2 = new long[size];
+            this.call = new String[size];
+            this.mailbox = new LinkedBlockingQueue[size][size];
+            for (int s = 0; s < size; s++) for (int d = 0; d < size; d++) mailbox[s][d] = new LinkedBlockingQueue<>();
+        }
+    }
+
+    private static final class Rank implements Communicator {
+        private final Shared g;
+        private final int rank;
+        private final HostMemory.Scratch scratch = new HostMemory.Scratch();
+
+        Rank(Shared g, int rank) {
+            this.g = g;
+            this.rank = rank;
+        }
+
+        @Override
+        public int rank() {
+            return rank;
+        }
+
+        @Override
+        public int size() {
+            return g.size;
+        }
+
+        @Override
+        public long epoch() {
+            return g.epoch;
+        }
+
+        /** Publishes this rank's addresses and checks that every rank makes the same call. */
+        private void enter(String signature, long a, long b) {
+            g.addr[rank] = a;
+            g.addr2[rank] = b;
+            g.call[rank] = signature;
+            g.barrier.await(rank, signature);
+            for (int r = 0; r < g.size; r++) {
+                if (!signature.equals(g.call[r])) {
+                    String msg = "mismatched collectives: rank " + rank + " called " + signature + " but rank " + r
+                            + " called " + g.call[r];
+                    g.barrier.breakWith(new CommException(CommException.Kind.INVALID_ARGUMENT, msg));
+                    throw new CommException(CommException.Kind.INVALID_ARGUMENT, msg);
+                }
+            }
+        }
+
+        private static long lo(long elems, int parts, int i) {
+            return elems * i / parts;
+        }
+
+        @Override
+        public void allReduce(Pointer buf, long elems, DType dtype, ReduceOp op) {
+            String sig = "allReduce(" + elems + " " + dtype + " " + op + ")";
+            enter(sig, HostMemory.address(buf), 0);
+            // 1. Rank r reduces chunk r over all ranks, in rank order, into private scratch.
+            long from = lo(elems, g.size, rank);
+            long n = lo(elems, g.size, rank + 1) - from;
+            long acc = scratch.address(dtype.bytesFor(n));
+            reduceChunk(acc, from, n, dtype, op);
+            // 2. Wait until every rank has read its inputs before anyone overwrites them.
+            g.barrier.await(rank, sig);
+            // 3. Write the reduced chunk into every rank's buffer.
+            for (int r = 0; r < g.size; r++) {
+                HostMemory.copy(g.addr[r] + dtype.bytesFor(from), acc, dtype.bytesFor(n));
+            }
+            g.barrier.await(rank, sig);
+        }
+
+        private void reduceChunk(long acc, long from, long n, DType dtype, ReduceOp op) {
+            HostMemory.copy(acc, g.addr[0] + dtype.bytesFor(from), dtype.bytesFor(n));
+            ByteBuffer a = HostMemory.view(acc, dtype, 0, n);
+            for (int r = 1; r < g.size; r++) {
+                Reduce.accumulate(a, HostMemory.view(g.addr[r], dtype, from, n), n, dtype, op);
+            }
+            Reduce.finish(a, n, dtype, op, g.size);
+        }
+
+        @Override
+        public void reduceScatter(Pointer send, Pointer recv, long recvElems, DType dtype, ReduceOp op) {
+            String sig = "reduceScatter(" + recvElems + " " + dtype + " " + op + ")";
+            enter(sig, HostMemory.address(send), HostMemory.address(recv));
+            reduceChunk(g.addr2[rank], recvElems * rank, recvElems, dtype, op);
+            g.barrier.await(rank, sig); // peers may still read our send buffer until here
+        }
+
+        @Override
+        public void allGather(Pointer send, Pointer recv, long sendElems, DType dtype) {
+            String sig = "allGather(" + sendElems + " " + dtype + ")";
+            enter(sig, HostMemory.address(send), HostMemory.address(recv));
+            for (int r = 0; r < g.size; r++) {
+                HostMemory.copy(g.addr2[rank] + dtype.bytesFor(sendElems * r), g.addr[r], dtype.bytesFor(sendElems));
+            }
+            g.barrier.await(rank, sig);
+        }
+
+        @Override
+        public void broadcast(Pointer buf, long elems, DType dtype, int root) {
+            checkPeer(root, "broadcast root");
+            String sig = "broadcast(" + elems + " " + dtype + " root " + root + ")";
+            enter(sig, HostMemory.address(buf), 0);
+            if (rank != root) HostMemory.copy(g.addr[rank], g.addr[root], dtype.bytesFor(elems));
+            g.barrier.await(rank, sig);
+        }
+
+        @Override
+        public void send(Pointer buf, long elems, DType dtype, int peer) {
+            checkPeer(peer, "send peer");
+            checkAlive("send to " + peer, Long.MAX_VALUE);
+            // Stage one copy, so that the caller may reuse buf at once and two ranks that send to
+            // each other before receiving never deadlock (a pipeline does exactly that).
+            long bytes = dtype.bytesFor(elems);
+            BytePointer staged = new BytePointer(Math.max(1, bytes));
+            staged.limit(bytes);
+            HostMemory.copy(staged.address(), HostMemory.address(buf), bytes);
+            g.mailbox[rank][peer].add(staged);
+        }
+
+        @Override
+        public void recv(Pointer buf, long elems, DType dtype, int peer) {
+            checkPeer(peer, "recv peer");
+            String what = "recv from " + peer;
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(g.timeoutMillis);
+            BytePointer msg;
+            try {
+                while ((msg = g.mailbox[peer][rank].poll(20, TimeUnit.MILLISECONDS)) == null) {
+                    checkAlive(what, deadline);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CommException(CommException.Kind.ABORTED, what + ": interrupted");
+            }
+            try {
+                long bytes = dtype.bytesFor(elems);
+                if (msg.limit() != bytes) {
+                    String m = "rank " + rank + " " + what + " expected " + bytes + " bytes, peer sent " + msg.limit();
+                    g.barrier.breakWith(new CommException(CommException.Kind.INVALID_ARGUMENT, m));
+                    throw new CommException(CommException.Kind.INVALID_ARGUMENT, m);
+                }
+                HostMemory.copy(HostMemory.address(buf), msg.address(), bytes);
+            } finally {
+                msg.close();
+            }
+        }
+
+        private void checkAlive(String what, long deadline) {
+            CommException b = g.barrier.broken();
+            if (b != null) throw new CommException(b.kind(), "rank " + rank + " " + what + ": " + b.detail(), b);
+            if (System.nanoTime() > deadline) {
+                CommException e = new CommException(
+                        CommException.Kind.TIMEOUT,
+                        "rank " + rank + " " + what + ": no peer within " + g.timeoutMillis + " ms");
+                g.barrier.breakWith(e);
+                throw e;
+            }
+        }
+
+        private void checkPeer(int peer, String what) {
+            if (peer < 0 || peer >= g.size || (peer == rank && !what.startsWith("broadcast"))) {
+                throw new CommException(
+                        CommException.Kind.INVALID_ARGUMENT,
+                        "rank " + rank + " " + what + " " + peer + " must be another rank of the group of " + g.size);
+            }
+        }
+
+        @Override
+        public void barrier() {
+            g.barrier.await(rank, "barrier");
+        }
+
+        @Override
+        public void abort(String reason) {
+            g.barrier.breakWith(
+                    new CommException(CommException.Kind.ABORTED, "group aborted by rank " + rank + ": " + reason));
+        }
+
+        @Override
+        public void close() {
+            scratch.close();
+        }
+    }
+}

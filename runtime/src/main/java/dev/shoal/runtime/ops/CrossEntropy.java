@@ -1,0 +1,101 @@
+// Softmax cross-entropy over the vocabulary, averaged over the targets that are not IGNORE_INDEX (-100),
+// as torch.nn.functional.cross_entropy does by default.
+// Guarantees: log-sum-exp per row in double; a target outside [0, V) that is not -100 is refused with
+// its position; dlogits may alias logits (the backward pass reads each row before writing it). With no
+// valid target at all, the loss is 0 and the gradient 0 (torch would give NaN).
+package dev.shoal.runtime.ops;
+
+import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.Tensor;
+
+public final class CrossEntropy {
+    private CrossEntropy() {}
+
+    public static final int IGNORE_INDEX = -100;
+
+    /** Targets in [offset, offset + n) that count (not IGNORE_INDEX); throws on an out-of-range target. */
+    public static int countTargets(int[] targets, int offset, int n, int v) {
+        if (offset < 0 || offset + n > targets.length) {
+            throw new IllegalArgumentException(
+                    "need " + n + " targets from offset " + offset + ", have " + targets.length);
+        }
+        int count = 0;
+        for (int i = 0; i < n; i++) {
+            int y = targets[offset + i];
+            if (y == IGNORE_INDEX) {
+                continue;
+            }
+            if (y < 0 || y >= v) {
+                throw new IllegalArgumentException("target " + y + " at position " + i
+                        + " is outside the vocabulary [0, " + v + ") and is not the ignore index " + IGNORE_INDEX);
+            }
+            count++;
+        }
+        return count;
+    }
+
+    /** Mean over counted rows of −log softmax(logits [N, V])[target]. */
+    public static double forward(Compute cx, Tensor logits, int[] targets, int offset) {
+        int v = logits.dim(-1);
+        int n = (int) (logits.numel() / v);
+        int count = countTargets(targets, offset, n, v);
+        if (count == 0) {
+            return 0;
+        }
+        // Per-row loss lse(row) − row[target], summed in fixed chunks (thread-count independent).
+        double total = cx.par().sumChunks(n, (s, e) -> {
+            double acc = 0;
+            for (long i = s; i < e; i++) {
+                int y = targets[offset + (int) i];
+                if (y == IGNORE_INDEX) {
+                    continue;
+                }
+                long row = i * v;
+                acc += logSumExp(logits, row, v) - logits.get(row + y);
+            }
+            return acc;
+        });
+        return total / count;
+    }
+
+    /**
+     * dlogits [N, V] (assigned) = dloss · (softmax(logits) − onehot(target)) / count for counted rows, 0
+     * for ignored rows. dlogits may be the logits tensor itself.
+     */
+    public static void backward(Compute cx, Tensor dlogits, Tensor logits, int[] targets, int offset, float dloss) {
+        int v = logits.dim(-1);
+        int n = (int) (logits.numel() / v);
+        int count = countTargets(targets, offset, n, v);
+        double scale = count == 0 ? 0 : dloss / (double) count;
+        cx.par().forRange(n, 1, (s, e) -> {
+            for (long i = s; i < e; i++) {
+                long row = i * v;
+                int y = targets[offset + (int) i];
+                if (y == IGNORE_INDEX || count == 0) {
+                    for (int j = 0; j < v; j++) {
+                        dlogits.set(row + j, 0f);
+                    }
+                    continue;
+                }
+                double lse = logSumExp(logits, row, v);
+                // Softmax term for every class, minus the one-hot term at the target.
+                for (int j = 0; j < v; j++) {
+                    double p = Math.exp(logits.get(row + j) - lse);
+                    dlogits.set(row + j, (float) (scale * (j == y ? p - 1 : p)));
+                }
+            }
+        });
+    }
+
+    private static double logSumExp(Tensor x, long row, int v) {
+        float max = Float.NEGATIVE_INFINITY;
+        for (int j = 0; j < v; j++) {
+            max = Math.max(max, x.get(row + j));
+        }
+        double sum = 0;
+        for (int j = 0; j < v; j++) {
+            sum += Math.exp(x.get(row + j) - max);
+        }
+        return max + Math.log(sum);
+    }
+}

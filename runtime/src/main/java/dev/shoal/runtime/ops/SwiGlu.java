@@ -1,0 +1,83 @@
+// Llama's SwiGLU MLP: out = down(silu(gate(x)) ⊙ up(x)), silu(g) = g·σ(g).
+// Guarantees: the three projections go through Linear (Gemm); the gate and up pre-activations and
+// their product are kept for the backward pass; the two input-gradient products add into one dx.
+package dev.shoal.runtime.ops;
+
+import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.Tensor;
+
+public final class SwiGlu {
+    private SwiGlu() {}
+
+    /**
+     * out [N, C] = (silu(x·wGateᵀ) ⊙ x·wUpᵀ)·wDownᵀ. Saves gate [N, F], up [N, F] and h [N, F] = the
+     * product. wGate, wUp [F, C]; wDown [C, F].
+     */
+    public static void forward(
+            Compute cx,
+            Tensor out,
+            Tensor gate,
+            Tensor up,
+            Tensor h,
+            Tensor x,
+            Tensor wGate,
+            Tensor wUp,
+            Tensor wDown) {
+        // The two input projections.
+        Linear.forward(cx, gate, x, wGate);
+        Linear.forward(cx, up, x, wUp);
+        // The gated activation h = silu(gate) ⊙ up.
+        activation(cx, h, gate, up);
+        // The output projection.
+        Linear.forward(cx, out, h, wDown);
+    }
+
+    /** h = silu(gate) ⊙ up, element-wise. */
+    public static void activation(Compute cx, Tensor h, Tensor gate, Tensor up) {
+        cx.par().forRange(h.numel(), (s, e) -> {
+            for (long i = s; i < e; i++) {
+                float g = gate.get(i);
+                float sig = (float) (1.0 / (1.0 + Math.exp(-g)));
+                h.set(i, g * sig * up.get(i));
+            }
+        });
+    }
+
+    /**
+     * dx [N, C] (assigned) and dwGate, dwUp, dwDown (+=) from dout [N, C]. dh, dgate, dup [N, F] are
+     * scratch (dh may alias nothing saved; dgate/dup must not alias gate/up).
+     */
+    public static void backward(
+            Compute cx,
+            Tensor dx,
+            Tensor dwGate,
+            Tensor dwUp,
+            Tensor dwDown,
+            Tensor dh,
+            Tensor dgate,
+            Tensor dup,
+            Tensor dout,
+            Tensor x,
+            Tensor gate,
+            Tensor up,
+            Tensor h,
+            Tensor wGate,
+            Tensor wUp,
+            Tensor wDown) {
+        // Down projection: dh = dout · wDown, dwDown += doutᵀ · h.
+        Linear.backward(cx, dh, dwDown, dout, h, wDown, false);
+        // Through the gate: dup = dh ⊙ silu(g); dgate = dh ⊙ up ⊙ σ(g)·(1 + g·(1 − σ(g))).
+        cx.par().forRange(dh.numel(), (s, e) -> {
+            for (long i = s; i < e; i++) {
+                float g = gate.get(i);
+                float sig = (float) (1.0 / (1.0 + Math.exp(-g)));
+                float d = dh.get(i);
+                dup.set(i, d * g * sig);
+                dgate.set(i, d * up.get(i) * sig * (1f + g * (1f - sig)));
+            }
+        });
+        // The two input projections share x: the first assigns dx, the second adds to it.
+        Linear.backward(cx, dx, dwGate, dgate, x, wGate, false);
+        Linear.backward(cx, dx, dwUp, dup, x, wUp, true);
+    }
+}

@@ -1,0 +1,112 @@
+// AdamW with decoupled weight decay, step for step as torch.optim.AdamW (amsgrad off, maximize off).
+// Guarantees: per step t (1-based) and element: p ← p·(1 − lr·wd); m ← m + (1 − β1)(g − m);
+// v ← β2·v + (1 − β2)·g²; p ← p − (lr / (1 − β1^t)) · m / (sqrt(v) / sqrt(1 − β2^t) + eps).
+// Weight decay is skipped for 1-D tensors (the RMSNorm weights). State (m, v, t) is exposed by
+// parameter name so a checkpoint can save and restore it exactly.
+package dev.shoal.runtime.optim;
+
+import dev.shoal.runtime.tensor.Parallel;
+import dev.shoal.runtime.tensor.Tensor;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+public final class AdamW {
+    /** The optimizer state of one parameter tensor. */
+    public record State(
+            Tensor expAvg, // same shape as the parameter: first moment m
+            Tensor expAvgSq) {} // same shape: second moment v
+
+    private record Slot(String name, Tensor param, Tensor grad, State state, boolean decay) {}
+
+    private final AdamWConfig cfg;
+    private final Parallel par;
+    private final List<Slot> slots = new ArrayList<>();
+    private final Map<String, State> states;
+    private long step; // optimizer steps taken so far
+
+    /** Parameters and gradients with the same names and shapes (e.g. LlamaModel.params()/grads()). */
+    public AdamW(Map<String, Tensor> params, Map<String, Tensor> grads, AdamWConfig cfg, Parallel par) {
+        this.cfg = cfg;
+        this.par = par;
+        Map<String, State> st = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : params.entrySet()) {
+            Tensor p = e.getValue();
+            Tensor g = grads.get(e.getKey());
+            if (g == null || !g.sameShape(p)) {
+                throw new IllegalArgumentException("parameter '" + e.getKey() + "' " + p + " has gradient "
+                        + (g == null ? "missing" : g.toString()));
+            }
+            State s = new State(Tensor.zeros(p.shape()), Tensor.zeros(p.shape()));
+            st.put(e.getKey(), s);
+            slots.add(new Slot(e.getKey(), p, g, s, p.rank() >= 2));
+        }
+        states = Collections.unmodifiableMap(st);
+    }
+
+    public AdamWConfig config() {
+        return cfg;
+    }
+
+    /** Steps taken so far (torch's state['step']). */
+    public long stepCount() {
+        return step;
+    }
+
+    /** Sets the step count, e.g. after restoring m and v from a checkpoint. */
+    public void setStepCount(long steps) {
+        if (steps < 0) {
+            throw new IllegalArgumentException("step count must be >= 0, got " + steps);
+        }
+        step = steps;
+    }
+
+    /** m and v by parameter name. */
+    public Map<String, State> state() {
+        return states;
+    }
+
+    /** Whether weight decay applies to this parameter (false for 1-D tensors). */
+    public boolean decays(String name) {
+        return slots.stream().filter(s -> s.name().equals(name)).anyMatch(Slot::decay);
+    }
+
+    /** One update of every parameter with learning rate lr, from the gradients as they are now. */
+    public void step(double lr) {
+        if (!(lr >= 0) || Double.isInfinite(lr)) {
+            throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
+        }
+        step++;
+        // Scalars of this step, as torch computes them.
+        double bc1 = 1 - Math.pow(cfg.beta1(), step);
+        double bc2 = 1 - Math.pow(cfg.beta2(), step);
+        float stepSize = (float) (lr / bc1);
+        float bc2Sqrt = (float) Math.sqrt(bc2);
+        float b2 = (float) cfg.beta2(), eps = (float) cfg.eps();
+        float oneMinusB1 = (float) (1 - cfg.beta1()), oneMinusB2 = (float) (1 - cfg.beta2());
+        for (Slot s : slots) {
+            Tensor p = s.param(),
+                    g = s.grad(),
+                    m = s.state().expAvg(),
+                    v = s.state().expAvgSq();
+            float decayFactor = s.decay() ? (float) (1 - lr * cfg.weightDecay()) : 1f;
+            par.forRange(p.numel(), (lo, hi) -> {
+                for (long i = lo; i < hi; i++) {
+                    float gi = g.get(i);
+                    // Decoupled weight decay.
+                    float pi = p.get(i) * decayFactor;
+                    // First and second moments.
+                    float mi = m.get(i) + oneMinusB1 * (gi - m.get(i));
+                    float vi = v.get(i) * b2 + oneMinusB2 * gi * gi;
+                    m.set(i, mi);
+                    v.set(i, vi);
+                    // Bias-corrected update.
+                    float denom = (float) Math.sqrt(vi) / bc2Sqrt + eps;
+                    p.set(i, pi - stepSize * (mi / denom));
+                }
+            });
+        }
+    }
+}

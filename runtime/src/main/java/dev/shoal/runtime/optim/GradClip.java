@@ -1,0 +1,53 @@
+// Global gradient-norm clipping, as torch.nn.utils.clip_grad_norm_ (L2 norm, eps 1e-6).
+// Guarantees: returns the norm before clipping; scales every gradient by maxNorm / (norm + 1e-6) only
+// when that factor is below 1; the sum of squares is taken in double in fixed chunks, so the result
+// does not depend on the thread count. A non-finite norm is returned and nothing is scaled, so the
+// caller can skip the step.
+package dev.shoal.runtime.optim;
+
+import dev.shoal.runtime.tensor.Parallel;
+import dev.shoal.runtime.tensor.Tensor;
+import java.util.Collection;
+
+public final class GradClip {
+    private GradClip() {}
+
+    /** sqrt(Σ g²) over all tensors. */
+    public static double globalNorm(Collection<Tensor> grads, Parallel par) {
+        double ss = 0;
+        for (Tensor g : grads) {
+            ss += par.sumChunks(g.numel(), (s, e) -> {
+                double acc = 0;
+                for (long i = s; i < e; i++) {
+                    double x = g.get(i);
+                    acc += x * x;
+                }
+                return acc;
+            });
+        }
+        return Math.sqrt(ss);
+    }
+
+    /** Clips in place to maxNorm; returns the pre-clip global norm. */
+    public static double clipGlobalNorm(Collection<Tensor> grads, double maxNorm, Parallel par) {
+        if (!(maxNorm > 0)) {
+            throw new IllegalArgumentException("max grad norm must be > 0, got " + maxNorm);
+        }
+        double norm = globalNorm(grads, par);
+        if (!Double.isFinite(norm)) {
+            return norm;
+        }
+        double coef = maxNorm / (norm + 1e-6);
+        if (coef < 1) {
+            float c = (float) coef;
+            for (Tensor g : grads) {
+                par.forRange(g.numel(), (s, e) -> {
+                    for (long i = s; i < e; i++) {
+                        g.set(i, g.get(i) * c);
+                    }
+                });
+            }
+        }
+        return norm;
+    }
+}

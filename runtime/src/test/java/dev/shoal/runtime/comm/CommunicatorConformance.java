@@ -1,0 +1,287 @@
+// The conformance suite every Communicator backend runs: every op, odd sizes, 1 to 8 ranks,
+// several groups at once, abort unblocking a rank that waits for a dead peer, and timeouts.
+package dev.shoal.runtime.comm;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.shoal.comm.CommException;
+import dev.shoal.comm.Communicator;
+import dev.shoal.comm.DType;
+import dev.shoal.comm.ReduceOp;
+import dev.shoal.runtime.tensor.FloatFormats;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.bytedeco.javacpp.BytePointer;
+import org.bytedeco.javacpp.Pointer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+abstract class CommunicatorConformance {
+
+    /** Creates the communicators of one group of n ranks (index = rank), possibly in parallel. */
+    abstract Communicator[] group(String name, int n, long timeoutMillis) throws Exception;
+
+    interface RankBody {
+        void run(int rank, Communicator c) throws Exception;
+    }
+
+    /** Runs body on every rank in its own thread; rethrows the first failure. */
+    static void onRanks(Communicator[] comms, RankBody body) throws Exception {
+        ExecutorService pool = Executors.newFixedThreadPool(comms.length);
+        try {
+            List<Future<?>> fs = new ArrayList<>();
+            for (int r = 0; r < comms.length; r++) {
+                int rank = r;
+                fs.add(pool.submit(() -> {
+                    body.run(rank, comms[rank]);
+                    return null;
+                }));
+            }
+            for (Future<?> f : fs) f.get(60, TimeUnit.SECONDS);
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    static void closeAll(Communicator[] cs) {
+        for (Communicator c : cs) c.close();
+    }
+
+    /** Small integers, so sums over 8 ranks are exact in F32 and BF16 alike. */
+    static float value(int rank, long i) {
+        return (rank + 1) * ((i % 7) + 1);
+    }
+
+    static BytePointer buffer(DType dt, long elems) {
+        return new BytePointer(Math.max(1, dt.bytesFor(elems)));
+    }
+
+    static void put(BytePointer p, DType dt, long i, float v) {
+        if (dt == DType.F32) p.putFloat(i * 4, v);
+        else p.putShort(i * 2, dt == DType.BF16 ? FloatFormats.f32ToBf16(v) : FloatFormats.f32ToF16(v));
+    }
+
+    static float get(BytePointer p, DType dt, long i) {
+        if (dt == DType.F32) return p.getFloat(i * 4);
+        short s = p.getShort(i * 2);
+        return dt == DType.BF16 ? FloatFormats.bf16ToF32(s) : FloatFormats.f16ToF32(s);
+    }
+
+    static float expectReduce(ReduceOp op, int n, long i) {
+        float sum = 0, max = Float.NEGATIVE_INFINITY;
+        for (int r = 0; r < n; r++) {
+            sum += value(r, i);
+            max = Math.max(max, value(r, i));
+        }
+        return switch (op) {
+            case SUM -> sum;
+            case AVG -> sum / n;
+            case MAX -> max;
+        };
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3, 5, 8})
+    void allReduceEveryOpAndDtypeOnOddSizes(int n) throws Exception {
+        Communicator[] cs = group("ar" + n, n, 20_000);
+        try {
+            onRanks(cs, (rank, c) -> {
+                for (DType dt : new DType[] {DType.F32, DType.BF16}) {
+                    for (ReduceOp op : ReduceOp.values()) {
+                        for (long elems : new long[] {1, 7, 1001, 65_537}) {
+                            BytePointer b = buffer(dt, elems);
+                            for (long i = 0; i < elems; i++) put(b, dt, i, value(rank, i));
+                            c.allReduce(b, elems, dt, op);
+                            for (long i = 0; i < elems; i++) {
+                                float want = expectReduce(op, n, i);
+                                float tol = dt == DType.F32 ? 1e-6f * Math.abs(want) : 0.01f * Math.abs(want);
+                                float got = get(b, dt, i);
+                                if (Math.abs(got - want) > tol) {
+                                    fail("rank " + rank + " " + op + " " + dt + " elems " + elems + " [" + i + "]: got "
+                                            + got + " want " + want);
+                                }
+                            }
+                            b.close();
+                        }
+                    }
+                }
+            });
+        } finally {
+            closeAll(cs);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {1, 2, 3, 4, 7})
+    void reduceScatterAllGatherBroadcast(int n) throws Exception {
+        Communicator[] cs = group("rs" + n, n, 20_000);
+        try {
+            onRanks(cs, (rank, c) -> {
+                long per = 1013; // odd chunk size
+                DType dt = DType.F32;
+                BytePointer send = buffer(dt, per * n), recv = buffer(dt, per);
+                for (long i = 0; i < per * n; i++) put(send, dt, i, value(rank, i));
+                c.reduceScatter(send, recv, per, dt, ReduceOp.SUM);
+                for (long i = 0; i < per; i++)
+                    assertEquals(expectReduce(ReduceOp.SUM, n, rank * per + i), get(recv, dt, i));
+                // send is untouched
+                for (long i = 0; i < per * n; i++) assertEquals(value(rank, i), get(send, dt, i));
+
+                BytePointer all = buffer(dt, per * n);
+                for (long i = 0; i < per; i++) put(recv, dt, i, rank * 10_000 + i);
+                c.allGather(recv, all, per, dt);
+                for (int r = 0; r < n; r++)
+                    for (long i = 0; i < per; i++) assertEquals(r * 10_000 + i, get(all, dt, r * per + i));
+
+                for (int root = 0; root < n; root++) {
+                    BytePointer b = buffer(DType.BF16, 333);
+                    for (long i = 0; i < 333; i++) put(b, DType.BF16, i, rank == root ? i % 50 : -1);
+                    c.broadcast(b, 333, DType.BF16, root);
+                    for (long i = 0; i < 333; i++) assertEquals(i % 50, get(b, DType.BF16, i));
+                }
+                c.barrier();
+            });
+        } finally {
+            closeAll(cs);
+        }
+    }
+
+    @Test
+    void sendRecvAlongAPipelineBothWays() throws Exception {
+        int n = 4;
+        Communicator[] cs = group("p2p", n, 20_000);
+        try {
+            onRanks(cs, (rank, c) -> {
+                long elems = 300_001; // larger than socket buffers: exposes send/recv deadlocks
+                BytePointer out = buffer(DType.F32, elems), in = buffer(DType.F32, elems);
+                for (long i = 0; i < elems; i++) put(out, DType.F32, i, rank + i);
+                // Every rank sends forward and backward first, then receives: must not deadlock.
+                if (rank + 1 < n) c.send(out, elems, DType.F32, rank + 1);
+                if (rank > 0) c.send(out, elems, DType.F32, rank - 1);
+                if (rank > 0) {
+                    c.recv(in, elems, DType.F32, rank - 1);
+                    for (long i = 0; i < elems; i += 997) assertEquals(rank - 1 + i, get(in, DType.F32, i), 1e-3);
+                }
+                if (rank + 1 < n) {
+                    c.recv(in, elems, DType.F32, rank + 1);
+                    for (long i = 0; i < elems; i += 997) assertEquals(rank + 1 + i, get(in, DType.F32, i), 1e-3);
+                }
+                c.synchronize();
+            });
+        } finally {
+            closeAll(cs);
+        }
+    }
+
+    @Test
+    void severalGroupsAtOnce() throws Exception {
+        // 4 ranks: a world group plus two pair groups {0,1} and {2,3}, used concurrently.
+        Communicator[] world = group("world", 4, 20_000);
+        Communicator[] a = group("pairA", 2, 20_000);
+        Communicator[] b = group("pairB", 2, 20_000);
+        try {
+            onRanks(world, (rank, w) -> {
+                Communicator pair = rank < 2 ? a[rank] : b[rank - 2];
+                for (int iter = 0; iter < 20; iter++) {
+                    BytePointer x = buffer(DType.F32, 1000), y = buffer(DType.F32, 1000);
+                    for (int i = 0; i < 1000; i++) {
+                        put(x, DType.F32, i, rank);
+                        put(y, DType.F32, i, 1);
+                    }
+                    pair.allReduce(x, 1000, DType.F32, ReduceOp.SUM);
+                    w.allReduce(y, 1000, DType.F32, ReduceOp.SUM);
+                    assertEquals(rank < 2 ? 1f : 5f, get(x, DType.F32, 999));
+                    assertEquals(4f, get(y, DType.F32, 0));
+                }
+            });
+        } finally {
+            closeAll(world);
+            closeAll(a);
+            closeAll(b);
+        }
+    }
+
+    @Test
+    void abortUnblocksARankWaitingForADeadPeer() throws Exception {
+        Communicator[] cs = group("abort", 2, 60_000);
+        try {
+            // Rank 1 is "dead": it never calls. Rank 0 blocks until another thread aborts.
+            ExecutorService pool = Executors.newSingleThreadExecutor();
+            Future<Throwable> waiting = pool.submit(() -> {
+                try {
+                    BytePointer b = buffer(DType.F32, 1 << 16);
+                    cs[0].allReduce(b, 1 << 16, DType.F32, ReduceOp.SUM);
+                    return null;
+                } catch (Throwable t) {
+                    return t;
+                }
+            });
+            Thread.sleep(200);
+            long t0 = System.nanoTime();
+            cs[0].abort("mesh epoch bumped");
+            Throwable t = waiting.get(10, TimeUnit.SECONDS);
+            assertInstanceOf(CommException.class, t, String.valueOf(t));
+            assertEquals(CommException.Kind.ABORTED, ((CommException) t).kind(), t.getMessage());
+            assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10));
+            // Later calls fail fast too.
+            Pointer b = buffer(DType.F32, 4);
+            CommException again = org.junit.jupiter.api.Assertions.assertThrows(
+                    CommException.class, () -> cs[0].allReduce(b, 4, DType.F32, ReduceOp.SUM));
+            assertEquals(CommException.Kind.ABORTED, again.kind());
+            pool.shutdownNow();
+        } finally {
+            closeAll(cs);
+        }
+    }
+
+    @Test
+    void timeoutNamesTheOperation() throws Exception {
+        Communicator[] cs = group("timeout", 3, 400);
+        try {
+            BytePointer b = buffer(DType.F32, 10);
+            long t0 = System.nanoTime();
+            CommException e = org.junit.jupiter.api.Assertions.assertThrows(
+                    CommException.class, () -> cs[0].allReduce(b, 10, DType.F32, ReduceOp.SUM));
+            assertEquals(CommException.Kind.TIMEOUT, e.kind(), e.getMessage());
+            assertTrue(e.getMessage().contains("allReduce"), e.getMessage());
+            assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(10));
+        } finally {
+            closeAll(cs);
+        }
+    }
+
+    @Test
+    void mismatchedCallsFailInsteadOfCorrupting() throws Exception {
+        Communicator[] cs = group("mismatch", 2, 5_000);
+        try {
+            List<Throwable> errors = java.util.Collections.synchronizedList(new ArrayList<>());
+            onRanks(cs, (rank, c) -> {
+                try {
+                    BytePointer b = buffer(DType.F32, 100);
+                    c.allReduce(b, rank == 0 ? 100 : 50, DType.F32, ReduceOp.SUM);
+                } catch (CommException e) {
+                    errors.add(e);
+                }
+            });
+            assertTrue(!errors.isEmpty(), "no rank noticed the mismatch");
+            for (Throwable t : errors) {
+                CommException.Kind k = ((CommException) t).kind();
+                assertTrue(
+                        k == CommException.Kind.INVALID_ARGUMENT
+                                || k == CommException.Kind.PEER_LOST
+                                || k == CommException.Kind.ABORTED,
+                        t.getMessage());
+            }
+        } finally {
+            closeAll(cs);
+        }
+    }
+}
