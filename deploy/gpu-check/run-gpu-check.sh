@@ -187,11 +187,11 @@ else
   stage_done "KernelBench" "absent" 0
 fi
 
-# The layer stack at torch_bench.py's default shape (8 Llama-3-8B layers, batch 2 × 2048), so the two compare.
+# The layer stack at torch_kernel_bench.py's default shape (8 Llama-3-8B layers, batch 1 × 2048), so the two compare.
 LAYERBENCH_LOG="$WORK/layerbench.log"
 if grep -qx 'main: dev.shoal.runtime.cuda.CudaLayerBench' "$BUNDLE/BUNDLE.txt" 2>/dev/null; then
   run_java_main "CudaLayerBench" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERBENCH" "$LAYERBENCH_LOG" \
-    --layers 8 --batch 2
+    --layers 8 --batch 1
 else
   echo "not in this bundle (no dev.shoal.runtime.cuda.CudaLayerBench)" >"$LAYERBENCH_LOG"
   stage_done "CudaLayerBench" "absent" 0
@@ -272,7 +272,7 @@ fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
   echo
   cat "$KERNELBENCH_LOG" 2>/dev/null
   echo
-  echo "## CudaLayerBench (--layers 8 --batch 2)"
+  echo "## CudaLayerBench (--layers 8 --batch 1)"
   echo
   cat "$LAYERBENCH_LOG" 2>/dev/null
   echo

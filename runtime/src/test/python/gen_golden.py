@@ -10,7 +10,8 @@ What it writes (all float32, CPU; tensors as safetensors with HF names, everythi
     logits.safetensors           "logits" [B, T, V] of the initial weights
     grads.safetensors            d(loss)/d(param) for every parameter, by HF name
     expected.json                loss, grad_norm, the 5-step AdamW run (losses and pre-clip grad
-                                 norms per step, the loss after step 5) and the `shoal loss` CLI case
+                                 norms per step, the loss after step 5, the elements where the float32
+                                 weights differ from a float64 rerun by > 1e-6) and the `shoal loss` CLI case
     weights_after_5.safetensors  every parameter after 5 AdamW steps
   runtime/src/test/resources/golden/tiny-rope31/
     config.json                  the same model with rope_scaling {rope_type: llama3, factor 4,
@@ -119,7 +120,7 @@ def init_weights(c, gen):
 
 
 def rms_norm(x, weight, eps):
-    x32 = x.to(torch.float32)
+    x32 = x.to(torch.promote_types(x.dtype, torch.float32))  # fp32 as HF (fp64 stays fp64)
     x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
     return weight * x32.to(x.dtype)
 
@@ -178,7 +179,7 @@ def forward(c, w, tokens):
         k = k * cos + rotate_half(k) * sin
         k, v = repeat_kv(k, NH // NKV), repeat_kv(v, NH // NKV)
         att = (q @ k.transpose(2, 3)) / math.sqrt(hd) + causal
-        att = F.softmax(att, dim=-1, dtype=torch.float32)
+        att = F.softmax(att, dim=-1, dtype=torch.promote_types(att.dtype, torch.float32))
         y = (att @ v).transpose(1, 2).reshape(Bn, Tn, C)
         h = h + y @ w[p + "self_attn.o_proj.weight"].T
         x = rms_norm(h, w[p + "post_attention_layernorm.weight"], c["eps"])
@@ -202,6 +203,26 @@ def grads_of(c, w, tokens, targets):
     grads = {k: p.grad.detach().clone() for k, p in w.items()}
     norm = torch.sqrt(sum((g.double() ** 2).sum() for g in grads.values())).item()
     return logits.detach(), loss.item(), grads, norm
+
+
+def adamw_run(c, w, tokens, targets, dtype):
+    """5 AdamW steps (clip 1.0 before each) in dtype from w; returns weights, losses, pre-clip norms, final loss."""
+    w2 = {k: v.detach().clone().to(dtype).requires_grad_(True) for k, v in w.items()}
+    decay = [p for p in w2.values() if p.dim() == 2]
+    no_decay = [p for p in w2.values() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
+                            lr=1e-3, betas=(0.9, 0.95), eps=1e-8, foreach=False)
+    losses, norms = [], []
+    for _ in range(5):
+        opt.zero_grad(set_to_none=True)
+        l = loss_of(forward(c, w2, tokens), targets)
+        l.backward()
+        norms.append(torch.nn.utils.clip_grad_norm_(list(w2.values()), 1.0).item())
+        losses.append(l.item())
+        opt.step()
+    with torch.no_grad():
+        final_loss = loss_of(forward(c, w2, tokens), targets).item()
+    return w2, losses, norms, final_loss
 
 
 # ---------------------------------------------------------------- outputs
@@ -230,29 +251,28 @@ def gen_tiny():
     _, cli_loss, _, cli_gnorm = grads_of(c, w, cli_tokens, cli_targets)
 
     # 5 AdamW steps on the same batch, from a copy of the initial weights
-    w2 = {k: v.detach().clone().requires_grad_(True) for k, v in w.items()}
-    decay = [p for p in w2.values() if p.dim() == 2]
-    no_decay = [p for p in w2.values() if p.dim() < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}],
-                            lr=1e-3, betas=(0.9, 0.95), eps=1e-8, foreach=False)
-    losses, norms = [], []
-    for _ in range(5):
-        opt.zero_grad(set_to_none=True)
-        l = loss_of(forward(c, w2, tokens), targets)
-        l.backward()
-        norms.append(torch.nn.utils.clip_grad_norm_(list(w2.values()), 1.0).item())
-        losses.append(l.item())
-        opt.step()
-    with torch.no_grad():
-        final_loss = loss_of(forward(c, w2, tokens), targets).item()
+    w2, losses, norms, final_loss = adamw_run(c, w, tokens, targets, torch.float32)
     write_safetensors(os.path.join(out, "weights_after_5.safetensors"), w2)
+    # The same run in float64 tells where the float32 reference itself is uncertain: Adam's update
+    # m/(sqrt(v)+eps) is ill-conditioned for a gradient near eps, so float32 summation noise in such a
+    # gradient moves the weight by up to lr·noise/eps per step. Elements whose float32 and float64
+    # results differ by more than 1e-6 are listed with both values.
+    w64, _, _, _ = adamw_run(c, w, tokens, targets, torch.float64)
+    uncertain = []
+    for k in w2:
+        d = (w2[k].detach().double() - w64[k].detach()).abs().flatten()
+        for i in (d > 1e-6).nonzero().flatten().tolist():
+            uncertain.append({"name": k, "index": i, "f32": w2[k].detach().flatten()[i].item(),
+                              "f64": w64[k].detach().flatten()[i].item()})
+    max64 = max((w2[k].detach().double() - w64[k].detach()).abs().max().item() for k in w2)
 
     write_json(os.path.join(out, "expected.json"), {
         "torch": torch.__version__, "seed": SEED, "B": B, "T": T,
         "loss": loss, "grad_norm": gnorm,
         "adamw": {"lr": 1e-3, "betas": [0.9, 0.95], "eps": 1e-8, "weight_decay": 0.1,
                   "weight_decay_applies_to": "2-D weights (not norm weights)", "clip_grad_norm": 1.0,
-                  "losses": losses, "grad_norms_before_clip": norms, "loss_after_5": final_loss},
+                  "losses": losses, "grad_norms_before_clip": norms, "loss_after_5": final_loss,
+                  "float64_max_abs_diff": max64, "float64_uncertain": uncertain},
         "cli": {"tokens": seq.tolist(), "loss": cli_loss, "grad_norm": cli_gnorm, "positions": B * T},
     })
     print(f"tiny: loss {loss:.6f} grad_norm {gnorm:.6f} adamw losses {[round(x, 5) for x in losses]}")

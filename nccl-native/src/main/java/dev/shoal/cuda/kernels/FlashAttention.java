@@ -15,11 +15,10 @@ public final class FlashAttention {
     /** Queries (and keys) per tile of the flash kernels. */
     public static final int TILE = 64;
 
-    private static final int THREADS = 128;
-    /** Forward blocks: 8 warps of 16 query rows, key/value tiles double-buffered. */
-    private static final int FORWARD_ROWS = 128;
+    /** Rows per block of the flash kernels (8 warps x 16 rows), against 64-row tiles of the other side. */
+    private static final int BLOCK_ROWS = 128;
 
-    private static final int FORWARD_THREADS = 256;
+    private static final int BLOCK_THREADS = 256;
     private static final float LOG2E = 1.4426950408889634f;
 
     private FlashAttention() {}
@@ -110,10 +109,10 @@ public final class FlashAttention {
         if (impl != Impl.REFERENCE) {
             lib.launch(
                     "flash_fwd_bf16_hd" + hd + variant(impl),
-                    (T + FORWARD_ROWS - 1) / FORWARD_ROWS,
+                    (T + BLOCK_ROWS - 1) / BLOCK_ROWS,
                     NH,
                     B,
-                    FORWARD_THREADS,
+                    BLOCK_THREADS,
                     1,
                     1,
                     4 * TILE * (hd + 8) * 2,
@@ -229,17 +228,18 @@ public final class FlashAttention {
                             .i32(T)
                             .i32(NH)
                             .i32(hd));
-            // step 2: dK, dV per key tile; step 3: dQ per query tile
-            int smem = 4 * TILE * (hd + 8) * 2;
+            // step 2: dK, dV per 128-key block; step 3: dQ per 128-query block
+            int smem = 8 * TILE * (hd + 8) * 2;
+            int blocks = (T + BLOCK_ROWS - 1) / BLOCK_ROWS;
             lib.launch(
                     "flash_bwd_dkdv_bf16_hd" + hd + variant(impl),
-                    tiles(T),
+                    blocks,
                     NKV,
                     B,
-                    THREADS,
+                    BLOCK_THREADS,
                     1,
                     1,
-                    smem + 2 * TILE * 4,
+                    smem + 2 * BLOCK_ROWS * 4,
                     stream,
                     KernelArgs.begin()
                             .ptr(q)
@@ -257,10 +257,10 @@ public final class FlashAttention {
                             .f32(scale));
             lib.launch(
                     "flash_bwd_dq_bf16_hd" + hd + variant(impl),
-                    tiles(T),
+                    blocks,
                     NH,
                     B,
-                    THREADS,
+                    BLOCK_THREADS,
                     1,
                     1,
                     smem,
@@ -342,10 +342,6 @@ public final class FlashAttention {
                             .i32(hd)
                             .f32(scale));
         }
-    }
-
-    private static int tiles(int T) {
-        return (T + TILE - 1) / TILE;
     }
 
     /** Validates the shape; returns the pointer alignment the implementation needs. */

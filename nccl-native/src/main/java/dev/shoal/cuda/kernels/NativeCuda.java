@@ -105,6 +105,16 @@ public final class NativeCuda {
 
     private static List<String> preloadFromKnownPlaces() {
         List<Path> dirs = new ArrayList<>();
+        // LD_LIBRARY_PATH first: the same files the dynamic linker and JavaCPP would pick, so no
+        // library is ever loaded twice from two places
+        String ldPath = System.getenv("LD_LIBRARY_PATH");
+        if (ldPath != null) {
+            for (String d : ldPath.split(File.pathSeparator)) {
+                if (!d.isBlank()) {
+                    dirs.add(Path.of(d));
+                }
+            }
+        }
         for (String env : new String[] {"CUDA_HOME", "CUDA_PATH"}) {
             String v = System.getenv(env);
             if (v != null && !v.isBlank()) {

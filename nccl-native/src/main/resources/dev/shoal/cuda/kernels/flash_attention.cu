@@ -2,7 +2,7 @@
 // (mma.sync m16n8k16, fp32 accumulation), forward and backward.
 // Layouts: Q, O, dQ, dO [B, T, NH, hd]; K, V, dK, dV [B, T, NKV, hd] (all bf16);
 //          LSE, D [B, NH, T] fp32 (LSE in natural log units: log sum_j exp(scale * q.k_j)).
-// Tiles: 64 queries x 64 keys per step, 4 warps, each warp owns 16 rows. Scores live only in
+// Tiles: 128 rows per block (8 warps x 16 rows) against 64-row tiles of the other side, double-buffered. Scores live only in
 // registers: the T x T matrix never reaches global memory. hd is a template parameter (64 or 128).
 // Backward: D = rowsum(dO * O) first; then one kernel per key tile accumulates dK, dV over every
 // query tile and every head of the KV group (no atomics), and one kernel per query tile
@@ -10,7 +10,6 @@
 #include "shoal_common.cuh"
 
 #define FA_TILE 64
-#define FA_THREADS 128
 #define FA_LOG2E 1.4426950408889634f
 #define FA_LN2 0.6931471805599453f
 
@@ -99,19 +98,6 @@ __device__ __forceinline__ void ld_b_kn2(u32 b0[2], u32 b1[2], const bf16* s, in
         b0[1] = pack_raw(p[8 * lds], p[9 * lds]);
         b1[0] = pack_raw(p[8], p[lds + 8]);
         b1[1] = pack_raw(p[8 * lds + 8], p[9 * lds + 8]);
-    }
-}
-
-// Copies a 64 x HD bf16 tile (rows >= valid are zero) from global (row stride gs elements) to shared.
-template <int HD>
-__device__ __forceinline__ void load_tile(bf16* s, const bf16* g, i64 gs, int valid) {
-    constexpr int VPR = HD / 8;  // 16-byte vectors per row
-    constexpr int LDS = HD + 8;
-    for (int i = threadIdx.x; i < FA_TILE * VPR; i += FA_THREADS) {
-        const int r = i / VPR, c = i % VPR;
-        u32x4 v = {0u, 0u, 0u, 0u};
-        if (r < valid) v = *(const u32x4*)(g + r * gs + c * 8);
-        *(u32x4*)(s + r * LDS + c * 8) = v;
     }
 }
 
@@ -338,31 +324,59 @@ extern "C" __global__ void flash_bwd_dot_bf16(const bf16* __restrict__ dO, const
     }
 }
 
-// Backward step 2: dK, dV for one 64-key tile of one KV head, summed over the group's heads and
-// every query tile at or after it. grid (ceil(T/64), NKV, B), block 128,
-// dynamic smem 4 * 64 * (HD + 8) * 2 + 2 * 64 * 4 bytes.
+// Backward step 2: dK, dV for one 128-key block of one KV head (8 warps x 16 keys), summed over the
+// group's heads and every 64-query tile at or after it; query tiles double-buffered with cp.async.
+// grid (ceil(T/128), NKV, B), block 256, dynamic smem 8 * 64 * (HD + 8) * 2 + 2 * 128 * 4 bytes.
+#define FA_BWD_WARPS 8
+#define FA_BWD_ROWS (FA_BWD_WARPS * 16)
+#define FA_BWD_THREADS (FA_BWD_WARPS * 32)
+
 template <int HD, bool LDM>
 __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                     const bf16* __restrict__ dO, const float* __restrict__ LSE,
                                     const float* __restrict__ D, bf16* __restrict__ dK, bf16* __restrict__ dV, int T,
                                     int NH, int NKV, float scaleLog2, float scale) {
     constexpr int LDS = HD + 8;
+    constexpr int TILE_ELEMS = FA_TILE * LDS;
     extern __shared__ u32x4 smem_dkdv[];
-    bf16* Ks = (bf16*)smem_dkdv;
-    bf16* Vs = Ks + FA_TILE * LDS;
-    bf16* Qs = Vs + FA_TILE * LDS;
-    bf16* dOs = Qs + FA_TILE * LDS;
-    float* Ls = (float*)(dOs + FA_TILE * LDS);
-    float* Ds = Ls + FA_TILE;
-    const int kt = blockIdx.x;  // low key tiles see the most queries: they start first
+    bf16* Ks = (bf16*)smem_dkdv;        // 128 key rows
+    bf16* Vs = Ks + 2 * TILE_ELEMS;     // 128 value rows
+    bf16* qd = Vs + 2 * TILE_ELEMS;     // stage s: Q tile at qd + 2s * TILE_ELEMS, dO tile right after
+    float* ld = (float*)(qd + 4 * TILE_ELEMS);  // stage s: LSE*log2e at ld + 128s, D at ld + 128s + 64
+    const int kt = blockIdx.x;  // low key blocks see the most queries: they start first
     const int kvh = blockIdx.y, b = blockIdx.z, G = NH / NKV;
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t4 = lane & 3;
-    const int k0 = kt * FA_TILE, nqt = (T + FA_TILE - 1) / FA_TILE;
+    const int k0 = kt * FA_BWD_ROWS, nqt = (T + FA_TILE - 1) / FA_TILE;
     const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
-    const int keyA = k0 + warp * 16 + (lane >> 2), keyB = keyA + 8;
+    const int warpKey0 = k0 + warp * 16;
+    const int keyA = warpKey0 + (lane >> 2), keyB = keyA + 8;
+    const int qtStart = k0 / FA_TILE;            // earlier query tiles precede every key here
+    const int perHead = nqt - qtStart, steps = G * perHead;
 
-    load_tile<HD>(Ks, K + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
-    load_tile<HD>(Vs, V + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
+    // step 1: start this block's keys and values
+    load_tile_async<HD, FA_BWD_THREADS>(Ks, K + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, FA_BWD_ROWS,
+                                        imin(FA_BWD_ROWS, T - k0));
+    load_tile_async<HD, FA_BWD_THREADS>(Vs, V + ((i64)b * T * NKV + kvh) * HD + (i64)k0 * kvs, kvs, FA_BWD_ROWS,
+                                        imin(FA_BWD_ROWS, T - k0));
+    cp_async_commit();
+
+    // issue(step, stage): start Q and dO of (head, query tile) = step; write its LSE (log2 units) and D
+    auto issue = [&](int step, int stage) {
+        const int h = kvh * G + step / perHead, q0 = (qtStart + step % perHead) * FA_TILE;
+        const int valid = imin(FA_TILE, T - q0);
+        bf16* Qst = qd + 2 * stage * TILE_ELEMS;
+        load_tile_async<HD, FA_BWD_THREADS>(Qst, Q + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, FA_TILE, valid);
+        load_tile_async<HD, FA_BWD_THREADS>(Qst + TILE_ELEMS, dO + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs,
+                                            FA_TILE, valid);
+        cp_async_commit();
+        if (threadIdx.x < FA_TILE) {
+            const int i = threadIdx.x;
+            const i64 row = ((i64)b * NH + h) * T + q0 + i;
+            ld[stage * 128 + i] = i < valid ? LSE[row] * FA_LOG2E : SHOAL_POS_INF;  // padded rows get P = 0
+            ld[stage * 128 + 64 + i] = i < valid ? D[row] : 0.0f;
+        }
+    };
+    issue(0, 0);
 
     float dk[HD / 8][4], dv[HD / 8][4];
 #pragma unroll
@@ -370,26 +384,26 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
         dk[n][0] = dk[n][1] = dk[n][2] = dk[n][3] = 0.0f;
         dv[n][0] = dv[n][1] = dv[n][2] = dv[n][3] = 0.0f;
     }
-    for (int hh = 0; hh < G; hh++) {
-        const int h = kvh * G + hh;
-        const bf16* Qb = Q + ((i64)b * T * NH + h) * HD;
-        const bf16* dOb = dO + ((i64)b * T * NH + h) * HD;
-        const float* Lb = LSE + ((i64)b * NH + h) * T;
-        const float* Db = D + ((i64)b * NH + h) * T;
-        for (int qt = kt; qt < nqt; qt++) {
-            const int q0 = qt * FA_TILE, valid = imin(FA_TILE, T - q0);
-            __syncthreads();  // the previous tile's readers are done
-            load_tile<HD>(Qs, Qb + (i64)q0 * qs, qs, valid);
-            load_tile<HD>(dOs, dOb + (i64)q0 * qs, qs, valid);
-            for (int i = threadIdx.x; i < FA_TILE; i += FA_THREADS) {
-                Ls[i] = i < valid ? Lb[q0 + i] * FA_LOG2E : SHOAL_POS_INF;  // padded rows get P = 0
-                Ds[i] = i < valid ? Db[q0 + i] : 0.0f;
-            }
-            __syncthreads();
+    for (int step = 0; step < steps; step++) {
+        // step 2: prefetch the next query tile into the other stage, wait for this one
+        if (step + 1 < steps) {
+            issue(step + 1, (step + 1) & 1);
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
+        __syncthreads();
+        const int stage = step & 1;
+        const int q0 = (qtStart + step % perHead) * FA_TILE;
+        const bf16* Qs = qd + 2 * stage * TILE_ELEMS;
+        const bf16* dOs = Qs + TILE_ELEMS;
+        const float* Ls = ld + stage * 128;
+        const float* Ds = Ls + 64;
+        if (q0 + FA_TILE - 1 >= warpKey0) {  // some query of the tile sees some key of this warp
 #pragma unroll
             for (int half = 0; half < 2; half++) {
                 const int qc0 = half * 32;
-                // S^T = K Q^T and dP^T = V dO^T for 16 keys x 32 queries
+                // step 3: S^T = K Q^T and dP^T = V dO^T for 16 keys x 32 queries
                 float st[4][4], dpt[4][4];
 #pragma unroll
                 for (int n = 0; n < 4; n++) {
@@ -412,7 +426,7 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
                         mma16816(dpt[n + 1], va, b1);
                     }
                 }
-                // P^T = exp(S * scale - LSE) under the causal mask; dS^T = P^T (dP^T - D)
+                // step 4: P^T = exp(S * scale - LSE) under the causal mask; dS^T = P^T (dP^T - D)
 #pragma unroll
                 for (int n = 0; n < 4; n++) {
 #pragma unroll
@@ -424,7 +438,7 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
                         dpt[n][e] = p * (dpt[n][e] - Ds[ql]);
                     }
                 }
-                // dV += P^T dO ;  dK += dS^T Q   (k = the 32 queries of this half)
+                // step 5: dV += P^T dO ;  dK += dS^T Q   (k = the 32 queries of this half)
 #pragma unroll
                 for (int kk = 0; kk < 2; kk++) {
                     u32 pa[4], da[4];
@@ -449,8 +463,9 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
                 }
             }
         }
+        __syncthreads();  // everyone is done with this stage before it is refilled
     }
-    // write dK = scale * dk and dV for keys < T
+    // step 6: write dK = scale * dk and dV for keys < T
     bf16* dKb = dK + ((i64)b * T * NKV + kvh) * HD;
     bf16* dVb = dV + ((i64)b * T * NKV + kvh) * HD;
 #pragma unroll
@@ -467,51 +482,61 @@ __device__ void flash_bwd_dkdv_impl(const bf16* __restrict__ Q, const bf16* __re
     }
 }
 
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64(const bf16* Q,
+extern "C" __global__ void __launch_bounds__(FA_BWD_THREADS) flash_bwd_dkdv_bf16_hd64(const bf16* Q,
         const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
         int NH, int NKV, float scaleLog2, float scale) {
     flash_bwd_dkdv_impl<64, true>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd64_basic(const bf16* Q,
+extern "C" __global__ void __launch_bounds__(FA_BWD_THREADS) flash_bwd_dkdv_bf16_hd64_basic(const bf16* Q,
         const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
         int NH, int NKV, float scaleLog2, float scale) {
     flash_bwd_dkdv_impl<64, false>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128(const bf16* Q,
+extern "C" __global__ void __launch_bounds__(FA_BWD_THREADS) flash_bwd_dkdv_bf16_hd128(const bf16* Q,
         const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
         int NH, int NKV, float scaleLog2, float scale) {
     flash_bwd_dkdv_impl<128, true>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dkdv_bf16_hd128_basic(const bf16* Q,
+extern "C" __global__ void __launch_bounds__(FA_BWD_THREADS) flash_bwd_dkdv_bf16_hd128_basic(const bf16* Q,
         const bf16* K, const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dK, bf16* dV, int T,
         int NH, int NKV, float scaleLog2, float scale) {
     flash_bwd_dkdv_impl<128, false>(Q, K, V, dO, LSE, D, dK, dV, T, NH, NKV, scaleLog2, scale);
 }
 
-// Backward step 3: dQ for one 64-query tile of one head, over every key tile at or before it.
-// grid (ceil(T/64), NH, B), block 128, dynamic smem 4 * 64 * (HD + 8) * 2 bytes.
+// Backward step 3: dQ for one 128-query block of one head (8 warps x 16 rows), over every key tile
+// at or before it; key/value tiles double-buffered with cp.async.
+// grid (ceil(T/128), NH, B), block 256, dynamic smem 8 * 64 * (HD + 8) * 2 bytes.
 template <int HD, bool LDM>
 __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __restrict__ K, const bf16* __restrict__ V,
                                   const bf16* __restrict__ dO, const float* __restrict__ LSE,
                                   const float* __restrict__ D, bf16* __restrict__ dQ, int T, int NH, int NKV,
                                   float scaleLog2, float scale) {
     constexpr int LDS = HD + 8;
+    constexpr int TILE_ELEMS = FA_TILE * LDS;
     extern __shared__ u32x4 smem_dq[];
-    bf16* Qs = (bf16*)smem_dq;
-    bf16* dOs = Qs + FA_TILE * LDS;
-    bf16* Ks = dOs + FA_TILE * LDS;
-    bf16* Vs = Ks + FA_TILE * LDS;
+    bf16* Qs = (bf16*)smem_dq;        // 128 query rows
+    bf16* dOs = Qs + 2 * TILE_ELEMS;  // 128 rows
+    bf16* kv = dOs + 2 * TILE_ELEMS;  // stage s: K tile at kv + 2s * TILE_ELEMS, V tile right after
     const int qt = gridDim.x - 1 - blockIdx.x;  // longest rows first
     const int h = blockIdx.y, b = blockIdx.z, kvh = h / (NH / NKV);
     const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, t4 = lane & 3;
-    const int q0 = qt * FA_TILE;
+    const int q0 = qt * FA_BWD_ROWS;
     const i64 qs = (i64)NH * HD, kvs = (i64)NKV * HD;
-    const int rowA = q0 + warp * 16 + (lane >> 2), rowB = rowA + 8;
+    const int warpRow0 = q0 + warp * 16;
+    const int rowA = warpRow0 + (lane >> 2), rowB = rowA + 8;
+    const int nkt = (imin(q0 + FA_BWD_ROWS, T) - 1) / FA_TILE + 1;
     const bf16* Kb = K + ((i64)b * T * NKV + kvh) * HD;
     const bf16* Vb = V + ((i64)b * T * NKV + kvh) * HD;
 
-    load_tile<HD>(Qs, Q + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, imin(FA_TILE, T - q0));
-    load_tile<HD>(dOs, dO + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, imin(FA_TILE, T - q0));
+    // step 1: start Q and dO of this block, and key/value tile 0
+    load_tile_async<HD, FA_BWD_THREADS>(Qs, Q + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, FA_BWD_ROWS,
+                                        imin(FA_BWD_ROWS, T - q0));
+    load_tile_async<HD, FA_BWD_THREADS>(dOs, dO + ((i64)b * T * NH + h) * HD + (i64)q0 * qs, qs, FA_BWD_ROWS,
+                                        imin(FA_BWD_ROWS, T - q0));
+    cp_async_commit();
+    load_tile_async<HD, FA_BWD_THREADS>(kv, Kb, kvs, FA_TILE, imin(FA_TILE, T));
+    load_tile_async<HD, FA_BWD_THREADS>(kv + TILE_ELEMS, Vb, kvs, FA_TILE, imin(FA_TILE, T));
+    cp_async_commit();
     const float* Lb = LSE + ((i64)b * NH + h) * T;
     const float* Db = D + ((i64)b * NH + h) * T;
     const float lse2[2] = {rowA < T ? Lb[rowA] * FA_LOG2E : SHOAL_POS_INF, rowB < T ? Lb[rowB] * FA_LOG2E : SHOAL_POS_INF};
@@ -521,66 +546,80 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
 #pragma unroll
     for (int n = 0; n < HD / 8; n++) dq[n][0] = dq[n][1] = dq[n][2] = dq[n][3] = 0.0f;
 
-    for (int j = 0; j <= qt; j++) {
+    for (int j = 0; j < nkt; j++) {
         const int k0 = j * FA_TILE;
+        // step 2: prefetch tile j+1 into the other stage, wait for tile j (and Q, dO)
+        if (j + 1 < nkt) {
+            bf16* nxt = kv + ((j + 1) & 1) * 2 * TILE_ELEMS;
+            const int k1 = k0 + FA_TILE;
+            load_tile_async<HD, FA_BWD_THREADS>(nxt, Kb + (i64)k1 * kvs, kvs, FA_TILE, imin(FA_TILE, T - k1));
+            load_tile_async<HD, FA_BWD_THREADS>(nxt + TILE_ELEMS, Vb + (i64)k1 * kvs, kvs, FA_TILE,
+                                                imin(FA_TILE, T - k1));
+            cp_async_commit();
+            cp_async_wait<1>();
+        } else {
+            cp_async_wait<0>();
+        }
         __syncthreads();
-        load_tile<HD>(Ks, Kb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
-        load_tile<HD>(Vs, Vb + (i64)k0 * kvs, kvs, imin(FA_TILE, T - k0));
-        __syncthreads();
+        const bf16* Ks = kv + (j & 1) * 2 * TILE_ELEMS;
+        const bf16* Vs = Ks + TILE_ELEMS;
+        if (k0 <= warpRow0) {  // otherwise every key of the tile is after every row of this warp
 #pragma unroll
-        for (int half = 0; half < 2; half++) {
-            const int kc0 = half * 32;
-            // S = Q K^T and dP = dO V^T for 16 queries x 32 keys
-            float s[4][4], dp[4][4];
+            for (int half = 0; half < 2; half++) {
+                const int kc0 = half * 32;
+                // step 3: S = Q K^T and dP = dO V^T for 16 queries x 32 keys
+                float s[4][4], dp[4][4];
 #pragma unroll
-            for (int n = 0; n < 4; n++) {
-                s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
-                dp[n][0] = dp[n][1] = dp[n][2] = dp[n][3] = 0.0f;
-            }
-#pragma unroll
-            for (int kk = 0; kk < HD / 16; kk++) {
-                u32 qa[4], oa[4];
-                ld_a<LDM>(qa, Qs, LDS, warp * 16, kk * 16, lane);
-                ld_a<LDM>(oa, dOs, LDS, warp * 16, kk * 16, lane);
-#pragma unroll
-                for (int n = 0; n < 4; n += 2) {
-                    u32 b0[2], b1[2];
-                    ld_b_nk2<LDM>(b0, b1, Ks, LDS, kc0 + n * 8, kk * 16, lane);
-                    mma16816(s[n], qa, b0);
-                    mma16816(s[n + 1], qa, b1);
-                    ld_b_nk2<LDM>(b0, b1, Vs, LDS, kc0 + n * 8, kk * 16, lane);
-                    mma16816(dp[n], oa, b0);
-                    mma16816(dp[n + 1], oa, b1);
+                for (int n = 0; n < 4; n++) {
+                    s[n][0] = s[n][1] = s[n][2] = s[n][3] = 0.0f;
+                    dp[n][0] = dp[n][1] = dp[n][2] = dp[n][3] = 0.0f;
                 }
-            }
-            // dS = P (dP - D) under the causal mask
 #pragma unroll
-            for (int n = 0; n < 4; n++) {
+                for (int kk = 0; kk < HD / 16; kk++) {
+                    u32 qa[4], oa[4];
+                    ld_a<LDM>(qa, Qs, LDS, warp * 16, kk * 16, lane);
+                    ld_a<LDM>(oa, dOs, LDS, warp * 16, kk * 16, lane);
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    const int key = k0 + kc0 + n * 8 + t4 * 2 + (e & 1);
-                    const int row = (e < 2) ? rowA : rowB;
-                    const float p = (key <= row) ? exp2f(s[n][e] * scaleLog2 - lse2[e >> 1]) : 0.0f;
-                    s[n][e] = p * (dp[n][e] - dd[e >> 1]);
+                    for (int n = 0; n < 4; n += 2) {
+                        u32 b0[2], b1[2];
+                        ld_b_nk2<LDM>(b0, b1, Ks, LDS, kc0 + n * 8, kk * 16, lane);
+                        mma16816(s[n], qa, b0);
+                        mma16816(s[n + 1], qa, b1);
+                        ld_b_nk2<LDM>(b0, b1, Vs, LDS, kc0 + n * 8, kk * 16, lane);
+                        mma16816(dp[n], oa, b0);
+                        mma16816(dp[n + 1], oa, b1);
+                    }
                 }
-            }
-            // dQ += dS K   (k = the 32 keys of this half)
+                // step 4: dS = P (dP - D) under the causal mask
 #pragma unroll
-            for (int kk = 0; kk < 2; kk++) {
-                u32 da[4];
-                da[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
-                da[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
-                da[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-                da[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+                for (int n = 0; n < 4; n++) {
 #pragma unroll
-                for (int n = 0; n < HD / 8; n += 2) {
-                    u32 b0[2], b1[2];
-                    ld_b_kn2<LDM>(b0, b1, Ks, LDS, kc0 + kk * 16, n * 8, lane);
-                    mma16816(dq[n], da, b0);
-                    mma16816(dq[n + 1], da, b1);
+                    for (int e = 0; e < 4; e++) {
+                        const int key = k0 + kc0 + n * 8 + t4 * 2 + (e & 1);
+                        const int row = (e < 2) ? rowA : rowB;
+                        const float p = (key <= row) ? exp2f(s[n][e] * scaleLog2 - lse2[e >> 1]) : 0.0f;
+                        s[n][e] = p * (dp[n][e] - dd[e >> 1]);
+                    }
+                }
+                // step 5: dQ += dS K   (k = the 32 keys of this half)
+#pragma unroll
+                for (int kk = 0; kk < 2; kk++) {
+                    u32 da[4];
+                    da[0] = pack_bf16x2(s[2 * kk][0], s[2 * kk][1]);
+                    da[1] = pack_bf16x2(s[2 * kk][2], s[2 * kk][3]);
+                    da[2] = pack_bf16x2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+                    da[3] = pack_bf16x2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+#pragma unroll
+                    for (int n = 0; n < HD / 8; n += 2) {
+                        u32 b0[2], b1[2];
+                        ld_b_kn2<LDM>(b0, b1, Ks, LDS, kc0 + kk * 16, n * 8, lane);
+                        mma16816(dq[n], da, b0);
+                        mma16816(dq[n + 1], da, b1);
+                    }
                 }
             }
         }
+        __syncthreads();  // everyone is done with stage j & 1 before it is refilled
     }
     bf16* dQb = dQ + ((i64)b * T * NH + h) * HD;
 #pragma unroll
@@ -591,22 +630,22 @@ __device__ void flash_bwd_dq_impl(const bf16* __restrict__ Q, const bf16* __rest
     }
 }
 
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd64(const bf16* Q, const bf16* K,
+extern "C" __global__ void __launch_bounds__(FA_BWD_THREADS) flash_bwd_dq_bf16_hd64(const bf16* Q, const bf16* K,
         const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
         float scaleLog2, float scale) {
     flash_bwd_dq_impl<64, true>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd64_basic(const bf16* Q, const bf16* K,
+extern "C" __global__ void __launch_bounds__(FA_BWD_THREADS) flash_bwd_dq_bf16_hd64_basic(const bf16* Q, const bf16* K,
         const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
         float scaleLog2, float scale) {
     flash_bwd_dq_impl<64, false>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd128(const bf16* Q, const bf16* K,
+extern "C" __global__ void __launch_bounds__(FA_BWD_THREADS) flash_bwd_dq_bf16_hd128(const bf16* Q, const bf16* K,
         const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
         float scaleLog2, float scale) {
     flash_bwd_dq_impl<128, true>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);
 }
-extern "C" __global__ void __launch_bounds__(FA_THREADS) flash_bwd_dq_bf16_hd128_basic(const bf16* Q, const bf16* K,
+extern "C" __global__ void __launch_bounds__(FA_BWD_THREADS) flash_bwd_dq_bf16_hd128_basic(const bf16* Q, const bf16* K,
         const bf16* V, const bf16* dO, const float* LSE, const float* D, bf16* dQ, int T, int NH, int NKV,
         float scaleLog2, float scale) {
     flash_bwd_dq_impl<128, false>(Q, K, V, dO, LSE, D, dQ, T, NH, NKV, scaleLog2, scale);

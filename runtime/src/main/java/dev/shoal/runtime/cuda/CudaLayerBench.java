@@ -10,7 +10,7 @@
 //
 // FLOPs (TrainFlops): 6 · tokens · (layers · (2C² + 2C·kvDim + 3C·F) + V·C) + 6 · layers · B · T² · C
 // (causal attention), against the H100 SXM dense bf16 peak 989.4 TFLOP/s. The line "stack only" drops
-// the V·C head term: that is torch_bench.py's "causal 6N+6LCT" (its N also counts the norm weights).
+// the V·C head term: that is torch_kernel_bench.py's "causal 6N+6LCT" (its N also counts the norm weights).
 //
 // Usage: CudaLayerBench [--layers 4] [--batch 1] [--seq 2048] [--vocab 256] [--warmup 3] [--iters 10]
 //                       [--device 0] [--attention flash|flash_basic|reference]

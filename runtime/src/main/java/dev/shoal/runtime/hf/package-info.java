@@ -1,7 +1,9 @@
 /**
  * Hugging Face checkpoint I/O: safetensors files (single and sharded with
  * {@code model.safetensors.index.json}), {@code config.json} ↔ {@link dev.shoal.runtime.model.LlamaConfig},
- * and the check that a directory holds exactly the tensors a Llama-3 config needs.
+ * the check that a directory holds exactly the tensors a Llama-3 config needs, and
+ * {@link dev.shoal.runtime.hf.HfCheckpoint}: a whole {@link dev.shoal.runtime.model.LlamaModel} to and
+ * from an HF directory.
  *
  * <p>The API is independent of the engine's tensor type: data is read into and written from
  * off-heap JavaCPP {@link org.bytedeco.javacpp.FloatPointer}s with an explicit shape

@@ -10,8 +10,11 @@
 #include <algorithm>
 #include <thread>
 #include <vector>
+#include <mutex>
+#include <functional>
 struct D3 { unsigned x, y, z; };
 thread_local D3 threadIdx;
+thread_local int g_lin;  // linear thread index within the block
 D3 blockIdx, gridDim, blockDim;
 #define __device__
 #define __global__
@@ -23,7 +26,7 @@ inline void __syncthreads() { g_bar->arrive_and_wait(); }
 struct WarpEx { std::barrier<> bar{32}; float f[32]; uint32_t a[32][4], b[32][2]; float c[32][4]; const uint16_t* p[32]; };
 static WarpEx* g_warps;
 inline float __shfl_xor_sync(unsigned, float v, int m) {
-  WarpEx& w = g_warps[threadIdx.x / 32]; int l = threadIdx.x % 32;
+  WarpEx& w = g_warps[g_lin / 32]; int l = g_lin % 32;
   w.f[l] = v; w.bar.arrive_and_wait(); float r = w.f[l ^ m]; w.bar.arrive_and_wait(); return r;
 }
 inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, 4); return u; }
@@ -34,7 +37,7 @@ static inline float bf(uint16_t h) { return __uint_as_float(((unsigned)h) << 16)
 static inline uint16_t tobf(float f) { unsigned u = __float_as_uint(f); if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); u += 0x7fffu + ((u >> 16) & 1u); return (uint16_t)(u >> 16); }
 inline uint32_t emu_pack(float lo, float hi) { return (uint32_t)tobf(lo) | ((uint32_t)tobf(hi) << 16); }
 inline void emu_mma(float c[4], const uint32_t a[4], const uint32_t b[2]) {
-  WarpEx& w = g_warps[threadIdx.x / 32]; int l = threadIdx.x % 32;
+  WarpEx& w = g_warps[g_lin / 32]; int l = g_lin % 32;
   for (int i = 0; i < 4; i++) w.a[l][i] = a[i];
   for (int i = 0; i < 2; i++) w.b[l][i] = b[i];
   w.bar.arrive_and_wait();
@@ -53,7 +56,7 @@ inline void emu_mma(float c[4], const uint32_t a[4], const uint32_t b[2]) {
 }
 
 inline void emu_ldsm(uint32_t r[4], const uint16_t* p, bool trans) {
-  WarpEx& w = g_warps[threadIdx.x / 32]; int l = threadIdx.x % 32;
+  WarpEx& w = g_warps[g_lin / 32]; int l = g_lin % 32;
   w.p[l] = p; w.bar.arrive_and_wait();
   for (int i = 0; i < 4; i++) {
     uint16_t lo, hi;
@@ -66,4 +69,23 @@ inline void emu_ldsm(uint32_t r[4], const uint16_t* p, bool trans) {
 
 inline void emu_cp(void* smem, const void* gmem, int srcBytes) {
   if (srcBytes == 16) memcpy(smem, gmem, 16); else memset(smem, 0, 16);
+}
+
+static std::mutex g_atomic;
+inline float atomicAdd(float* a, float v) { std::lock_guard<std::mutex> g(g_atomic); float old = *a; *a = old + v; return old; }
+
+// Runs body for every block of grid with block (bx, by) threads, one OS thread per CUDA thread.
+static void emu_launch(D3 grid, D3 block, const std::function<void()>& body) {
+  gridDim = grid; blockDim = block;
+  const int threads = (int)(block.x * block.y * block.z);
+  for (unsigned z = 0; z < grid.z; z++) for (unsigned y = 0; y < grid.y; y++) for (unsigned x = 0; x < grid.x; x++) {
+    blockIdx = {x, y, z};
+    std::barrier<> bar(threads); g_bar = &bar;
+    std::vector<WarpEx> warps((threads + 31) / 32); g_warps = warps.data();
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; t++) ts.emplace_back([&, t] {
+      g_lin = t; threadIdx = {(unsigned)(t % block.x), (unsigned)((t / block.x) % block.y), (unsigned)(t / (block.x * block.y))};
+      body(); });
+    for (auto& th : ts) th.join();
+  }
 }

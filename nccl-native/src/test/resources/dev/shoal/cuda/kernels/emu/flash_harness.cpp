@@ -7,17 +7,7 @@
 #include <random>
 #include <functional>
 u32x4 smem_fwd[16384], smem_dkdv[16384], smem_dq[16384];  // 256 KB each
-static void launch(D3 grid, int threads, std::function<void()> body) {
-  gridDim = grid; blockDim = {(unsigned)threads, 1, 1};
-  for (unsigned z = 0; z < grid.z; z++) for (unsigned y = 0; y < grid.y; y++) for (unsigned x = 0; x < grid.x; x++) {
-    blockIdx = {x, y, z};
-    std::barrier<> bar(threads); g_bar = &bar;
-    std::vector<WarpEx> warps(threads / 32); g_warps = warps.data();
-    std::vector<std::thread> ts;
-    for (int t = 0; t < threads; t++) ts.emplace_back([&, t] { threadIdx = {(unsigned)t, 0, 0}; body(); });
-    for (auto& th : ts) th.join();
-  }
-}
+static void launch(D3 grid, int threads, std::function<void()> body) { emu_launch(grid, {(unsigned)threads, 1, 1}, body); }
 static int idx(int b, int t, int h, int d, int T, int H, int hd) { return ((b * T + t) * H + h) * hd + d; }
 static double rel(const std::vector<double>& g, const std::vector<double>& r) { double n = 0, d = 0; for (size_t i = 0; i < r.size(); i++) { n += (g[i]-r[i])*(g[i]-r[i]); d += r[i]*r[i]; } return std::sqrt(n / d); }
 int run(int B, int T, int NH, int NKV, int hd, bool ldm) {
@@ -32,10 +22,10 @@ int run(int B, int T, int NH, int NKV, int hd, bool ldm) {
     if (hd == 64) (ldm ? flash_fwd_bf16_hd64 : flash_fwd_bf16_hd64_basic)(q.data(), k.data(), v.data(), o.data(), lse.data(), T, NH, NKV, sl2);
     else (ldm ? flash_fwd_bf16_hd128 : flash_fwd_bf16_hd128_basic)(q.data(), k.data(), v.data(), o.data(), lse.data(), T, NH, NKV, sl2); });
   launch({(unsigned)((B * T * NH + 7) / 8), 1, 1}, 256, [&] { flash_bwd_dot_bf16(dO.data(), o.data(), D.data(), B, T, NH, hd); });
-  launch({(unsigned)tiles, (unsigned)NKV, (unsigned)B}, 128, [&] {
+  launch({(unsigned)((T + 127) / 128), (unsigned)NKV, (unsigned)B}, 256, [&] {
     if (hd == 64) (ldm ? flash_bwd_dkdv_bf16_hd64 : flash_bwd_dkdv_bf16_hd64_basic)(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dk.data(), dv.data(), T, NH, NKV, sl2, scale);
     else (ldm ? flash_bwd_dkdv_bf16_hd128 : flash_bwd_dkdv_bf16_hd128_basic)(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dk.data(), dv.data(), T, NH, NKV, sl2, scale); });
-  launch({(unsigned)tiles, (unsigned)NH, (unsigned)B}, 128, [&] {
+  launch({(unsigned)((T + 127) / 128), (unsigned)NH, (unsigned)B}, 256, [&] {
     if (hd == 64) (ldm ? flash_bwd_dq_bf16_hd64 : flash_bwd_dq_bf16_hd64_basic)(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dq.data(), T, NH, NKV, sl2, scale);
     else (ldm ? flash_bwd_dq_bf16_hd128 : flash_bwd_dq_bf16_hd128_basic)(q.data(), k.data(), v.data(), dO.data(), lse.data(), D.data(), dq.data(), T, NH, NKV, sl2, scale); });
   // double reference

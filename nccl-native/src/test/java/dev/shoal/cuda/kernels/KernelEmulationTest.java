@@ -1,8 +1,8 @@
-// Checks the flash-attention kernels' index logic without a GPU: the CUDA source is compiled as
-// C++ against a host emulation of threads, barriers, warp shuffles, mma.sync and ldmatrix
-// (test resource emu/emu.h), run on odd shapes, and compared with a double-precision reference.
-// Skips, with the reason, when no C++20 g++ is installed. The tensor-core layouts themselves are
-// proven only on a GPU (FlashAttentionGpuTest).
+// Checks the kernels' index logic without a GPU: the CUDA sources are compiled as C++ against a
+// host emulation of threads, barriers, warp shuffles, atomics, cp.async, mma.sync and ldmatrix
+// (test resource emu/emu.h), run on odd shapes with poisoned outputs, and compared with
+// double-precision references. Skips, with the reason, when no C++20 g++ is installed. The
+// tensor-core fragment layouts themselves are proven only on a GPU (FlashAttentionGpuTest).
 package dev.shoal.cuda.kernels;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -21,8 +21,7 @@ import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-@Tag("slow")
-class FlashAttentionEmulationTest {
+class KernelEmulationTest {
     private static String findGpp() {
         String path = System.getenv("PATH");
         if (path == null) {
@@ -39,7 +38,7 @@ class FlashAttentionEmulationTest {
 
     private static String testResource(String name) throws IOException {
         try (InputStream in =
-                FlashAttentionEmulationTest.class.getResourceAsStream(KernelLibrary.RESOURCE_DIR + "emu/" + name)) {
+                KernelEmulationTest.class.getResourceAsStream(KernelLibrary.RESOURCE_DIR + "emu/" + name)) {
             if (in == null) {
                 throw new IOException("test resource emu/" + name + " missing");
             }
@@ -84,34 +83,58 @@ class FlashAttentionEmulationTest {
         return src.replace("extern __shared__", "extern");
     }
 
-    @Test
-    void emulatedFlashKernelsMatchTheReference(@TempDir Path tmp) throws Exception {
+    /** Builds {@code harness} (a test resource) in {@code dir} and runs it; returns its output. */
+    private static String buildAndRun(Path dir, String harness) throws Exception {
         String gpp = findGpp();
-        assumeTrue(gpp != null, "g++ not on PATH: flash-attention emulation skipped");
+        assumeTrue(gpp != null, "g++ not on PATH: kernel emulation skipped");
         Files.writeString(
-                tmp.resolve(KernelLibrary.COMMON_HEADER), KernelLibrary.readResource(KernelLibrary.COMMON_HEADER));
-        Files.writeString(tmp.resolve("fa_emu.cu"), emulatedSource());
-        Files.writeString(tmp.resolve("emu.h"), testResource("emu.h"));
-        Files.writeString(tmp.resolve("harness.cpp"), testResource("flash_harness.cpp"));
+                dir.resolve(KernelLibrary.COMMON_HEADER), KernelLibrary.readResource(KernelLibrary.COMMON_HEADER));
+        Files.writeString(dir.resolve("emu.h"), testResource("emu.h"));
+        Files.writeString(dir.resolve("harness.cpp"), testResource(harness));
         Process build = new ProcessBuilder(
                         List.of(gpp, "-std=c++20", "-O1", "-pthread", "-w", "-o", "harness", "harness.cpp"))
-                .directory(tmp.toFile())
+                .directory(dir.toFile())
                 .redirectErrorStream(true)
                 .start();
         String buildLog = new String(build.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(build.waitFor(300, TimeUnit.SECONDS), "g++ timed out");
         assumeTrue(
                 build.exitValue() == 0 || !buildLog.contains("barrier"),
-                "g++ lacks C++20 <barrier>: emulation skipped");
-        assertEquals(0, build.exitValue(), "emulation harness failed to build:\n" + buildLog);
-        Process run = new ProcessBuilder(List.of(tmp.resolve("harness").toString()))
-                .directory(tmp.toFile())
+                "g++ lacks C++20 <barrier>: kernel emulation skipped");
+        assertEquals(0, build.exitValue(), harness + " failed to build:\n" + buildLog);
+        Process run = new ProcessBuilder(List.of(dir.resolve("harness").toString()))
+                .directory(dir.toFile())
                 .redirectErrorStream(true)
                 .start();
         String out = new String(run.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        assertTrue(run.waitFor(600, TimeUnit.SECONDS), "emulation timed out");
-        assertEquals(0, run.exitValue(), "emulated flash kernels disagree with the reference:\n" + out);
-        assertTrue(out.contains("ALL OK"), out);
+        assertTrue(run.waitFor(600, TimeUnit.SECONDS), harness + " timed out");
         System.out.println(out);
+        assertEquals(0, run.exitValue(), "emulated kernels disagree with the reference:\n" + out);
+        assertTrue(out.contains("ALL OK"), out);
+        return out;
+    }
+
+    @Test
+    void emulatedElementwiseNormRopeSwigluCrossEntropyAdamwReferenceAttentionKernelsMatch(@TempDir Path tmp)
+            throws Exception {
+        for (String file : List.of(
+                "cast.cu",
+                "elementwise.cu",
+                "rmsnorm.cu",
+                "rope.cu",
+                "swiglu.cu",
+                "cross_entropy.cu",
+                "adamw.cu",
+                "attention_ref.cu")) {
+            Files.writeString(tmp.resolve(file), KernelLibrary.readResource(file));
+        }
+        buildAndRun(tmp, "simple_harness.cpp");
+    }
+
+    @Test
+    @Tag("slow")
+    void emulatedFlashKernelsMatchTheReference(@TempDir Path tmp) throws Exception {
+        Files.writeString(tmp.resolve("fa_emu.cu"), emulatedSource());
+        buildAndRun(tmp, "flash_harness.cpp");
     }
 }
