@@ -236,7 +236,7 @@ public final class CudaLayerBench {
                     "| MFU (incl. LM head) | %.1f %% (%.0f TFLOP/s of %.1f) |%n",
                     100 * TrainFlops.mfu(flops, sec, peak), flops / sec / 1e12, peak / 1e12);
             System.out.printf(
-                    "| MFU stack only (torch_bench causal 6N+6LCT) | %.1f %% |%n",
+                    "| MFU stack only (torch_kernel_bench causal 6N+6LCT) | %.1f %% |%n",
                     100 * TrainFlops.mfu(stackFlops, sec, peak));
             double profTotal =
                     phase.values().stream().mapToDouble(Double::doubleValue).sum();
@@ -258,7 +258,7 @@ public final class CudaLayerBench {
                     ops.pool().stats().peakReservedBytes() / 1e9);
             System.out.printf("| wall time of this run | %.1f s |%n", (System.nanoTime() - t0) / 1e9);
             System.out.printf(
-                    "PyTorch side of the comparison: python3 deploy/gpu-check/torch_bench.py --layers %d"
+                    "PyTorch side of the comparison: python3 deploy/gpu-check/torch_kernel_bench.py --layers %d"
                             + " --batch %d%n",
                     a.layers(), b);
         }

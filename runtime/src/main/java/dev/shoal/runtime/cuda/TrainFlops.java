@@ -1,5 +1,5 @@
 // Model FLOPs of one Llama training step (forward + backward), for MFU. Counted as in PaLM
-// (Chowdhery et al. 2022, appendix B) with the causal-attention variant torch_bench.py also prints:
+// (Chowdhery et al. 2022, appendix B) with the causal-attention variant torch_kernel_bench.py also prints:
 //   matmul FLOPs = 6 · tokens · Pm,  Pm = layers · (2·C² + 2·C·kvDim + 3·C·F) [+ V·C for the LM head]
 //   attention    = 6 · layers · B · T² · C   (QKᵀ and PV: 2·2·B·T²·C forward, ×3 with backward, ×½ causal)
 // The embedding lookup, norms, RoPE, SwiGLU gating, softmax and optimizer are not counted (they are
