@@ -391,7 +391,9 @@ public final class CudaLlama implements AutoCloseable {
     /**
      * One training step: zero the gradients, forward, backward, clip the global gradient norm to
      * maxGradNorm, AdamW with learning rate lr. Returns the loss and the pre-clip gradient norm; this is
-     * the only point where the host waits for the GPU.
+     * the only point where the host waits for the GPU. Unlike the CPU GradClip path, the update is not
+     * skipped when the norm is not finite (that would need a host sync first): a NaN or infinite norm
+     * returned here means the weights are no longer usable and the step must be redone from a checkpoint.
      */
     public StepResult trainStep(int[] tokenIds, int[] targetIds, int b, int t, double lr) {
         if (targetIds == null) {
