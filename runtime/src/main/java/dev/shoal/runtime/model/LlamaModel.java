@@ -218,7 +218,7 @@ public final class LlamaModel {
         RmsNorm.forward(cx, a.lnf(), a.lnfRstd(), last, normF, cfg.normEps());
         Linear.forward(cx, a.logits(), a.lnf(), lmHead);
         // Loss.
-        return hasTargets ? CrossEntropy.forward(cx, a.logits(), targets, 0) : Double.NaN;
+        return hasTargets ? CrossEntropy.forward(cx, a.logits(), targets, 0, a.lse()) : Double.NaN;
     }
 
     /** Block l from residual[l]; when full, also the MLP output into residual[l+1] (not needed to recompute). */
@@ -277,7 +277,7 @@ public final class LlamaModel {
         Activations.Views a = acts.views(lastB, lastT);
         int b = lastB, t = lastT;
         // Loss -> dlogits, in place over the logits.
-        CrossEntropy.backward(cx, a.logits(), a.logits(), targets, 0, 1f);
+        CrossEntropy.backward(cx, a.logits(), a.logits(), targets, 0, 1f, a.lse());
         logitsHoldGradient = true;
         // LM head: dlnf = dlogits · lm_head; dlm_head += dlogitsᵀ · lnf.
         Linear.backward(cx, a.dtmp(), dlmHead, a.logits(), a.lnf(), lmHead, false);

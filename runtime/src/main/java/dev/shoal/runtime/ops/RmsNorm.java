@@ -8,6 +8,9 @@ import dev.shoal.runtime.tensor.Tensor;
 public final class RmsNorm {
     private RmsNorm() {}
 
+    /** Rows per partial sum of dw: fixed, so the rounding of dw does not depend on the thread count. */
+    private static final int DW_ROWS = 64;
+
     /** out [N, C] = w [C] ⊙ x [N, C] · rstd; rstd [N] = 1 / sqrt(mean(x²) + eps). */
     public static void forward(Compute cx, Tensor out, Tensor rstd, Tensor x, Tensor w, double eps) {
         int c = w.dim(0);
@@ -58,15 +61,29 @@ public final class RmsNorm {
                 }
             }
         });
-        // dw: columns are independent; rows summed in order for a thread-count-independent result.
-        cx.par().forRange(c, 16, (cs, ce) -> {
-            for (long j = cs; j < ce; j++) {
-                double acc = 0;
-                for (long i = 0; i < n; i++) {
-                    acc += (double) dout.get(i * c + j) * (x.get(i * c + j) * rstd.get(i));
+        // dw: partial sums over fixed blocks of rows (thread-count independent), then added in block order.
+        int blocks = (n + DW_ROWS - 1) / DW_ROWS;
+        double[][] partial = new double[blocks][];
+        cx.par().forRange(blocks, 1, (bs, be) -> {
+            for (int blk = (int) bs; blk < be; blk++) {
+                double[] acc = new double[c];
+                long stop = Math.min(n, (long) (blk + 1) * DW_ROWS);
+                for (long i = (long) blk * DW_ROWS; i < stop; i++) {
+                    long row = i * c;
+                    float r = rstd.get(i);
+                    for (int j = 0; j < c; j++) {
+                        acc[j] += (double) dout.get(row + j) * (x.get(row + j) * r);
+                    }
                 }
-                dw.set(j, (float) (dw.get(j) + acc));
+                partial[blk] = acc;
             }
         });
+        for (int j = 0; j < c; j++) {
+            double sum = 0;
+            for (double[] acc : partial) {
+                sum += acc[j];
+            }
+            dw.set(j, (float) (dw.get(j) + sum));
+        }
     }
 }
