@@ -84,7 +84,6 @@ final class Activations {
             Tensor lnfRstd, // [N]
             Tensor logits, // [N, V]; holds dlogits after backward
             Tensor lse, // [N] log-sum-exp of each logits row
-            Tensor tmp, // [N, C] scratch: projection outputs
             Tensor dres, // [N, C] gradient of the residual stream
             Tensor dtmp, // [N, C] scratch gradient
             Tensor dln, // [N, C] gradient of a norm's output
@@ -103,7 +102,7 @@ final class Activations {
     private final LlamaConfig cfg;
     private final Tensor[] residual; // L+1 × [maxN, C]
     private final Block[] blocks; // L, or 1 when recomputing
-    private final Tensor lnf, lnfRstd, logits, lse, tmp, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup;
+    private final Tensor lnf, lnfRstd, logits, lse, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup;
     private Views cached;
 
     Activations(LlamaConfig cfg, int maxB, int maxT, boolean recompute) {
@@ -126,7 +125,6 @@ final class Activations {
         lnfRstd = Tensor.zeros(maxN);
         logits = Tensor.zeros(maxN, cfg.vocab());
         lse = Tensor.zeros(maxN);
-        tmp = Tensor.zeros(maxN, c);
         dres = Tensor.zeros(maxN, c);
         dtmp = Tensor.zeros(maxN, c);
         dln = Tensor.zeros(maxN, c);
@@ -166,7 +164,6 @@ final class Activations {
                 lnfRstd.slice(0, n),
                 logits.slice(0, n),
                 lse.slice(0, n),
-                tmp.slice(0, n),
                 dres.slice(0, n),
                 dtmp.slice(0, n),
                 dln.slice(0, n),
@@ -207,8 +204,7 @@ final class Activations {
             }
         }
         for (Tensor x :
-                new Tensor[] {lnf, lnfRstd, logits, lse, tmp, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup
-                }) {
+                new Tensor[] {lnf, lnfRstd, logits, lse, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup}) {
             total += x.bytes();
         }
         return total;

@@ -10,7 +10,6 @@ import dev.shoal.runtime.ops.Attention;
 import dev.shoal.runtime.ops.CrossEntropy;
 import dev.shoal.runtime.ops.Embedding;
 import dev.shoal.runtime.ops.Linear;
-import dev.shoal.runtime.ops.Residual;
 import dev.shoal.runtime.ops.RmsNorm;
 import dev.shoal.runtime.ops.Rope;
 import dev.shoal.runtime.ops.SwiGlu;
@@ -237,15 +236,16 @@ public final class LlamaModel {
         Rope.forward(cx, s.k(), s.k(), rope, b, t, cfg.kvHeads());
         // Causal GQA attention.
         Attention.forward(cx, s.attOut(), s.att(), s.q(), s.k(), s.v(), dims(b, t));
-        // Output projection and residual: res2 = x + o_proj(attOut).
-        Linear.forward(cx, a.tmp(), s.attOut(), w.wo());
-        Residual.forward(cx, s.res2(), x, a.tmp());
+        // Output projection and residual, fused: res2 = x, then res2 += o_proj(attOut) inside the GEMM.
+        s.res2().copyFrom(x);
+        Linear.forward(cx, s.res2(), s.attOut(), w.wo(), true);
         // MLP half: pre-norm.
         RmsNorm.forward(cx, s.ln2(), s.ln2Rstd(), s.res2(), w.postNorm(), cfg.normEps());
         if (full) {
-            // SwiGLU MLP and residual: out = res2 + mlp(ln2).
-            SwiGlu.forward(cx, a.tmp(), s.gate(), s.up(), s.h(), s.ln2(), w.wGate(), w.wUp(), w.wDown());
-            Residual.forward(cx, a.residual()[l + 1], s.res2(), a.tmp());
+            // SwiGLU MLP and residual, fused: out = res2, then out += mlp(ln2) inside the down GEMM.
+            Tensor out = a.residual()[l + 1];
+            out.copyFrom(s.res2());
+            SwiGlu.forward(cx, out, s.gate(), s.up(), s.h(), s.ln2(), w.wGate(), w.wUp(), w.wDown(), true);
         } else {
             // Recompute needs only what SwiGLU's backward reads: gate, up and h.
             Linear.forward(cx, s.gate(), s.ln2(), w.wGate());
@@ -309,9 +309,8 @@ public final class LlamaModel {
                     w.wGate(),
                     w.wUp(),
                     w.wDown());
-            // post_attention_layernorm, then the residual branch adds into the stream: dres = d(res2).
-            RmsNorm.backward(cx, a.dtmp(), dw.postNorm(), a.dln(), s.res2(), w.postNorm(), s.ln2Rstd());
-            Residual.backward(cx, a.dres(), a.dtmp());
+            // post_attention_layernorm; its input gradient adds into the stream (residual): dres = d(res2).
+            RmsNorm.backward(cx, a.dres(), dw.postNorm(), a.dln(), s.res2(), w.postNorm(), s.ln2Rstd(), true);
             // o_proj: dAttOut = dres · wo; dwo += dresᵀ · attOut.
             Linear.backward(cx, a.dAttOut(), dw.wo(), a.dres(), s.attOut(), w.wo(), false);
             // Attention core.
@@ -324,9 +323,8 @@ public final class LlamaModel {
             Linear.backward(cx, a.dln(), dw.wq(), a.dq(), s.ln1(), w.wq(), false);
             Linear.backward(cx, a.dln(), dw.wk(), a.dk(), s.ln1(), w.wk(), true);
             Linear.backward(cx, a.dln(), dw.wv(), a.dv(), s.ln1(), w.wv(), true);
-            // input_layernorm, then the residual branch: dres = d(block input).
-            RmsNorm.backward(cx, a.dtmp(), dw.inputNorm(), a.dln(), x, w.inputNorm(), s.ln1Rstd());
-            Residual.backward(cx, a.dres(), a.dtmp());
+            // input_layernorm; its input gradient adds into the stream (residual): dres = d(block input).
+            RmsNorm.backward(cx, a.dres(), dw.inputNorm(), a.dln(), x, w.inputNorm(), s.ln1Rstd(), true);
         }
         // Embedding rows.
         Embedding.backward(cx, dwte, a.dres(), tokens, 0);

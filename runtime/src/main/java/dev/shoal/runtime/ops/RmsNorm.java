@@ -40,6 +40,15 @@ public final class RmsNorm {
      * += Σ_rows dout ⊙ n.
      */
     public static void backward(Compute cx, Tensor dx, Tensor dw, Tensor dout, Tensor x, Tensor w, Tensor rstd) {
+        backward(cx, dx, dw, dout, x, w, rstd, false);
+    }
+
+    /**
+     * As above; with accumulateDx, dx += the input gradient instead (the norm sits on a residual branch,
+     * and its gradient adds into the stream's).
+     */
+    public static void backward(
+            Compute cx, Tensor dx, Tensor dw, Tensor dout, Tensor x, Tensor w, Tensor rstd, boolean accumulateDx) {
         int c = w.dim(0);
         int n = (int) (x.numel() / c);
         // dx: rows are independent.
@@ -57,7 +66,8 @@ public final class RmsNorm {
                 for (int j = 0; j < c; j++) {
                     double nv = x.get(row + j) * r;
                     double dn = (double) dout.get(row + j) * w.get(j);
-                    dx.set(row + j, (float) (r * (dn - nv * mean)));
+                    float g = (float) (r * (dn - nv * mean));
+                    dx.set(row + j, accumulateDx ? dx.get(row + j) + g : g);
                 }
             }
         });

@@ -23,13 +23,28 @@ public final class SwiGlu {
             Tensor wGate,
             Tensor wUp,
             Tensor wDown) {
+        forward(cx, out, gate, up, h, x, wGate, wUp, wDown, false);
+    }
+
+    /** As above; with accumulate, out += the MLP output (the residual add fused into the last GEMM). */
+    public static void forward(
+            Compute cx,
+            Tensor out,
+            Tensor gate,
+            Tensor up,
+            Tensor h,
+            Tensor x,
+            Tensor wGate,
+            Tensor wUp,
+            Tensor wDown,
+            boolean accumulate) {
         // The two input projections.
         Linear.forward(cx, gate, x, wGate);
         Linear.forward(cx, up, x, wUp);
         // The gated activation h = silu(gate) ⊙ up.
         activation(cx, h, gate, up);
         // The output projection.
-        Linear.forward(cx, out, h, wDown);
+        Linear.forward(cx, out, h, wDown, accumulate);
     }
 
     /** h = silu(gate) ⊙ up, element-wise. */

@@ -68,6 +68,14 @@ class OpsGradTest {
         };
         assertWithin(check("rmsnorm dx", x, dx, loss, SAMPLES, H, r), TOL);
         assertWithin(check("rmsnorm dw", w, dw, loss, SAMPLES, H, r), TOL);
+        // The accumulating form adds exactly the same input gradient onto what dx held.
+        Tensor dx2 = Tensor.zeros(n, c), dw2 = Tensor.zeros(c);
+        dx2.fill(1f);
+        RmsNorm.forward(CX, out, rstd, x, w, eps);
+        RmsNorm.backward(CX, dx2, dw2, rr, x, w, rstd, true);
+        for (long i = 0; i < dx.numel(); i++) {
+            org.junit.jupiter.api.Assertions.assertEquals(1f + dx.get(i), dx2.get(i), 1e-6f);
+        }
     }
 
     @Test
