@@ -19,6 +19,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.bytedeco.javacpp.IntPointer;
 
 public final class LlamaModel {
     /** One block's parameters (or gradients): views into the flat buffer. */
@@ -191,16 +192,25 @@ public final class LlamaModel {
      * mean cross-entropy and enables backward(); with targets null returns NaN and only fills logits().
      */
     public double forward(int[] tokenIds, int[] targetIds, int b, int t) {
-        Activations.Views a = acts.views(b, t);
+        acts.views(b, t);
         int n = b * t;
         if (tokenIds.length < n || (targetIds != null && targetIds.length < n)) {
             throw new IllegalArgumentException("B " + b + " × T " + t + " needs " + n + " tokens and targets, got "
                     + tokenIds.length + (targetIds == null ? "" : " and " + targetIds.length));
         }
         System.arraycopy(tokenIds, 0, tokens, 0, n);
-        hasTargets = targetIds != null;
-        if (hasTargets) {
+        if (targetIds != null) {
             System.arraycopy(targetIds, 0, targets, 0, n);
+        }
+        return runForward(b, t, targetIds != null);
+    }
+
+    /** The forward pass on this.tokens / this.targets (already filled for b·t positions). */
+    private double runForward(int b, int t, boolean withTargets) {
+        Activations.Views a = acts.views(b, t);
+        int n = b * t;
+        hasTargets = withTargets;
+        if (hasTargets) {
             CrossEntropy.countTargets(targets, 0, n, cfg.vocab());
         }
         lastB = b;
@@ -218,6 +228,24 @@ public final class LlamaModel {
         Linear.forward(cx, a.logits(), a.lnf(), lmHead);
         // Loss.
         return hasTargets ? CrossEntropy.forward(cx, a.logits(), targets, 0, a.lse()) : Double.NaN;
+    }
+
+    /**
+     * As {@link #forward(int[], int[], int, int)} with off-heap token ids (e.g. straight from a token
+     * shard): B·T ints are read from each pointer's current position; targets may be null.
+     */
+    public double forward(IntPointer tokenIds, IntPointer targetIds, int b, int t) {
+        acts.views(b, t);
+        int n = b * t;
+        if (tokenIds.limit() > 0 && tokenIds.limit() - tokenIds.position() < n) {
+            throw new IllegalArgumentException("B " + b + " × T " + t + " needs " + n + " tokens, pointer holds "
+                    + (tokenIds.limit() - tokenIds.position()));
+        }
+        tokenIds.get(tokens, 0, n);
+        if (targetIds != null) {
+            targetIds.get(targets, 0, n);
+        }
+        return runForward(b, t, targetIds != null);
     }
 
     /** Block l from residual[l]; when full, also the MLP output into residual[l+1] (not needed to recompute). */
