@@ -6,6 +6,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
 public final class CrossEntropy {
@@ -98,23 +99,29 @@ public final class CrossEntropy {
                     continue;
                 }
                 float rowLse = lse != null ? lse.get(i) : (float) logSumExp(logits, row, v);
+                float[] xr = Scratch.row(0, v);
+                logits.read(row, xr, 0, v);
                 // Softmax term for every class, minus the one-hot term at the target.
+                float sc = (float) scale;
                 for (int j = 0; j < v; j++) {
-                    double p = Math.exp(logits.get(row + j) - rowLse);
-                    dlogits.set(row + j, (float) (scale * (j == y ? p - 1 : p)));
+                    xr[j] = sc * (float) Math.exp(xr[j] - rowLse);
                 }
+                xr[y] -= sc;
+                dlogits.write(row, xr, 0, v);
             }
         });
     }
 
     private static double logSumExp(Tensor x, long row, int v) {
+        float[] xr = Scratch.row(0, v);
+        x.read(row, xr, 0, v);
         float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < v; j++) {
-            max = Math.max(max, x.get(row + j));
+            max = Math.max(max, xr[j]);
         }
         double sum = 0;
         for (int j = 0; j < v; j++) {
-            sum += Math.exp(x.get(row + j) - max);
+            sum += Math.exp(xr[j] - max);
         }
         return max + Math.log(sum);
     }

@@ -164,6 +164,35 @@ public final class Tensor implements AutoCloseable {
         U.putFloat(a, U.getFloat(a) + v);
     }
 
+    private static final long FLOAT_ARRAY_BASE = U.arrayBaseOffset(float[].class);
+
+    /**
+     * Copies n elements starting at element off into dst[dstOff..] (a bulk memory copy: ops use it to
+     * work on a row in a heap scratch array, where the JIT can vectorize their loops).
+     */
+    public void read(long off, float[] dst, int dstOff, int n) {
+        Objects.checkFromIndexSize(off, n, numel);
+        Objects.checkFromIndexSize(dstOff, n, dst.length);
+        U.copyMemory(
+                null,
+                addr + off * Float.BYTES,
+                dst,
+                FLOAT_ARRAY_BASE + (long) dstOff * Float.BYTES,
+                (long) n * Float.BYTES);
+    }
+
+    /** Copies src[srcOff..srcOff+n) into n elements starting at element off. */
+    public void write(long off, float[] src, int srcOff, int n) {
+        Objects.checkFromIndexSize(off, n, numel);
+        Objects.checkFromIndexSize(srcOff, n, src.length);
+        U.copyMemory(
+                src,
+                FLOAT_ARRAY_BASE + (long) srcOff * Float.BYTES,
+                null,
+                addr + off * Float.BYTES,
+                (long) n * Float.BYTES);
+    }
+
     /** Element at a full multi-index, e.g. {@code at(b, t, c)}. */
     public float at(int... index) {
         return get(flatIndex(index));
