@@ -10,6 +10,7 @@ RMSNorm, rotate_half RoPE, grouped-query attention with a causal mask, SwiGLU, u
 """
 import argparse
 import math
+import os
 import time
 
 import torch
@@ -158,12 +159,13 @@ def main():
     ap.add_argument("--configs", default="tiny,small")
     args = ap.parse_args()
     threads = [int(s) for s in args.threads.split(",")]
-    print(f"torch {torch.__version__}")
+    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     print(f"{'config':<8} {'B x T':<9} {'threads':>7} {'ms/step':>10} {'tokens/s':>10} "
           f"{'fwd ms':>9} {'bwd ms':>9} {'opt ms':>9}")
     for name in args.configs.split(","):
         for th in threads:
             bench_model(name, th, args.steps)
+    print(f"load average {os.getloadavg()[0]:.2f} at end")
     print()
     print(f"{'SGEMM 1024x1024x1024':<40} {'threads':>7} {'GFLOP/s':>10}")
     for th in threads:

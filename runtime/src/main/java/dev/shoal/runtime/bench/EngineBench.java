@@ -54,6 +54,10 @@ public final class EngineBench {
                 runModel(LlamaConfig.preset(name), th, steps, recompute);
             }
         }
+        System.out.printf(
+                "load average %.2f at end%n",
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                        .getSystemLoadAverage());
         System.out.println();
         System.out.printf("%-40s %7s %10s%n", "SGEMM 1024x1024x1024 (off-heap)", "threads", "GFLOP/s");
         for (int th : threads) {
