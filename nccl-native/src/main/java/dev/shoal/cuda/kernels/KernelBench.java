@@ -9,6 +9,7 @@ package dev.shoal.cuda.kernels;
 import static org.bytedeco.cuda.global.cudart.*;
 
 import dev.shoal.comm.DType;
+import dev.shoal.cuda.NativeLibs;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -51,9 +52,9 @@ public final class KernelBench {
                 }
             }
         }
-        if (NativeCuda.deviceCount() == 0) {
-            System.err.println("KernelBench needs a CUDA GPU: "
-                    + (NativeCuda.librariesAvailable() ? "no device visible" : NativeCuda.unavailableReason()));
+        String why = NativeLibs.unavailableReason(NativeLibs.Lib.NVRTC);
+        if (!why.isEmpty()) {
+            System.err.println("KernelBench needs a CUDA GPU and NVRTC: " + why);
             System.exit(3);
         }
         long t0 = System.nanoTime();

@@ -4,7 +4,8 @@
 //  - compiled once per process and device; binaries cached on disk per (source, options, NVRTC
 //    version, arch) hash, so a restart skips NVRTC;
 //  - a compile error throws KernelException carrying NVRTC's log ("file.cu(line): error: ...");
-//  - missing CUDA libraries throw CudaUnavailableException with the reason (see NativeCuda);
+//  - missing CUDA libraries or no device throw GpuUnavailableException naming what is missing
+//    (dev.shoal.cuda.NativeLibs loads the libraries, once per JVM);
 //  - launches run in the device's primary context (the one the CUDA runtime API uses), so device
 //    pointers from cudaMalloc and streams from cudaStreamCreate work as they are.
 package dev.shoal.cuda.kernels;
@@ -12,6 +13,7 @@ package dev.shoal.cuda.kernels;
 import static org.bytedeco.cuda.global.cudart.*;
 import static org.bytedeco.cuda.global.nvrtc.*;
 
+import dev.shoal.cuda.NativeLibs;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -94,11 +96,8 @@ public final class KernelLibrary implements AutoCloseable {
     }
 
     private KernelLibrary(int device) {
-        NativeCuda.require();
-        int count = NativeCuda.deviceCount();
-        if (count == 0) {
-            throw new CudaUnavailableException("no CUDA device visible (cudaGetDeviceCount = 0)");
-        }
+        NativeLibs.require(NativeLibs.Lib.NVRTC); // driver, runtime, NVRTC and at least one device
+        int count = NativeLibs.report().deviceCount();
         if (device < 0 || device >= count) {
             throw new IllegalArgumentException("device " + device + " out of range: " + count + " CUDA device(s)");
         }

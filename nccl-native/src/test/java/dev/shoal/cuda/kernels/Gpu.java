@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.shoal.comm.DType;
+import dev.shoal.cuda.NativeLibs;
 import java.util.Random;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -19,9 +20,9 @@ final class Gpu {
 
     /** The kernel library of device 0, or a skipped test with the reason. */
     static KernelLibrary lib() {
-        int n = NativeCuda.deviceCount();
-        String why = NativeCuda.librariesAvailable() ? "no CUDA device visible" : NativeCuda.unavailableReason();
-        assumeTrue(n > 0, "GPU test skipped: " + why);
+        assumeTrue(
+                NativeLibs.available(NativeLibs.Lib.NVRTC),
+                () -> "GPU test skipped: " + NativeLibs.unavailableReason(NativeLibs.Lib.NVRTC));
         return KernelLibrary.forDevice(0);
     }
 

@@ -25,7 +25,6 @@ import dev.shoal.cuda.kernels.ElementwiseKernels;
 import dev.shoal.cuda.kernels.EmbeddingKernel;
 import dev.shoal.cuda.kernels.FlashAttention;
 import dev.shoal.cuda.kernels.KernelLibrary;
-import dev.shoal.cuda.kernels.NativeCuda;
 import dev.shoal.cuda.kernels.RmsNormKernel;
 import dev.shoal.cuda.kernels.RopeKernel;
 import dev.shoal.cuda.kernels.SwiGluKernel;
@@ -84,18 +83,12 @@ public final class CudaOps implements GpuOps {
     /** Libraries this class needs. */
     private static final NativeLibs.Lib[] LIBS = {NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC};
 
-    /**
-     * Empty when CUDA, cuBLAS, NVRTC and a device are all there, else why not. Asks the kernels' loader
-     * first: it preloads the CUDA libraries from their usual install places (CUDA_HOME, /usr/local/cuda,
-     * pip's nvidia wheels), which lets the JavaCPP bindings load even without LD_LIBRARY_PATH.
-     */
+    /** Empty when CUDA, cuBLAS, NVRTC and a device are all there, else why not (NativeLibs' report). */
     public static String unavailableReason() {
-        NativeCuda.librariesAvailable();
         return NativeLibs.unavailableReason(LIBS);
     }
 
     private static void require() {
-        NativeCuda.librariesAvailable();
         NativeLibs.require(LIBS);
     }
 

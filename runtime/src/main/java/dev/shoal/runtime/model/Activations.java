@@ -83,7 +83,7 @@ final class Activations {
             Tensor lnf, // [N, C] final norm output
             Tensor lnfRstd, // [N]
             Tensor logits, // [N, V]; holds dlogits after backward
-            Tensor tmp, // [N, C] scratch: projection outputs
+            Tensor lse, // [N] log-sum-exp of each logits row
             Tensor dres, // [N, C] gradient of the residual stream
             Tensor dtmp, // [N, C] scratch gradient
             Tensor dln, // [N, C] gradient of a norm's output
@@ -102,7 +102,7 @@ final class Activations {
     private final LlamaConfig cfg;
     private final Tensor[] residual; // L+1 × [maxN, C]
     private final Block[] blocks; // L, or 1 when recomputing
-    private final Tensor lnf, lnfRstd, logits, tmp, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup;
+    private final Tensor lnf, lnfRstd, logits, lse, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup;
     private Views cached;
 
     Activations(LlamaConfig cfg, int maxB, int maxT, boolean recompute) {
@@ -124,7 +124,7 @@ final class Activations {
         lnf = Tensor.zeros(maxN, c);
         lnfRstd = Tensor.zeros(maxN);
         logits = Tensor.zeros(maxN, cfg.vocab());
-        tmp = Tensor.zeros(maxN, c);
+        lse = Tensor.zeros(maxN);
         dres = Tensor.zeros(maxN, c);
         dtmp = Tensor.zeros(maxN, c);
         dln = Tensor.zeros(maxN, c);
@@ -163,7 +163,7 @@ final class Activations {
                 lnf.slice(0, n),
                 lnfRstd.slice(0, n),
                 logits.slice(0, n),
-                tmp.slice(0, n),
+                lse.slice(0, n),
                 dres.slice(0, n),
                 dtmp.slice(0, n),
                 dln.slice(0, n),
@@ -204,7 +204,7 @@ final class Activations {
             }
         }
         for (Tensor x :
-                new Tensor[] {lnf, lnfRstd, logits, tmp, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup}) {
+                new Tensor[] {lnf, lnfRstd, logits, lse, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup}) {
             total += x.bytes();
         }
         return total;

@@ -10,7 +10,6 @@ import dev.shoal.runtime.ops.Attention;
 import dev.shoal.runtime.ops.CrossEntropy;
 import dev.shoal.runtime.ops.Embedding;
 import dev.shoal.runtime.ops.Linear;
-import dev.shoal.runtime.ops.Residual;
 import dev.shoal.runtime.ops.RmsNorm;
 import dev.shoal.runtime.ops.Rope;
 import dev.shoal.runtime.ops.SwiGlu;
@@ -20,6 +19,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
+import org.bytedeco.javacpp.IntPointer;
 
 public final class LlamaModel {
     /** One block's parameters (or gradients): views into the flat buffer. */
@@ -192,16 +192,25 @@ public final class LlamaModel {
      * mean cross-entropy and enables backward(); with targets null returns NaN and only fills logits().
      */
     public double forward(int[] tokenIds, int[] targetIds, int b, int t) {
-        Activations.Views a = acts.views(b, t);
+        acts.views(b, t);
         int n = b * t;
         if (tokenIds.length < n || (targetIds != null && targetIds.length < n)) {
             throw new IllegalArgumentException("B " + b + " × T " + t + " needs " + n + " tokens and targets, got "
                     + tokenIds.length + (targetIds == null ? "" : " and " + targetIds.length));
         }
         System.arraycopy(tokenIds, 0, tokens, 0, n);
-        hasTargets = targetIds != null;
-        if (hasTargets) {
+        if (targetIds != null) {
             System.arraycopy(targetIds, 0, targets, 0, n);
+        }
+        return runForward(b, t, targetIds != null);
+    }
+
+    /** The forward pass on this.tokens / this.targets (already filled for b·t positions). */
+    private double runForward(int b, int t, boolean withTargets) {
+        Activations.Views a = acts.views(b, t);
+        int n = b * t;
+        hasTargets = withTargets;
+        if (hasTargets) {
             CrossEntropy.countTargets(targets, 0, n, cfg.vocab());
         }
         lastB = b;
@@ -218,7 +227,25 @@ public final class LlamaModel {
         RmsNorm.forward(cx, a.lnf(), a.lnfRstd(), last, normF, cfg.normEps());
         Linear.forward(cx, a.logits(), a.lnf(), lmHead);
         // Loss.
-        return hasTargets ? CrossEntropy.forward(cx, a.logits(), targets, 0) : Double.NaN;
+        return hasTargets ? CrossEntropy.forward(cx, a.logits(), targets, 0, a.lse()) : Double.NaN;
+    }
+
+    /**
+     * As {@link #forward(int[], int[], int, int)} with off-heap token ids (e.g. straight from a token
+     * shard): B·T ints are read from each pointer's current position; targets may be null.
+     */
+    public double forward(IntPointer tokenIds, IntPointer targetIds, int b, int t) {
+        acts.views(b, t);
+        int n = b * t;
+        if (tokenIds.limit() > 0 && tokenIds.limit() - tokenIds.position() < n) {
+            throw new IllegalArgumentException("B " + b + " × T " + t + " needs " + n + " tokens, pointer holds "
+                    + (tokenIds.limit() - tokenIds.position()));
+        }
+        tokenIds.get(tokens, 0, n);
+        if (targetIds != null) {
+            targetIds.get(targets, 0, n);
+        }
+        return runForward(b, t, targetIds != null);
     }
 
     /** Block l from residual[l]; when full, also the MLP output into residual[l+1] (not needed to recompute). */
@@ -237,15 +264,16 @@ public final class LlamaModel {
         Rope.forward(cx, s.k(), s.k(), rope, b, t, cfg.kvHeads());
         // Causal GQA attention.
         Attention.forward(cx, s.attOut(), s.att(), s.q(), s.k(), s.v(), dims(b, t));
-        // Output projection and residual: res2 = x + o_proj(attOut).
-        Linear.forward(cx, a.tmp(), s.attOut(), w.wo());
-        Residual.forward(cx, s.res2(), x, a.tmp());
+        // Output projection and residual, fused: res2 = x, then res2 += o_proj(attOut) inside the GEMM.
+        s.res2().copyFrom(x);
+        Linear.forward(cx, s.res2(), s.attOut(), w.wo(), true);
         // MLP half: pre-norm.
         RmsNorm.forward(cx, s.ln2(), s.ln2Rstd(), s.res2(), w.postNorm(), cfg.normEps());
         if (full) {
-            // SwiGLU MLP and residual: out = res2 + mlp(ln2).
-            SwiGlu.forward(cx, a.tmp(), s.gate(), s.up(), s.h(), s.ln2(), w.wGate(), w.wUp(), w.wDown());
-            Residual.forward(cx, a.residual()[l + 1], s.res2(), a.tmp());
+            // SwiGLU MLP and residual, fused: out = res2, then out += mlp(ln2) inside the down GEMM.
+            Tensor out = a.residual()[l + 1];
+            out.copyFrom(s.res2());
+            SwiGlu.forward(cx, out, s.gate(), s.up(), s.h(), s.ln2(), w.wGate(), w.wUp(), w.wDown(), true);
         } else {
             // Recompute needs only what SwiGLU's backward reads: gate, up and h.
             Linear.forward(cx, s.gate(), s.ln2(), w.wGate());
@@ -277,7 +305,7 @@ public final class LlamaModel {
         Activations.Views a = acts.views(lastB, lastT);
         int b = lastB, t = lastT;
         // Loss -> dlogits, in place over the logits.
-        CrossEntropy.backward(cx, a.logits(), a.logits(), targets, 0, 1f);
+        CrossEntropy.backward(cx, a.logits(), a.logits(), targets, 0, 1f, a.lse());
         logitsHoldGradient = true;
         // LM head: dlnf = dlogits · lm_head; dlm_head += dlogitsᵀ · lnf.
         Linear.backward(cx, a.dtmp(), dlmHead, a.logits(), a.lnf(), lmHead, false);
@@ -309,9 +337,8 @@ public final class LlamaModel {
                     w.wGate(),
                     w.wUp(),
                     w.wDown());
-            // post_attention_layernorm, then the residual branch adds into the stream: dres = d(res2).
-            RmsNorm.backward(cx, a.dtmp(), dw.postNorm(), a.dln(), s.res2(), w.postNorm(), s.ln2Rstd());
-            Residual.backward(cx, a.dres(), a.dtmp());
+            // post_attention_layernorm; its input gradient adds into the stream (residual): dres = d(res2).
+            RmsNorm.backward(cx, a.dres(), dw.postNorm(), a.dln(), s.res2(), w.postNorm(), s.ln2Rstd(), true);
             // o_proj: dAttOut = dres · wo; dwo += dresᵀ · attOut.
             Linear.backward(cx, a.dAttOut(), dw.wo(), a.dres(), s.attOut(), w.wo(), false);
             // Attention core.
@@ -324,9 +351,8 @@ public final class LlamaModel {
             Linear.backward(cx, a.dln(), dw.wq(), a.dq(), s.ln1(), w.wq(), false);
             Linear.backward(cx, a.dln(), dw.wk(), a.dk(), s.ln1(), w.wk(), true);
             Linear.backward(cx, a.dln(), dw.wv(), a.dv(), s.ln1(), w.wv(), true);
-            // input_layernorm, then the residual branch: dres = d(block input).
-            RmsNorm.backward(cx, a.dtmp(), dw.inputNorm(), a.dln(), x, w.inputNorm(), s.ln1Rstd());
-            Residual.backward(cx, a.dres(), a.dtmp());
+            // input_layernorm; its input gradient adds into the stream (residual): dres = d(block input).
+            RmsNorm.backward(cx, a.dres(), dw.inputNorm(), a.dln(), x, w.inputNorm(), s.ln1Rstd(), true);
         }
         // Embedding rows.
         Embedding.backward(cx, dwte, a.dres(), tokens, 0);

@@ -7,6 +7,7 @@ package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
 import dev.shoal.runtime.tensor.Gemm;
+import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
 public final class Attention {
@@ -58,25 +59,26 @@ public final class Attention {
                     // Scores: S [T, T] = scale · Q_h [T, hd] · K_kvh [T, hd]ᵀ.
                     gemm.sgemm(false, true, t, t, hd, scale, q, qOff, c, k, kOff, kvDim, 0f, att, aOff, t);
                     // Causal softmax of each row i over j <= i; j > i set to exactly 0.
+                    float[] row = Scratch.row(0, t);
                     for (int i = 0; i < t; i++) {
-                        long row = aOff + (long) i * t;
+                        long rowOff = aOff + (long) i * t;
+                        att.read(rowOff, row, 0, i + 1);
                         float max = Float.NEGATIVE_INFINITY;
                         for (int j = 0; j <= i; j++) {
-                            max = Math.max(max, att.get(row + j));
+                            max = Math.max(max, row[j]);
                         }
                         double sum = 0;
                         for (int j = 0; j <= i; j++) {
-                            float ev = (float) Math.exp(att.get(row + j) - max);
-                            att.set(row + j, ev);
+                            float ev = (float) Math.exp(row[j] - max);
+                            row[j] = ev;
                             sum += ev;
                         }
                         float inv = (float) (1.0 / sum);
                         for (int j = 0; j <= i; j++) {
-                            att.set(row + j, att.get(row + j) * inv);
+                            row[j] *= inv;
                         }
-                        for (int j = i + 1; j < t; j++) {
-                            att.set(row + j, 0f);
-                        }
+                        java.util.Arrays.fill(row, i + 1, t, 0f);
+                        att.write(rowOff, row, 0, t);
                     }
                     // Output: O_h [T, hd] = P [T, T] · V_kvh [T, hd], written into the head's columns of out.
                     gemm.sgemm(false, false, t, hd, t, 1f, att, aOff, t, v, kOff, kvDim, 0f, out, qOff, c);
@@ -121,19 +123,21 @@ public final class Attention {
                     // dP [T, T] = dO_h [T, hd] · V_kvh [T, hd]ᵀ.
                     gemm.sgemm(false, true, t, t, hd, 1f, dout, qOff, c, v, kOff, kvDim, 0f, datt, aOff, t);
                     // Softmax backward per row: dS_ij = scale · P_ij · (dP_ij − Σ_l P_il dP_il), j <= i; else 0.
+                    float[] pr = Scratch.row(0, t), dr = Scratch.row(1, t);
                     for (int i = 0; i < t; i++) {
-                        long row = aOff + (long) i * t;
+                        long rowOff = aOff + (long) i * t;
+                        att.read(rowOff, pr, 0, i + 1);
+                        datt.read(rowOff, dr, 0, i + 1);
                         double dot = 0;
                         for (int j = 0; j <= i; j++) {
-                            dot += (double) att.get(row + j) * datt.get(row + j);
+                            dot += (double) pr[j] * dr[j];
                         }
                         float fdot = (float) dot;
                         for (int j = 0; j <= i; j++) {
-                            datt.set(row + j, scale * att.get(row + j) * (datt.get(row + j) - fdot));
+                            dr[j] = scale * pr[j] * (dr[j] - fdot);
                         }
-                        for (int j = i + 1; j < t; j++) {
-                            datt.set(row + j, 0f);
-                        }
+                        java.util.Arrays.fill(dr, i + 1, t, 0f);
+                        datt.write(rowOff, dr, 0, t);
                     }
                     // dQ term: dQ_h [T, hd] = dS [T, T] · K_kvh [T, hd].
                     gemm.sgemm(false, false, t, hd, t, 1f, datt, aOff, t, k, kOff, kvDim, 0f, dq, qOff, c);

@@ -6,6 +6,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
 public final class CrossEntropy {
@@ -36,6 +37,14 @@ public final class CrossEntropy {
 
     /** Mean over counted rows of −log softmax(logits [N, V])[target]. */
     public static double forward(Compute cx, Tensor logits, int[] targets, int offset) {
+        return forward(cx, logits, targets, offset, null);
+    }
+
+    /**
+     * As {@link #forward(Compute, Tensor, int[], int)}, also saving each row's log-sum-exp into lse [N]
+     * (when not null) so the backward pass need not recompute it.
+     */
+    public static double forward(Compute cx, Tensor logits, int[] targets, int offset, Tensor lse) {
         int v = logits.dim(-1);
         int n = (int) (logits.numel() / v);
         int count = countTargets(targets, offset, n, v);
@@ -47,11 +56,17 @@ public final class CrossEntropy {
             double acc = 0;
             for (long i = s; i < e; i++) {
                 int y = targets[offset + (int) i];
-                if (y == IGNORE_INDEX) {
+                if (y == IGNORE_INDEX && lse == null) {
                     continue;
                 }
                 long row = i * v;
-                acc += logSumExp(logits, row, v) - logits.get(row + y);
+                double l = logSumExp(logits, row, v);
+                if (lse != null) {
+                    lse.set(i, (float) l);
+                }
+                if (y != IGNORE_INDEX) {
+                    acc += l - logits.get(row + y);
+                }
             }
             return acc;
         });
@@ -63,6 +78,12 @@ public final class CrossEntropy {
      * for ignored rows. dlogits may be the logits tensor itself.
      */
     public static void backward(Compute cx, Tensor dlogits, Tensor logits, int[] targets, int offset, float dloss) {
+        backward(cx, dlogits, logits, targets, offset, dloss, null);
+    }
+
+    /** As above, reading each row's log-sum-exp from lse [N] (saved by forward) when not null. */
+    public static void backward(
+            Compute cx, Tensor dlogits, Tensor logits, int[] targets, int offset, float dloss, Tensor lse) {
         int v = logits.dim(-1);
         int n = (int) (logits.numel() / v);
         int count = countTargets(targets, offset, n, v);
@@ -77,24 +98,30 @@ public final class CrossEntropy {
                     }
                     continue;
                 }
-                double lse = logSumExp(logits, row, v);
+                float rowLse = lse != null ? lse.get(i) : (float) logSumExp(logits, row, v);
+                float[] xr = Scratch.row(0, v);
+                logits.read(row, xr, 0, v);
                 // Softmax term for every class, minus the one-hot term at the target.
+                float sc = (float) scale;
                 for (int j = 0; j < v; j++) {
-                    double p = Math.exp(logits.get(row + j) - lse);
-                    dlogits.set(row + j, (float) (scale * (j == y ? p - 1 : p)));
+                    xr[j] = sc * (float) Math.exp(xr[j] - rowLse);
                 }
+                xr[y] -= sc;
+                dlogits.write(row, xr, 0, v);
             }
         });
     }
 
     private static double logSumExp(Tensor x, long row, int v) {
+        float[] xr = Scratch.row(0, v);
+        x.read(row, xr, 0, v);
         float max = Float.NEGATIVE_INFINITY;
         for (int j = 0; j < v; j++) {
-            max = Math.max(max, x.get(row + j));
+            max = Math.max(max, xr[j]);
         }
         double sum = 0;
         for (int j = 0; j < v; j++) {
-            sum += Math.exp(x.get(row + j) - max);
+            sum += Math.exp(xr[j] - max);
         }
         return max + Math.log(sum);
     }

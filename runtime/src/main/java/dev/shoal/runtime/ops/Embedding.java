@@ -4,6 +4,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
 public final class Embedding {
@@ -20,12 +21,10 @@ public final class Embedding {
         checkTokens(tokens, tokensOffset, n, v);
         // Each row is an independent copy of one embedding row.
         cx.par().forRange(n, 64, (s, e) -> {
+            float[] row = Scratch.row(0, c);
             for (int i = (int) s; i < e; i++) {
-                long src = (long) tokens[tokensOffset + i] * c;
-                long dst = (long) i * c;
-                for (int j = 0; j < c; j++) {
-                    out.set(dst + j, wte.get(src + j));
-                }
+                wte.read((long) tokens[tokensOffset + i] * c, row, 0, c);
+                out.write((long) i * c, row, 0, c);
             }
         });
     }

@@ -11,10 +11,18 @@ public final class Linear {
 
     /** y [N, out] = x [N, in] · wᵀ, w [out, in]. */
     public static void forward(Compute cx, Tensor y, Tensor x, Tensor w) {
+        forward(cx, y, x, w, false);
+    }
+
+    /**
+     * y [N, out] = x · wᵀ, or y += x · wᵀ when accumulate (a residual add fused into the GEMM: the caller
+     * copies the stream into y first).
+     */
+    public static void forward(Compute cx, Tensor y, Tensor x, Tensor w, boolean accumulate) {
         int out = w.dim(0), in = w.dim(1);
         int n = rows(x, in, "x");
         rows(y, out, "y");
-        cx.gemm().sgemm(false, true, n, out, in, 1f, x, 0, in, w, 0, in, 0f, y, 0, out);
+        cx.gemm().sgemm(false, true, n, out, in, 1f, x, 0, in, w, 0, in, accumulate ? 1f : 0f, y, 0, out);
     }
 
     /**

@@ -7,6 +7,7 @@ package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
 public final class Rope {
@@ -90,21 +91,27 @@ public final class Rope {
         }
         Tensor cosT = tab.cos();
         Tensor sinT = tab.sin();
+        int width = nHeads * hd;
         cx.par().forRange((long) b * t, 16, (s, e) -> {
+            float[] xr = Scratch.row(0, width), cr = Scratch.row(1, half), sr = Scratch.row(2, half);
             for (long bt = s; bt < e; bt++) {
                 long pos = bt % t;
+                cosT.read(pos * half, cr, 0, half);
+                sinT.read(pos * half, sr, 0, half);
+                x.read(bt * width, xr, 0, width);
                 for (int h = 0; h < nHeads; h++) {
-                    long base = (bt * nHeads + h) * hd;
+                    int base = h * hd;
                     for (int i = 0; i < half; i++) {
-                        float c = cosT.get(pos * half + i);
-                        float sn = sign * sinT.get(pos * half + i);
-                        float x1 = x.get(base + i);
-                        float x2 = x.get(base + half + i);
+                        float c = cr[i];
+                        float sn = sign * sr[i];
+                        float x1 = xr[base + i];
+                        float x2 = xr[base + half + i];
                         // First half: x1·cos − x2·sin; second half: x2·cos + x1·sin (sin negated for backward).
-                        out.set(base + i, x1 * c - x2 * sn);
-                        out.set(base + half + i, x2 * c + x1 * sn);
+                        xr[base + i] = x1 * c - x2 * sn;
+                        xr[base + half + i] = x2 * c + x1 * sn;
                     }
                 }
+                out.write(bt * width, xr, 0, width);
             }
         });
     }

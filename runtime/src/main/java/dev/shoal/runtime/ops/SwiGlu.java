@@ -4,6 +4,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
 public final class SwiGlu {
@@ -23,22 +24,48 @@ public final class SwiGlu {
             Tensor wGate,
             Tensor wUp,
             Tensor wDown) {
+        forward(cx, out, gate, up, h, x, wGate, wUp, wDown, false);
+    }
+
+    /** As above; with accumulate, out += the MLP output (the residual add fused into the last GEMM). */
+    public static void forward(
+            Compute cx,
+            Tensor out,
+            Tensor gate,
+            Tensor up,
+            Tensor h,
+            Tensor x,
+            Tensor wGate,
+            Tensor wUp,
+            Tensor wDown,
+            boolean accumulate) {
         // The two input projections.
         Linear.forward(cx, gate, x, wGate);
         Linear.forward(cx, up, x, wUp);
         // The gated activation h = silu(gate) ⊙ up.
         activation(cx, h, gate, up);
         // The output projection.
-        Linear.forward(cx, out, h, wDown);
+        Linear.forward(cx, out, h, wDown, accumulate);
     }
+
+    /** Elements per scratch chunk of the element-wise passes. */
+    private static final int CHUNK = 4096;
 
     /** h = silu(gate) ⊙ up, element-wise. */
     public static void activation(Compute cx, Tensor h, Tensor gate, Tensor up) {
-        cx.par().forRange(h.numel(), (s, e) -> {
-            for (long i = s; i < e; i++) {
-                float g = gate.get(i);
-                float sig = (float) (1.0 / (1.0 + Math.exp(-g)));
-                h.set(i, g * sig * up.get(i));
+        long total = h.numel();
+        cx.par().forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
+            float[] g = Scratch.row(0, CHUNK), u = Scratch.row(1, CHUNK);
+            for (long ch = cs; ch < ce; ch++) {
+                long off = ch * CHUNK;
+                int len = (int) Math.min(CHUNK, total - off);
+                gate.read(off, g, 0, len);
+                up.read(off, u, 0, len);
+                for (int i = 0; i < len; i++) {
+                    float sig = (float) (1.0 / (1.0 + Math.exp(-g[i])));
+                    u[i] = g[i] * sig * u[i];
+                }
+                h.write(off, u, 0, len);
             }
         });
     }
@@ -67,13 +94,23 @@ public final class SwiGlu {
         // Down projection: dh = dout · wDown, dwDown += doutᵀ · h.
         Linear.backward(cx, dh, dwDown, dout, h, wDown, false);
         // Through the gate: dup = dh ⊙ silu(g); dgate = dh ⊙ up ⊙ σ(g)·(1 + g·(1 − σ(g))).
-        cx.par().forRange(dh.numel(), (s, e) -> {
-            for (long i = s; i < e; i++) {
-                float g = gate.get(i);
-                float sig = (float) (1.0 / (1.0 + Math.exp(-g)));
-                float d = dh.get(i);
-                dup.set(i, d * g * sig);
-                dgate.set(i, d * up.get(i) * sig * (1f + g * (1f - sig)));
+        long total = dh.numel();
+        cx.par().forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
+            float[] g = Scratch.row(0, CHUNK), u = Scratch.row(1, CHUNK), d = Scratch.row(2, CHUNK);
+            for (long ch = cs; ch < ce; ch++) {
+                long off = ch * CHUNK;
+                int len = (int) Math.min(CHUNK, total - off);
+                gate.read(off, g, 0, len);
+                up.read(off, u, 0, len);
+                dh.read(off, d, 0, len);
+                for (int i = 0; i < len; i++) {
+                    float sig = (float) (1.0 / (1.0 + Math.exp(-g[i])));
+                    float di = d[i];
+                    d[i] = di * u[i] * sig * (1f + g[i] * (1f - sig)); // dgate
+                    u[i] = di * g[i] * sig; // dup
+                }
+                dgate.write(off, d, 0, len);
+                dup.write(off, u, 0, len);
             }
         });
         // The two input projections share x: the first assigns dx, the second adds to it.

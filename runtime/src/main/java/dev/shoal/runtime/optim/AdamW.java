@@ -6,6 +6,7 @@
 package dev.shoal.runtime.optim;
 
 import dev.shoal.runtime.tensor.Parallel;
+import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -18,6 +19,9 @@ public final class AdamW {
     public record State(
             Tensor expAvg, // same shape as the parameter: first moment m
             Tensor expAvgSq) {} // same shape: second moment v
+
+    /** Elements per scratch chunk of the update loop. */
+    private static final int CHUNK = 4096;
 
     private record Slot(String name, Tensor param, Tensor grad, State state, boolean decay) {}
 
@@ -92,19 +96,31 @@ public final class AdamW {
                     m = s.state().expAvg(),
                     v = s.state().expAvgSq();
             float decayFactor = s.decay() ? (float) (1 - lr * cfg.weightDecay()) : 1f;
-            par.forRange(p.numel(), (lo, hi) -> {
-                for (long i = lo; i < hi; i++) {
-                    float gi = g.get(i);
-                    // Decoupled weight decay.
-                    float pi = p.get(i) * decayFactor;
-                    // First and second moments.
-                    float mi = m.get(i) + oneMinusB1 * (gi - m.get(i));
-                    float vi = v.get(i) * b2 + oneMinusB2 * gi * gi;
-                    m.set(i, mi);
-                    v.set(i, vi);
-                    // Bias-corrected update.
-                    float denom = (float) Math.sqrt(vi) / bc2Sqrt + eps;
-                    p.set(i, pi - stepSize * (mi / denom));
+            long total = p.numel();
+            par.forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
+                float[] pr = Scratch.row(0, CHUNK), gr = Scratch.row(1, CHUNK);
+                float[] mr = Scratch.row(2, CHUNK), vr = Scratch.row(3, CHUNK);
+                for (long ch = cs; ch < ce; ch++) {
+                    long off = ch * CHUNK;
+                    int len = (int) Math.min(CHUNK, total - off);
+                    p.read(off, pr, 0, len);
+                    g.read(off, gr, 0, len);
+                    m.read(off, mr, 0, len);
+                    v.read(off, vr, 0, len);
+                    for (int i = 0; i < len; i++) {
+                        float gi = gr[i];
+                        // First and second moments.
+                        float mi = mr[i] + oneMinusB1 * (gi - mr[i]);
+                        float vi = vr[i] * b2 + oneMinusB2 * gi * gi;
+                        mr[i] = mi;
+                        vr[i] = vi;
+                        // Decoupled weight decay, then the bias-corrected update.
+                        float denom = (float) Math.sqrt(vi) / bc2Sqrt + eps;
+                        pr[i] = pr[i] * decayFactor - stepSize * (mi / denom);
+                    }
+                    p.write(off, pr, 0, len);
+                    m.write(off, mr, 0, len);
+                    v.write(off, vr, 0, len);
                 }
             });
         }

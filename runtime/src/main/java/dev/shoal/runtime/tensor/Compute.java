@@ -9,9 +9,13 @@ public record Compute(Gemm gemm, Parallel par) implements AutoCloseable {
         }
     }
 
-    /** OpenBLAS GEMM and an element-wise pool, both with {@code threads} threads. */
+    /**
+     * One pool of {@code threads} threads for everything: element-wise loops, and GEMMs split into blocks
+     * that each run single-threaded OpenBLAS.
+     */
     public static Compute cpu(int threads) {
-        return new Compute(new OpenBlasGemm(threads), new Parallel(threads));
+        Parallel par = new Parallel(threads);
+        return new Compute(new OpenBlasGemm(par), par);
     }
 
     /** The plain-Java reference GEMM, serial loops: slow, for cross-checks. */

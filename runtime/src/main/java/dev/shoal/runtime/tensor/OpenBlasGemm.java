@@ -1,6 +1,11 @@
 // SGEMM through OpenBLAS (bytedeco presets) on the tensors' off-heap memory: no copies, no float[].
-// Guarantees: bounds are checked in Java before the native call; the BLAS thread count is set once
-// here (OpenBLAS keeps it process-wide) and reported back by threads().
+// Guarantees: bounds are checked in Java before the native call. Two threading modes:
+//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into row or column
+//    blocks, one per thread of a Parallel pool. The pool blocks instead of spinning, so it stays fast
+//    when the machine is shared, and a GEMM called from inside a parallel region (attention heads)
+//    simply runs on its caller's thread. Each element of C is computed by exactly one call over the
+//    full k, so the result does not depend on the thread count.
+//  - blasThreaded: OpenBLAS's own (process-wide) thread pool; kept for comparison in benchmarks.
 package dev.shoal.runtime.tensor;
 
 import static org.bytedeco.openblas.global.openblas_nolapack.CblasNoTrans;
@@ -11,26 +16,52 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.openblas.global.openblas_nolapack;
 
 public final class OpenBlasGemm implements Gemm {
+    /** Below this many multiply-adds a GEMM is not split (the hand-off would cost more than it saves). */
+    private static final long SPLIT_MIN_MACS = 1L << 18;
+    /** Row/column blocks are multiples of this, to keep OpenBLAS's micro-kernels on full tiles. */
+    private static final int BLOCK_ALIGN = 16;
+
+    private final Parallel par; // null in blasThreaded mode
     private final int threads;
 
-    /** Loads OpenBLAS and sets its (process-wide) thread count. */
-    public OpenBlasGemm(int threads) {
-        if (threads < 1) {
-            throw new IllegalArgumentException("OpenBLAS thread count must be >= 1, got " + threads);
+    /** Split mode over par's threads; OpenBLAS itself is set to one thread (process-wide). */
+    public OpenBlasGemm(Parallel par) {
+        setBlasThreads(1);
+        this.par = par;
+        this.threads = par.threads();
+    }
+
+    /** OpenBLAS's own threading with the given (process-wide) thread count. */
+    public static OpenBlasGemm blasThreaded(int threads) {
+        return new OpenBlasGemm(threads);
+    }
+
+    private OpenBlasGemm(int blasThreads) {
+        setBlasThreads(blasThreads);
+        this.par = null;
+        this.threads = openblas_nolapack.blas_get_num_threads();
+    }
+
+    private static void setBlasThreads(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("OpenBLAS thread count must be >= 1, got " + n);
         }
         try {
-            openblas_nolapack.blas_set_num_threads(threads);
+            openblas_nolapack.blas_set_num_threads(n);
         } catch (UnsatisfiedLinkError e) {
             throw new IllegalStateException(
-                    "could not load the bundled OpenBLAS native library (bytedeco openblas" + " linux-x86_64 jar): "
+                    "could not load the bundled OpenBLAS native library (bytedeco openblas linux-x86_64 jar): "
                             + e.getMessage(),
                     e);
         }
-        this.threads = openblas_nolapack.blas_get_num_threads();
     }
 
     public int threads() {
         return threads;
+    }
+
+    public boolean splitMode() {
+        return par != null;
     }
 
     @Override
@@ -55,6 +86,62 @@ public final class OpenBlasGemm implements Gemm {
         if (m == 0 || n == 0) {
             return;
         }
+        if (par == null || par.threads() == 1 || (long) m * n * k < SPLIT_MIN_MACS) {
+            call(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
+            return;
+        }
+        if (m >= n) {
+            // Split the rows of C: rows i0..i1 of op(A) start at row i0 of A (or column i0 of Aᵀ).
+            int blocks = (m + BLOCK_ALIGN - 1) / BLOCK_ALIGN;
+            par.forRange(blocks, 1, (s, e) -> {
+                int i0 = (int) s * BLOCK_ALIGN, i1 = Math.min(m, (int) e * BLOCK_ALIGN);
+                long aStart = aOff + (transA ? i0 : (long) i0 * lda);
+                call(
+                        transA,
+                        transB,
+                        i1 - i0,
+                        n,
+                        k,
+                        alpha,
+                        a,
+                        aStart,
+                        lda,
+                        b,
+                        bOff,
+                        ldb,
+                        beta,
+                        c,
+                        cOff + (long) i0 * ldc,
+                        ldc);
+            });
+        } else {
+            // Split the columns of C: columns j0..j1 of op(B) start at column j0 of B (or row j0 of Bᵀ).
+            int blocks = (n + BLOCK_ALIGN - 1) / BLOCK_ALIGN;
+            par.forRange(blocks, 1, (s, e) -> {
+                int j0 = (int) s * BLOCK_ALIGN, j1 = Math.min(n, (int) e * BLOCK_ALIGN);
+                long bStart = bOff + (transB ? (long) j0 * ldb : j0);
+                call(transA, transB, m, j1 - j0, k, alpha, a, aOff, lda, b, bStart, ldb, beta, c, cOff + j0, ldc);
+            });
+        }
+    }
+
+    private static void call(
+            boolean transA,
+            boolean transB,
+            int m,
+            int n,
+            int k,
+            float alpha,
+            Tensor a,
+            long aOff,
+            int lda,
+            Tensor b,
+            long bOff,
+            int ldb,
+            float beta,
+            Tensor c,
+            long cOff,
+            int ldc) {
         openblas_nolapack.cblas_sgemm(
                 CblasRowMajor,
                 transA ? CblasTrans : CblasNoTrans,

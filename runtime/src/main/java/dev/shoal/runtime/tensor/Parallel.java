@@ -29,6 +29,13 @@ public final class Parallel implements AutoCloseable {
     private final int threads;
     private final ExecutorService pool; // threads - 1 workers; null when serial
 
+    /**
+     * True on a thread that is already running a chunk of some forRange (pool workers always): a nested
+     * forRange then runs serially on that thread instead of queueing behind itself (no deadlock, no
+     * oversubscription).
+     */
+    private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> Boolean.FALSE);
+
     public Parallel(int threads) {
         if (threads < 1) {
             throw new IllegalArgumentException("thread count must be >= 1, got " + threads);
@@ -39,7 +46,12 @@ public final class Parallel implements AutoCloseable {
         } else {
             AtomicInteger id = new AtomicInteger();
             pool = Executors.newFixedThreadPool(threads - 1, r -> {
-                Thread t = new Thread(r, "shoal-cpu-" + id.incrementAndGet());
+                Thread t = new Thread(
+                        () -> {
+                            INSIDE.set(Boolean.TRUE);
+                            r.run();
+                        },
+                        "shoal-cpu-" + id.incrementAndGet());
                 t.setDaemon(true);
                 return t;
             });
@@ -54,7 +66,7 @@ public final class Parallel implements AutoCloseable {
         return threads;
     }
 
-    /** Runs body over [0, n) in up to threads() chunks; serial when n is small. */
+    /** Runs body over [0, n) in up to threads() chunks; serial when n is small or when nested. */
     public void forRange(long n, Range body) {
         forRange(n, MIN_CHUNK, body);
     }
@@ -68,7 +80,7 @@ public final class Parallel implements AutoCloseable {
             return;
         }
         int parts = (int) Math.min(threads, Math.max(1, n / Math.max(1, minChunk)));
-        if (parts <= 1 || pool == null) {
+        if (parts <= 1 || pool == null || INSIDE.get()) {
             body.run(0, n);
             return;
         }
@@ -80,10 +92,13 @@ public final class Parallel implements AutoCloseable {
             futures[p - 1] = pool.submit(() -> body.run(s, e));
         }
         Throwable failure = null;
+        INSIDE.set(Boolean.TRUE);
         try {
             body.run(0, n / parts);
         } catch (Throwable t) {
             failure = t;
+        } finally {
+            INSIDE.set(Boolean.FALSE);
         }
         for (Future<?> f : futures) {
             try {

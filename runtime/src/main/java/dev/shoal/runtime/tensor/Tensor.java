@@ -4,10 +4,11 @@
 // copy and keep the owning allocation alive; every index is bounds-checked on get/set.
 package dev.shoal.runtime.tensor;
 
+import java.lang.reflect.Field;
 import java.util.Arrays;
+import java.util.Objects;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.Pointer;
-import org.bytedeco.javacpp.indexer.FloatRawIndexer;
 
 public final class Tensor implements AutoCloseable {
     /** Storage shared by a tensor and all its views; freed once, by {@link #close()} on the owner. */
@@ -48,7 +49,20 @@ public final class Tensor implements AutoCloseable {
     private final int[] shape;
     private final long numel;
     private final FloatPointer ptr; // positioned at offsetElems, limit offsetElems + numel
-    private final FloatRawIndexer idx; // element i of this tensor at idx.get(i)
+    private final long addr; // native address of element 0
+
+    /** Element access goes straight to memory; every index is checked against numel first. */
+    private static final sun.misc.Unsafe U = unsafe();
+
+    private static sun.misc.Unsafe unsafe() {
+        try {
+            Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            return (sun.misc.Unsafe) f.get(null);
+        } catch (ReflectiveOperationException e) {
+            throw new IllegalStateException("sun.misc.Unsafe is needed for off-heap tensor access", e);
+        }
+    }
 
     private Tensor(Storage storage, long offsetElems, int[] shape) {
         this.storage = storage;
@@ -62,7 +76,7 @@ public final class Tensor implements AutoCloseable {
         FloatPointer p = new FloatPointer(storage.base);
         p.position(offsetElems).limit(offsetElems + numel);
         this.ptr = p;
-        this.idx = new FloatRawIndexer(p);
+        this.addr = storage.base.address() + offsetElems * Float.BYTES;
     }
 
     /** Number of elements of a shape; every dimension must be >= 0. */
@@ -138,20 +152,50 @@ public final class Tensor implements AutoCloseable {
 
     /** Element {@code i} of the flattened (row-major) tensor. */
     public float get(long i) {
-        return idx.get(i);
+        return U.getFloat(addr + Objects.checkIndex(i, numel) * Float.BYTES);
     }
 
     public void set(long i, float v) {
-        idx.put(i, v);
+        U.putFloat(addr + Objects.checkIndex(i, numel) * Float.BYTES, v);
     }
 
     public void add(long i, float v) {
-        idx.put(i, idx.get(i) + v);
+        long a = addr + Objects.checkIndex(i, numel) * Float.BYTES;
+        U.putFloat(a, U.getFloat(a) + v);
+    }
+
+    private static final long FLOAT_ARRAY_BASE = U.arrayBaseOffset(float[].class);
+
+    /**
+     * Copies n elements starting at element off into dst[dstOff..] (a bulk memory copy: ops use it to
+     * work on a row in a heap scratch array, where the JIT can vectorize their loops).
+     */
+    public void read(long off, float[] dst, int dstOff, int n) {
+        Objects.checkFromIndexSize(off, n, numel);
+        Objects.checkFromIndexSize(dstOff, n, dst.length);
+        U.copyMemory(
+                null,
+                addr + off * Float.BYTES,
+                dst,
+                FLOAT_ARRAY_BASE + (long) dstOff * Float.BYTES,
+                (long) n * Float.BYTES);
+    }
+
+    /** Copies src[srcOff..srcOff+n) into n elements starting at element off. */
+    public void write(long off, float[] src, int srcOff, int n) {
+        Objects.checkFromIndexSize(off, n, numel);
+        Objects.checkFromIndexSize(srcOff, n, src.length);
+        U.copyMemory(
+                src,
+                FLOAT_ARRAY_BASE + (long) srcOff * Float.BYTES,
+                null,
+                addr + off * Float.BYTES,
+                (long) n * Float.BYTES);
     }
 
     /** Element at a full multi-index, e.g. {@code at(b, t, c)}. */
     public float at(int... index) {
-        return idx.get(flatIndex(index));
+        return get(flatIndex(index));
     }
 
     public long flatIndex(int... index) {
@@ -176,7 +220,7 @@ public final class Tensor implements AutoCloseable {
 
     /** Native address of element 0. */
     public long address() {
-        return storage.base.address() + offsetElems * Float.BYTES;
+        return addr;
     }
 
     /** Rows [start, end) of the leading dimension, as a view (no copy). */
@@ -230,7 +274,7 @@ public final class Tensor implements AutoCloseable {
 
     public void fill(float v) {
         for (long i = 0; i < numel; i++) {
-            idx.put(i, v);
+            set(i, v);
         }
     }
 

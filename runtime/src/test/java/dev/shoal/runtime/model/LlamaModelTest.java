@@ -190,6 +190,18 @@ class LlamaModelTest {
     }
 
     @Test
+    void offHeapTokensGiveTheSameLoss() {
+        Random r = new Random(12);
+        LlamaModel m = new LlamaModel(TINY, 1, 6, CX, false);
+        m.initRandom(2);
+        int[] x = randomTokens(r, 6, TINY.vocab()), y = randomTokens(r, 6, TINY.vocab());
+        double onHeap = m.forward(x, y, 1, 6);
+        double offHeap =
+                m.forward(new org.bytedeco.javacpp.IntPointer(x), new org.bytedeco.javacpp.IntPointer(y), 1, 6);
+        assertEquals(onHeap, offHeap);
+    }
+
+    @Test
     void misuseIsReportedClearly() {
         LlamaModel m = new LlamaModel(TINY, 1, 4, CX, false);
         IllegalArgumentException big =

@@ -68,6 +68,14 @@ class OpsGradTest {
         };
         assertWithin(check("rmsnorm dx", x, dx, loss, SAMPLES, H, r), TOL);
         assertWithin(check("rmsnorm dw", w, dw, loss, SAMPLES, H, r), TOL);
+        // The accumulating form adds exactly the same input gradient onto what dx held.
+        Tensor dx2 = Tensor.zeros(n, c), dw2 = Tensor.zeros(c);
+        dx2.fill(1f);
+        RmsNorm.forward(CX, out, rstd, x, w, eps);
+        RmsNorm.backward(CX, dx2, dw2, rr, x, w, rstd, true);
+        for (long i = 0; i < dx.numel(); i++) {
+            org.junit.jupiter.api.Assertions.assertEquals(1f + dx.get(i), dx2.get(i), 1e-6f);
+        }
     }
 
     @Test
@@ -161,6 +169,13 @@ class OpsGradTest {
         CrossEntropy.backward(CX, dlogits, logits, targets, 0, 1f);
         var loss = (java.util.function.DoubleSupplier) () -> CrossEntropy.forward(CX, logits, targets, 0);
         assertWithin(check("cross-entropy dlogits", logits, dlogits, loss, 100, H, r), TOL);
+        // The saved log-sum-exp path gives the same gradient (up to lse's float rounding).
+        Tensor lse = Tensor.zeros(n), dlogits2 = Tensor.zeros(n, v);
+        CrossEntropy.forward(CX, logits, targets, 0, lse);
+        CrossEntropy.backward(CX, dlogits2, logits, targets, 0, 1f, lse);
+        for (long i = 0; i < dlogits.numel(); i++) {
+            org.junit.jupiter.api.Assertions.assertEquals(dlogits.get(i), dlogits2.get(i), 1e-6f);
+        }
         assertThrows(
                 IllegalArgumentException.class,
                 () -> CrossEntropy.forward(CX, logits, new int[] {0, 0, 0, 0, 0, 11}, 0));

@@ -18,11 +18,40 @@ class GemmTest {
     }
 
     @Test
-    void openBlasMatchesReferenceOnOddShapesAndAllTransposes() {
-        Gemm blas = new OpenBlasGemm(2);
+    void splitOpenBlasMatchesReference() {
+        try (Parallel par = new Parallel(3)) {
+            matchesReference(new OpenBlasGemm(par));
+        }
+    }
+
+    @Test
+    void blasThreadedOpenBlasMatchesReference() {
+        matchesReference(OpenBlasGemm.blasThreaded(2));
+    }
+
+    @Test
+    void splitResultDoesNotDependOnThreadCount() {
+        Random r = new Random(8);
+        int m = 301, n = 77, k = 129;
+        Tensor a = random(r, m * k), b = random(r, n * k);
+        Tensor c1 = Tensor.zeros(m, n), c3 = Tensor.zeros(m, n), ct1 = Tensor.zeros(n, m), ct3 = Tensor.zeros(n, m);
+        try (Parallel p1 = new Parallel(1);
+                Parallel p3 = new Parallel(3)) {
+            new OpenBlasGemm(p1).sgemm(false, true, m, n, k, 1f, a, 0, k, b, 0, k, 0f, c1, 0, n);
+            new OpenBlasGemm(p3).sgemm(false, true, m, n, k, 1f, a, 0, k, b, 0, k, 0f, c3, 0, n);
+            new OpenBlasGemm(p1).sgemm(false, true, n, m, k, 1f, b, 0, k, a, 0, k, 0f, ct1, 0, m);
+            new OpenBlasGemm(p3).sgemm(false, true, n, m, k, 1f, b, 0, k, a, 0, k, 0f, ct3, 0, m);
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(c1.toArray(), c3.toArray());
+        org.junit.jupiter.api.Assertions.assertArrayEquals(ct1.toArray(), ct3.toArray());
+    }
+
+    private static void matchesReference(Gemm blas) {
         Gemm ref = new ReferenceGemm();
         Random r = new Random(7);
-        int[][] shapes = {{1, 1, 1}, {3, 5, 7}, {17, 1, 9}, {33, 65, 31}, {64, 48, 129}, {7, 130, 2}};
+        int[][] shapes = {
+            {1, 1, 1}, {3, 5, 7}, {17, 1, 9}, {33, 65, 31}, {64, 48, 129}, {7, 130, 2}, {300, 20, 50}, {20, 300, 50}
+        };
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             for (int variant = 0; variant < 4; variant++) {
@@ -56,7 +85,7 @@ class GemmTest {
 
     @Test
     void betaZeroIgnoresNaNInOutput() {
-        Gemm blas = new OpenBlasGemm(1);
+        Gemm blas = OpenBlasGemm.blasThreaded(1);
         Tensor a = Tensor.of(new float[] {1, 2, 3, 4}, 2, 2);
         Tensor b = Tensor.of(new float[] {1, 0, 0, 1}, 2, 2);
         Tensor c = Tensor.of(new float[] {Float.NaN, Float.NaN, Float.NaN, Float.NaN}, 2, 2);
@@ -67,7 +96,7 @@ class GemmTest {
 
     @Test
     void outOfBoundsMatrixIsRefusedBeforeNativeCall() {
-        Gemm blas = new OpenBlasGemm(1);
+        Gemm blas = OpenBlasGemm.blasThreaded(1);
         Tensor a = Tensor.zeros(2, 3);
         Tensor c = Tensor.zeros(2, 2);
         IndexOutOfBoundsException e = assertThrows(

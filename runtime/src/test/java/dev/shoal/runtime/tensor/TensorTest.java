@@ -77,6 +77,20 @@ class TensorTest {
     }
 
     @Test
+    void bulkReadAndWriteOfARow() {
+        Tensor t = Tensor.of(new float[] {1, 2, 3, 4, 5, 6}, 2, 3);
+        float[] row = new float[5];
+        t.read(3, row, 1, 3);
+        assertArrayEquals(new float[] {0, 4, 5, 6, 0}, row);
+        row[2] = -5;
+        t.slice(1, 2).write(0, row, 1, 3);
+        assertEquals(-5f, t.at(1, 1));
+        assertThrows(IndexOutOfBoundsException.class, () -> t.read(4, row, 0, 3));
+        assertThrows(IndexOutOfBoundsException.class, () -> t.slice(0, 1).write(1, row, 0, 3));
+        assertThrows(IndexOutOfBoundsException.class, () -> t.read(0, row, 3, 3));
+    }
+
+    @Test
     void flatIndexUsesLongArithmetic() {
         // 3 x 2^30 elements would overflow int; the index math must not (no allocation needed for this).
         long n = Tensor.numel(3, 1 << 30);
