@@ -1,0 +1,358 @@
+// `shoal prepare` as a library: tokenizes the documents of named sources into token shards with a
+// document index, a held-out validation split per source and a JSON manifest. Guarantees:
+//  - the output depends only on the inputs and settings, not on the thread count (files are cut into
+//    chunks at document boundaries by a fixed rule; each chunk gives one train and one valid shard);
+//  - a re-run skips every chunk whose completion record matches the inputs and settings and whose shard
+//    files still hash to the recorded SHA-256; anything else is redone;
+//  - a bad record (invalid UTF-8 or JSON, missing or non-string field, lone surrogate, empty text) is
+//    counted by kind and skipped, never fatal; ANSI escape sequences are removed and counted.
+package dev.shoal.runtime.data;
+
+import dev.shoal.runtime.tokenizer.Llama3Tokenizer;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/** Entry point: {@link #run(Config)}. */
+public final class Preparer {
+
+    /** Largest chunk; a single document bigger than this is refused with its file and offset. */
+    static final int MAX_CHUNK_BYTES = 1 << 30;
+
+    /**
+     * @param threads worker threads (all cores by default in the CLI)
+     * @param chunkBytes target input bytes per chunk (one shard pair per chunk)
+     * @param progress where the progress bar goes (stderr in the CLI), or null
+     */
+    public record Config(
+            Path tokenizer,
+            Path outDir,
+            List<SourceSpec> sources,
+            int threads,
+            int chunkBytes,
+            boolean stripAnsi,
+            PrintStream progress) {
+        public Config {
+            sources = List.copyOf(sources);
+            if (sources.isEmpty()) throw new IllegalArgumentException("no sources given");
+            Set<String> names = new HashSet<>();
+            for (SourceSpec s : sources) {
+                if (!names.add(s.name()))
+                    throw new IllegalArgumentException("source name '" + s.name() + "' given twice");
+            }
+            if (threads < 1) throw new IllegalArgumentException("threads " + threads + " must be ≥ 1");
+            if (chunkBytes < 1024 || chunkBytes > MAX_CHUNK_BYTES / 2) {
+                throw new IllegalArgumentException(
+                        "chunk size " + chunkBytes + " bytes must be in [1 KiB, " + (MAX_CHUNK_BYTES / 2) + "]");
+            }
+        }
+    }
+
+    /** What a run did: the manifest, chunks tokenized vs reused, input bytes and wall time. */
+    public record Report(Manifest manifest, int chunksTokenized, int chunksReused, long inputBytes, double seconds) {
+        /** A human-readable summary, one line per source plus totals. */
+        public String summary() {
+            StringBuilder b = new StringBuilder();
+            for (Manifest.SourceEntry s : manifest.sources()) {
+                b.append(String.format(
+                        Locale.ROOT,
+                        "%-12s %-4s train %,d docs %,d tokens | valid %,d docs %,d tokens | ansi stripped %,d | bad %s%n",
+                        s.name(),
+                        s.lang(),
+                        s.train().docs(),
+                        s.train().tokens(),
+                        s.valid().docs(),
+                        s.valid().tokens(),
+                        s.ansiSequencesStripped(),
+                        s.bad().isEmpty() ? "none" : s.bad()));
+            }
+            b.append(String.format(
+                    Locale.ROOT,
+                    "%d chunks tokenized, %d reused (checksums verified); %.1f MB in %.1f s = %.2f MB/s",
+                    chunksTokenized,
+                    chunksReused,
+                    inputBytes / 1e6,
+                    seconds,
+                    seconds > 0 ? inputBytes / 1e6 / seconds : 0));
+            return b.toString();
+        }
+    }
+
+    private Preparer() {}
+
+    public static Report run(Config c) throws IOException {
+        return run(c, Llama3Tokenizer.load(c.tokenizer()));
+    }
+
+    /** As {@link #run(Config)} with the tokenizer already loaded from {@code c.tokenizer()}. */
+    public static Report run(Config c, Llama3Tokenizer tok) throws IOException {
+        long t0 = System.nanoTime();
+        String tokSha = ShardWriter.sha256Of(c.tokenizer());
+        Files.createDirectories(c.outDir());
+
+        List<Planned> plan = new ArrayList<>();
+        long totalBytes = 0;
+        for (SourceSpec s : c.sources()) {
+            for (int f = 0; f < s.inputs().size(); f++) {
+                Path file = s.inputs().get(f);
+                List<long[]> ranges = cutFile(file, s.format(), c.chunkBytes());
+                for (int k = 0; k < ranges.size(); k++) {
+                    long[] r = ranges.get(k);
+                    String key = chunkKey(tokSha, s, c.stripAnsi(), file, r[0], r[1]);
+                    String base = String.format(Locale.ROOT, "f%03d-c%05d", f, k);
+                    plan.add(new Planned(s, file, r[0], r[1], key, base));
+                    totalBytes += r[1] - r[0];
+                }
+            }
+        }
+
+        ExecutorService pool = Executors.newFixedThreadPool(c.threads(), r -> {
+            Thread t = new Thread(r, "prepare");
+            t.setDaemon(true);
+            return t;
+        });
+        List<Future<Manifest.ChunkRecord>> futures = new ArrayList<>();
+        int[] reused = new int[1];
+        List<Manifest.ChunkRecord> results = new ArrayList<>();
+        try (ProgressBar bar = new ProgressBar(c.progress(), "prepare", totalBytes)) {
+            ThreadLocal<Map<SourceSpec, RecordReader>> readers = ThreadLocal.withInitial(LinkedHashMap::new);
+            for (Planned p : plan) {
+                futures.add(pool.submit(() -> {
+                    Manifest.ChunkRecord done = reusable(c.outDir(), p);
+                    if (done != null) {
+                        synchronized (reused) {
+                            reused[0]++;
+                        }
+                        bar.add(p.end - p.start);
+                        return done;
+                    }
+                    RecordReader rr = readers.get()
+                            .computeIfAbsent(p.source, s -> new RecordReader(s.format(), s.textField(), c.stripAnsi()));
+                    return tokenizeChunk(c.outDir(), p, tok, rr, bar);
+                }));
+            }
+            for (Future<Manifest.ChunkRecord> f : futures) results.add(f.get());
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException io) throw io;
+            if (cause instanceof RuntimeException re) throw re;
+            throw new IOException(cause);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted", e);
+        } finally {
+            pool.shutdownNow();
+        }
+
+        Manifest manifest = assemble(c, tok, tokSha, results, plan);
+        manifest.write(c.outDir());
+        double secs = (System.nanoTime() - t0) / 1e9;
+        return new Report(manifest, plan.size() - reused[0], reused[0], totalBytes, secs);
+    }
+
+    private record Planned(SourceSpec source, Path file, long start, long end, String key, String base) {
+        Path record(Path out) {
+            return out.resolve(source.name()).resolve("chunks").resolve(base + ".json");
+        }
+    }
+
+    /** Cuts {@code file} into chunks of about {@code chunkBytes}, each ending on a document boundary. */
+    static List<long[]> cutFile(Path file, DocFormat format, int chunkBytes) throws IOException {
+        List<long[]> out = new ArrayList<>();
+        long size = Files.size(file);
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            long start = 0;
+            while (start < size) {
+                long end = start + chunkBytes >= size ? size : findCut(ch, format, start + chunkBytes, size);
+                if (end - start > MAX_CHUNK_BYTES) {
+                    throw new IllegalArgumentException(file + ": no document boundary between byte " + start + " and "
+                            + (start + MAX_CHUNK_BYTES) + " (one document over 1 GiB, or wrong --format?)");
+                }
+                out.add(new long[] {start, end});
+                start = end;
+            }
+        }
+        return out;
+    }
+
+    /** First cut at or after {@code target} (looking two bytes back for multi-byte separators), or size. */
+    private static long findCut(FileChannel ch, DocFormat format, long target, long size) throws IOException {
+        final int window = 1 << 16;
+        long from = target - 2;
+        byte[] buf = new byte[window];
+        while (from < size) {
+            int len = (int) Math.min(window, size - from);
+            ByteBuffer bb = ByteBuffer.wrap(buf, 0, len);
+            long pos = from;
+            while (bb.hasRemaining()) {
+                int n = ch.read(bb, pos);
+                if (n < 0) break;
+                pos += n;
+            }
+            int cut = format.nextCut(buf, 2, len);
+            if (cut >= 0) return Math.min(size, from + cut);
+            from += window - 4;
+        }
+        return size;
+    }
+
+    private static String chunkKey(String tokSha, SourceSpec s, boolean stripAnsi, Path file, long start, long end)
+            throws IOException {
+        String desc = String.join(
+                "|",
+                Manifest.FORMAT,
+                tokSha,
+                s.name(),
+                s.format().id(),
+                s.textField(),
+                Double.toString(s.validFraction()),
+                Boolean.toString(stripAnsi),
+                file.toAbsolutePath().normalize().toString(),
+                Long.toString(Files.size(file)),
+                Long.toString(Files.getLastModifiedTime(file).toMillis()),
+                Long.toString(start),
+                Long.toString(end));
+        MessageDigest md = ShardWriter.sha256();
+        return HexFormat.of().formatHex(md.digest(desc.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    /** The chunk's completion record if it matches this plan and its shards verify; null otherwise. */
+    private static Manifest.ChunkRecord reusable(Path out, Planned p) {
+        Path rec = p.record(out);
+        if (!Files.isRegularFile(rec)) return null;
+        try {
+            Manifest.ChunkRecord r = Manifest.JSON.readValue(rec.toFile(), Manifest.ChunkRecord.class);
+            if (!p.key.equals(r.key())) return null;
+            for (Manifest.Shard s : List.of(r.train(), r.valid())) {
+                Path t = out.resolve(s.tokens());
+                Path i = out.resolve(s.index());
+                if (!Files.isRegularFile(t) || !Files.isRegularFile(i)) return null;
+                if (!ShardWriter.sha256Of(t).equals(s.tokensSha256())) return null;
+                if (!ShardWriter.sha256Of(i).equals(s.indexSha256())) return null;
+            }
+            return r;
+        } catch (IOException | RuntimeException e) {
+            return null; // unreadable or partial record: redo the chunk
+        }
+    }
+
+    private static Manifest.ChunkRecord tokenizeChunk(
+            Path out, Planned p, Llama3Tokenizer tok, RecordReader rr, ProgressBar bar) throws IOException {
+        int len = (int) (p.end - p.start);
+        byte[] buf = new byte[len];
+        try (FileChannel ch = FileChannel.open(p.file, StandardOpenOption.READ)) {
+            ByteBuffer bb = ByteBuffer.wrap(buf);
+            long pos = p.start;
+            while (bb.hasRemaining()) {
+                int n = ch.read(bb, pos);
+                if (n < 0) throw new IOException(p.file + " shrank while being read");
+                pos += n;
+            }
+        }
+        List<int[]> recs = new ArrayList<>();
+        p.source.format().records(buf, len, recs);
+        EnumMap<BadKind, Long> bad = new EnumMap<>(BadKind.class);
+        long ansi = 0;
+        long textBytes = 0;
+        String src = p.source.name();
+        try (ShardWriter train = new ShardWriter(out, src + "/train/" + p.base);
+                ShardWriter valid = new ShardWriter(out, src + "/valid/" + p.base)) {
+            int reported = 0;
+            for (int[] r : recs) {
+                RecordReader.Outcome o = rr.read(buf, r[0], r[1]);
+                ansi += o.ansiSequences();
+                if (o.bad() != null) {
+                    bad.merge(o.bad(), 1L, Long::sum);
+                } else {
+                    textBytes += r[1] - r[0];
+                    int[] ids = tok.encode(o.text());
+                    (SourceSpec.isValidation(o.text(), p.source.validFraction()) ? valid : train).add(ids);
+                }
+                if (r[1] - reported > (1 << 20)) {
+                    bar.add(r[1] - reported);
+                    reported = r[1];
+                }
+            }
+            bar.add(len - reported);
+            Manifest.Shard t = train.commit();
+            Manifest.Shard v = valid.commit();
+            Map<String, Long> badById = new LinkedHashMap<>();
+            bad.forEach((k, n) -> badById.put(k.id(), n));
+            Manifest.ChunkRecord rec = new Manifest.ChunkRecord(p.key, recs.size(), textBytes, ansi, badById, t, v);
+            Files.createDirectories(p.record(out).getParent());
+            Manifest.writeAtomically(p.record(out), rec);
+            return rec;
+        }
+    }
+
+    private static Manifest assemble(
+            Config c, Llama3Tokenizer tok, String tokSha, List<Manifest.ChunkRecord> results, List<Planned> plan)
+            throws IOException {
+        List<Manifest.SourceEntry> entries = new ArrayList<>();
+        for (SourceSpec s : c.sources()) {
+            long records = 0, textBytes = 0, ansi = 0, trDocs = 0, trTok = 0, vaDocs = 0, vaTok = 0;
+            Map<String, Long> bad = new LinkedHashMap<>();
+            for (BadKind k : BadKind.values()) bad.put(k.id(), 0L);
+            List<Manifest.Shard> tr = new ArrayList<>();
+            List<Manifest.Shard> va = new ArrayList<>();
+            for (int i = 0; i < plan.size(); i++) {
+                if (plan.get(i).source != s) continue;
+                Manifest.ChunkRecord r = results.get(i);
+                records += r.records();
+                textBytes += r.textBytes();
+                ansi += r.ansiSequences();
+                r.bad().forEach((k, n) -> bad.merge(k, n, Long::sum));
+                tr.add(r.train());
+                va.add(r.valid());
+                trDocs += r.train().docs();
+                trTok += r.train().numTokens();
+                vaDocs += r.valid().docs();
+                vaTok += r.valid().numTokens();
+            }
+            bad.values().removeIf(n -> n == 0);
+            List<Manifest.InputFile> inputs = new ArrayList<>();
+            for (Path p : s.inputs())
+                inputs.add(new Manifest.InputFile(p.toAbsolutePath().toString(), Files.size(p)));
+            entries.add(new Manifest.SourceEntry(
+                    s.name(),
+                    s.lang(),
+                    s.format().id(),
+                    s.textField(),
+                    s.validFraction(),
+                    inputs,
+                    records,
+                    textBytes,
+                    ansi,
+                    bad,
+                    new Manifest.Split(trDocs, trTok, tr),
+                    new Manifest.Split(vaDocs, vaTok, va)));
+        }
+        Manifest.TokenizerInfo ti = new Manifest.TokenizerInfo(
+                c.tokenizer().toAbsolutePath().toString(),
+                tokSha,
+                tok.numRanks(),
+                tok.vocabSize(),
+                tok.bosId(),
+                tok.eosId());
+        return new Manifest(Manifest.FORMAT, ti, entries);
+    }
+}
