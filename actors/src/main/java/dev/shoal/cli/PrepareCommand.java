@@ -3,15 +3,14 @@
 // User mistakes (bad --source syntax, missing files, malformed tokenizer) exit 2 with one line.
 package dev.shoal.cli;
 
+import dev.shoal.runtime.data.DemoCorpus;
 import dev.shoal.runtime.data.DocFormat;
 import dev.shoal.runtime.data.FortuneFiles;
 import dev.shoal.runtime.data.Preparer;
 import dev.shoal.runtime.data.SourceSpec;
-import dev.shoal.runtime.data.SyntheticCorpus;
 import dev.shoal.runtime.tokenizer.TiktokenRanks;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -106,30 +105,8 @@ public final class PrepareCommand implements Callable<Integer> {
     }
 
     private List<SourceSpec> demoSources() throws IOException {
-        FortuneFiles f = FortuneFiles.find();
-        if (f.present()) {
-            log("demo: using Debian fortune files (" + f.english().size() + " English, "
-                    + f.chinese().size() + " Chinese) from " + FortuneFiles.DEFAULT_DIR);
-            return List.of(
-                    new SourceSpec("en", "en", DocFormat.FORTUNE, f.english(), null, validFraction),
-                    new SourceSpec("zh", "zh", DocFormat.FORTUNE, f.chinese(), null, validFraction));
-        }
-        Path dir = out.resolve("synthetic-input");
-        Files.createDirectories(dir);
-        Path en = dir.resolve("en.jsonl");
-        Path zh = dir.resolve("zh.jsonl");
-        SyntheticCorpus.writeJsonl(en, "en", 1, 20_000);
-        SyntheticCorpus.writeJsonl(zh, "zh", 2, 20_000);
-        log("demo: " + f.absentReason() + "; using the generated synthetic corpus (20000 English-like and 20000"
-                + " Chinese-like documents) written to " + dir);
-        return List.of(
-                new SourceSpec("en", "en", DocFormat.JSONL, List.of(en), "text", validFraction),
-                new SourceSpec("zh", "zh", DocFormat.JSONL, List.of(zh), "text", validFraction));
-    }
-
-    private void log(String line) {
-        spec.commandLine().getErr().println(line);
-        spec.commandLine().getErr().flush();
+        PrintStream log = new PrintStream(new WriterStream(spec.commandLine().getErr()), true);
+        return DemoCorpus.sources(FortuneFiles.find(), out.resolve("synthetic-input"), validFraction, log);
     }
 
     /** Parses one {@code --source} value (see the help text). */

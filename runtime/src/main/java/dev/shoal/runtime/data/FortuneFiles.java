@@ -10,7 +10,7 @@ import java.util.List;
 import java.util.stream.Stream;
 
 /** The English and Chinese fortune files found on this machine. */
-public record FortuneFiles(List<Path> english, List<Path> chinese) {
+public record FortuneFiles(Path dir, List<Path> english, List<Path> chinese) {
 
     public static final Path DEFAULT_DIR = Path.of("/usr/share/games/fortunes");
 
@@ -34,10 +34,10 @@ public record FortuneFiles(List<Path> english, List<Path> chinese) {
                     (CHINESE.contains(n) ? zh : en).add(p);
                 }
             } catch (IOException e) {
-                return new FortuneFiles(List.of(), List.of());
+                return new FortuneFiles(dir, List.of(), List.of());
             }
         }
-        return new FortuneFiles(List.copyOf(en), List.copyOf(zh));
+        return new FortuneFiles(dir, List.copyOf(en), List.copyOf(zh));
     }
 
     public boolean present() {
@@ -46,7 +46,7 @@ public record FortuneFiles(List<Path> english, List<Path> chinese) {
 
     /** Why the files cannot be used, for logs and test-skip reasons. */
     public String absentReason() {
-        return "Debian fortune files not found in " + DEFAULT_DIR + " (english " + english.size() + ", chinese "
+        return "Debian fortune files not found in " + dir + " (english " + english.size() + ", chinese "
                 + chinese.size() + " files; apt-get install fortunes fortunes-zh)";
     }
 }
