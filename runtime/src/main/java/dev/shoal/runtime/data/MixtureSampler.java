@@ -13,11 +13,14 @@
 // a source enters that epoch and cached.
 package dev.shoal.runtime.data;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.IntBuffer;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -70,6 +73,25 @@ public final class MixtureSampler {
             if (st == null) throw new IllegalArgumentException("no prepared documents for source '" + name + "'");
             streams[i] = new SourceStream(st, spec.seed(), bosId, eosId);
         }
+    }
+
+    /**
+     * Opens the train split of every source in {@code spec} from a {@code shoal prepare} folder (memory-mapped;
+     * checksums verified when asked) and uses the BOS/EOS ids recorded in its manifest.
+     */
+    public static MixtureSampler fromPrepared(Path dir, MixtureSpec spec, boolean verifyChecksums) throws IOException {
+        Manifest m = Manifest.read(dir);
+        Map<String, DocStore> stores = new HashMap<>();
+        for (MixtureSpec.Source s : spec.sources()) {
+            Manifest.SourceEntry e = m.source(s.name());
+            if (!e.lang().equals(s.lang())) {
+                throw new IllegalArgumentException("source " + s.name() + " has language '" + e.lang() + "' in " + dir
+                        + " but '" + s.lang() + "' in the mixture");
+            }
+            stores.put(s.name(), PreparedSource.open(dir, s.name(), PreparedSource.Split.TRAIN, verifyChecksums));
+        }
+        return new MixtureSampler(
+                spec, stores, m.tokenizer().bosId(), m.tokenizer().eosId());
     }
 
     public MixtureSpec spec() {

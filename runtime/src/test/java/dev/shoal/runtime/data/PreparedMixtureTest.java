@@ -2,7 +2,9 @@
 // comes from the prepared documents, and validation sequences come from the held-out split only.
 package dev.shoal.runtime.data;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.runtime.tokenizer.Llama3Tokenizer;
@@ -72,6 +74,16 @@ class PreparedMixtureTest {
             }
         }
         assertEquals(40, zhRows, "exactly a quarter of 160 rows");
+        MixtureSampler opened = MixtureSampler.fromPrepared(out, spec, true);
+        for (long step : new long[] {0, 9, 1000}) {
+            MixtureSampler.Batch a = s.globalBatch(step, false);
+            MixtureSampler.Batch b = opened.globalBatch(step, false);
+            for (int r = 0; r < a.rows(); r++) assertArrayEquals(a.row(r), b.row(r));
+        }
+        MixtureSpec wrongLang =
+                new MixtureSpec(5, 64, 16, 4, List.of(new MixtureSpec.Source("en", "de", 1)), "zh", null);
+        var e = assertThrows(IllegalArgumentException.class, () -> MixtureSampler.fromPrepared(out, wrongLang, false));
+        assertTrue(e.getMessage().contains("'en'") && e.getMessage().contains("'de'"), e.getMessage());
 
         PreparedSource zhValid = PreparedSource.open(out, "zh", PreparedSource.Split.VALID, true);
         List<int[]> seqs = ValidationSet.sequences(zhValid, 32, 1000, tok.bosId(), tok.eosId());
