@@ -17,7 +17,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
 import java.util.IdentityHashMap;
@@ -37,12 +36,56 @@ public final class DataBench {
     public static void main(String[] args) throws Exception {
         int threads = args.length > 0 ? Integer.parseInt(args[0]) : 2;
         Path work = args.length > 1 ? Path.of(args[1]) : Files.createTempDirectory("shoal-databench");
-        int reps = 3;
+        int reps = 5;
         Files.createDirectories(work);
         Path model = TiktokenRanks.copyJtokkitCl100k(work.resolve("tokenizer.model"));
         Llama3Tokenizer tok = Llama3Tokenizer.load(model);
-        List<SourceSpec> sources = DemoCorpus.sources(FortuneFiles.find(), work.resolve("gen"), 0.01, System.out);
+        Encoding sameParams = jtokkitWithLlamaRegex(TiktokenRanks.load(model));
+        Encoding builtin = Encodings.newDefaultEncodingRegistry().getEncoding(EncodingType.CL100K_BASE);
 
+        // 1) the demo corpus (fortunes if installed: many small files), 1 MiB chunks
+        List<SourceSpec> demo = DemoCorpus.sources(FortuneFiles.find(), work.resolve("gen"), 0.01, System.out);
+        pipelineBench(
+                "demo corpus, 1 MiB chunks",
+                demo,
+                1 << 20,
+                threads,
+                reps,
+                model,
+                tok,
+                sameParams,
+                builtin,
+                work.resolve("p1"));
+        // 2) two large JSONL files (the generated corpus), 4 MiB chunks: the shape of real CPT data
+        List<SourceSpec> big =
+                DemoCorpus.sources(FortuneFiles.find(work.resolve("none")), work.resolve("gen2"), 0.01, System.out);
+        pipelineBench(
+                "generated JSONL, 4 MiB chunks",
+                big,
+                4 << 20,
+                threads,
+                reps,
+                model,
+                tok,
+                sameParams,
+                builtin,
+                work.resolve("p2"));
+
+        samplerBench(work.resolve("p1").resolve("prepared-0"), tok);
+    }
+
+    private static void pipelineBench(
+            String title,
+            List<SourceSpec> sources,
+            int chunkBytes,
+            int threads,
+            int reps,
+            Path model,
+            Llama3Tokenizer tok,
+            Encoding sameParams,
+            Encoding builtin,
+            Path work)
+            throws Exception {
         // The exact texts prepare will tokenize (same record splitting and cleaning).
         List<String> texts = new ArrayList<>();
         for (SourceSpec s : sources) {
@@ -63,73 +106,87 @@ public final class DataBench {
         // largest first, so the threads end together
         texts.sort(Comparator.comparingInt(String::length).reversed());
 
-        Encoding sameParams = jtokkitWithLlamaRegex(TiktokenRanks.load(model));
-        Encoding builtin = Encodings.newDefaultEncodingRegistry().getEncoding(EncodingType.CL100K_BASE);
-
-        double rawSame = best(
-                reps,
-                () -> encodeAll(
-                        texts, threads, t -> sameParams.encodeOrdinary(t).size()));
-        double rawBuiltin = best(
-                reps,
-                () -> encodeAll(texts, threads, t -> builtin.encodeOrdinary(t).size()));
-        double ours = best(reps, () -> encodeAll(texts, threads, t -> tok.encode(t).length));
-        double[] prep = new double[reps];
-        long inputBytes = 0;
-        Preparer.Report last = null;
-        for (int i = 0; i < reps; i++) {
-            Path out = work.resolve("prepared-" + i);
-            last = Preparer.run(new Preparer.Config(model, out, sources, threads, 1 << 20, true, null), tok);
-            prep[i] = last.seconds();
-            inputBytes = last.inputBytes();
+        // Interleaved repetitions; best wall time and best process CPU time of each (the dev machine is shared,
+        // so CPU seconds are the steadier measure of the work done).
+        double[][] wall = new double[4][];
+        double[][] cpu = new double[4][];
+        for (int k = 0; k < 4; k++) {
+            wall[k] = new double[] {Double.MAX_VALUE};
+            cpu[k] = new double[] {Double.MAX_VALUE};
         }
-        double prepSecs = Arrays.stream(prep).min().orElseThrow();
-        long prepText = last.manifest().sources().stream()
-                .mapToLong(Manifest.SourceEntry::textBytes)
-                .sum();
+        long prepText = 0;
+        long inputBytes = 0;
+        for (int i = 0; i < reps; i++) {
+            time(
+                    wall[0],
+                    cpu[0],
+                    () -> encodeAll(
+                            texts, threads, t -> sameParams.encodeOrdinary(t).size()));
+            time(
+                    wall[1],
+                    cpu[1],
+                    () -> encodeAll(
+                            texts, threads, t -> builtin.encodeOrdinary(t).size()));
+            time(wall[2], cpu[2], () -> encodeAll(texts, threads, t -> tok.encode(t).length));
+            Path out = work.resolve("prepared-" + i);
+            Preparer.Report[] last = new Preparer.Report[1];
+            time(
+                    wall[3],
+                    cpu[3],
+                    () -> last[0] = Preparer.run(
+                            new Preparer.Config(model, out, sources, threads, chunkBytes, true, null), tok));
+            prepText = last[0].manifest().sources().stream()
+                    .mapToLong(Manifest.SourceEntry::textBytes)
+                    .sum();
+            inputBytes = last[0].inputBytes();
+        }
 
         System.out.printf(
                 Locale.ROOT,
-                "%nData pipeline benchmark: %d threads, %d documents, %.2f MB of text (UTF-8), best of %d%n",
+                "%n%s: %d threads, %d documents, %.2f MB of text (UTF-8), best of %d, load average %.1f%n",
+                title,
                 threads,
                 texts.size(),
                 textBytes / 1e6,
-                reps);
-        System.out.println("| measurement | seconds | MB/s of text | vs raw jtokkit |");
-        System.out.println("|---|---:|---:|---:|");
-        row("raw jtokkit encodeOrdinary, cl100k ranks + Llama-3 regex (in-memory texts)", rawSame, textBytes, rawSame);
-        row("jtokkit built-in cl100k_base (hand-written splitter, reference)", rawBuiltin, textBytes, rawSame);
-        row("Llama3Tokenizer.encode (in-memory texts)", ours, textBytes, rawSame);
-        row(
-                "shoal prepare end to end (read, parse, clean, hash, encode, write, checksum)",
-                prepSecs,
-                prepText,
-                rawSame);
-        System.out.printf(
-                Locale.ROOT,
-                "prepare input bytes incl. JSON/escapes: %.2f MB -> %.2f MB/s%n",
-                inputBytes / 1e6,
-                inputBytes / 1e6 / prepSecs);
-
-        samplerBench(work.resolve("prepared-0"), tok);
+                reps,
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                        .getSystemLoadAverage());
+        System.out.println("| measurement | wall s | MB/s (wall) | CPU s | MB/s per CPU-s | vs raw (CPU) |");
+        System.out.println("|---|---:|---:|---:|---:|---:|");
+        String[] names = {
+            "raw jtokkit encodeOrdinary, cl100k ranks + Llama-3 regex (in-memory texts)",
+            "jtokkit built-in cl100k_base (hand-written splitter, reference)",
+            "Llama3Tokenizer.encode (in-memory texts)",
+            "shoal prepare end to end (read, parse, clean, hash, encode, write, checksum)"
+        };
+        for (int k = 0; k < 4; k++) {
+            long bytes = k == 3 ? prepText : textBytes;
+            System.out.printf(
+                    Locale.ROOT,
+                    "| %s | %.3f | %.2f | %.3f | %.2f | %.2f |%n",
+                    names[k],
+                    wall[k][0],
+                    bytes / 1e6 / wall[k][0],
+                    cpu[k][0],
+                    bytes / 1e6 / cpu[k][0],
+                    (bytes / cpu[k][0]) / (textBytes / cpu[0][0]));
+        }
+        System.out.printf(Locale.ROOT, "prepare input bytes incl. JSON/escapes: %.2f MB%n", inputBytes / 1e6);
     }
 
-    private static void row(String name, double secs, long bytes, double rawSecs) {
-        System.out.printf(Locale.ROOT, "| %s | %.3f | %.2f | %.2f |%n", name, secs, bytes / 1e6 / secs, rawSecs / secs);
+    /** Runs {@code job}, keeping the minimum wall and process-CPU seconds in the one-element arrays. */
+    private static void time(double[] wall, double[] cpu, Job job) throws Exception {
+        com.sun.management.OperatingSystemMXBean os = (com.sun.management.OperatingSystemMXBean)
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        long c0 = os.getProcessCpuTime();
+        long t0 = System.nanoTime();
+        job.run();
+        wall[0] = Math.min(wall[0], (System.nanoTime() - t0) / 1e9);
+        cpu[0] = Math.min(cpu[0], (os.getProcessCpuTime() - c0) / 1e9);
     }
 
     interface Job {
         void run() throws Exception;
-    }
-
-    private static double best(int reps, Job job) throws Exception {
-        double best = Double.MAX_VALUE;
-        for (int i = 0; i < reps; i++) {
-            long t0 = System.nanoTime();
-            job.run();
-            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
-        }
-        return best;
     }
 
     interface Enc {

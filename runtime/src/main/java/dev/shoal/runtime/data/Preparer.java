@@ -19,6 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.HexFormat;
@@ -27,10 +28,13 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /** Entry point: {@link #run(Config)}. */
 public final class Preparer {
@@ -109,48 +113,60 @@ public final class Preparer {
         String tokSha = ShardWriter.sha256Of(c.tokenizer());
         Files.createDirectories(c.outDir());
 
+        // Each file is cut at document boundaries into pieces of about chunkBytes; consecutive pieces of a
+        // source (small files together) are grouped into chunks of at least chunkBytes, one shard pair each.
         List<Planned> plan = new ArrayList<>();
         long totalBytes = 0;
         for (SourceSpec s : c.sources()) {
-            for (int f = 0; f < s.inputs().size(); f++) {
-                Path file = s.inputs().get(f);
-                List<long[]> ranges = cutFile(file, s.format(), c.chunkBytes());
-                for (int k = 0; k < ranges.size(); k++) {
-                    long[] r = ranges.get(k);
-                    String key = chunkKey(tokSha, s, c.stripAnsi(), file, r[0], r[1]);
-                    String base = String.format(Locale.ROOT, "f%03d-c%05d", f, k);
-                    plan.add(new Planned(s, file, r[0], r[1], key, base));
-                    totalBytes += r[1] - r[0];
+            List<Piece> group = new ArrayList<>();
+            long groupBytes = 0;
+            for (Path file : s.inputs()) {
+                for (long[] r : cutFile(file, s.format(), c.chunkBytes())) {
+                    group.add(new Piece(file, r[0], r[1]));
+                    groupBytes += r[1] - r[0];
+                    if (groupBytes >= c.chunkBytes()) {
+                        plan.add(planned(s, group, plan, tokSha, c.stripAnsi()));
+                        totalBytes += groupBytes;
+                        group = new ArrayList<>();
+                        groupBytes = 0;
+                    }
                 }
+            }
+            if (!group.isEmpty()) {
+                plan.add(planned(s, group, plan, tokSha, c.stripAnsi()));
+                totalBytes += groupBytes;
             }
         }
 
-        ExecutorService pool = Executors.newFixedThreadPool(c.threads(), r -> {
-            Thread t = new Thread(r, "prepare");
-            t.setDaemon(true);
-            return t;
-        });
-        List<Future<Manifest.ChunkRecord>> futures = new ArrayList<>();
-        int[] reused = new int[1];
+        ExecutorService pool = Executors.newFixedThreadPool(c.threads(), daemon("prepare"));
+        // fsync + rename + completion record run on their own thread so the workers keep tokenizing
+        ExecutorService committer = Executors.newSingleThreadExecutor(daemon("prepare-commit"));
+        List<Future<Future<Manifest.ChunkRecord>>> futures = new ArrayList<>();
+        for (int i = 0; i < plan.size(); i++) futures.add(null);
+        AtomicInteger reused = new AtomicInteger();
         List<Manifest.ChunkRecord> results = new ArrayList<>();
+        // largest chunks first, so the workers finish together; results are still collected in plan order
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < plan.size(); i++) order.add(i);
+        order.sort(Comparator.comparingLong((Integer i) -> -plan.get(i).bytes()).thenComparingInt(i -> i));
         try (ProgressBar bar = new ProgressBar(c.progress(), "prepare", totalBytes)) {
             ThreadLocal<Map<SourceSpec, RecordReader>> readers = ThreadLocal.withInitial(LinkedHashMap::new);
-            for (Planned p : plan) {
-                futures.add(pool.submit(() -> {
+            for (int i : order) {
+                Planned p = plan.get(i);
+                futures.set(i, pool.submit(() -> {
                     Manifest.ChunkRecord done = reusable(c.outDir(), p);
                     if (done != null) {
-                        synchronized (reused) {
-                            reused[0]++;
-                        }
-                        bar.add(p.end - p.start);
-                        return done;
+                        reused.incrementAndGet();
+                        bar.add(p.bytes());
+                        return CompletableFuture.completedFuture(done);
                     }
                     RecordReader rr = readers.get()
                             .computeIfAbsent(p.source, s -> new RecordReader(s.format(), s.textField(), c.stripAnsi()));
-                    return tokenizeChunk(c.outDir(), p, tok, rr, bar);
+                    return tokenizeChunk(c.outDir(), p, tok, rr, bar, committer);
                 }));
             }
-            for (Future<Manifest.ChunkRecord> f : futures) results.add(f.get());
+            for (Future<Future<Manifest.ChunkRecord>> f : futures)
+                results.add(f.get().get());
         } catch (ExecutionException e) {
             Throwable cause = e.getCause();
             if (cause instanceof IOException io) throw io;
@@ -161,15 +177,33 @@ public final class Preparer {
             throw new IOException("interrupted", e);
         } finally {
             pool.shutdownNow();
+            committer.shutdown();
         }
 
         Manifest manifest = assemble(c, tok, tokSha, results, plan);
         manifest.write(c.outDir());
         double secs = (System.nanoTime() - t0) / 1e9;
-        return new Report(manifest, plan.size() - reused[0], reused[0], totalBytes, secs);
+        return new Report(manifest, plan.size() - reused.get(), reused.get(), totalBytes, secs);
     }
 
-    private record Planned(SourceSpec source, Path file, long start, long end, String key, String base) {
+    /** Bytes [start, end) of one input file, cut at document boundaries. */
+    private record Piece(Path file, long start, long end) {}
+
+    private static Planned planned(
+            SourceSpec s, List<Piece> pieces, List<Planned> plan, String tokSha, boolean stripAnsi) throws IOException {
+        int index = 0;
+        for (Planned p : plan) if (p.source == s) index++;
+        String base = String.format(Locale.ROOT, "c%05d", index);
+        return new Planned(s, List.copyOf(pieces), chunkKey(tokSha, s, stripAnsi, pieces), base);
+    }
+
+    private record Planned(SourceSpec source, List<Piece> pieces, String key, String base) {
+        long bytes() {
+            long b = 0;
+            for (Piece p : pieces) b += p.end - p.start;
+            return b;
+        }
+
         Path record(Path out) {
             return out.resolve(source.name()).resolve("chunks").resolve(base + ".json");
         }
@@ -215,9 +249,9 @@ public final class Preparer {
         return size;
     }
 
-    private static String chunkKey(String tokSha, SourceSpec s, boolean stripAnsi, Path file, long start, long end)
+    private static String chunkKey(String tokSha, SourceSpec s, boolean stripAnsi, List<Piece> pieces)
             throws IOException {
-        String desc = String.join(
+        StringBuilder desc = new StringBuilder(String.join(
                 "|",
                 Manifest.FORMAT,
                 tokSha,
@@ -225,14 +259,15 @@ public final class Preparer {
                 s.format().id(),
                 s.textField(),
                 Double.toString(s.validFraction()),
-                Boolean.toString(stripAnsi),
-                file.toAbsolutePath().normalize().toString(),
-                Long.toString(Files.size(file)),
-                Long.toString(Files.getLastModifiedTime(file).toMillis()),
-                Long.toString(start),
-                Long.toString(end));
+                Boolean.toString(stripAnsi)));
+        for (Piece p : pieces) {
+            desc.append('|').append(p.file.toAbsolutePath().normalize());
+            desc.append('|').append(Files.size(p.file));
+            desc.append('|').append(Files.getLastModifiedTime(p.file).toMillis());
+            desc.append('|').append(p.start).append('|').append(p.end);
+        }
         MessageDigest md = ShardWriter.sha256();
-        return HexFormat.of().formatHex(md.digest(desc.getBytes(StandardCharsets.UTF_8)));
+        return HexFormat.of().formatHex(md.digest(desc.toString().getBytes(StandardCharsets.UTF_8)));
     }
 
     /** The chunk's completion record if it matches this plan and its shards verify; null otherwise. */
@@ -255,52 +290,79 @@ public final class Preparer {
         }
     }
 
-    private static Manifest.ChunkRecord tokenizeChunk(
-            Path out, Planned p, Llama3Tokenizer tok, RecordReader rr, ProgressBar bar) throws IOException {
-        int len = (int) (p.end - p.start);
-        byte[] buf = new byte[len];
-        try (FileChannel ch = FileChannel.open(p.file, StandardOpenOption.READ)) {
-            ByteBuffer bb = ByteBuffer.wrap(buf);
-            long pos = p.start;
-            while (bb.hasRemaining()) {
-                int n = ch.read(bb, pos);
-                if (n < 0) throw new IOException(p.file + " shrank while being read");
-                pos += n;
-            }
-        }
-        List<int[]> recs = new ArrayList<>();
-        p.source.format().records(buf, len, recs);
+    private static ThreadFactory daemon(String name) {
+        return r -> {
+            Thread t = new Thread(r, name);
+            t.setDaemon(true);
+            return t;
+        };
+    }
+
+    /** Tokenizes one chunk into temporary shards; the returned future publishes them (see committer). */
+    private static Future<Manifest.ChunkRecord> tokenizeChunk(
+            Path out, Planned p, Llama3Tokenizer tok, RecordReader rr, ProgressBar bar, ExecutorService committer)
+            throws IOException {
         EnumMap<BadKind, Long> bad = new EnumMap<>(BadKind.class);
         long ansi = 0;
         long textBytes = 0;
+        long records = 0;
         String src = p.source.name();
-        try (ShardWriter train = new ShardWriter(out, src + "/train/" + p.base);
-                ShardWriter valid = new ShardWriter(out, src + "/valid/" + p.base)) {
-            int reported = 0;
-            for (int[] r : recs) {
-                RecordReader.Outcome o = rr.read(buf, r[0], r[1]);
-                ansi += o.ansiSequences();
-                if (o.bad() != null) {
-                    bad.merge(o.bad(), 1L, Long::sum);
-                } else {
-                    textBytes += r[1] - r[0];
-                    int[] ids = tok.encode(o.text());
-                    (SourceSpec.isValidation(o.text(), p.source.validFraction()) ? valid : train).add(ids);
+        ShardWriter train = new ShardWriter(out, src + "/train/" + p.base);
+        ShardWriter valid = new ShardWriter(out, src + "/valid/" + p.base);
+        try {
+            for (Piece piece : p.pieces) {
+                int len = (int) (piece.end - piece.start);
+                byte[] buf = new byte[len];
+                try (FileChannel ch = FileChannel.open(piece.file, StandardOpenOption.READ)) {
+                    ByteBuffer bb = ByteBuffer.wrap(buf);
+                    long pos = piece.start;
+                    while (bb.hasRemaining()) {
+                        int n = ch.read(bb, pos);
+                        if (n < 0) throw new IOException(piece.file + " shrank while being read");
+                        pos += n;
+                    }
                 }
-                if (r[1] - reported > (1 << 20)) {
-                    bar.add(r[1] - reported);
-                    reported = r[1];
+                List<int[]> recs = new ArrayList<>();
+                p.source.format().records(buf, len, recs);
+                records += recs.size();
+                int reported = 0;
+                for (int[] r : recs) {
+                    RecordReader.Outcome o = rr.read(buf, r[0], r[1]);
+                    ansi += o.ansiSequences();
+                    if (o.bad() != null) {
+                        bad.merge(o.bad(), 1L, Long::sum);
+                    } else {
+                        textBytes += r[1] - r[0];
+                        int[] ids = tok.encode(o.text());
+                        (SourceSpec.isValidation(o.text(), p.source.validFraction()) ? valid : train).add(ids);
+                    }
+                    if (r[1] - reported > (1 << 20)) {
+                        bar.add(r[1] - reported);
+                        reported = r[1];
+                    }
                 }
+                bar.add(len - reported);
             }
-            bar.add(len - reported);
-            Manifest.Shard t = train.commit();
-            Manifest.Shard v = valid.commit();
+            Manifest.Shard t = train.finish();
+            Manifest.Shard v = valid.finish();
             Map<String, Long> badById = new LinkedHashMap<>();
             bad.forEach((k, n) -> badById.put(k.id(), n));
-            Manifest.ChunkRecord rec = new Manifest.ChunkRecord(p.key, recs.size(), textBytes, ansi, badById, t, v);
-            Files.createDirectories(p.record(out).getParent());
-            Manifest.writeAtomically(p.record(out), rec);
-            return rec;
+            Manifest.ChunkRecord rec = new Manifest.ChunkRecord(p.key, records, textBytes, ansi, badById, t, v);
+            return committer.submit(() -> {
+                // the completion record is written only once both shards are durable under their final names
+                try (train;
+                        valid) {
+                    train.publish();
+                    valid.publish();
+                }
+                Files.createDirectories(p.record(out).getParent());
+                Manifest.writeAtomically(p.record(out), rec);
+                return rec;
+            });
+        } catch (IOException | RuntimeException e) {
+            train.close();
+            valid.close();
+            throw e;
         }
     }
 

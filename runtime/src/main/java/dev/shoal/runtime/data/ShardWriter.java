@@ -26,7 +26,7 @@ final class ShardWriter implements AutoCloseable {
     private final Path idxTmp;
     private final FileChannel tok;
     private final FileChannel idx;
-    private final ByteBuffer tokBuf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+    private final ByteBuffer tokBuf = ByteBuffer.allocateDirect(1 << 18).order(ByteOrder.LITTLE_ENDIAN);
     private final ByteBuffer idxBuf = ByteBuffer.allocateDirect(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
     private final MessageDigest tokSha = sha256();
     private final MessageDigest idxSha = sha256();
@@ -62,19 +62,23 @@ final class ShardWriter implements AutoCloseable {
         idxBuf.putLong(tokens);
     }
 
-    /** Completes both files and returns their manifest entry. */
-    Manifest.Shard commit() throws IOException {
+    /** Writes out what is buffered and returns the shard's manifest entry; the files are still temporary. */
+    Manifest.Shard finish() throws IOException {
         flush(tokBuf, tok, tokSha);
         flush(idxBuf, idx, idxSha);
+        HexFormat hex = HexFormat.of();
+        return new Manifest.Shard(
+                relTok, relIdx, docs, tokens, hex.formatHex(tokSha.digest()), hex.formatHex(idxSha.digest()));
+    }
+
+    /** After {@link #finish}: forces both files to disk, then gives them their final names. */
+    void publish() throws IOException {
         tok.force(true);
         idx.force(true);
         tok.close();
         idx.close();
         Files.move(tokTmp, dir.resolve(relTok), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         Files.move(idxTmp, dir.resolve(relIdx), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        HexFormat hex = HexFormat.of();
-        return new Manifest.Shard(
-                relTok, relIdx, docs, tokens, hex.formatHex(tokSha.digest()), hex.formatHex(idxSha.digest()));
     }
 
     private static void flush(ByteBuffer buf, FileChannel ch, MessageDigest sha) throws IOException {
@@ -84,6 +88,7 @@ final class ShardWriter implements AutoCloseable {
         buf.clear();
     }
 
+    /** Discards the temporary files unless {@link #publish} has run. */
     @Override
     public void close() throws IOException {
         if (tok.isOpen()) {

@@ -125,10 +125,14 @@ public final class Llama3Tokenizer {
         for (String s : allowedSpecial) {
             if (!specials.containsKey(s)) throw new IllegalArgumentException("not a special token: '" + s + "'");
         }
+        String clean = sanitize(text);
+        List<String> chunks = metaChunks(clean);
+        if (!bos && !eos && allowedSpecial.isEmpty() && chunks.size() == 1) {
+            return bpe.encodeOrdinary(clean).toArray(); // the common case: one copy, straight from jtokkit
+        }
         IntArrayList out = new IntArrayList(Math.max(16, text.length() / 3));
         if (bos) out.add(bosId());
-        String clean = sanitize(text);
-        for (String chunk : metaChunks(clean)) {
+        for (String chunk : chunks) {
             encodeWithSpecials(chunk, allowedSpecial, out);
         }
         if (eos) out.add(eosId());

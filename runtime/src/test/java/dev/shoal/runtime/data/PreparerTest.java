@@ -195,6 +195,26 @@ class PreparerTest {
     }
 
     @Test
+    void smallFilesShareAShardAndKeepTheirOrder() throws IOException {
+        List<Path> files = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            Path f = dir.resolve("part" + i + ".jsonl");
+            Files.writeString(f, "{\"text\": \"file " + i + " doc a\"}\n{\"text\": \"file " + i + " doc b\"}\n");
+            files.add(f);
+        }
+        Path out = dir.resolve("out");
+        Manifest m = prepare(out, 2, 1 << 20, new SourceSpec("p", "en", DocFormat.JSONL, files, "text", 0))
+                .manifest();
+        assertEquals(1, m.source("p").train().shards().size());
+        List<String> expected = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            expected.add("file " + i + " doc a");
+            expected.add("file " + i + " doc b");
+        }
+        assertEquals(expected, texts(out, "p", PreparedSource.Split.TRAIN));
+    }
+
+    @Test
     void specMistakesAreNamed() {
         Path missing = dir.resolve("missing.jsonl");
         var e = assertThrows(
