@@ -42,9 +42,13 @@ public final class Preparer {
     /** Largest chunk; a single document bigger than this is refused with its file and offset. */
     static final int MAX_CHUNK_BYTES = 1 << 30;
 
+    /** Smallest chunk the automatic sizing picks for small corpora (an explicit smaller size still wins). */
+    static final int MIN_AUTO_CHUNK_BYTES = 1 << 20;
+
     /**
      * @param threads worker threads (all cores by default in the CLI)
-     * @param chunkBytes target input bytes per chunk (one shard pair per chunk)
+     * @param chunkBytes target input bytes per chunk (one shard pair per chunk); corpora under 64 chunks of
+     *     this size use max(1 MiB, input/64) instead
      * @param progress where the progress bar goes (stderr in the CLI), or null
      */
     public record Config(
@@ -115,16 +119,21 @@ public final class Preparer {
 
         // Each file is cut at document boundaries into pieces of about chunkBytes; consecutive pieces of a
         // source (small files together) are grouped into chunks of at least chunkBytes, one shard pair each.
+        // Small corpora get smaller chunks (at least 64 of them, at least 1 MiB each) so all cores have work;
+        // the rule depends on the input size only, never on the thread count.
+        long inputBytes = 0;
+        for (SourceSpec s : c.sources()) for (Path f : s.inputs()) inputBytes += Files.size(f);
+        int chunkBytes = (int) Math.min(c.chunkBytes(), Math.max(MIN_AUTO_CHUNK_BYTES, inputBytes / 64 + 1));
         List<Planned> plan = new ArrayList<>();
         long totalBytes = 0;
         for (SourceSpec s : c.sources()) {
             List<Piece> group = new ArrayList<>();
             long groupBytes = 0;
             for (Path file : s.inputs()) {
-                for (long[] r : cutFile(file, s.format(), c.chunkBytes())) {
+                for (long[] r : cutFile(file, s.format(), chunkBytes)) {
                     group.add(new Piece(file, r[0], r[1]));
                     groupBytes += r[1] - r[0];
-                    if (groupBytes >= c.chunkBytes()) {
+                    if (groupBytes >= chunkBytes) {
                         plan.add(planned(s, group, plan, tokSha, c.stripAnsi()));
                         totalBytes += groupBytes;
                         group = new ArrayList<>();

@@ -215,6 +215,20 @@ class PreparerTest {
     }
 
     @Test
+    void documentOrderDoesNotDependOnChunkSize() throws IOException {
+        Path en = dir.resolve("en.jsonl");
+        SyntheticCorpus.writeJsonl(en, "en", 4, 150);
+        SourceSpec s = new SourceSpec("en", "en", DocFormat.JSONL, List.of(en), "text", 0.1);
+        Manifest small = prepare(dir.resolve("small"), 2, 2048, s).manifest();
+        Manifest big = prepare(dir.resolve("big"), 2, 1 << 20, s).manifest();
+        assertTrue(small.source("en").train().shards().size() > 5);
+        assertEquals(1, big.source("en").train().shards().size());
+        for (PreparedSource.Split split : PreparedSource.Split.values()) {
+            assertEquals(texts(dir.resolve("small"), "en", split), texts(dir.resolve("big"), "en", split));
+        }
+    }
+
+    @Test
     void specMistakesAreNamed() {
         Path missing = dir.resolve("missing.jsonl");
         var e = assertThrows(
