@@ -3,6 +3,7 @@
 // determines every sample (see MixtureSampler).
 package dev.shoal.runtime.data;
 
+import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
@@ -31,6 +32,24 @@ public record MixtureSpec(
             if (!(weight > 0) || Double.isInfinite(weight)) {
                 throw new IllegalArgumentException("source " + name + ": weight " + weight + " must be > 0");
             }
+        }
+
+        /** Parses {@code "en:en:0.7,zh:zh:0.3"} (name:lang:weight, comma-separated). */
+        public static List<Source> parseList(String s) {
+            List<Source> out = new ArrayList<>();
+            for (String part : s.split(",")) {
+                String[] f = part.trim().split(":");
+                if (f.length != 3 || f[0].isEmpty() || f[1].isEmpty()) {
+                    throw new IllegalArgumentException("mixture source '" + part + "' is not name:lang:weight");
+                }
+                try {
+                    out.add(new Source(f[0], f[1], Double.parseDouble(f[2])));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException(
+                            "mixture source '" + part + "': weight '" + f[2] + "' is not a number");
+                }
+            }
+            return out;
         }
     }
 

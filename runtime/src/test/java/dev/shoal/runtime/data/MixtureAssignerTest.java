@@ -195,6 +195,24 @@ class MixtureAssignerTest {
     }
 
     @Test
+    void sourceListsParse() {
+        assertEquals(
+                List.of(new MixtureSpec.Source("en", "en", 0.7), new MixtureSpec.Source("zh-web", "zh", 0.3)),
+                MixtureSpec.Source.parseList("en:en:0.7, zh-web:zh:0.3"));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> MixtureSpec.Source.parseList("en:0.7"));
+        assertTrue(e.getMessage().contains("'en:0.7'"), e.getMessage());
+        e = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class, () -> MixtureSpec.Source.parseList("en:en:-1"));
+        assertTrue(e.getMessage().contains("weight -1.0 must be > 0"), e.getMessage());
+        e = org.junit.jupiter.api.Assertions.assertThrows(
+                IllegalArgumentException.class,
+                () -> new MixtureSpec(
+                        1, 8, 8, 1, MixtureSpec.Source.parseList("en:en:1"), "zh", AlmrSchedule.parse("0:0.2")));
+        assertTrue(e.getMessage().contains("no source has the additional language 'zh'"), e.getMessage());
+    }
+
+    @Test
     void weightsBecomeExactPpb() {
         assertArrayEquals(
                 new long[] {333_333_334L, 333_333_333L, 333_333_333L}, MixtureAssigner.toPpb(new double[] {1, 1, 1}));
