@@ -54,6 +54,33 @@ class PrepareCommandTest {
         ShoalCliTest.Run again = ShoalCliTest.run(args);
         assertEquals(0, again.code(), again.err());
         assertTrue(again.out().contains("0 chunks tokenized, 2 reused"), again.out());
+
+        // shoal sample over the prepared data: 16 rows per step, exactly 4 from zh at ALMR 0.25
+        ShoalCliTest.Run sample = ShoalCliTest.run(
+                "sample",
+                "--data",
+                out.toString(),
+                "--mix",
+                "en:en:0.75,zh:zh:0.25",
+                "--additional-lang",
+                "zh",
+                "--seq-len",
+                "32",
+                "--global-batch",
+                "16",
+                "--steps",
+                "0:3",
+                "--audit");
+        assertEquals(0, sample.code(), sample.err());
+        assertTrue(sample.out().contains("step 0: en=12 zh=4 | additional share so far 0.2500 (4/16)"), sample.out());
+        assertTrue(sample.out().contains("step 2: en=12 zh=4"), sample.out());
+        assertTrue(sample.out().contains("  row 15 "), sample.out());
+        assertTrue(sample.out().contains("label tokens consumed after step 2: en=1152"), sample.out());
+
+        ShoalCliTest.Run bad = ShoalCliTest.run(
+                "sample", "--data", out.toString(), "--mix", "en:en:1,xx:zh:1", "--additional-lang", "zh");
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("no source 'xx'"), bad.err());
     }
 
     @Test
