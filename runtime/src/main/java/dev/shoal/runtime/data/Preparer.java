@@ -68,9 +68,10 @@ public final class Preparer {
                     throw new IllegalArgumentException("source name '" + s.name() + "' given twice");
             }
             if (threads < 1) throw new IllegalArgumentException("threads " + threads + " must be ≥ 1");
-            if (chunkBytes < 1024 || chunkBytes > MAX_CHUNK_BYTES / 2) {
+            // ≤ 256 MiB of text gives ≤ 1 GiB of uint32 ids even at one token per byte: one mappable shard
+            if (chunkBytes < 1024 || chunkBytes > MAX_CHUNK_BYTES / 4) {
                 throw new IllegalArgumentException(
-                        "chunk size " + chunkBytes + " bytes must be in [1 KiB, " + (MAX_CHUNK_BYTES / 2) + "]");
+                        "chunk size " + chunkBytes + " bytes must be in [1 KiB, " + (MAX_CHUNK_BYTES / 4) + "]");
             }
         }
     }
