@@ -87,8 +87,8 @@ public final class PrepareCommand implements Callable<Integer> {
             if (demo) specs.addAll(demoSources());
             if (specs.isEmpty()) throw new ShoalCli.UserError("no sources: give --source (see --help) or --demo");
             int n = threads != null ? threads : Runtime.getRuntime().availableProcessors();
-            if (chunkMb < 1 || chunkMb > 512)
-                throw new ShoalCli.UserError("--chunk-mb " + chunkMb + " must be in 1..512");
+            if (chunkMb < 1 || chunkMb > 256)
+                throw new ShoalCli.UserError("--chunk-mb " + chunkMb + " must be in 1..256");
             PrintStream err = quiet
                     ? null
                     : new PrintStream(new WriterStream(spec.commandLine().getErr()), true);
