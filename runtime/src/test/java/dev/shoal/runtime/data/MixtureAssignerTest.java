@@ -159,6 +159,29 @@ class MixtureAssignerTest {
             }
         }
         assertTrue(worst < 2, "worst window error " + worst);
+
+        // Two replay sources and one additional-language source: the additional language alone in its group
+        // keeps the exact ≤ 1 bound whatever the replay side does.
+        MixtureSpec mixed = new MixtureSpec(
+                1,
+                8,
+                12,
+                1,
+                List.of(
+                        new MixtureSpec.Source("web", "en", 0.45),
+                        new MixtureSpec.Source("code", "en", 0.3),
+                        new MixtureSpec.Source("zh", "zh", 0.25)),
+                "zh",
+                null);
+        MixtureAssigner a = new MixtureAssigner(mixed);
+        long almr = mixed.effectiveSchedule().ppb()[0];
+        long[][] c = prefix(a, 3, 1500);
+        for (int k = 1; k <= 200; k++) {
+            for (int s = 0; s + k <= 1500; s++) {
+                long zh = c[s + k][2] - c[s][2];
+                if (Math.abs(zh * Q - k * almr) > Q) fail("zh window K " + k + " at " + s);
+            }
+        }
     }
 
     @Test
