@@ -14,7 +14,13 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = ShoalCli.Version.class,
         description = "Shoal: an elastic training runtime for continual pre-training of Llama-3.",
-        subcommands = {CommandLine.HelpCommand.class, LossCommand.class})
+        subcommands = {
+            CommandLine.HelpCommand.class,
+            TokenizeCommand.class,
+            PrepareCommand.class,
+            SampleCommand.class,
+            LossCommand.class
+        })
 public final class ShoalCli implements Runnable {
 
     /** Usage or input error: the message names what was wrong. */

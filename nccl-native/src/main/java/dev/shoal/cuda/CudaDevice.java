@@ -42,7 +42,10 @@ public record CudaDevice(
         String name;
         try (BytePointer buf = new BytePointer(256)) {
             CudaCheck.check(cuDeviceGetName(buf, 256, dev[0]), "cuDeviceGetName(" + index + ")");
-            name = buf.getString();
+            // getString() reads up to the pointer's limit (256 bytes); the name ends at the first NUL.
+            String raw = buf.getString();
+            int nul = raw.indexOf('\0');
+            name = nul >= 0 ? raw.substring(0, nul) : raw;
         }
         long total;
         try (SizeTPointer sz = new SizeTPointer(1)) {
