@@ -39,5 +39,17 @@ class Bf16Test {
     @Test
     void nanStaysNan() {
         assertTrue(Float.isNaN(Bf16.round(Float.NaN)));
+        // a NaN whose payload sits only in the low bits must stay NaN, not become Inf
+        assertTrue(Float.isNaN(Bf16.round(Float.intBitsToFloat(0x7f800001))));
+    }
+
+    @Test
+    void bitsAndSpecialsMatchTheDeviceConversion() {
+        assertEquals((short) 0x3f80, Bf16.toBits(1.0f));
+        assertEquals((short) 0x3f82, Bf16.toBits(Float.intBitsToFloat(0x3f818000))); // tie, odd -> up
+        assertEquals(Float.NEGATIVE_INFINITY, Bf16.round(Float.NEGATIVE_INFINITY));
+        // the largest float rounds to infinity in bf16
+        assertEquals(Float.POSITIVE_INFINITY, Bf16.round(Float.MAX_VALUE));
+        assertEquals(-0.0f, Bf16.round(-0.0f));
     }
 }

@@ -9,6 +9,7 @@ package dev.shoal.cuda.kernels;
 import static org.bytedeco.cuda.global.cudart.*;
 
 import dev.shoal.comm.DType;
+import dev.shoal.cuda.Bf16;
 import dev.shoal.cuda.NativeLibs;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -300,7 +301,7 @@ public final class KernelBench {
         SplittableRandom r = new SplittableRandom(42);
         for (int i = 0; i < n; i++) {
             float f = (float) (r.nextDouble() * 2 - 1);
-            s[i] = (short) (Float.floatToRawIntBits(f) >>> 16);
+            s[i] = Bf16.toBits(f);
         }
         try (ShortPointer h = new ShortPointer(s)) {
             KernelLibrary.checkRuntime(cudaMemcpy(at(dst), h, STAGING_BYTES, cudaMemcpyHostToDevice), "upload");

@@ -5,6 +5,7 @@ package dev.shoal.cuda.kernels;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.shoal.comm.DType;
+import dev.shoal.cuda.Bf16;
 import java.util.Random;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -44,9 +45,9 @@ class CastKernelGpuTest {
             CastKernel.f32ToBf16(lib, src.addr(), dst.addr(), n, null);
             short[] got = Gpu.downloadBits(dst, n);
             for (int i = 0; i < n; i++) {
-                short want = Reference.toBf16(f[i]);
+                short want = Bf16.toBits(f[i]);
                 if (Float.isNaN(f[i])) {
-                    assertEquals(true, Float.isNaN(Reference.fromBf16(got[i])), "NaN kept at " + i);
+                    assertEquals(true, Float.isNaN(Bf16.fromBits(got[i])), "NaN kept at " + i);
                     assertEquals(want, got[i], "NaN bits at " + i);
                 } else {
                     assertEquals(want, got[i], "element " + i + " = " + f[i]);
@@ -75,7 +76,7 @@ class CastKernelGpuTest {
             CastKernel.bf16ToF32(lib, src.addr(), dst.addr(), n, null);
             double[] got = Gpu.download(DType.F32, dst, n);
             for (int i = 0; i < n; i++) {
-                float want = Reference.fromBf16((short) i);
+                float want = Bf16.fromBits((short) i);
                 if (Float.isNaN(want)) {
                     assertEquals(true, Double.isNaN(got[i]), "NaN at " + i);
                 } else {

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.shoal.comm.DType;
+import dev.shoal.cuda.Bf16;
 import dev.shoal.cuda.NativeLibs;
 import java.util.Random;
 import org.bytedeco.javacpp.FloatPointer;
@@ -87,7 +88,7 @@ final class Gpu {
         } else {
             short[] s = new short[v.length];
             for (int i = 0; i < v.length; i++) {
-                s[i] = Reference.toBf16((float) v[i]);
+                s[i] = Bf16.toBits((float) v[i]);
             }
             try (ShortPointer h = new ShortPointer(s)) {
                 check(cudaMemcpy(b.ptr, h, b.bytes, cudaMemcpyHostToDevice), "upload bf16");
@@ -131,7 +132,7 @@ final class Gpu {
                 short[] s = new short[n];
                 h.get(s);
                 for (int i = 0; i < n; i++) {
-                    out[i] = Reference.fromBf16(s[i]);
+                    out[i] = Bf16.fromBits(s[i]);
                 }
             }
         }
@@ -153,7 +154,7 @@ final class Gpu {
     static double[] quantize(DType t, double[] v) {
         double[] q = new double[v.length];
         for (int i = 0; i < v.length; i++) {
-            q[i] = t == DType.F32 ? (float) v[i] : Reference.roundBf16((float) v[i]);
+            q[i] = t == DType.F32 ? (float) v[i] : Bf16.round((float) v[i]);
         }
         return q;
     }

@@ -6,25 +6,6 @@ package dev.shoal.cuda.kernels;
 final class Reference {
     private Reference() {}
 
-    // ---- bf16 (host twin of the device conversion, round-to-nearest-even) ----
-
-    static short toBf16(float f) {
-        int u = Float.floatToRawIntBits(f);
-        if ((u & 0x7fffffff) > 0x7f800000) {
-            return (short) ((u >>> 16) | 0x0040);
-        }
-        u += 0x7fff + ((u >>> 16) & 1);
-        return (short) (u >>> 16);
-    }
-
-    static float fromBf16(short h) {
-        return Float.intBitsToFloat((h & 0xffff) << 16);
-    }
-
-    static float roundBf16(float f) {
-        return fromBf16(toBf16(f));
-    }
-
     // ---- RMSNorm: y = x * r * w, r = 1/sqrt(mean(x^2) + eps) ----
 
     static double[][] rmsnormForward(double[] x, double[] w, int N, int C, double eps) {
