@@ -15,16 +15,21 @@ public final class TestConfigs {
 
     /** A local (non-cluster) ActorSystem config with the H2 journal under {@code dir}. */
     public static Config localH2(Path dir, String persistenceId) {
-        return local(ConfigFactory.empty()
+        return localH2(dir, persistenceId, "");
+    }
+
+    /** As {@link #localH2(Path, String)}, with extra HOCON on top (e.g. coordinator settings). */
+    public static Config localH2(Path dir, String persistenceId, String hocon) {
+        return local(ConfigFactory.parseString(hocon)
                 .withValue("shoal.journal.h2.dir", ConfigValueFactory.fromAnyRef(dir.toString()))
                 .withValue("shoal.coordinator.persistence-id", ConfigValueFactory.fromAnyRef(persistenceId)));
     }
 
     /** A local ActorSystem config with the PostgreSQL journal; null when SHOAL_TEST_PG_URL is unset. */
-    public static Config localPostgres(String persistenceId) {
+    public static Config localPostgres(String persistenceId, String hocon) {
         String url = System.getenv("SHOAL_TEST_PG_URL");
         if (url == null || url.isBlank()) return null;
-        return local(ConfigFactory.empty()
+        return local(ConfigFactory.parseString(hocon)
                 .withValue("shoal.journal.kind", ConfigValueFactory.fromAnyRef("postgres"))
                 .withValue("shoal.journal.postgres.url", ConfigValueFactory.fromAnyRef(url))
                 .withValue("shoal.journal.postgres.user", ConfigValueFactory.fromAnyRef(env("SHOAL_TEST_PG_USER")))

@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
@@ -110,6 +111,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                 .onMessage(Step.class, this::onStep)
                 .onMessage(Finished.class, this::onFinished)
                 .onSignal(PostStop.class, s -> onPostStop())
+                .onSignal(PreRestart.class, s -> onPostStop())
                 .build();
     }
 
