@@ -12,6 +12,9 @@ public final class TestStepRunner implements StepRunner {
     /** What a runner was asked to do, in order: "join e r s path" and "step e s". */
     public final List<String> calls = new CopyOnWriteArrayList<>();
 
+    /** Names of the threads that ran joinMesh and runStep. */
+    public final List<String> threads = new CopyOnWriteArrayList<>();
+
     private final long stepMillis;
     private final long failAtStep;
     private volatile long abortedEpoch = -1;
@@ -23,11 +26,13 @@ public final class TestStepRunner implements StepRunner {
 
     @Override
     public void joinMesh(MeshAssignment mesh) {
+        threads.add(Thread.currentThread().getName());
         calls.add("join " + mesh.epoch() + " " + mesh.rank() + " " + mesh.startStep() + " " + mesh.checkpointPath());
     }
 
     @Override
     public StepResult runStep(long epoch, long step) throws Exception {
+        threads.add(Thread.currentThread().getName());
         calls.add("step " + epoch + " " + step);
         long until = System.nanoTime() + stepMillis * 1_000_000L;
         while (System.nanoTime() < until) {
@@ -40,6 +45,7 @@ public final class TestStepRunner implements StepRunner {
 
     @Override
     public void abortMesh(long epoch) {
+        calls.add("abort " + epoch);
         abortedEpoch = epoch;
     }
 
