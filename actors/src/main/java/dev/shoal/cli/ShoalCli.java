@@ -14,7 +14,7 @@ import picocli.CommandLine.Command;
         mixinStandardHelpOptions = true,
         versionProvider = ShoalCli.Version.class,
         description = "Shoal: an elastic training runtime for continual pre-training of Llama-3.",
-        subcommands = {CommandLine.HelpCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, NodeCommand.class})
 public final class ShoalCli implements Runnable {
 
     /** Usage or input error: the message names what was wrong. */
