@@ -146,9 +146,12 @@ class CoordinatorTest {
         assertEquals("trained all 5 steps", done.message());
         assertEquals(2, factory.runners.size());
         for (TestStepRunner r : factory.runners.values()) {
-            assertEquals("join 1", r.calls.get(0).substring(0, 6));
-            assertEquals(List.of("step 1 1", "step 1 2", "step 1 3", "step 1 4", "step 1 5"), r.calls.subList(1, 6));
-            assertEquals(6, r.calls.size());
+            // After the last step the mesh is left (an "abort 1" may follow); nothing else runs.
+            List<String> work =
+                    r.calls.stream().filter(x -> !x.startsWith("abort")).toList();
+            assertEquals("join 1", work.get(0).substring(0, 6));
+            assertEquals(List.of("step 1 1", "step 1 2", "step 1 3", "step 1 4", "step 1 5"), work.subList(1, 6));
+            assertEquals(6, work.size());
         }
     }
 
@@ -185,11 +188,11 @@ class CoordinatorTest {
 
     @Test
     void aRestartedCoordinatorResumesFromTheLastCheckpointUnderANewEpoch() {
-        var factory = new TestStepRunner.Factory(10, -1);
+        var factory = new TestStepRunner.Factory(20, -1);
         Config config = TestConfigs.localH2(dir, "c-resume", "shoal.coordinator.snapshot-every = 2");
         var c = start(config, 2, factory);
         await(c, s -> s.workers().size() == 2, "2 registered workers");
-        String job = submit(c, spec(2, 8, 2, 40));
+        String job = submit(c, spec(2, 8, 2, 100)); // ~2 s of steps: still running when the coordinator stops
         await(c, s -> s.step() >= 3, "step 3");
         assertTrue(commit(c, checkpoint(3)).isSuccess());
         kit.stop(c);
@@ -199,7 +202,7 @@ class CoordinatorTest {
         Coordinator.Status done = await(again, s -> s.phase() == Phase.COMPLETED, "COMPLETED after restart");
         assertEquals(job, done.jobId());
         assertEquals(2, done.meshEpoch());
-        assertEquals(40, done.step());
+        assertEquals(100, done.step());
         for (TestStepRunner r : factory.runners.values()) {
             assertTrue(
                     r.calls.stream().anyMatch(x -> x.startsWith("join 2 ") && x.endsWith(" 4 /ckpt/step-3")),
