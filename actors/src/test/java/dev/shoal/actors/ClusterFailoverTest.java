@@ -12,6 +12,7 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.shoal.actors.cluster.ShoalConfig;
 import dev.shoal.actors.coordinator.Coordinator;
+import dev.shoal.actors.coordinator.CoordinatorSettings;
 import dev.shoal.proto.v1.CheckpointInfo;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.Parallelism;
@@ -88,7 +89,7 @@ class ClusterFailoverTest {
         client = startClient(freePort(), seed);
         ActorRef<Coordinator.Command> coordinator = ClusterSingleton.get(client)
                 .init(SingletonActor.of(
-                                Coordinator.create(Coordinator.Settings.from(
+                                Coordinator.create(CoordinatorSettings.from(
                                         client.settings().config())),
                                 "coordinator")
                         .withSettings(ClusterSingletonSettings.create(client).withRole("node")));

@@ -13,7 +13,6 @@
 //   only once the cluster removed its node (the split brain resolver downed it), not on a blip.
 package dev.shoal.actors.coordinator;
 
-import com.typesafe.config.Config;
 import dev.shoal.actors.serialization.ClusterMessage;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.MeshAssignment;
@@ -22,7 +21,6 @@ import dev.shoal.comm.ParallelDims;
 import dev.shoal.proto.v1.CheckpointInfo;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.Phase;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -180,38 +178,6 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
     }
 
-    /** Tuning from shoal.coordinator.*. */
-    public record Settings(
-            String persistenceId,
-            int snapshotEvery,
-            int keepSnapshots,
-            Duration formingTimeout,
-            Duration describeTimeout,
-            Duration stepTimeout) {
-        public Settings {
-            if (persistenceId.isBlank())
-                throw new IllegalArgumentException("shoal.coordinator.persistence-id is empty");
-            if (snapshotEvery < 1) {
-                throw new IllegalArgumentException(
-                        "shoal.coordinator.snapshot-every must be >= 1, got " + snapshotEvery);
-            }
-            if (keepSnapshots < 1) {
-                throw new IllegalArgumentException(
-                        "shoal.coordinator.keep-snapshots must be >= 1, got " + keepSnapshots);
-            }
-        }
-
-        public static Settings from(Config c) {
-            return new Settings(
-                    c.getString("shoal.coordinator.persistence-id"),
-                    c.getInt("shoal.coordinator.snapshot-every"),
-                    c.getInt("shoal.coordinator.keep-snapshots"),
-                    c.getDuration("shoal.coordinator.forming-timeout"),
-                    c.getDuration("shoal.coordinator.describe-timeout"),
-                    c.getDuration("shoal.coordinator.step-timeout"));
-        }
-    }
-
     // ================================================================== commands
 
     public sealed interface Command {}
@@ -315,7 +281,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private final ActorContext<Command> ctx;
     private final TimerScheduler<Command> timers;
-    private final Settings settings;
+    private final CoordinatorSettings settings;
     private final ActorRefResolver resolver;
     private final ActorRef<GpuWorker.StepReply> stepAdapter;
     private final Set<String> describing = new HashSet<>();
@@ -323,7 +289,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Training training;
     private boolean resumeOnListing;
 
-    public static Behavior<Command> create(Settings settings) {
+    public static Behavior<Command> create(CoordinatorSettings settings) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(
                     Receptionist.Listing.class,
@@ -333,7 +299,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }));
     }
 
-    private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, Settings settings) {
+    private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, CoordinatorSettings settings) {
         super(PersistenceId.ofUniqueId(settings.persistenceId()));
         this.ctx = ctx;
         this.timers = timers;
@@ -498,8 +464,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 events.add(new JobFailed(
                         step,
                         "worker " + hit + " left the cluster after step " + step
-                                + "; resubmit to resume from the last checkpoint (step " + state.lastCheckpointStep()
-                                + ") — automatic recovery is not built yet"));
+                                + "; automatic recovery (RECOVERING) is not built yet; the last committed"
+                                + " checkpoint is step " + state.lastCheckpointStep()));
             }
         }
         boolean resume = resumeOnListing;

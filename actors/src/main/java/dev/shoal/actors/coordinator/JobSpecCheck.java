@@ -57,7 +57,10 @@ public final class JobSpecCheck {
         int global = spec.getGlobalBatch();
         if (micro > 0 && global > 0 && global % ((long) micro * dp) != 0) {
             p.add("global_batch " + global + " is not divisible by micro_batch " + micro + " × parallelism.dp " + dp
-                    + " = " + (long) micro * dp + "; dp sizes that work: " + dpSizes(global, micro));
+                    + " = " + (long) micro * dp + "; "
+                    + (global % micro == 0
+                            ? "dp sizes that work: " + dpSizes(global, micro)
+                            : "no dp works: global_batch is not a multiple of micro_batch"));
         }
         return p;
     }

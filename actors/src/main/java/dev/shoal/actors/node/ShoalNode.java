@@ -7,6 +7,7 @@ package dev.shoal.actors.node;
 
 import com.typesafe.config.Config;
 import dev.shoal.actors.coordinator.Coordinator;
+import dev.shoal.actors.coordinator.CoordinatorSettings;
 import dev.shoal.actors.worker.StepRunner;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -64,7 +65,7 @@ public final class ShoalNode implements AutoCloseable {
     }
 
     public static ShoalNode start(Config config, StepRunner.Factory engine, List<DeviceDiscovery> discoveries) {
-        Coordinator.Settings settings = Coordinator.Settings.from(config);
+        CoordinatorSettings settings = CoordinatorSettings.from(config);
         ActorSystem<Void> system =
                 ActorSystem.create(Behaviors.empty(), config.getString("shoal.cluster.name"), config);
         try {

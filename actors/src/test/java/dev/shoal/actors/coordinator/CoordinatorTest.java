@@ -68,7 +68,7 @@ class CoordinatorTest {
             Config c = config.withValue(CpuRanks.KEY, com.typesafe.config.ConfigValueFactory.fromAnyRef(ranks));
             kit.spawn(NodeAgent.create(List.of(new CpuRanks()), c, factory), "node-agent");
         }
-        return kit.spawn(Coordinator.create(Coordinator.Settings.from(config)), "coordinator");
+        return kit.spawn(Coordinator.create(CoordinatorSettings.from(config)), "coordinator");
     }
 
     private Coordinator.Status await(ActorRef<Coordinator.Command> c, Predicate<Coordinator.Status> p, String what) {
@@ -198,7 +198,7 @@ class CoordinatorTest {
         kit.stop(c);
 
         // Same workers, new coordinator incarnation: it replays the journal and forms epoch 2.
-        var again = kit.spawn(Coordinator.create(Coordinator.Settings.from(config)), "coordinator-2");
+        var again = kit.spawn(Coordinator.create(CoordinatorSettings.from(config)), "coordinator-2");
         Coordinator.Status done = await(again, s -> s.phase() == Phase.COMPLETED, "COMPLETED after restart");
         assertEquals(job, done.jobId());
         assertEquals(2, done.meshEpoch());
@@ -249,7 +249,7 @@ class CoordinatorTest {
         assertEquals(before.meshRanks(), after.meshRanks());
         assertEquals(List.of(checkpoint(1), checkpoint(2)), after.checkpoints());
         assertTrue(after.message().contains("left the cluster"), after.message());
-        assertTrue(after.message().contains("last checkpoint (step 2)"), after.message());
+        assertTrue(after.message().contains("last committed checkpoint is step 2"), after.message());
         assertEquals(0, after.workers().size());
     }
 
