@@ -6,6 +6,7 @@
 package dev.shoal.actors.node;
 
 import com.typesafe.config.Config;
+import dev.shoal.actors.cluster.ShoalConfig;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.coordinator.CoordinatorSettings;
 import dev.shoal.actors.worker.StepRunner;
@@ -66,6 +67,7 @@ public final class ShoalNode implements AutoCloseable {
 
     public static ShoalNode start(Config config, StepRunner.Factory engine, List<DeviceDiscovery> discoveries) {
         CoordinatorSettings settings = CoordinatorSettings.from(config);
+        warnIfJournalIsLocal(config);
         ActorSystem<Void> system =
                 ActorSystem.create(Behaviors.empty(), config.getString("shoal.cluster.name"), config);
         try {
@@ -81,6 +83,22 @@ public final class ShoalNode implements AutoCloseable {
             system.terminate();
             awaitTermination(system, Duration.ofSeconds(30));
             throw e;
+        }
+    }
+
+    /** A node-local H2 file cannot follow the coordinator to another node: say so when others may join. */
+    private static void warnIfJournalIsLocal(Config config) {
+        if (ShoalConfig.h2Directory(config) == null) return;
+        String self = "@" + config.getString("pekko.remote.artery.canonical.hostname") + ":"
+                + config.getInt("pekko.remote.artery.canonical.port");
+        boolean others =
+                config.getStringList("pekko.cluster.seed-nodes").stream().anyMatch(s -> !s.endsWith(self));
+        if (others) {
+            log.warn(
+                    "the journal is this node's own H2 file ({}): a coordinator that moves to another node"
+                            + " will not see it; use shoal.journal.kind = postgres (or a shared H2 server URL) for"
+                            + " a cluster of several nodes",
+                    ShoalConfig.h2Directory(config));
         }
     }
 
