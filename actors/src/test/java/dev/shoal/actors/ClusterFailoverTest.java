@@ -239,7 +239,7 @@ class ClusterFailoverTest {
                 "shoal.node.port", port,
                 "shoal.node.roles", List.of("client"),
                 "shoal.cluster.seed-nodes", List.of(seed)));
-        Config config = ShoalConfig.derive(overrides.withFallback(ConfigFactory.load()), Map.of());
+        Config config = ShoalConfig.derive(ShoalConfig.layered(overrides), Map.of());
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "shoal", config);
         CompletableFuture<Void> up = new CompletableFuture<>();
         Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(() -> up.complete(null));

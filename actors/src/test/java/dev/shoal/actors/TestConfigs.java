@@ -39,7 +39,7 @@ public final class TestConfigs {
     }
 
     private static Config local(Config overrides) {
-        Config derived = ShoalConfig.derive(overrides.withFallback(ConfigFactory.load()), Map.of());
+        Config derived = ShoalConfig.derive(ShoalConfig.layered(overrides), Map.of());
         return ConfigFactory.parseString("pekko.actor.provider = local\npekko.loglevel = WARNING")
                 .withFallback(derived);
     }

@@ -25,15 +25,33 @@ public final class ShoalConfig {
 
     private ShoalConfig() {}
 
-    /** Flags over -D over application.conf over reference.conf, then the derived Pekko keys. */
+    /** Shoal's settings of Pekko and JDBC-plugin keys (a classpath resource). */
+    public static final String NODE_DEFAULTS = "shoal-node.conf";
+
+    /** Flags over -D over application.conf (or -Dconfig.file) over shoal-node.conf over reference.conf, then the derived Pekko keys. */
     public static Config load(Config overrides) {
+        return derive(layered(overrides), System.getenv());
+    }
+
+    /**
+     * The layers without the derived keys, unresolved. shoal-node.conf sits above every reference.conf
+     * so that Shoal's Pekko settings win over the libraries' defaults whatever the classpath order.
+     */
+    public static Config layered(Config overrides) {
         ConfigFactory.invalidateCaches();
-        return derive(overrides.withFallback(ConfigFactory.load()), System.getenv());
+        Config nodeDefaults = ConfigFactory.parseResources(ShoalConfig.class.getClassLoader(), NODE_DEFAULTS);
+        if (nodeDefaults.isEmpty()) throw new IllegalStateException(NODE_DEFAULTS + " is missing from the classpath");
+        return overrides
+                .withFallback(ConfigFactory.defaultOverrides())
+                .withFallback(ConfigFactory.defaultApplication())
+                .withFallback(nodeDefaults)
+                .withFallback(ConfigFactory.defaultReference());
     }
 
     /** Adds the Pekko keys derived from {@code base}'s shoal.* keys; {@code env} supplies Slurm's list. */
     public static Config derive(Config base, Map<String, String> env) {
         try {
+            base = base.resolve();
             String host = base.getString("shoal.node.host");
             int port = port(base, "shoal.node.port");
             if (host.isBlank()) throw new IllegalArgumentException("shoal.node.host is empty");

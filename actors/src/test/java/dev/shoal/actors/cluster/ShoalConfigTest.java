@@ -15,9 +15,7 @@ import org.junit.jupiter.api.Test;
 class ShoalConfigTest {
 
     private static Config base(String hocon) {
-        return ConfigFactory.parseString(hocon)
-                .withFallback(ConfigFactory.defaultReference())
-                .resolve();
+        return ShoalConfig.layered(ConfigFactory.parseString(hocon));
     }
 
     @Test
