@@ -270,7 +270,6 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         long lastCompleted;
         long step = -1;
         final Set<Integer> pending = new HashSet<>();
-        double lossSum;
 
         Training(long epoch, List<ActorRef<GpuWorker.Command>> ranks, long lastCompleted) {
             this.epoch = epoch;
@@ -574,7 +573,6 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (r instanceof GpuWorker.StepFailed f) {
             return fail(state, "rank " + f.rank() + " failed step " + f.step() + ": " + f.error());
         }
-        t.lossSum += ((GpuWorker.StepDone) r).loss();
         t.pending.remove(r.rank());
         if (!t.pending.isEmpty()) return Effect().none();
         t.lastCompleted = t.step;
@@ -595,7 +593,6 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                     .thenRun(this::leaveMesh);
         }
         t.step = t.lastCompleted + 1;
-        t.lossSum = 0;
         for (int rank = 0; rank < t.ranks.size(); rank++) {
             t.pending.add(rank);
             t.ranks.get(rank).tell(new GpuWorker.Step(t.epoch, t.step, stepAdapter));
