@@ -167,6 +167,28 @@ class CoordinatorTest {
     }
 
     @Test
+    void aStepSlowerThanTheTimeoutFailsTheJobNamingTheRanks() {
+        var c = start(
+                TestConfigs.localH2(dir, "c-slow", "shoal.coordinator.step-timeout = 300ms"),
+                1,
+                new TestStepRunner.Factory(3_000, -1));
+        await(c, s -> s.workers().size() == 1, "1 registered worker");
+        submit(c, spec(1, 4, 1, 10));
+        Coordinator.Status failed = await(c, s -> s.phase() == Phase.FAILED, "FAILED");
+        assertTrue(failed.message().contains("step 1 took longer than PT0.3S on ranks [0]"), failed.message());
+    }
+
+    @Test
+    void aRankThatCannotJoinTheMeshFailsTheJobSayingWhy() {
+        var c = start(TestConfigs.localH2(dir, "c-nojoin"), 1, null);
+        await(c, s -> s.workers().size() == 1, "1 registered worker");
+        submit(c, spec(1, 4, 1, 10));
+        Coordinator.Status failed = await(c, s -> s.phase() == Phase.FAILED, "FAILED");
+        assertTrue(failed.message().contains("did not join mesh epoch 1"), failed.message());
+        assertTrue(failed.message().contains("no training engine"), failed.message());
+    }
+
+    @Test
     void checkpointsAreCommittedInOrderAndValidated() {
         var c = start(TestConfigs.localH2(dir, "c-ckpt"), 1, new TestStepRunner.Factory(20, -1));
         await(c, s -> s.workers().size() == 1, "1 registered worker");
