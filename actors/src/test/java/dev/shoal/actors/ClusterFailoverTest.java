@@ -62,30 +62,34 @@ class ClusterFailoverTest {
 
     @AfterEach
     void cleanUp() throws Exception {
-        for (Process p : nodes) p.destroyForcibly();
-        for (Process p : nodes) p.waitFor(10, TimeUnit.SECONDS);
+        long t0 = System.nanoTime();
+        // The client leaves first, while the nodes still answer; then the nodes are killed.
         if (client != null) {
             client.terminate();
             client.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
         }
+        for (Process p : nodes) p.destroyForcibly();
+        for (Process p : nodes) p.waitFor(10, TimeUnit.SECONDS);
         if (h2 != null) h2.stop();
+        System.out.printf("failover test: clean-up took %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
 
     @Test
     void theCoordinatorMovesToTheNextOldestNodeAndRecoversFromTheJournal() throws Exception {
+        long started = System.nanoTime();
         h2 = Server.createTcpServer("-tcpPort", String.valueOf(freePort()), "-baseDir", dir.toString(), "-ifNotExists")
                 .start();
         String journalUrl = "jdbc:h2:tcp://127.0.0.1:" + h2.getPort() + "/shoal";
         int[] ports = {freePort(), freePort(), freePort()};
         String seed = "127.0.0.1:" + ports[0];
 
-        // Node 0 is the seed and comes up first, so it is the oldest and runs the coordinator.
+        // Node 0 is the only seed: it forms the cluster and the others can only join it, so it is
+        // the oldest and runs the coordinator even though all three start at once.
         List<CompletableFuture<String>> joined = new ArrayList<>();
-        joined.add(startNode(0, ports[0], seed, journalUrl));
-        joined.get(0).get(60, TimeUnit.SECONDS);
-        for (int i = 1; i < 3; i++) joined.add(startNode(i, ports[i], seed, journalUrl));
-        for (int i = 1; i < 3; i++) joined.get(i).get(60, TimeUnit.SECONDS);
+        for (int i = 0; i < 3; i++) joined.add(startNode(i, ports[i], seed, journalUrl));
+        for (int i = 0; i < 3; i++) joined.get(i).get(90, TimeUnit.SECONDS);
 
+        System.out.printf("failover test: 3 nodes up after %.1f s%n", (System.nanoTime() - started) / 1e9);
         client = startClient(freePort(), seed);
         ActorRef<Coordinator.Command> coordinator = ClusterSingleton.get(client)
                 .init(SingletonActor.of(
@@ -167,6 +171,33 @@ class ClusterFailoverTest {
         assertTrue(after.workers().stream().noneMatch(w -> w.info().node().equals(oldest)), after.workers()::toString);
         assertTrue(after.message().contains("worker " + oldest + "/cpu0 left the cluster"), after.message());
         assertEquals(next, nodesByAge().get(0), "the next-oldest node runs the coordinator");
+
+        // The new coordinator drives the surviving nodes: a job on the 2 remaining ranks trains
+        // under the next mesh epoch.
+        StatusReply<Coordinator.JobAccepted> again =
+                AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
+                                coordinator,
+                                r -> new Coordinator.SubmitJob(
+                                        spec().toBuilder()
+                                                .setParallelism(Parallelism.newBuilder()
+                                                        .setTp(1)
+                                                        .setPp(1)
+                                                        .setDp(2))
+                                                .build(),
+                                        r),
+                                Duration.ofSeconds(10),
+                                client.scheduler())
+                        .toCompletableFuture()
+                        .get(15, TimeUnit.SECONDS);
+        assertTrue(again.isSuccess(), () -> "resubmit refused: " + again.getError());
+        Coordinator.Status resumed = await(
+                coordinator,
+                s -> s.phase() == Phase.TRAINING && s.step() >= 3,
+                "the new job to train on the surviving ranks",
+                Duration.ofSeconds(30));
+        assertEquals(before.meshEpoch() + 1, resumed.meshEpoch());
+        assertEquals(2, resumed.meshRanks().size());
+        assertTrue(resumed.meshRanks().stream().noneMatch(id -> id.startsWith(oldest + "/")), resumed::toString);
     }
 
     private static JobSpec spec() {
