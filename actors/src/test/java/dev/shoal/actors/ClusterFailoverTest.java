@@ -244,6 +244,8 @@ class ClusterFailoverTest {
                 .redirectError(log.toFile());
         Process p = pb.start();
         nodes.add(p);
+        // If this JVM dies without running @AfterEach, the nodes must not outlive it.
+        Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly));
         CompletableFuture<String> joined = new CompletableFuture<>();
         Thread reader = new Thread(
                 () -> {
