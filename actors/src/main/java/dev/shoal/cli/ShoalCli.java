@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
         description = "Shoal: an elastic training runtime for continual pre-training of Llama-3.",
         subcommands = {
             CommandLine.HelpCommand.class,
+            NodeCommand.class,
             TokenizeCommand.class,
             PrepareCommand.class,
             SampleCommand.class,

@@ -1,0 +1,651 @@
+// Coordinator: the cluster singleton that owns the job. It is an event-sourced actor: the job spec,
+// the registered workers, the mesh epochs and the committed checkpoints are rebuilt from the
+// journal wherever the singleton (re)starts.
+//
+// Phases: IDLE → FORMING → TRAINING → COMPLETED | FAILED (RECOVERING and RESCALING come later; a
+// lost mesh worker fails the job until then).
+//
+// Guarantees:
+// - Only the coordinator decides the mesh; every mesh gets a new, higher epoch (invariant 6).
+// - Events are metadata only; steps are not journaled, checkpoints and phase changes are. After a
+//   move, training resumes under a new epoch from the last committed checkpoint (invariant 3).
+// - Workers come and go through the Receptionist (GpuWorker.SERVICE_KEY); a worker counts as lost
+//   only once the cluster removed its node (the split brain resolver downed it), not on a blip.
+package dev.shoal.actors.coordinator;
+
+import dev.shoal.actors.serialization.ClusterMessage;
+import dev.shoal.actors.worker.GpuWorker;
+import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.WorkerInfo;
+import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.CheckpointInfo;
+import dev.shoal.proto.v1.JobSpec;
+import dev.shoal.proto.v1.Phase;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.UUID;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.TimerScheduler;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.pattern.StatusReply;
+import org.apache.pekko.persistence.typed.PersistenceId;
+import org.apache.pekko.persistence.typed.RecoveryCompleted;
+import org.apache.pekko.persistence.typed.javadsl.CommandHandler;
+import org.apache.pekko.persistence.typed.javadsl.Effect;
+import org.apache.pekko.persistence.typed.javadsl.EventHandler;
+import org.apache.pekko.persistence.typed.javadsl.EventSourcedBehavior;
+import org.apache.pekko.persistence.typed.javadsl.RetentionCriteria;
+import org.apache.pekko.persistence.typed.javadsl.SignalHandler;
+
+public final class Coordinator extends EventSourcedBehavior<Coordinator.Command, Coordinator.Event, Coordinator.State> {
+
+    // ================================================================== state
+
+    /** A worker the coordinator knows, with the serialized reference it talks to. */
+    public record RegisteredWorker(WorkerInfo info, String ref) {}
+
+    /**
+     * Everything the journal knows. {@code workers} keeps registration order; {@code lastStep} is the
+     * last completed step that an event recorded (a checkpoint, a mesh start, the end of the job).
+     */
+    public record State(
+            String jobId,
+            JobSpec spec,
+            Phase phase,
+            long meshEpoch,
+            List<String> meshRanks,
+            long meshStartStep,
+            Map<String, RegisteredWorker> workers,
+            List<CheckpointInfo> checkpoints,
+            String message,
+            long lastStep)
+            implements ClusterMessage {
+
+        public State {
+            meshRanks = List.copyOf(meshRanks);
+            workers = Collections.unmodifiableMap(new LinkedHashMap<>(workers));
+            checkpoints = List.copyOf(checkpoints);
+        }
+
+        public static State empty() {
+            return new State("", JobSpec.getDefaultInstance(), Phase.IDLE, 0, List.of(), 0, Map.of(), List.of(), "", 0);
+        }
+
+        public boolean active() {
+            return phase == Phase.FORMING
+                    || phase == Phase.TRAINING
+                    || phase == Phase.RECOVERING
+                    || phase == Phase.RESCALING;
+        }
+
+        public long lastCheckpointStep() {
+            return checkpoints.isEmpty()
+                    ? 0
+                    : checkpoints.get(checkpoints.size() - 1).getStep();
+        }
+
+        /** The state after {@code e}; pure. */
+        State apply(Event e) {
+            if (e instanceof JobSubmitted s) {
+                return new State(
+                        s.jobId(),
+                        s.spec(),
+                        Phase.FORMING,
+                        meshEpoch,
+                        List.of(),
+                        0,
+                        workers,
+                        List.of(),
+                        "submitted",
+                        0);
+            } else if (e instanceof WorkerRegistered r) {
+                Map<String, RegisteredWorker> w = new LinkedHashMap<>(workers);
+                w.put(r.worker().info().id(), r.worker());
+                return with(w);
+            } else if (e instanceof WorkersLost l) {
+                Map<String, RegisteredWorker> w = new LinkedHashMap<>(workers);
+                l.workerIds().forEach(w::remove);
+                return with(w);
+            } else if (e instanceof MeshFormed m) {
+                return new State(
+                        jobId,
+                        spec,
+                        Phase.TRAINING,
+                        m.epoch(),
+                        m.ranks(),
+                        m.startStep(),
+                        workers,
+                        checkpoints,
+                        "training from step " + m.startStep() + " on mesh epoch " + m.epoch(),
+                        m.startStep() - 1);
+            } else if (e instanceof CheckpointCommitted c) {
+                List<CheckpointInfo> cs = new ArrayList<>(checkpoints);
+                cs.add(c.checkpoint());
+                return new State(
+                        jobId,
+                        spec,
+                        phase,
+                        meshEpoch,
+                        meshRanks,
+                        meshStartStep,
+                        workers,
+                        cs,
+                        message,
+                        Math.max(lastStep, c.checkpoint().getStep()));
+            } else if (e instanceof JobCompleted c) {
+                return new State(
+                        jobId,
+                        spec,
+                        Phase.COMPLETED,
+                        meshEpoch,
+                        meshRanks,
+                        meshStartStep,
+                        workers,
+                        checkpoints,
+                        c.message(),
+                        c.step());
+            } else if (e instanceof JobFailed f) {
+                return new State(
+                        jobId,
+                        spec,
+                        Phase.FAILED,
+                        meshEpoch,
+                        meshRanks,
+                        meshStartStep,
+                        workers,
+                        checkpoints,
+                        f.reason(),
+                        f.step());
+            }
+            throw new IllegalStateException(
+                    "unknown coordinator event " + e.getClass().getName());
+        }
+
+        private State with(Map<String, RegisteredWorker> w) {
+            return new State(
+                    jobId, spec, phase, meshEpoch, meshRanks, meshStartStep, w, checkpoints, message, lastStep);
+        }
+    }
+
+    // ================================================================== commands
+
+    public sealed interface Command {}
+
+    /** Starts a job; answered with its id, or with every problem of the spec. */
+    public record SubmitJob(JobSpec spec, ActorRef<StatusReply<JobAccepted>> replyTo)
+            implements Command, ClusterMessage {}
+
+    public record GetStatus(ActorRef<Status> replyTo) implements Command, ClusterMessage {}
+
+    /** Records a checkpoint whose every shard is durable (invariant 4). */
+    public record CommitCheckpoint(CheckpointInfo checkpoint, ActorRef<StatusReply<Done>> replyTo)
+            implements Command, ClusterMessage {}
+
+    /** Ends the running job after its current step; committed checkpoints stay. */
+    public record StopJob(ActorRef<StatusReply<Done>> replyTo) implements Command, ClusterMessage {}
+
+    public record JobAccepted(String jobId) implements ClusterMessage {}
+
+    public record Status(
+            String jobId,
+            JobSpec spec,
+            Phase phase,
+            long meshEpoch,
+            List<String> meshRanks,
+            long step,
+            List<RegisteredWorker> workers,
+            List<CheckpointInfo> checkpoints,
+            String message)
+            implements ClusterMessage {
+        public Status {
+            meshRanks = List.copyOf(meshRanks);
+            workers = List.copyOf(workers);
+            checkpoints = List.copyOf(checkpoints);
+        }
+    }
+
+    private record WorkersListed(Set<ActorRef<GpuWorker.Command>> refs) implements Command {}
+
+    private record WorkerDescribed(ActorRef<GpuWorker.Command> ref, WorkerInfo info, Throwable error)
+            implements Command {}
+
+    /** Forms a new mesh for the job (after a submit, or to resume after the singleton moved). */
+    private record FormMesh() implements Command {}
+
+    private record JoinAnswer(long epoch, int rank, Throwable error) implements Command {}
+
+    private record StepAnswer(GpuWorker.StepReply reply) implements Command {}
+
+    private record RunNextStep() implements Command {}
+
+    private record StepTimedOut(long epoch, long step) implements Command {}
+
+    // ================================================================== events
+
+    public sealed interface Event extends ClusterMessage {}
+
+    public record JobSubmitted(String jobId, JobSpec spec, long unixMillis) implements Event {}
+
+    public record WorkerRegistered(RegisteredWorker worker) implements Event {}
+
+    public record WorkersLost(List<String> workerIds, String reason) implements Event {
+        public WorkersLost {
+            workerIds = List.copyOf(workerIds);
+        }
+    }
+
+    /** Rank i of the mesh is worker {@code ranks.get(i)}; training starts at {@code startStep}. */
+    public record MeshFormed(long epoch, List<String> ranks, long startStep) implements Event {
+        public MeshFormed {
+            ranks = List.copyOf(ranks);
+        }
+    }
+
+    public record CheckpointCommitted(CheckpointInfo checkpoint) implements Event {}
+
+    public record JobCompleted(long step, String message) implements Event {}
+
+    public record JobFailed(long step, String reason) implements Event {}
+
+    // ================================================================== behavior
+
+    /** A mesh being formed: ranks that have not yet answered JoinMesh. Not persisted. */
+    private record Forming(long epoch, List<String> ranks, long startStep, Set<Integer> pending) {}
+
+    /** The running step: ranks that have not yet answered. Not persisted. */
+    private static final class Training {
+        final long epoch;
+        final List<ActorRef<GpuWorker.Command>> ranks;
+        long lastCompleted;
+        long step = -1;
+        final Set<Integer> pending = new HashSet<>();
+
+        Training(long epoch, List<ActorRef<GpuWorker.Command>> ranks, long lastCompleted) {
+            this.epoch = epoch;
+            this.ranks = ranks;
+            this.lastCompleted = lastCompleted;
+        }
+    }
+
+    private final ActorContext<Command> ctx;
+    private final TimerScheduler<Command> timers;
+    private final CoordinatorSettings settings;
+    private final ActorRefResolver resolver;
+    private final ActorRef<GpuWorker.StepReply> stepAdapter;
+    private final Set<String> describing = new HashSet<>();
+    private Forming forming;
+    private Training training;
+    private boolean resumeOnListing;
+
+    public static Behavior<Command> create(CoordinatorSettings settings) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(
+                    Receptionist.Listing.class,
+                    l -> new WorkersListed(l.getAllServiceInstances(GpuWorker.SERVICE_KEY)));
+            ctx.getSystem().receptionist().tell(Receptionist.subscribe(GpuWorker.SERVICE_KEY, listings));
+            return new Coordinator(ctx, timers, settings);
+        }));
+    }
+
+    private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, CoordinatorSettings settings) {
+        super(PersistenceId.ofUniqueId(settings.persistenceId()));
+        this.ctx = ctx;
+        this.timers = timers;
+        this.settings = settings;
+        this.resolver = ActorRefResolver.get(ctx.getSystem());
+        this.stepAdapter = ctx.messageAdapter(GpuWorker.StepReply.class, StepAnswer::new);
+    }
+
+    @Override
+    public State emptyState() {
+        return State.empty();
+    }
+
+    @Override
+    public RetentionCriteria retentionCriteria() {
+        return RetentionCriteria.snapshotEvery(settings.snapshotEvery(), settings.keepSnapshots());
+    }
+
+    @Override
+    public EventHandler<State, Event> eventHandler() {
+        return newEventHandlerBuilder().forAnyState().onAnyEvent(State::apply);
+    }
+
+    @Override
+    public SignalHandler<State> signalHandler() {
+        return newSignalHandlerBuilder()
+                .onSignal(RecoveryCompleted.class, (state, signal) -> {
+                    // Progress of a running job is not journaled: resume it under a new epoch once the
+                    // receptionist has told which workers are still there.
+                    resumeOnListing = state.active();
+                    ctx.getLog()
+                            .info(
+                                    "coordinator recovered: job '{}' {} at mesh epoch {}, {} workers, {} checkpoints",
+                                    state.jobId(),
+                                    state.phase(),
+                                    state.meshEpoch(),
+                                    state.workers().size(),
+                                    state.checkpoints().size());
+                })
+                .build();
+    }
+
+    @Override
+    public CommandHandler<Command, Event, State> commandHandler() {
+        return newCommandHandlerBuilder()
+                .forAnyState()
+                .onCommand(SubmitJob.class, this::onSubmit)
+                .onCommand(GetStatus.class, this::onGetStatus)
+                .onCommand(CommitCheckpoint.class, this::onCommitCheckpoint)
+                .onCommand(StopJob.class, this::onStop)
+                .onCommand(WorkersListed.class, this::onWorkersListed)
+                .onCommand(WorkerDescribed.class, this::onWorkerDescribed)
+                .onCommand(FormMesh.class, this::onFormMesh)
+                .onCommand(JoinAnswer.class, this::onJoinAnswer)
+                .onCommand(StepAnswer.class, this::onStepAnswer)
+                .onCommand(RunNextStep.class, (state, cmd) -> nextStep(state))
+                .onCommand(StepTimedOut.class, this::onStepTimedOut)
+                .build();
+    }
+
+    // ------------------------------------------------------------------ job commands
+
+    private Effect<Event, State> onSubmit(State state, SubmitJob cmd) {
+        if (state.active()) {
+            return Effect()
+                    .reply(
+                            cmd.replyTo(),
+                            StatusReply.error("job " + state.jobId() + " is " + state.phase()
+                                    + "; stop it before submitting another"));
+        }
+        List<String> problems =
+                JobSpecCheck.problems(cmd.spec(), state.workers().size());
+        if (!problems.isEmpty()) {
+            return Effect().reply(cmd.replyTo(), StatusReply.error("invalid job spec: " + String.join("; ", problems)));
+        }
+        String jobId = "job-" + UUID.randomUUID();
+        return Effect()
+                .persist(new JobSubmitted(jobId, cmd.spec(), System.currentTimeMillis()))
+                .thenRun(s -> ctx.getSelf().tell(new FormMesh()))
+                .thenReply(cmd.replyTo(), s -> StatusReply.success(new JobAccepted(jobId)));
+    }
+
+    private Effect<Event, State> onGetStatus(State state, GetStatus cmd) {
+        long step = training != null ? Math.max(training.lastCompleted, state.lastStep()) : state.lastStep();
+        return Effect()
+                .reply(
+                        cmd.replyTo(),
+                        new Status(
+                                state.jobId(),
+                                state.spec(),
+                                state.phase(),
+                                state.meshEpoch(),
+                                state.meshRanks(),
+                                step,
+                                new ArrayList<>(state.workers().values()),
+                                state.checkpoints(),
+                                state.message()));
+    }
+
+    private Effect<Event, State> onCommitCheckpoint(State state, CommitCheckpoint cmd) {
+        CheckpointInfo c = cmd.checkpoint();
+        String problem = null;
+        if (state.jobId().isEmpty() || state.phase() == Phase.FAILED || state.phase() == Phase.FORMING) {
+            problem = "no job can take a checkpoint now (phase " + state.phase() + ")";
+        } else if (c.getPath().isBlank()) {
+            problem = "checkpoint path is empty";
+        } else if (c.getStep() <= state.lastCheckpointStep()) {
+            problem = "checkpoint step " + c.getStep() + " is not after the last committed step "
+                    + state.lastCheckpointStep();
+        } else if (c.getStep() > state.spec().getSteps()) {
+            problem = "checkpoint step " + c.getStep() + " is beyond the job's "
+                    + state.spec().getSteps() + " steps";
+        } else if (c.getMeshEpoch() < 1 || c.getMeshEpoch() > state.meshEpoch()) {
+            problem = "checkpoint mesh epoch " + c.getMeshEpoch() + " is not in 1.." + state.meshEpoch();
+        }
+        if (problem != null) return Effect().reply(cmd.replyTo(), StatusReply.error(problem));
+        return Effect()
+                .persist(new CheckpointCommitted(c))
+                .thenReply(cmd.replyTo(), s -> StatusReply.success(Done.getInstance()));
+    }
+
+    private Effect<Event, State> onStop(State state, StopJob cmd) {
+        if (!state.active()) {
+            return Effect().reply(cmd.replyTo(), StatusReply.error("no running job (phase " + state.phase() + ")"));
+        }
+        long step = progress(state);
+        return Effect()
+                .persist(new JobCompleted(step, "stopped by request after step " + step))
+                .thenRun(this::leaveMesh)
+                .thenReply(cmd.replyTo(), s -> StatusReply.success(Done.getInstance()));
+    }
+
+    // ------------------------------------------------------------------ workers
+
+    private Effect<Event, State> onWorkersListed(State state, WorkersListed cmd) {
+        Set<String> listed = new HashSet<>();
+        for (ActorRef<GpuWorker.Command> ref : cmd.refs()) {
+            String s = resolver.toSerializationFormat(ref);
+            listed.add(s);
+            boolean known =
+                    state.workers().values().stream().anyMatch(w -> w.ref().equals(s));
+            if (!known && describing.add(s)) {
+                ctx.ask(
+                        WorkerInfo.class,
+                        ref,
+                        settings.describeTimeout(),
+                        GpuWorker.Describe::new,
+                        (info, err) -> new WorkerDescribed(ref, info, err));
+            }
+        }
+        List<String> lost = new ArrayList<>();
+        for (RegisteredWorker w : state.workers().values()) {
+            if (!listed.contains(w.ref())) lost.add(w.info().id());
+        }
+        List<Event> events = new ArrayList<>();
+        if (!lost.isEmpty()) {
+            events.add(new WorkersLost(lost, "removed from the cluster"));
+            String hit =
+                    lost.stream().filter(id -> inJob(state, id)).findFirst().orElse(null);
+            if (hit != null) {
+                long step = progress(state);
+                events.add(new JobFailed(
+                        step,
+                        "worker " + hit + " left the cluster after step " + step
+                                + "; automatic recovery (RECOVERING) is not built yet; the last committed"
+                                + " checkpoint is step " + state.lastCheckpointStep()));
+            }
+        }
+        boolean resume = resumeOnListing;
+        resumeOnListing = false;
+        var effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
+        return effect.thenRun(s -> {
+            if (!s.active()) {
+                leaveMesh(s);
+            } else if (resume) {
+                ctx.getLog()
+                        .info("resuming job {} from step {} under a new mesh", s.jobId(), s.lastCheckpointStep() + 1);
+                ctx.getSelf().tell(new FormMesh());
+            }
+        });
+    }
+
+    private Effect<Event, State> onWorkerDescribed(State state, WorkerDescribed cmd) {
+        String ref = resolver.toSerializationFormat(cmd.ref());
+        describing.remove(ref);
+        if (cmd.error() != null) {
+            ctx.getLog()
+                    .warn(
+                            "worker {} did not describe itself: {}",
+                            ref,
+                            cmd.error().toString());
+            return Effect().none();
+        }
+        RegisteredWorker w = new RegisteredWorker(cmd.info(), ref);
+        if (w.equals(state.workers().get(cmd.info().id()))) return Effect().none();
+        return Effect().persist(new WorkerRegistered(w));
+    }
+
+    // ------------------------------------------------------------------ mesh forming
+
+    private Effect<Event, State> onFormMesh(State state, FormMesh cmd) {
+        if (!state.active() || forming != null) return Effect().none();
+        var par = state.spec().getParallelism();
+        int world = par.getTp() * par.getPp() * par.getDp();
+        List<RegisteredWorker> all = new ArrayList<>(state.workers().values());
+        if (all.size() < world) {
+            return fail(state, "only " + all.size() + " ranks are registered; the job needs tp × pp × dp = " + world);
+        }
+        // TP is the fastest axis: keeping a node's devices on consecutive ranks keeps TP groups in a node.
+        all.sort(Comparator.comparing((RegisteredWorker w) -> w.info().node())
+                .thenComparing(w -> w.info().deviceKind())
+                .thenComparingInt(w -> w.info().localIndex()));
+        List<String> ranks =
+                all.subList(0, world).stream().map(w -> w.info().id()).toList();
+        long epoch = state.meshEpoch() + 1;
+        long startStep = state.lastCheckpointStep() + 1;
+        String checkpoint = state.checkpoints().isEmpty()
+                ? ""
+                : state.checkpoints().get(state.checkpoints().size() - 1).getPath();
+        ParallelDims dims = new ParallelDims(par.getTp(), par.getPp(), par.getDp(), world);
+        Set<Integer> pending = new HashSet<>();
+        for (int rank = 0; rank < world; rank++) {
+            pending.add(rank);
+            MeshAssignment mesh = new MeshAssignment(epoch, rank, dims, startStep, checkpoint);
+            int r = rank;
+            ctx.askWithStatus(
+                    GpuWorker.MeshJoined.class,
+                    workerRef(state, ranks.get(rank)),
+                    settings.formingTimeout(),
+                    replyTo -> new GpuWorker.JoinMesh(mesh, replyTo),
+                    (joined, err) -> new JoinAnswer(epoch, r, err));
+        }
+        forming = new Forming(epoch, ranks, startStep, pending);
+        ctx.getLog().info("forming mesh epoch {} of {} ranks from step {}", epoch, world, startStep);
+        return Effect().none();
+    }
+
+    private Effect<Event, State> onJoinAnswer(State state, JoinAnswer cmd) {
+        if (forming == null || cmd.epoch() != forming.epoch()) return Effect().none();
+        if (cmd.error() != null) {
+            String reason = "rank " + cmd.rank() + " (" + forming.ranks().get(cmd.rank()) + ") did not join mesh epoch "
+                    + cmd.epoch() + ": " + cmd.error().getMessage();
+            List<String> ranks = forming.ranks();
+            forming = null;
+            for (String id : ranks) tellIfKnown(state, id, new GpuWorker.LeaveMesh(cmd.epoch()));
+            return fail(state, reason);
+        }
+        forming.pending().remove(cmd.rank());
+        if (!forming.pending().isEmpty()) return Effect().none();
+        Forming f = forming;
+        forming = null;
+        return Effect()
+                .persist(new MeshFormed(f.epoch(), f.ranks(), f.startStep()))
+                .thenRun(this::startTraining);
+    }
+
+    // ------------------------------------------------------------------ training steps
+
+    private void startTraining(State state) {
+        List<ActorRef<GpuWorker.Command>> refs = new ArrayList<>();
+        for (String id : state.meshRanks()) refs.add(workerRef(state, id));
+        training = new Training(state.meshEpoch(), refs, state.meshStartStep() - 1);
+        ctx.getSelf().tell(new RunNextStep());
+    }
+
+    private Effect<Event, State> onStepAnswer(State state, StepAnswer cmd) {
+        Training t = training;
+        if (t == null || state.phase() != Phase.TRAINING) return Effect().none();
+        GpuWorker.StepReply r = cmd.reply();
+        if (r.epoch() != t.epoch || r.step() != t.step || !t.pending.contains(r.rank()))
+            return Effect().none();
+        if (r instanceof GpuWorker.StepFailed f) {
+            return fail(state, "rank " + f.rank() + " failed step " + f.step() + ": " + f.error());
+        }
+        t.pending.remove(r.rank());
+        if (!t.pending.isEmpty()) return Effect().none();
+        t.lastCompleted = t.step;
+        timers.cancel("step");
+        return nextStep(state);
+    }
+
+    /** Starts the step after the last completed one, or completes the job after its last step. */
+    private Effect<Event, State> nextStep(State state) {
+        Training t = training;
+        if (t == null || state.phase() != Phase.TRAINING || !t.pending.isEmpty())
+            return Effect().none();
+        if (t.lastCompleted >= state.spec().getSteps()) {
+            long step = t.lastCompleted;
+            training = null;
+            return Effect()
+                    .persist(new JobCompleted(step, "trained all " + step + " steps"))
+                    .thenRun(this::leaveMesh);
+        }
+        t.step = t.lastCompleted + 1;
+        for (int rank = 0; rank < t.ranks.size(); rank++) {
+            t.pending.add(rank);
+            t.ranks.get(rank).tell(new GpuWorker.Step(t.epoch, t.step, stepAdapter));
+        }
+        timers.startSingleTimer("step", new StepTimedOut(t.epoch, t.step), settings.stepTimeout());
+        return Effect().none();
+    }
+
+    private Effect<Event, State> onStepTimedOut(State state, StepTimedOut cmd) {
+        if (training == null || training.epoch != cmd.epoch() || training.step != cmd.step())
+            return Effect().none();
+        return fail(
+                state,
+                "step " + cmd.step() + " took longer than " + settings.stepTimeout() + " on ranks "
+                        + new java.util.TreeSet<>(training.pending));
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private Effect<Event, State> fail(State state, String reason) {
+        long step = progress(state);
+        forming = null;
+        training = null;
+        timers.cancel("step");
+        ctx.getLog().warn("job {} failed: {}", state.jobId(), reason);
+        return Effect().persist(new JobFailed(step, reason)).thenRun(this::leaveMesh);
+    }
+
+    /** Tells every worker of the journaled mesh that it is gone, and drops the transient progress. */
+    private void leaveMesh(State state) {
+        training = null;
+        forming = null;
+        timers.cancel("step");
+        for (String id : state.meshRanks()) tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch()));
+    }
+
+    private long progress(State state) {
+        return training != null ? Math.max(training.lastCompleted, state.lastStep()) : state.lastStep();
+    }
+
+    private boolean inJob(State state, String workerId) {
+        if (!state.active()) return false;
+        if (forming != null) return forming.ranks().contains(workerId);
+        // A recovered FORMING job has no mesh yet: FormMesh checks the remaining ranks.
+        return state.phase() == Phase.TRAINING && state.meshRanks().contains(workerId);
+    }
+
+    private ActorRef<GpuWorker.Command> workerRef(State state, String workerId) {
+        return resolver.resolveActorRef(state.workers().get(workerId).ref());
+    }
+
+    private void tellIfKnown(State state, String workerId, GpuWorker.Command msg) {
+        RegisteredWorker w = state.workers().get(workerId);
+        if (w != null) resolver.<GpuWorker.Command>resolveActorRef(w.ref()).tell(msg);
+    }
+}

@@ -1,0 +1,98 @@
+// Checks a submitted JobSpec against itself and against the ranks the coordinator has registered.
+//
+// Guarantees: every problem found is reported (not just the first), each naming the JobSpec field
+// and the value; a DP size that does not divide the global batch comes with the sizes that do
+// (design invariant 2: micro_batch × grad_accum × dp = global_batch).
+package dev.shoal.actors.coordinator;
+
+import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.DataSource;
+import dev.shoal.proto.v1.JobSpec;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+
+public final class JobSpecCheck {
+
+    private JobSpecCheck() {}
+
+    /** All problems of {@code spec} when {@code registeredRanks} ranks are available; empty when fine. */
+    public static List<String> problems(JobSpec spec, int registeredRanks) {
+        List<String> p = new ArrayList<>();
+        if (spec.getName().isBlank()) p.add("name is empty");
+        if (spec.getModel().isBlank()) p.add("model is empty (a preset such as llama3-8b, or an HF directory)");
+        positive(p, "seq_len", spec.getSeqLen());
+        positive(p, "global_batch", spec.getGlobalBatch());
+        positive(p, "micro_batch", spec.getMicroBatch());
+        positive(p, "steps", spec.getSteps());
+        if (spec.getEvalInterval() < 0) p.add("eval_interval " + spec.getEvalInterval() + " < 0");
+        if (spec.getCheckpointInterval() < 0) p.add("checkpoint_interval " + spec.getCheckpointInterval() + " < 0");
+        if (spec.getCheckpointInterval() > 0 && spec.getCheckpointDir().isBlank()) {
+            p.add("checkpoint_dir is empty but checkpoint_interval is " + spec.getCheckpointInterval());
+        }
+        sources(p, spec.getSourcesList());
+
+        int tp = spec.getParallelism().getTp();
+        int pp = spec.getParallelism().getPp();
+        int dp = spec.getParallelism().getDp();
+        positive(p, "parallelism.tp", tp);
+        positive(p, "parallelism.pp", pp);
+        positive(p, "parallelism.dp", dp);
+        if (tp < 1 || pp < 1 || dp < 1) return p;
+
+        if (registeredRanks < 1) {
+            p.add("no ranks are registered yet; start the nodes before submitting");
+        } else {
+            try {
+                new ParallelDims(tp, pp, dp, registeredRanks);
+            } catch (IllegalArgumentException e) {
+                String fit = registeredRanks % (tp * pp) == 0
+                        ? "; dp " + registeredRanks / (tp * pp) + " would fit"
+                        : "; no dp fits: " + registeredRanks + " is not a multiple of tp × pp = " + tp * pp;
+                p.add("parallelism: " + e.getMessage() + " (the registered ranks)" + fit);
+            }
+        }
+        int micro = spec.getMicroBatch();
+        int global = spec.getGlobalBatch();
+        if (micro > 0 && global > 0 && global % ((long) micro * dp) != 0) {
+            p.add("global_batch " + global + " is not divisible by micro_batch " + micro + " × parallelism.dp " + dp
+                    + " = " + (long) micro * dp + "; "
+                    + (global % micro == 0
+                            ? "dp sizes that work: " + dpSizes(global, micro)
+                            : "no dp works: global_batch is not a multiple of micro_batch"));
+        }
+        return p;
+    }
+
+    /** DP sizes d with global % (micro · d) == 0, ascending. */
+    public static List<Integer> dpSizes(int global, int micro) {
+        List<Integer> sizes = new ArrayList<>();
+        if (micro < 1 || global < 1 || global % micro != 0) return sizes;
+        int maxDp = global / micro;
+        for (int d = 1; d <= maxDp; d++) {
+            if (maxDp % d == 0) sizes.add(d);
+        }
+        return sizes;
+    }
+
+    private static void sources(List<String> p, List<DataSource> sources) {
+        if (sources.isEmpty()) return;
+        Set<String> names = new HashSet<>();
+        double sum = 0;
+        for (int i = 0; i < sources.size(); i++) {
+            DataSource s = sources.get(i);
+            String at = "sources[" + i + "]";
+            if (s.getName().isBlank()) p.add(at + ".name is empty");
+            else if (!names.add(s.getName())) p.add(at + ".name \"" + s.getName() + "\" is used twice");
+            if (s.getPath().isBlank()) p.add(at + ".path is empty");
+            if (!(s.getWeight() >= 0)) p.add(at + ".weight " + s.getWeight() + " < 0");
+            sum += s.getWeight();
+        }
+        if (Math.abs(sum - 1.0) > 1e-9) p.add("sources weights sum to " + sum + ", not 1");
+    }
+
+    private static void positive(List<String> p, String field, long value) {
+        if (value < 1) p.add(field + " must be >= 1, got " + value);
+    }
+}

@@ -1,0 +1,275 @@
+// GpuWorker: the actor that owns one device (a GPU or a CPU rank) and runs its share of each step.
+//
+// Guarantees:
+// - Compute (StepRunner.joinMesh / runStep / close) runs on this worker's own single thread, never
+//   on a Pekko dispatcher; the actor only schedules work and forwards results.
+// - Mesh epochs only move forward: a JoinMesh older than one already seen is refused, a Step whose
+//   epoch is not the joined mesh's is dropped, and a result of a mesh that was left meanwhile is
+//   dropped (design invariant 6).
+// - One step at a time: a Step that arrives while another runs is answered with StepFailed.
+package dev.shoal.actors.worker;
+
+import dev.shoal.actors.serialization.ClusterMessage;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
+import org.apache.pekko.pattern.StatusReply;
+
+public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
+
+    /** Every worker registers under this key; the coordinator subscribes to it. */
+    public static final ServiceKey<Command> SERVICE_KEY = ServiceKey.create(Command.class, "shoal-gpu-worker");
+
+    // ------------------------------------------------------------------ protocol
+
+    public sealed interface Command {}
+
+    /** Asks the worker which device it owns. */
+    public record Describe(ActorRef<WorkerInfo> replyTo) implements Command, ClusterMessage {}
+
+    /** Joins a mesh: build communicators, load the shard; answered when ready. */
+    public record JoinMesh(MeshAssignment mesh, ActorRef<StatusReply<MeshJoined>> replyTo)
+            implements Command, ClusterMessage {}
+
+    /** The mesh of {@code epoch} is gone: abort its communicators. */
+    public record LeaveMesh(long epoch) implements Command, ClusterMessage {}
+
+    /** Runs global step {@code step} of mesh {@code epoch}. */
+    public record Step(long epoch, long step, ActorRef<StepReply> replyTo) implements Command, ClusterMessage {}
+
+    private record Joined(MeshAssignment mesh, Throwable error, ActorRef<StatusReply<MeshJoined>> replyTo)
+            implements Command {}
+
+    private record Finished(
+            long epoch, long step, StepResult result, Throwable error, StepTimings timings, ActorRef<StepReply> replyTo)
+            implements Command {}
+
+    public record MeshJoined(long epoch, int rank) implements ClusterMessage {}
+
+    /** The answer to a Step. */
+    public sealed interface StepReply extends ClusterMessage {
+        long epoch();
+
+        long step();
+
+        int rank();
+    }
+
+    public record StepDone(long epoch, long step, int rank, double loss, long tokens, StepTimings timings)
+            implements StepReply {}
+
+    public record StepFailed(long epoch, long step, int rank, String error) implements StepReply {}
+
+    /** Seconds from receipt of Step to the start of compute, and inside the StepRunner. */
+    public record StepTimings(double queueSeconds, double computeSeconds) {}
+
+    // ------------------------------------------------------------------ state
+
+    private final WorkerInfo info;
+    private final StepRunner.Factory factory; // null: this node has no training engine
+    private final ExecutorService compute;
+    private volatile StepRunner runner; // created and used on the compute thread; aborted from here
+    private long highestEpoch = 0; // highest epoch of any JoinMesh or LeaveMesh seen
+    private long joinedEpoch = 0; // 0: in no mesh
+    private int joinedRank = -1;
+    private long runningStep = -1; // -1: idle
+
+    public static Behavior<Command> create(WorkerInfo info, StepRunner.Factory factory) {
+        return Behaviors.setup(ctx -> new GpuWorker(ctx, info, factory));
+    }
+
+    private GpuWorker(ActorContext<Command> ctx, WorkerInfo info, StepRunner.Factory factory) {
+        super(ctx);
+        this.info = info;
+        this.factory = factory;
+        this.compute = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "shoal-compute-" + info.deviceKind() + info.localIndex());
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    // ------------------------------------------------------------------ handlers
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Describe.class, this::onDescribe)
+                .onMessage(JoinMesh.class, this::onJoinMesh)
+                .onMessage(Joined.class, this::onJoined)
+                .onMessage(LeaveMesh.class, this::onLeaveMesh)
+                .onMessage(Step.class, this::onStep)
+                .onMessage(Finished.class, this::onFinished)
+                .onSignal(PostStop.class, s -> onPostStop())
+                .onSignal(PreRestart.class, s -> onPostStop())
+                .build();
+    }
+
+    private Behavior<Command> onDescribe(Describe m) {
+        m.replyTo().tell(info);
+        return this;
+    }
+
+    private Behavior<Command> onJoinMesh(JoinMesh m) {
+        MeshAssignment mesh = m.mesh();
+        if (mesh.epoch() < highestEpoch) {
+            m.replyTo()
+                    .tell(StatusReply.error(info.id() + ": mesh epoch " + mesh.epoch() + " is stale (already at "
+                            + highestEpoch + ")"));
+            return this;
+        }
+        if (factory == null) {
+            m.replyTo()
+                    .tell(StatusReply.error(info.id() + ": this node has no training engine (no "
+                            + StepRunner.Factory.class.getName() + " on its classpath)"));
+            return this;
+        }
+        abortJoined();
+        highestEpoch = mesh.epoch();
+        CompletableFuture<Void> work = CompletableFuture.runAsync(
+                () -> {
+                    try {
+                        if (runner == null) runner = factory.create(info);
+                        runner.joinMesh(mesh);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                },
+                compute);
+        getContext().pipeToSelf(work, (ok, err) -> new Joined(mesh, cause(err), m.replyTo()));
+        return this;
+    }
+
+    private Behavior<Command> onJoined(Joined m) {
+        long epoch = m.mesh().epoch();
+        if (epoch != highestEpoch) {
+            m.replyTo().tell(StatusReply.error(info.id() + ": mesh epoch " + epoch + " superseded by " + highestEpoch));
+        } else if (m.error() != null) {
+            m.replyTo()
+                    .tell(StatusReply.error(
+                            info.id() + ": joining mesh epoch " + epoch + " failed: " + describe(m.error())));
+        } else {
+            joinedEpoch = epoch;
+            joinedRank = m.mesh().rank();
+            m.replyTo().tell(StatusReply.success(new MeshJoined(epoch, joinedRank)));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onLeaveMesh(LeaveMesh m) {
+        highestEpoch = Math.max(highestEpoch, m.epoch());
+        if (joinedEpoch != 0 && joinedEpoch <= m.epoch()) abortJoined();
+        return this;
+    }
+
+    private Behavior<Command> onStep(Step m) {
+        if (m.epoch() != joinedEpoch) {
+            getContext()
+                    .getLog()
+                    .debug(
+                            "{}: dropped step {} of stale mesh epoch {} (joined {})",
+                            info.id(),
+                            m.step(),
+                            m.epoch(),
+                            joinedEpoch);
+            return this;
+        }
+        if (runningStep >= 0) {
+            m.replyTo().tell(new StepFailed(m.epoch(), m.step(), joinedRank, "rank busy with step " + runningStep));
+            return this;
+        }
+        runningStep = m.step();
+        long received = System.nanoTime();
+        StepRunner r = runner;
+        CompletableFuture<Object[]> work = CompletableFuture.supplyAsync(
+                () -> {
+                    long start = System.nanoTime();
+                    try {
+                        StepResult result = r.runStep(m.epoch(), m.step());
+                        long end = System.nanoTime();
+                        return new Object[] {result, new StepTimings((start - received) / 1e9, (end - start) / 1e9)};
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                },
+                compute);
+        getContext()
+                .pipeToSelf(
+                        work,
+                        (res, err) -> err == null
+                                ? new Finished(
+                                        m.epoch(),
+                                        m.step(),
+                                        (StepResult) res[0],
+                                        null,
+                                        (StepTimings) res[1],
+                                        m.replyTo())
+                                : new Finished(m.epoch(), m.step(), null, cause(err), null, m.replyTo()));
+        return this;
+    }
+
+    private Behavior<Command> onFinished(Finished m) {
+        runningStep = -1;
+        if (m.epoch() != joinedEpoch) {
+            getContext()
+                    .getLog()
+                    .debug("{}: dropped result of step {} of left mesh epoch {}", info.id(), m.step(), m.epoch());
+            return this;
+        }
+        if (m.error() != null) {
+            m.replyTo().tell(new StepFailed(m.epoch(), m.step(), joinedRank, describe(m.error())));
+        } else {
+            m.replyTo()
+                    .tell(new StepDone(
+                            m.epoch(),
+                            m.step(),
+                            joinedRank,
+                            m.result().loss(),
+                            m.result().tokens(),
+                            m.timings()));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onPostStop() {
+        abortJoined();
+        compute.execute(() -> {
+            StepRunner r = runner;
+            if (r != null) r.close();
+        });
+        compute.shutdown();
+        try {
+            compute.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        return this;
+    }
+
+    /** Aborts the joined mesh (unblocking a running step) and forgets it. */
+    private void abortJoined() {
+        StepRunner r = runner;
+        if (joinedEpoch != 0 && r != null) r.abortMesh(joinedEpoch);
+        joinedEpoch = 0;
+        joinedRank = -1;
+    }
+
+    private static Throwable cause(Throwable t) {
+        while (t instanceof java.util.concurrent.CompletionException && t.getCause() != null) t = t.getCause();
+        return t;
+    }
+
+    private static String describe(Throwable t) {
+        return t.getMessage() == null ? t.getClass().getName() : t.getClass().getSimpleName() + ": " + t.getMessage();
+    }
+}

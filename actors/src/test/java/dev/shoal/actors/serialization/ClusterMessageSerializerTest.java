@@ -1,0 +1,183 @@
+// Every ClusterMessage type round-trips through Pekko's SerializationExtension, with the serializer
+// that the configured binding picks (not one chosen by hand); Java serialization is refused.
+package dev.shoal.actors.serialization;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.actors.TestConfigs;
+import dev.shoal.actors.coordinator.Coordinator;
+import dev.shoal.actors.worker.GpuWorker;
+import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.WorkerInfo;
+import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.CheckpointInfo;
+import dev.shoal.proto.v1.JobSpec;
+import dev.shoal.proto.v1.Parallelism;
+import dev.shoal.proto.v1.Phase;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.apache.pekko.serialization.Serializers;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class ClusterMessageSerializerTest {
+
+    static ActorTestKit kit;
+
+    @BeforeAll
+    static void start(@TempDir Path dir) {
+        kit = ActorTestKit.create("shoal", TestConfigs.localH2(dir, "serializer-test"));
+    }
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    static JobSpec spec() {
+        return JobSpec.newBuilder()
+                .setName("cpt-zh")
+                .setModel("tiny")
+                .setSeqLen(128)
+                .setGlobalBatch(8)
+                .setMicroBatch(2)
+                .setSteps(100)
+                .setSeed(7)
+                .setParallelism(Parallelism.newBuilder().setTp(1).setPp(1).setDp(2))
+                .build();
+    }
+
+    static CheckpointInfo checkpoint(long step) {
+        return CheckpointInfo.newBuilder()
+                .setStep(step)
+                .setPath("/ckpt/step-" + step)
+                .setBytes(1 << 20)
+                .setMeshEpoch(1)
+                .build();
+    }
+
+    private static <T> org.apache.pekko.actor.typed.ActorRef<T> probe() {
+        return kit.<T>createTestProbe().ref();
+    }
+
+    private List<ClusterMessage> samples() {
+        WorkerInfo w0 = new WorkerInfo("pekko://shoal@10.0.0.1:2552", WorkerInfo.CPU, 0);
+        WorkerInfo w1 = new WorkerInfo("pekko://shoal@10.0.0.2:2552", WorkerInfo.CUDA, 3);
+        Coordinator.RegisteredWorker r0 = new Coordinator.RegisteredWorker(w0, "pekko://shoal/user/worker-cpu0#1");
+        Coordinator.RegisteredWorker r1 = new Coordinator.RegisteredWorker(w1, "pekko://shoal/user/worker-cuda3#2");
+        Map<String, Coordinator.RegisteredWorker> workers = new LinkedHashMap<>();
+        workers.put(w0.id(), r0);
+        workers.put(w1.id(), r1);
+        MeshAssignment mesh = new MeshAssignment(4, 1, ParallelDims.of(1, 1, 2), 51, "/ckpt/step-50");
+        GpuWorker.StepTimings timings = new GpuWorker.StepTimings(0.001, 0.25);
+        return List.of(
+                new Coordinator.SubmitJob(spec(), probe()),
+                new Coordinator.GetStatus(probe()),
+                new Coordinator.CommitCheckpoint(checkpoint(50), probe()),
+                new Coordinator.StopJob(probe()),
+                new Coordinator.JobAccepted("job-1"),
+                new Coordinator.Status(
+                        "job-1",
+                        spec(),
+                        Phase.TRAINING,
+                        4,
+                        List.of(w0.id(), w1.id()),
+                        57,
+                        List.of(r0, r1),
+                        List.of(checkpoint(50)),
+                        "training"),
+                new GpuWorker.Describe(probe()),
+                w1,
+                new GpuWorker.JoinMesh(mesh, probe()),
+                new GpuWorker.MeshJoined(4, 1),
+                new GpuWorker.LeaveMesh(4),
+                new GpuWorker.Step(4, 57, probe()),
+                new GpuWorker.StepDone(4, 57, 1, 2.5, 4096, timings),
+                new GpuWorker.StepFailed(4, 57, 1, "CUDA error: out of memory"),
+                new Coordinator.JobSubmitted("job-1", spec(), 1_700_000_000_000L),
+                new Coordinator.WorkerRegistered(r1),
+                new Coordinator.WorkersLost(List.of(w0.id(), w1.id()), "removed"),
+                new Coordinator.MeshFormed(4, List.of(w0.id(), w1.id()), 51),
+                new Coordinator.CheckpointCommitted(checkpoint(50)),
+                new Coordinator.JobCompleted(100, "trained all 100 steps"),
+                new Coordinator.JobFailed(57, "rank 1 failed"),
+                new Coordinator.State(
+                        "job-1",
+                        spec(),
+                        Phase.TRAINING,
+                        4,
+                        List.of(w0.id(), w1.id()),
+                        51,
+                        workers,
+                        List.of(checkpoint(20), checkpoint(50)),
+                        "training",
+                        50),
+                Coordinator.State.empty());
+    }
+
+    @Test
+    void everyMessageRoundTripsThroughTheBoundSerializer() {
+        Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+        for (ClusterMessage m : samples()) {
+            Serializer s = serialization.findSerializerFor(m);
+            assertEquals(ClusterMessageSerializer.class, s.getClass(), () -> "serializer for " + m);
+            byte[] bytes = serialization.serialize(m).get();
+            String manifest = Serializers.manifestFor(s, m);
+            Object back =
+                    serialization.deserialize(bytes, s.identifier(), manifest).get();
+            assertEquals(m, back, () -> "round trip of " + m.getClass().getName());
+        }
+    }
+
+    @Test
+    void samplesCoverEveryClusterMessageType() {
+        Set<Class<?>> covered = samples().stream().map(Object::getClass).collect(Collectors.toSet());
+        List<Class<?>> declared = new ArrayList<>();
+        Stream.of(Coordinator.class, GpuWorker.class)
+                .flatMap(c -> Arrays.stream(c.getDeclaredClasses()))
+                .filter(c -> c.isRecord() && ClusterMessage.class.isAssignableFrom(c))
+                .forEach(declared::add);
+        declared.add(WorkerInfo.class);
+        declared.add(Coordinator.State.class);
+        Set<Class<?>> missing = new HashSet<>(declared);
+        missing.removeAll(covered);
+        assertTrue(missing.isEmpty(), () -> "no round-trip sample for " + missing);
+    }
+
+    @Test
+    void manifestsAreDistinct() {
+        ClusterMessageSerializer s = new ClusterMessageSerializer(
+                (org.apache.pekko.actor.ExtendedActorSystem) Adapter.toClassic(kit.system()));
+        List<String> manifests = samples().stream()
+                .filter(m -> m != Coordinator.State.empty())
+                .map(s::manifest)
+                .distinct()
+                .toList();
+        assertEquals(samples().size() - 1, manifests.size());
+    }
+
+    @Test
+    void javaSerializationIsOff() {
+        Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+        assertThrows(
+                Exception.class,
+                () -> serialization.serialize(new java.util.Date()).get());
+    }
+}

@@ -1,0 +1,141 @@
+// GpuWorker: compute on its own thread, epochs only forward, stale steps dropped, one step at a time.
+package dev.shoal.actors.worker;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.shoal.comm.ParallelDims;
+import java.time.Duration;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.pattern.StatusReply;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+class GpuWorkerTest {
+
+    static ActorTestKit kit;
+    static int n;
+
+    @BeforeAll
+    static void start() {
+        kit = ActorTestKit.create(
+                "shoal",
+                com.typesafe.config.ConfigFactory.parseString(
+                        "pekko.actor.provider = local\npekko.loglevel = WARNING"));
+    }
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    private static final WorkerInfo INFO = new WorkerInfo("pekko://shoal", WorkerInfo.CPU, 0);
+
+    private static ActorRef<GpuWorker.Command> worker(StepRunner.Factory f) {
+        return kit.spawn(GpuWorker.create(INFO, f), "w" + (n++));
+    }
+
+    private static StatusReply<GpuWorker.MeshJoined> join(ActorRef<GpuWorker.Command> w, long epoch) {
+        TestProbe<StatusReply<GpuWorker.MeshJoined>> p = kit.createTestProbe();
+        w.tell(new GpuWorker.JoinMesh(new MeshAssignment(epoch, 1, ParallelDims.of(1, 1, 2), 1, ""), p.ref()));
+        return p.receiveMessage();
+    }
+
+    @Test
+    void describesItsDevice() {
+        TestProbe<WorkerInfo> p = kit.createTestProbe();
+        worker(null).tell(new GpuWorker.Describe(p.ref()));
+        assertEquals(INFO, p.receiveMessage());
+    }
+
+    @Test
+    void runsStepsOnItsComputeThreadAndReportsRankLossAndTimings() {
+        var f = new TestStepRunner.Factory(0, -1);
+        var w = worker(f);
+        assertEquals(new GpuWorker.MeshJoined(1, 1), join(w, 1).getValue());
+        TestProbe<GpuWorker.StepReply> p = kit.createTestProbe();
+        w.tell(new GpuWorker.Step(1, 4, p.ref()));
+        GpuWorker.StepDone d = (GpuWorker.StepDone) p.receiveMessage();
+        assertEquals(1, d.epoch());
+        assertEquals(4, d.step());
+        assertEquals(1, d.rank());
+        assertEquals(0.25, d.loss());
+        assertEquals(1000, d.tokens());
+        assertTrue(d.timings().computeSeconds() >= 0 && d.timings().queueSeconds() >= 0);
+        TestStepRunner r = f.runners.get(INFO.id());
+        assertTrue(r.threads.stream().allMatch(t -> t.equals("shoal-compute-cpu0")), r.threads::toString);
+    }
+
+    @Test
+    void dropsStepsOfOtherEpochsAndRefusesStaleJoins() {
+        var w = worker(new TestStepRunner.Factory(0, -1));
+        TestProbe<GpuWorker.StepReply> p = kit.createTestProbe();
+        w.tell(new GpuWorker.Step(1, 1, p.ref())); // in no mesh yet
+        p.expectNoMessage(Duration.ofMillis(200));
+        assertTrue(join(w, 2).isSuccess());
+        w.tell(new GpuWorker.Step(1, 1, p.ref())); // older epoch
+        w.tell(new GpuWorker.Step(3, 1, p.ref())); // epoch not joined
+        p.expectNoMessage(Duration.ofMillis(200));
+        String stale = join(w, 1).getError().getMessage();
+        assertTrue(stale.contains("mesh epoch 1 is stale (already at 2)"), stale);
+        w.tell(new GpuWorker.Step(2, 1, p.ref()));
+        assertTrue(p.receiveMessage() instanceof GpuWorker.StepDone);
+    }
+
+    @Test
+    void oneStepAtATime() {
+        var w = worker(new TestStepRunner.Factory(300, -1));
+        assertTrue(join(w, 1).isSuccess());
+        TestProbe<GpuWorker.StepReply> p = kit.createTestProbe();
+        w.tell(new GpuWorker.Step(1, 1, p.ref()));
+        w.tell(new GpuWorker.Step(1, 2, p.ref()));
+        GpuWorker.StepFailed busy = (GpuWorker.StepFailed) p.receiveMessage();
+        assertEquals(2, busy.step());
+        assertTrue(busy.error().contains("busy with step 1"), busy.error());
+        assertEquals(1, p.receiveMessage(Duration.ofSeconds(5)).step());
+    }
+
+    @Test
+    void leavingTheMeshAbortsTheRunningStepAndDropsItsResult() {
+        var f = new TestStepRunner.Factory(5_000, -1);
+        var w = worker(f);
+        assertTrue(join(w, 1).isSuccess());
+        TestProbe<GpuWorker.StepReply> p = kit.createTestProbe();
+        w.tell(new GpuWorker.Step(1, 1, p.ref()));
+        sleep(100);
+        w.tell(new GpuWorker.LeaveMesh(1));
+        p.expectNoMessage(Duration.ofMillis(500));
+        assertTrue(f.runners.get(INFO.id()).calls.contains("abort 1"));
+        // The worker is free again: a new mesh runs steps.
+        assertTrue(join(w, 2).isSuccess());
+        w.tell(new GpuWorker.Step(2, 1, p.ref()));
+        assertEquals(2, p.receiveMessage(Duration.ofSeconds(10)).epoch());
+    }
+
+    @Test
+    void aFailingStepIsReportedWithItsCause() {
+        var w = worker(new TestStepRunner.Factory(0, 1));
+        assertTrue(join(w, 1).isSuccess());
+        TestProbe<GpuWorker.StepReply> p = kit.createTestProbe();
+        w.tell(new GpuWorker.Step(1, 1, p.ref()));
+        GpuWorker.StepFailed f = (GpuWorker.StepFailed) p.receiveMessage();
+        assertTrue(f.error().contains("injected failure at step 1"), f.error());
+    }
+
+    @Test
+    void aNodeWithoutEngineRefusesToJoinSayingWhy() {
+        String e = join(worker(null), 1).getError().getMessage();
+        assertTrue(e.contains("no training engine"), e);
+    }
+
+    private static void sleep(long ms) {
+        try {
+            Thread.sleep(ms);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
