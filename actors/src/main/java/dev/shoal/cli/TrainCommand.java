@@ -53,7 +53,7 @@ public final class TrainCommand implements Callable<Integer> {
     CommandLine.Model.CommandSpec spec;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
         PrintWriter out = spec.commandLine().getOut();
         PrintStream err = new PrintStream(new WriterStream(spec.commandLine().getErr()), true, StandardCharsets.UTF_8);
         try {
@@ -70,7 +70,8 @@ public final class TrainCommand implements Callable<Integer> {
             return 0;
         } catch (JobConfigException | HfFormatException e) {
             throw new ShoalCli.UserError(e.getMessage());
-        } catch (Trainer.TrainingFailure e) {
+        } catch (Trainer.TrainingFailure | IOException e) {
+            // A runtime failure (diverged step, a disk that fails a write): one line, exit 1.
             spec.commandLine().getErr().println("error: " + e.getMessage());
             spec.commandLine().getErr().flush();
             return 1;

@@ -91,12 +91,16 @@ public final class Trainer implements AutoCloseable {
             sampler = MixtureSampler.fromPrepared(dataDir, spec, true);
         } catch (IllegalArgumentException e) {
             throw new JobConfigException("train.data: " + e.getMessage());
+        } catch (IOException e) {
+            throw new JobConfigException("train.data.dir = " + dataDir + ": " + e.getMessage());
         }
         layout = sampler.layout(1);
         // 2. Model: a preset with seeded random init, or an HF directory; checked against data and T.
         cx = Compute.cpu(job.threads());
         try {
             model = buildModel(job, cx);
+            opt = new AdamW(model.params(), model.grads(), job.optimizer().adamW(), cx.par());
+            readValidation(spec, dataDir);
         } catch (RuntimeException | IOException e) {
             cx.close();
             throw e;
@@ -108,13 +112,22 @@ public final class Trainer implements AutoCloseable {
                     + manifest.tokenizer().vocabSize() + " ids, more than the vocabulary " + mc.vocab() + " of model '"
                     + mc.name() + "' (tokenize with a smaller tokenizer or use a larger model)");
         }
-        // 3. Optimizer and schedule.
-        opt = new AdamW(model.params(), model.grads(), job.optimizer().adamW(), cx.par());
         schedule = job.lrSchedule();
-        // 4. Held-out sequences per source, fixed for the whole run.
+        identity = identity(job, manifest, mc);
+        inputs = new int[job.microBatch() * job.seqLen()];
+        targets = new int[job.microBatch() * job.seqLen()];
+    }
+
+    /** Held-out sequences per source, fixed for the whole run. */
+    private void readValidation(MixtureSpec spec, Path dataDir) throws IOException {
         int maxSeqs = job.evalBatches() * job.microBatch();
         for (MixtureSpec.Source s : spec.sources()) {
-            PreparedSource valid = PreparedSource.open(dataDir, s.name(), PreparedSource.Split.VALID, true);
+            PreparedSource valid;
+            try {
+                valid = PreparedSource.open(dataDir, s.name(), PreparedSource.Split.VALID, true);
+            } catch (IOException e) {
+                throw new JobConfigException("train.data.dir = " + dataDir + ": " + e.getMessage());
+            }
             List<int[]> seqs = ValidationSet.sequences(
                     valid,
                     job.seqLen(),
@@ -128,9 +141,6 @@ public final class Trainer implements AutoCloseable {
                 valSets.put(s.name(), seqs);
             }
         }
-        identity = identity(job, manifest, mc);
-        inputs = new int[job.microBatch() * job.seqLen()];
-        targets = new int[job.microBatch() * job.seqLen()];
     }
 
     private LlamaModel buildModel(JobConfig job, Compute cx) throws IOException {

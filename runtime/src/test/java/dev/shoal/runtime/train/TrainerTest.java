@@ -10,8 +10,13 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.shoal.runtime.data.DocFormat;
+import dev.shoal.runtime.data.Preparer;
+import dev.shoal.runtime.data.SourceSpec;
+import dev.shoal.runtime.data.SyntheticCorpus;
 import dev.shoal.runtime.optim.AdamW;
 import dev.shoal.runtime.tensor.Tensor;
+import dev.shoal.runtime.tokenizer.Llama3Tokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -171,6 +176,36 @@ class TrainerTest {
         Files.writeString(badModel, Files.readString(badModel).replace("model = tiny", "model = tinyy"));
         e = assertThrows(JobConfigException.class, () -> trainer(badModel).close());
         assertTrue(e.getMessage().contains("neither a preset ([llama3-70b, llama3-8b, small, tiny])"), e.getMessage());
+        // A tokenizer with one id more than tiny's vocabulary (257 ranks + 256 specials = 513).
+        byte[][] ranks = new byte[257][];
+        for (int i = 0; i < 256; i++) ranks[i] = new byte[] {(byte) i};
+        ranks[256] = new byte[] {'t', 'h'};
+        Path tok = dir.resolve("wide.tiktoken");
+        dev.shoal.runtime.tokenizer.TiktokenRanks.of(ranks, "wide").write(tok);
+        Path wideData = dir.resolve("wide");
+        Files.createDirectories(wideData);
+        SyntheticCorpus.writeJsonl(wideData.resolve("en.jsonl"), "en", 1, 20);
+        Preparer.run(
+                new Preparer.Config(
+                        tok,
+                        wideData.resolve("data"),
+                        List.of(new SourceSpec(
+                                "en", "en", DocFormat.JSONL, List.of(wideData.resolve("en.jsonl")), "text", 0.2)),
+                        1,
+                        1 << 20,
+                        true,
+                        null),
+                Llama3Tokenizer.load(tok));
+        Path wide = wideData.resolve("job.conf");
+        Files.writeString(
+                wide,
+                "train { model = tiny, data { dir = data, sources = [ { name = en, language = en, weight = 1 } ] }\n"
+                        + "seq_len = 16, global_batch = 2, steps = 1, lr.peak_lr = 1e-3, checkpoint_dir = c }");
+        e = assertThrows(JobConfigException.class, () -> trainer(wide).close());
+        assertEquals(
+                "train.data.dir = " + wideData.resolve("data") + ": its tokenizer has 513 ids, more than the"
+                        + " vocabulary 512 of model 'tiny' (tokenize with a smaller tokenizer or use a larger model)",
+                e.getMessage());
         Path badSource = TrainFixture.config(dir, "badsrc.conf", "ckpt-x", "");
         Files.writeString(badSource, Files.readString(badSource).replace("name = zh,", "name = zhh,"));
         e = assertThrows(JobConfigException.class, () -> trainer(badSource).close());
