@@ -29,6 +29,7 @@ class CptDirectionTest {
 
     static final int PRETRAIN_STEPS = Integer.getInteger("cpt.pretrainSteps", 300);
     static final int CPT_STEPS = Integer.getInteger("cpt.steps", 150);
+    // -Dcpt.fortunes=/nowhere forces the synthetic-corpus fallback.
 
     @TempDir
     Path dir;
@@ -59,7 +60,11 @@ class CptDirectionTest {
     void higherAlmrLearnsChineseFasterAndForgetsMoreEnglish() throws IOException {
         // 1. Data: English and Chinese, byte-level ids, 2% held out.
         Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        List<SourceSpec> sources = DemoCorpus.sources(FortuneFiles.find(), dir.resolve("synthetic"), 0.02, System.out);
+        List<SourceSpec> sources = DemoCorpus.sources(
+                FortuneFiles.find(Path.of(System.getProperty("cpt.fortunes", FortuneFiles.DEFAULT_DIR.toString()))),
+                dir.resolve("synthetic"),
+                0.02,
+                System.out);
         Preparer.run(
                 new Preparer.Config(tok, dir.resolve("data"), sources, 2, 16 << 20, true, null),
                 Llama3Tokenizer.load(tok));
