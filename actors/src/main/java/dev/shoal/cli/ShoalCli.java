@@ -20,7 +20,8 @@ import picocli.CommandLine.Command;
             TokenizeCommand.class,
             PrepareCommand.class,
             SampleCommand.class,
-            LossCommand.class
+            LossCommand.class,
+            TrainCommand.class
         })
 public final class ShoalCli implements Runnable {
 
