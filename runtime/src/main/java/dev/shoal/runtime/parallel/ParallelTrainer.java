@@ -35,6 +35,19 @@ public final class ParallelTrainer {
             DataParallelOptimizer.Mode mode,
             AdamWConfig adamw,
             Compute cx) {
+        this(cfg, comms, batch, seqLen, mode, adamw, DataParallelOptimizer.DEFAULT_BUCKET_BYTES, cx);
+    }
+
+    /** As above with a gradient all-reduce bucket of bucketBytes (REPLICATED mode). */
+    public ParallelTrainer(
+            LlamaConfig cfg,
+            RankComms comms,
+            BatchPlan batch,
+            int seqLen,
+            DataParallelOptimizer.Mode mode,
+            AdamWConfig adamw,
+            long bucketBytes,
+            Compute cx) {
         if (comms.pp().size() != 1) {
             throw new IllegalArgumentException(
                     "ParallelTrainer runs pp 1; got a pipeline of " + comms.pp().size());
@@ -55,8 +68,7 @@ public final class ParallelTrainer {
                 seqLen,
                 cx,
                 false);
-        this.opt = new DataParallelOptimizer(
-                model, comms.tp(), comms.dp(), mode, adamw, DataParallelOptimizer.DEFAULT_BUCKET_BYTES, cx.par());
+        this.opt = new DataParallelOptimizer(model, comms.tp(), comms.dp(), mode, adamw, bucketBytes, cx.par());
         this.tokens = new int[batch.microBatch() * seqLen];
         this.targets = new int[batch.microBatch() * seqLen];
     }

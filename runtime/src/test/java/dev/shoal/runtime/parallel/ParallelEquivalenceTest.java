@@ -98,6 +98,17 @@ class ParallelEquivalenceTest {
     /** Every rank of a (tp, dp) mesh as a thread; returns DP replica 0's TP-gathered weights. */
     static Run parallel(LlamaConfig cfg, Map<String, Tensor> init, int tp, int dp, DataParallelOptimizer.Mode mode)
             throws Exception {
+        return parallel(cfg, init, tp, dp, mode, DataParallelOptimizer.DEFAULT_BUCKET_BYTES);
+    }
+
+    static Run parallel(
+            LlamaConfig cfg,
+            Map<String, Tensor> init,
+            int tp,
+            int dp,
+            DataParallelOptimizer.Mode mode,
+            long bucketBytes)
+            throws Exception {
         ParallelDims dims = ParallelDims.of(tp, 1, dp);
         BatchPlan plan = BatchPlan.of(GLOBAL_BATCH, 1, dp);
         ExecutorService pool = Executors.newFixedThreadPool(dims.world());
@@ -107,7 +118,7 @@ class ParallelEquivalenceTest {
                 RankComms rc = mesh.comms(r);
                 futures.add(pool.submit(() -> {
                     try (Compute cx = Compute.cpu(1)) {
-                        ParallelTrainer t = new ParallelTrainer(cfg, rc, plan, SEQ, mode, ADAMW, cx);
+                        ParallelTrainer t = new ParallelTrainer(cfg, rc, plan, SEQ, mode, ADAMW, bucketBytes, cx);
                         t.loadFull(init);
                         double[] losses = new double[STEPS], norms = new double[STEPS];
                         for (int s = 0; s < STEPS; s++) {
@@ -245,6 +256,23 @@ class ParallelEquivalenceTest {
     @Test
     void tp4MatchesSingleRankWhenKvHeadsAllow() throws Exception {
         checkLayouts(TINY_KV4, new int[][] {{4, 1}});
+    }
+
+    @Test
+    void zero1MatchesPlainDataParallelAndBucketsDoNotMatter() throws Exception {
+        Map<String, Tensor> init = initialWeights(TINY);
+        Run plain = parallel(TINY, init, 2, 2, DataParallelOptimizer.Mode.REPLICATED);
+        // 4 KB buckets: the tp-2 shard's ~80k-element gradient goes out in ~80 all-reduces.
+        Run bucketed = parallel(TINY, init, 2, 2, DataParallelOptimizer.Mode.REPLICATED, 4096);
+        Run zero = parallel(TINY, init, 2, 2, DataParallelOptimizer.Mode.ZERO1);
+        double eb = weightMaxError(bucketed, plain), ez = weightError(zero, plain);
+        System.out.printf(
+                "tp 2 dp 2: 4 KB buckets vs one bucket max err %.2e; ZeRO-1 vs plain DP weight rel err %.2e%n", eb, ez);
+        assertEquals(0.0, eb, "bucketing must not change an element-wise average");
+        assertTrue(ez <= 1e-6, "ZeRO-1 vs plain DP weight relative error " + ez);
+        for (int s = 0; s < STEPS; s++) {
+            assertEquals(plain.losses()[s], zero.losses()[s], 0.0, "loss of step " + s);
+        }
     }
 
     @Test
