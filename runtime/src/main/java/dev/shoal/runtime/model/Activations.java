@@ -78,7 +78,7 @@ final class Activations {
     record Views(
             int b,
             int t,
-            Tensor[] residual, // L+1 × [N, C]: residual[l] is block l's input, residual[L] the last output
+            Tensor[] residual, // Ls+1 × [N, C] (Ls = layers held): residual[l] is local block l's input
             BlockView[] blocks, // L views, or 1 shared view when recomputing
             Tensor lnf, // [N, C] final norm output
             Tensor lnfRstd, // [N]
@@ -115,17 +115,17 @@ final class Activations {
         int maxN = Math.multiplyExact(maxB, maxT);
         long attElems = (long) maxB * shard.heads() * maxT * maxT;
         int c = cfg.dim(), qd = shard.qDim(cfg), kv = shard.kvDim(cfg), f = shard.ffnDim();
-        residual = new Tensor[cfg.layers() + 1];
-        for (int l = 0; l <= cfg.layers(); l++) {
+        residual = new Tensor[shard.layers() + 1];
+        for (int l = 0; l <= shard.layers(); l++) {
             residual[l] = Tensor.zeros(maxN, c);
         }
-        blocks = new Block[recompute ? 1 : cfg.layers()];
+        blocks = new Block[recompute ? 1 : shard.layers()];
         for (int l = 0; l < blocks.length; l++) {
             blocks[l] = new Block(cfg, shard, maxN, attElems);
         }
         lnf = Tensor.zeros(maxN, c);
         lnfRstd = Tensor.zeros(maxN);
-        logits = Tensor.zeros(maxN, shard.vocab());
+        logits = Tensor.zeros(maxN, shard.hasHead() ? shard.vocab() : 1); // only the last stage has logits
         lse = Tensor.zeros(maxN);
         dres = Tensor.zeros(maxN, c);
         dtmp = Tensor.zeros(maxN, c);

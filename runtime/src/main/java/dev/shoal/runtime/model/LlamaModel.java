@@ -5,7 +5,9 @@
 // buffers are allocated once; with recompute on, only block inputs are kept and each block is re-run
 // in the backward pass, giving bit-identical gradients. Under tensor parallelism (a ModelShard with
 // tp > 1 and TpHooks that reach the group) the same HF names hold this rank's shard of each weight and
-// the hooks are called at Megatron's f/g points; with one rank the code paths are unchanged.
+// the hooks are called at Megatron's f/g points; with one rank the code paths are unchanged. A pipeline
+// stage (a ModelShard with a layer range) holds only its layers, plus the embedding on the first stage
+// and the final norm and LM head on the last; forwardStage/backwardStage move its activations.
 package dev.shoal.runtime.model;
 
 import dev.shoal.runtime.ops.Attention;
@@ -59,6 +61,7 @@ public final class LlamaModel {
     private int lastB, lastT;
     private boolean hasTargets;
     private boolean logitsHoldGradient;
+    private boolean readyForBackward; // a forward pass ran since the last backward pass
 
     /**
      * A model with zero parameters and buffers for batches up to maxB × maxT tokens. recompute keeps only
@@ -99,11 +102,12 @@ public final class LlamaModel {
         Map<String, Tensor> g = new LinkedHashMap<>();
         long[] offset = {0};
         int c = cfg.dim(), qd = shard.qDim(cfg), kv = shard.kvDim(cfg), f = shard.ffnDim(), v = shard.vocab();
-        wte = add(p, g, offset, "model.embed_tokens.weight", v, c);
-        blocks = new BlockParams[cfg.layers()];
-        dblocks = new BlockParams[cfg.layers()];
-        for (int l = 0; l < cfg.layers(); l++) {
-            String pre = "model.layers." + l + ".";
+        wte = shard.hasEmbedding() ? add(p, g, offset, "model.embed_tokens.weight", v, c) : null;
+        blocks = new BlockParams[shard.layers()];
+        dblocks = new BlockParams[shard.layers()];
+        for (int l = 0; l < shard.layers(); l++) {
+            // Local block l is the model's layer layerStart + l, and keeps that HF name.
+            String pre = "model.layers." + (shard.layerStart() + l) + ".";
             Tensor[] pg = new Tensor[18];
             int i = 0;
             for (Object[] spec : new Object[][] {
@@ -125,8 +129,8 @@ public final class LlamaModel {
             blocks[l] = new BlockParams(pg[0], pg[1], pg[2], pg[3], pg[4], pg[5], pg[6], pg[7], pg[8]);
             dblocks[l] = new BlockParams(pg[9], pg[10], pg[11], pg[12], pg[13], pg[14], pg[15], pg[16], pg[17]);
         }
-        normF = add(p, g, offset, "model.norm.weight", c);
-        lmHead = add(p, g, offset, "lm_head.weight", v, c);
+        normF = shard.hasHead() ? add(p, g, offset, "model.norm.weight", c) : null;
+        lmHead = shard.hasHead() ? add(p, g, offset, "lm_head.weight", v, c) : null;
         if (offset[0] != total) {
             throw new IllegalStateException("parameter layout covers " + offset[0] + " of " + total + " elements");
         }
@@ -224,6 +228,7 @@ public final class LlamaModel {
      * mean cross-entropy and enables backward(); with targets null returns NaN and only fills logits().
      */
     public double forward(int[] tokenIds, int[] targetIds, int b, int t) {
+        requireWholeModel();
         acts.views(b, t);
         int n = b * t;
         if (tokenIds.length < n || (targetIds != null && targetIds.length < n)) {
@@ -237,6 +242,48 @@ public final class LlamaModel {
         return runForward(b, t, targetIds != null);
     }
 
+    /**
+     * One pipeline stage's forward pass. The first stage reads tokenIds [B·T] (input is ignored), the
+     * others read input [N, C], the previous stage's stageOutput(). The last stage returns the loss when
+     * targetIds is given; the other stages return NaN and keep stageOutput() [N, C] for the next stage.
+     */
+    public double forwardStage(int[] tokenIds, Tensor input, int[] targetIds, int b, int t) {
+        Activations.Views a = acts.views(b, t);
+        int n = b * t;
+        if (shard.hasEmbedding()) {
+            if (tokenIds == null || tokenIds.length < n) {
+                throw new IllegalArgumentException(
+                        "the first stage needs " + n + " token ids for B " + b + " × T " + t);
+            }
+            System.arraycopy(tokenIds, 0, tokens, 0, n);
+        } else {
+            if (input == null || input.numel() != (long) n * cfg.dim()) {
+                throw new IllegalArgumentException("stage of layers " + shard.layerStart() + ".." + shard.layerEnd()
+                        + " needs an input activation [" + n + ", " + cfg.dim() + "], got " + input);
+            }
+            a.residual()[0].copyFrom(input);
+        }
+        boolean withTargets = shard.hasHead() && targetIds != null;
+        if (withTargets) {
+            if (targetIds.length < n) {
+                throw new IllegalArgumentException(
+                        "B " + b + " × T " + t + " needs " + n + " targets, got " + targetIds.length);
+            }
+            System.arraycopy(targetIds, 0, targets, 0, n);
+        }
+        return runForward(b, t, withTargets);
+    }
+
+    /** This stage's output [N, C] after forwardStage (the last block's residual stream). */
+    public Tensor stageOutput() {
+        return acts.views(lastB, lastT).residual()[shard.layers()];
+    }
+
+    /** The gradient [N, C] of this stage's input after backwardStage (to send to the previous stage). */
+    public Tensor stageInputGrad() {
+        return acts.views(lastB, lastT).dres();
+    }
+
     /** The forward pass on this.tokens / this.targets (already filled for b·t positions). */
     private double runForward(int b, int t, boolean withTargets) {
         Activations.Views a = acts.views(b, t);
@@ -248,19 +295,25 @@ public final class LlamaModel {
         lastB = b;
         lastT = t;
         logitsHoldGradient = false;
+        readyForBackward = true;
         // Token embeddings into the residual stream (vocab-parallel: shard lookup, then the group's sum).
-        if (tp.size() == 1) {
+        if (!shard.hasEmbedding()) {
+            // A later pipeline stage: forwardStage put the previous stage's output into residual[0].
+        } else if (tp.size() == 1) {
             Embedding.forward(cx, a.residual()[0], tokens, 0, wte);
         } else {
             VocabShardEmbedding.forward(cx, a.residual()[0], tokens, 0, wte, shard.vocabStart(), cfg.vocab());
             tp.reduceEmbedding(a.residual()[0]);
         }
         // The blocks.
-        for (int l = 0; l < cfg.layers(); l++) {
+        for (int l = 0; l < shard.layers(); l++) {
             blockForward(a, l, a.blocks()[acts.recompute ? 0 : l], true);
         }
+        if (!shard.hasHead()) {
+            return Double.NaN; // not the last pipeline stage
+        }
         // Final norm and LM head.
-        Tensor last = a.residual()[cfg.layers()];
+        Tensor last = a.residual()[shard.layers()];
         RmsNorm.forward(cx, a.lnf(), a.lnfRstd(), last, normF, cfg.normEps());
         Linear.forward(cx, a.logits(), a.lnf(), lmHead);
         // Loss (vocab-parallel: never gathers the logits).
@@ -288,6 +341,7 @@ public final class LlamaModel {
      * shard): B·T ints are read from each pointer's current position; targets may be null.
      */
     public double forward(IntPointer tokenIds, IntPointer targetIds, int b, int t) {
+        requireWholeModel();
         acts.views(b, t);
         int n = b * t;
         if (tokenIds.limit() > 0 && tokenIds.limit() - tokenIds.position() < n) {
@@ -349,6 +403,13 @@ public final class LlamaModel {
         }
     }
 
+    private void requireWholeModel() {
+        if (!shard.hasEmbedding() || !shard.hasHead()) {
+            throw new IllegalStateException("this pipeline stage holds layers " + shard.layerStart() + ".."
+                    + shard.layerEnd() + " only; use forwardStage/backwardStage");
+        }
+    }
+
     private Attention.Dims dims(int b, int t) {
         return new Attention.Dims(b, t, shard.heads(), shard.kvHeads(), cfg.headDim());
     }
@@ -374,11 +435,36 @@ public final class LlamaModel {
      * add up to the gradient of the mean).
      */
     public void backward(float dloss) {
-        if (!hasTargets || logitsHoldGradient) {
+        requireWholeModel();
+        backwardStage(null, dloss);
+    }
+
+    /**
+     * One pipeline stage's backward pass for its last forwardStage: the last stage starts from the loss
+     * (scaled by dloss; dOutput is ignored), the others from dOutput [N, C], the gradient of their
+     * stageOutput() sent back by the next stage. Leaves stageInputGrad() for the previous stage.
+     */
+    public void backwardStage(Tensor dOutput, float dloss) {
+        if (!readyForBackward || (shard.hasHead() && !hasTargets)) {
             throw new IllegalStateException("backward() needs a forward() with targets since the last backward()");
         }
+        readyForBackward = false;
         Activations.Views a = acts.views(lastB, lastT);
         int b = lastB, t = lastT;
+        if (shard.hasHead()) {
+            headBackward(a, dloss);
+        } else {
+            if (dOutput == null || dOutput.numel() != a.dres().numel()) {
+                throw new IllegalArgumentException("stage of layers " + shard.layerStart() + ".." + shard.layerEnd()
+                        + " needs the output gradient [" + (b * t) + ", " + cfg.dim() + "], got " + dOutput);
+            }
+            a.dres().copyFrom(dOutput);
+        }
+        blocksBackward(a, b, t);
+    }
+
+    /** Loss, LM head and final norm backward: leaves d(last block output) in dres. */
+    private void headBackward(Activations.Views a, float dloss) {
         // Loss -> dlogits, in place over the logits.
         if (tp.size() == 1) {
             CrossEntropy.backward(cx, a.logits(), a.logits(), targets, 0, dloss, a.lse());
@@ -392,8 +478,12 @@ public final class LlamaModel {
         Linear.backward(cx, a.dtmp(), dlmHead, a.logits(), a.lnf(), lmHead, false);
         tp.reduceColumnParallelInputGrad(a.dtmp());
         // Final norm: dres = gradient of the last block's output.
-        RmsNorm.backward(cx, a.dres(), dnormF, a.dtmp(), a.residual()[cfg.layers()], normF, a.lnfRstd());
-        for (int l = cfg.layers() - 1; l >= 0; l--) {
+        RmsNorm.backward(cx, a.dres(), dnormF, a.dtmp(), a.residual()[shard.layers()], normF, a.lnfRstd());
+    }
+
+    /** The blocks backward from dres = d(last block output), then the embedding on the first stage. */
+    private void blocksBackward(Activations.Views a, int b, int t) {
+        for (int l = shard.layers() - 1; l >= 0; l--) {
             Activations.BlockView s = a.blocks()[acts.recompute ? 0 : l];
             if (acts.recompute) {
                 blockForward(a, l, s, false);
@@ -440,7 +530,10 @@ public final class LlamaModel {
             // input_layernorm; its input gradient adds into the stream (residual): dres = d(block input).
             RmsNorm.backward(cx, a.dres(), dw.inputNorm(), a.dln(), x, w.inputNorm(), s.ln1Rstd(), true);
         }
-        // Embedding rows (vocab-parallel: only this rank's rows).
+        // Embedding rows (vocab-parallel: only this rank's rows); later stages keep dres for the previous one.
+        if (!shard.hasEmbedding()) {
+            return;
+        }
         if (tp.size() == 1) {
             Embedding.backward(cx, dwte, a.dres(), tokens, 0);
         } else {

@@ -1,9 +1,11 @@
-// The per-rank shape of a tensor-parallel Llama model: which heads, FFN columns and vocabulary rows one
-// TP rank holds (Megatron layout: Q/K/V, gate and up split by output rows; O and down by input columns;
-// embedding and LM head by vocabulary rows).
+// The per-rank shape of a tensor- and pipeline-parallel Llama model: which heads, FFN columns and
+// vocabulary rows one TP rank holds (Megatron layout: Q/K/V, gate and up split by output rows; O and
+// down by input columns; embedding and LM head by vocabulary rows), and which layers its pipeline
+// stage holds (the embedding on the first stage, the final norm and LM head on the last).
 // Guarantees: a shard that exists is consistent with its model; tp must divide the heads, the kv heads
 // and the FFN size, and the error names the model and the value (e.g. "tp 4 does not divide 2 kv heads
-// of model 'tiny'"); the vocabulary is split into tp contiguous ranges that differ by at most one row.
+// of model 'tiny'"); the vocabulary is split into tp contiguous ranges that differ by at most one row;
+// a pipeline stage holds at least one layer.
 package dev.shoal.runtime.model;
 
 public record ModelShard(
@@ -13,9 +15,17 @@ public record ModelShard(
         int kvHeads, // NKV / tp key/value heads held here
         int ffnDim, // F / tp FFN columns held here
         int vocabStart, // first vocabulary row held here
-        int vocabEnd) { // one past the last vocabulary row held here
+        int vocabEnd, // one past the last vocabulary row held here
+        int layerStart, // first transformer layer of this pipeline stage
+        int layerEnd, // one past its last layer
+        boolean hasEmbedding, // first stage: token ids in, embedding table held
+        boolean hasHead) { // last stage: final norm and LM head held, loss out
 
     public ModelShard {
+        if (layerStart < 0 || layerEnd <= layerStart) {
+            throw new IllegalArgumentException(
+                    "a pipeline stage needs at least one layer, got layers [" + layerStart + ", " + layerEnd + ")");
+        }
         if (tpSize < 1 || tpRank < 0 || tpRank >= tpSize) {
             throw new IllegalArgumentException("tp rank " + tpRank + " is outside [0, " + tpSize + ")");
         }
@@ -27,11 +37,21 @@ public record ModelShard(
 
     /** The whole model on one rank. */
     public static ModelShard full(LlamaConfig cfg) {
-        return new ModelShard(0, 1, cfg.heads(), cfg.kvHeads(), cfg.ffnDim(), 0, cfg.vocab());
+        return new ModelShard(
+                0, 1, cfg.heads(), cfg.kvHeads(), cfg.ffnDim(), 0, cfg.vocab(), 0, cfg.layers(), true, true);
     }
 
     /** Rank tpRank's shard of cfg under tensor parallelism tp; refuses a tp that does not divide the model. */
     public static ModelShard of(LlamaConfig cfg, int tpRank, int tp) {
+        return of(cfg, tpRank, tp, 0, cfg.layers());
+    }
+
+    /** As above for the pipeline stage that holds layers [layerStart, layerEnd). */
+    public static ModelShard of(LlamaConfig cfg, int tpRank, int tp, int layerStart, int layerEnd) {
+        if (layerStart < 0 || layerEnd > cfg.layers() || layerEnd <= layerStart) {
+            throw new IllegalArgumentException("layers [" + layerStart + ", " + layerEnd + ") are not a non-empty"
+                    + " range of the " + cfg.layers() + " layers of model '" + cfg.name() + "'");
+        }
         if (tp < 1) {
             throw new IllegalArgumentException("tp must be >= 1, got " + tp);
         }
@@ -55,7 +75,16 @@ public record ModelShard(
                 cfg.kvHeads() / tp,
                 cfg.ffnDim() / tp,
                 vocabStart(cfg.vocab(), tpRank, tp),
-                vocabStart(cfg.vocab(), tpRank + 1, tp));
+                vocabStart(cfg.vocab(), tpRank + 1, tp),
+                layerStart,
+                layerEnd,
+                layerStart == 0,
+                layerEnd == cfg.layers());
+    }
+
+    /** Layers held here. */
+    public int layers() {
+        return layerEnd - layerStart;
     }
 
     /** First row of rank r's vocabulary range when V rows are split over tp ranks. */
@@ -87,6 +116,6 @@ public record ModelShard(
     public long paramCount(LlamaConfig cfg) {
         long c = cfg.dim();
         long perLayer = 2 * c * qDim(cfg) + 2 * c * kvDim(cfg) + 3 * c * ffnDim + 2 * c;
-        return 2L * vocab() * c + cfg.layers() * perLayer + c;
+        return (hasEmbedding ? (long) vocab() * c : 0) + layers() * perLayer + (hasHead ? (long) vocab() * c + c : 0);
     }
 }

@@ -4,8 +4,8 @@
 // - ZERO1: the flat gradient is reduce-scattered (AVG), each replica clips and runs AdamW on its 1/dp
 //   shard of the parameters (it keeps moments for that shard only), then the parameters are
 //   all-gathered.
-// With tensor parallelism each rank does this on its own TP shard; the clipping norm is global over
-// TP (and DP for ZeRO-1) via GradNorms.
+// With tensor and pipeline parallelism each rank does this on its own shard of its stage; the clipping
+// norm is global over TP and PP (and DP for ZeRO-1) via GradNorms.
 // Guarantees: after step() every DP replica holds identical parameters; both modes give the same
 // update up to float summation order; ZeRO-1 pads the flat buffer to dp·S with zeros that never reach a
 // parameter; weight decay skips the 1-D (norm) parameters in both modes.
@@ -37,7 +37,7 @@ public final class DataParallelOptimizer {
     public record StepStats(double gradNorm) {}
 
     private final Mode mode;
-    private final Communicator tp, dp;
+    private final Communicator tp, dp, pp; // pp: the norm also spans the pipeline's stages
     private final Parallel par;
     private final int bucketElems;
     private final Tensor flatParams, flatGrads; // [P] the model's buffers
@@ -54,6 +54,7 @@ public final class DataParallelOptimizer {
             LlamaModel model,
             Communicator tp,
             Communicator dp,
+            Communicator pp,
             Mode mode,
             AdamWConfig cfg,
             long bucketBytes,
@@ -65,6 +66,7 @@ public final class DataParallelOptimizer {
         this.mode = mode;
         this.tp = tp;
         this.dp = dp;
+        this.pp = pp;
         this.par = par;
         this.bucketElems = (int) Math.min(Integer.MAX_VALUE, bucketBytes / 4);
         this.flatParams = model.flatParams();
@@ -130,7 +132,7 @@ public final class DataParallelOptimizer {
                 }
             }
             // Every replica holds the same gradient now: the norm only spans the TP group.
-            norm = GradNorms.globalNorm(pieces, tp.rank(), List.of(tp), par);
+            norm = GradNorms.globalNorm(pieces, tp.rank(), List.of(tp, pp), par);
             GradNorms.clip(pieces, norm, maxNorm, par);
             if (Double.isFinite(norm)) {
                 adamw.step(lr);
@@ -141,7 +143,7 @@ public final class DataParallelOptimizer {
         gradStage.flatRange(0, (int) flatGrads.numel()).copyFrom(flatGrads);
         dp.reduceScatter(gradStage.pointer(), gradShard.pointer(), shardElems, DType.F32, ReduceOp.AVG);
         // The norm spans the TP group and the DP shards.
-        norm = GradNorms.globalNorm(pieces, tp.rank(), List.of(tp, dp), par);
+        norm = GradNorms.globalNorm(pieces, tp.rank(), List.of(tp, dp, pp), par);
         GradNorms.clip(pieces, norm, maxNorm, par);
         if (Double.isFinite(norm)) {
             adamw.step(lr);

@@ -98,7 +98,7 @@ class ParallelEquivalenceTest {
     /** Every rank of a (tp, dp) mesh as a thread; returns DP replica 0's TP-gathered weights. */
     static Run parallel(LlamaConfig cfg, Map<String, Tensor> init, int tp, int dp, DataParallelOptimizer.Mode mode)
             throws Exception {
-        return parallel(cfg, init, tp, dp, mode, DataParallelOptimizer.DEFAULT_BUCKET_BYTES);
+        return parallel(cfg, init, tp, dp, 1, mode, DataParallelOptimizer.DEFAULT_BUCKET_BYTES);
     }
 
     static Run parallel(
@@ -106,10 +106,12 @@ class ParallelEquivalenceTest {
             Map<String, Tensor> init,
             int tp,
             int dp,
+            int pp,
             DataParallelOptimizer.Mode mode,
             long bucketBytes)
             throws Exception {
-        ParallelDims dims = ParallelDims.of(tp, 1, dp);
+        ParallelDims dims = ParallelDims.of(tp, pp, dp);
+        StagePlan stages = StagePlan.balanced(cfg, pp);
         BatchPlan plan = BatchPlan.of(GLOBAL_BATCH, 1, dp);
         ExecutorService pool = Executors.newFixedThreadPool(dims.world());
         try (ThreadMesh mesh = new ThreadMesh(dims, 1, 60_000)) {
@@ -118,7 +120,8 @@ class ParallelEquivalenceTest {
                 RankComms rc = mesh.comms(r);
                 futures.add(pool.submit(() -> {
                     try (Compute cx = Compute.cpu(1)) {
-                        ParallelTrainer t = new ParallelTrainer(cfg, rc, plan, SEQ, mode, ADAMW, bucketBytes, cx);
+                        ParallelTrainer t =
+                                new ParallelTrainer(cfg, rc, plan, SEQ, mode, ADAMW, bucketBytes, stages, cx);
                         t.loadFull(init);
                         double[] losses = new double[STEPS], norms = new double[STEPS];
                         for (int s = 0; s < STEPS; s++) {
@@ -134,13 +137,14 @@ class ParallelEquivalenceTest {
             for (Future<Object[]> f : futures) {
                 results.add(f.get(120, TimeUnit.SECONDS));
             }
-            // Every DP replica must hold the same shard as replica 0, bit for bit.
+            // Every DP replica must hold the same shard as replica 0, bit for bit; every stage the same loss.
             for (int r = 0; r < dims.world(); r++) {
                 ParallelDims.Coord c = dims.coord(r);
                 @SuppressWarnings("unchecked")
                 Map<String, Tensor> mine = (Map<String, Tensor>) results.get(r)[2];
                 @SuppressWarnings("unchecked")
-                Map<String, Tensor> rep0 = (Map<String, Tensor>) results.get(dims.rank(c.tp(), 0, 0))[2];
+                Map<String, Tensor> rep0 = (Map<String, Tensor>) results.get(dims.rank(c.tp(), c.pp(), 0))[2];
+                assertEquals(((double[]) results.get(0)[0])[STEPS - 1], ((double[]) results.get(r)[0])[STEPS - 1], 0.0);
                 for (String k : mine.keySet()) {
                     assertEquals(
                             0.0,
@@ -148,14 +152,18 @@ class ParallelEquivalenceTest {
                             "rank " + r + " '" + k + "' differs from dp replica 0");
                 }
             }
-            List<Map<String, Tensor>> shards = new ArrayList<>();
-            for (int t = 0; t < tp; t++) {
-                @SuppressWarnings("unchecked")
-                Map<String, Tensor> s = (Map<String, Tensor>) results.get(dims.rank(t, 0, 0))[2];
-                shards.add(s);
+            // Gather each stage's TP shards into one full set of weights (starting from zeros).
+            Map<String, Tensor> full = new LinkedHashMap<>();
+            init.forEach((k, v) -> full.put(k, Tensor.zeros(v.shape())));
+            for (int p = 0; p < pp; p++) {
+                List<Map<String, Tensor>> shards = new ArrayList<>();
+                for (int t = 0; t < tp; t++) {
+                    @SuppressWarnings("unchecked")
+                    Map<String, Tensor> s = (Map<String, Tensor>) results.get(dims.rank(t, p, 0))[2];
+                    shards.add(s);
+                }
+                new TpPlan(cfg, tp).gather(shards, full);
             }
-            Map<String, Tensor> full = copyOf(init);
-            new TpPlan(cfg, tp).gather(shards, full);
             return new Run((double[]) results.get(0)[0], (double[]) results.get(0)[1], full);
         } finally {
             pool.shutdownNow();
@@ -226,21 +234,22 @@ class ParallelEquivalenceTest {
         // The weights moved: a layout that ignored the optimizer would fail the comparison.
         assertTrue(weightError(new Run(ref.losses(), ref.norms(), init), ref) > 1e-3, "training moved the weights");
         for (int[] l : layouts) {
+            int pp = l.length > 2 ? l[2] : 1;
             for (DataParallelOptimizer.Mode mode : DataParallelOptimizer.Mode.values()) {
-                if (mode == DataParallelOptimizer.Mode.ZERO1 && l[1] == 1 && l[0] > 1) {
-                    continue; // ZeRO-1 over one replica is the plain optimizer; covered by tp × dp 2
+                if (mode == DataParallelOptimizer.Mode.ZERO1 && l[1] == 1 && (l[0] > 1 || pp > 1)) {
+                    continue; // ZeRO-1 over one replica is the plain optimizer; covered by the dp 2 layouts
                 }
-                Run run = parallel(cfg, init, l[0], l[1], mode);
+                Run run = parallel(cfg, init, l[0], l[1], pp, mode, DataParallelOptimizer.DEFAULT_BUCKET_BYTES);
                 double le = lossError(run, ref), we = weightError(run, ref);
                 double ne = 0;
                 for (int s = 0; s < STEPS; s++) {
                     ne = Math.max(ne, Math.abs(run.norms()[s] - ref.norms()[s]) / ref.norms()[s]);
                 }
                 System.out.printf(
-                        "%s tp %d dp %d %-10s loss rel err %.2e  grad-norm rel err %.2e  weight rel err %.2e"
+                        "%s tp %d dp %d pp %d %-10s loss rel err %.2e  grad-norm rel err %.2e  weight rel err %.2e"
                                 + " (max-element %.2e)%n",
-                        cfg.name(), l[0], l[1], mode, le, ne, we, weightMaxError(run, ref));
-                String what = cfg.name() + " tp " + l[0] + " dp " + l[1] + " " + mode;
+                        cfg.name(), l[0], l[1], pp, mode, le, ne, we, weightMaxError(run, ref));
+                String what = cfg.name() + " tp " + l[0] + " dp " + l[1] + " pp " + pp + " " + mode;
                 assertTrue(le <= TOL, what + ": loss relative error " + le);
                 assertTrue(ne <= TOL, what + ": grad-norm relative error " + ne);
                 assertTrue(we <= TOL, what + ": weight relative error " + we);
@@ -254,6 +263,12 @@ class ParallelEquivalenceTest {
     }
 
     @Test
+    void pipelineLayoutsMatchSingleRank() throws Exception {
+        // {tp, dp, pp}: 1F1B over 4 micro-batches (dp 1) or 2 (dp 2), tiny's 2 layers one per stage.
+        checkLayouts(TINY, new int[][] {{1, 1, 2}, {2, 1, 2}, {1, 2, 2}, {2, 2, 2}});
+    }
+
+    @Test
     void tp4MatchesSingleRankWhenKvHeadsAllow() throws Exception {
         checkLayouts(TINY_KV4, new int[][] {{4, 1}});
     }
@@ -263,7 +278,7 @@ class ParallelEquivalenceTest {
         Map<String, Tensor> init = initialWeights(TINY);
         Run plain = parallel(TINY, init, 2, 2, DataParallelOptimizer.Mode.REPLICATED);
         // 4 KB buckets: the tp-2 shard's ~80k-element gradient goes out in ~80 all-reduces.
-        Run bucketed = parallel(TINY, init, 2, 2, DataParallelOptimizer.Mode.REPLICATED, 4096);
+        Run bucketed = parallel(TINY, init, 2, 2, 1, DataParallelOptimizer.Mode.REPLICATED, 4096);
         Run zero = parallel(TINY, init, 2, 2, DataParallelOptimizer.Mode.ZERO1);
         double eb = weightMaxError(bucketed, plain), ez = weightError(zero, plain);
         System.out.printf(
