@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.comm.ParallelDims;
+import dev.shoal.runtime.comm.TcpTransport;
 import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.model.LlamaModel;
 import dev.shoal.runtime.optim.AdamW;
@@ -18,6 +19,7 @@ import dev.shoal.runtime.optim.AdamWConfig;
 import dev.shoal.runtime.optim.GradClip;
 import dev.shoal.runtime.tensor.Compute;
 import dev.shoal.runtime.tensor.Tensor;
+import java.net.InetSocketAddress;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -110,15 +112,38 @@ class ParallelEquivalenceTest {
             DataParallelOptimizer.Mode mode,
             long bucketBytes)
             throws Exception {
+        return parallel(cfg, init, tp, dp, pp, mode, bucketBytes, false);
+    }
+
+    /** As above; with tcp the ranks (still threads) talk over TcpTransport sockets instead of shared memory. */
+    static Run parallel(
+            LlamaConfig cfg,
+            Map<String, Tensor> init,
+            int tp,
+            int dp,
+            int pp,
+            DataParallelOptimizer.Mode mode,
+            long bucketBytes,
+            boolean tcp)
+            throws Exception {
         ParallelDims dims = ParallelDims.of(tp, pp, dp);
         StagePlan stages = StagePlan.balanced(cfg, pp);
         BatchPlan plan = BatchPlan.of(GLOBAL_BATCH, 1, dp);
         ExecutorService pool = Executors.newFixedThreadPool(dims.world());
+        List<TcpTransport> transports = new ArrayList<>();
         try (ThreadMesh mesh = new ThreadMesh(dims, 1, 60_000)) {
+            List<InetSocketAddress> addrs = new ArrayList<>();
+            for (int r = 0; tcp && r < dims.world(); r++) {
+                transports.add(TcpTransport.bind(new InetSocketAddress("127.0.0.1", 0)));
+                addrs.add(transports.get(r).address());
+            }
             List<Future<Object[]>> futures = new ArrayList<>();
             for (int r = 0; r < dims.world(); r++) {
-                RankComms rc = mesh.comms(r);
+                int rank = r;
                 futures.add(pool.submit(() -> {
+                    RankComms rc = tcp
+                            ? TcpMesh.forRank(transports.get(rank), addrs, dims, rank, 1, 60_000)
+                            : mesh.comms(rank);
                     try (Compute cx = Compute.cpu(1)) {
                         ParallelTrainer t =
                                 new ParallelTrainer(cfg, rc, plan, SEQ, mode, ADAMW, bucketBytes, stages, cx);
@@ -167,6 +192,7 @@ class ParallelEquivalenceTest {
             return new Run((double[]) results.get(0)[0], (double[]) results.get(0)[1], full);
         } finally {
             pool.shutdownNow();
+            transports.forEach(TcpTransport::close);
         }
     }
 
@@ -288,6 +314,36 @@ class ParallelEquivalenceTest {
         for (int s = 0; s < STEPS; s++) {
             assertEquals(plain.losses()[s], zero.losses()[s], 0.0, "loss of step " + s);
         }
+    }
+
+    @Test
+    void tcpTransportGivesTheSameTrainingAsSharedMemory() throws Exception {
+        Map<String, Tensor> init = initialWeights(TINY);
+        Run ref = reference(TINY, init);
+        Run shm = parallel(
+                TINY,
+                init,
+                2,
+                2,
+                2,
+                DataParallelOptimizer.Mode.ZERO1,
+                DataParallelOptimizer.DEFAULT_BUCKET_BYTES,
+                false);
+        Run tcp = parallel(
+                TINY,
+                init,
+                2,
+                2,
+                2,
+                DataParallelOptimizer.Mode.ZERO1,
+                DataParallelOptimizer.DEFAULT_BUCKET_BYTES,
+                true);
+        double le = lossError(tcp, ref), we = weightError(tcp, ref), vsShm = weightError(tcp, shm);
+        System.out.printf(
+                "tiny tp 2 dp 2 pp 2 ZERO1 over TCP: loss rel err %.2e  weight rel err %.2e  vs shared memory %.2e%n",
+                le, we, vsShm);
+        assertTrue(le <= TOL, "TCP loss relative error " + le);
+        assertTrue(we <= TOL, "TCP weight relative error " + we);
     }
 
     @Test
