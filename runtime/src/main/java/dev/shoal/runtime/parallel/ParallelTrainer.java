@@ -99,6 +99,11 @@ public final class ParallelTrainer {
         return model;
     }
 
+    /** The DP optimizer (its AdamW state covers all parameters, or this replica's ZeRO-1 shard). */
+    public DataParallelOptimizer optimizer() {
+        return opt;
+    }
+
     public TpPlan tpPlan() {
         return tpPlan;
     }

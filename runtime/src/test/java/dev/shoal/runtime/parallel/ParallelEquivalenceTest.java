@@ -154,6 +154,17 @@ class ParallelEquivalenceTest {
                             losses[s] = res.loss();
                             norms[s] = res.gradNorm();
                         }
+                        // ZeRO-1 keeps AdamW moments for ceil(P / dp) elements at most; plain DP for all P.
+                        long p = t.model().flatParams().numel();
+                        long moments = t.optimizer().adamw().state().values().stream()
+                                .mapToLong(st -> st.expAvg().numel())
+                                .sum();
+                        long want = mode == DataParallelOptimizer.Mode.ZERO1 ? (p + dp - 1) / dp : p;
+                        if (mode == DataParallelOptimizer.Mode.ZERO1 ? moments > want : moments != want) {
+                            throw new AssertionError("rank " + rank + " keeps moments for " + moments
+                                    + " elements, expected " + (mode == DataParallelOptimizer.Mode.ZERO1 ? "<= " : "")
+                                    + want);
+                        }
                         return new Object[] {losses, norms, copyOf(t.model().params())};
                     }
                 }));

@@ -135,6 +135,7 @@ class TensorParallelTest {
             int tp,
             boolean skipF,
             boolean skipG,
+            boolean recompute,
             int[] tok,
             int[] tgt,
             int b,
@@ -144,8 +145,8 @@ class TensorParallelTest {
         Communicator[] g = InJvmWorld.group(tp, 1, 10_000);
         List<Object[]> res = onThreads(tp, r -> {
             try (Compute cx = Compute.cpu(1)) {
-                LlamaModel m =
-                        new LlamaModel(cfg, plan.shard(r), broken(CommTpHooks.of(g[r]), skipF, skipG), b, t, cx, false);
+                LlamaModel m = new LlamaModel(
+                        cfg, plan.shard(r), broken(CommTpHooks.of(g[r]), skipF, skipG), b, t, cx, recompute);
                 plan.scatter(init, r, m.params());
                 double loss = m.forward(tok, tgt, b, t);
                 m.backward();
@@ -202,7 +203,11 @@ class TensorParallelTest {
             m.grads().forEach((k, v) -> gr.put(k, v.copy()));
             ref = new Grads(loss, gr);
         }
-        Grads good = tpGrads(TINY, init, 2, false, false, tok, tgt, b, t);
+        Grads good = tpGrads(TINY, init, 2, false, false, false, tok, tgt, b, t);
+        // Activation recompute re-runs each block (and its g all-reduce) in backward: same gradients.
+        Grads goodRecompute = tpGrads(TINY, init, 2, false, false, true, tok, tgt, b, t);
+        double errRecompute = worstRelError(goodRecompute.grads(), ref.grads());
+        assertTrue(errRecompute <= 1e-5, "tp 2 with recompute: gradient relative error " + errRecompute);
         double err = worstRelError(good.grads(), ref.grads());
         System.out.printf(
                 "tp 2 gradients: loss rel err %.2e, worst per-tensor grad rel err %.2e%n",
@@ -211,10 +216,10 @@ class TensorParallelTest {
         assertTrue(err <= 1e-5, "tp 2 gradient relative error " + err);
         // Without f (the input-gradient all-reduce of column-parallel layers) the gradients go wrong.
         double errF = worstRelError(
-                tpGrads(TINY, init, 2, true, false, tok, tgt, b, t).grads(), ref.grads());
+                tpGrads(TINY, init, 2, true, false, false, tok, tgt, b, t).grads(), ref.grads());
         assertTrue(errF > 1e-2, "skipping f must be caught, error " + errF);
         // Without g (the output all-reduce of row-parallel layers) the loss itself goes wrong.
-        Grads noG = tpGrads(TINY, init, 2, false, true, tok, tgt, b, t);
+        Grads noG = tpGrads(TINY, init, 2, false, true, false, tok, tgt, b, t);
         assertTrue(
                 Math.abs(noG.loss() - ref.loss()) > 1e-6 * ref.loss() || worstRelError(noG.grads(), ref.grads()) > 1e-2,
                 "skipping g must be caught");
