@@ -10,11 +10,11 @@ final class Activations {
     static final class Block {
         final Tensor ln1; // [N, C] input_layernorm output
         final Tensor ln1Rstd; // [N]
-        final Tensor q; // [N, C] after RoPE
+        final Tensor q; // [N, NHl·hd] after RoPE (NHl = this rank's heads)
         final Tensor k; // [N, kvDim] after RoPE
         final Tensor v; // [N, kvDim]
         final Tensor att; // [B, NH, T, T] attention probabilities
-        final Tensor attOut; // [N, C] attention output before o_proj
+        final Tensor attOut; // [N, NHl·hd] attention output before o_proj
         final Tensor res2; // [N, C] residual after the attention half
         final Tensor ln2; // [N, C] post_attention_layernorm output
         final Tensor ln2Rstd; // [N]
@@ -22,15 +22,15 @@ final class Activations {
         final Tensor up; // [N, F] up_proj output
         final Tensor h; // [N, F] silu(gate) ⊙ up
 
-        Block(LlamaConfig cfg, int maxN, long maxAttElems) {
-            int c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim();
+        Block(LlamaConfig cfg, ModelShard shard, int maxN, long maxAttElems) {
+            int c = cfg.dim(), qd = shard.qDim(cfg), kv = shard.kvDim(cfg), f = shard.ffnDim();
             ln1 = Tensor.zeros(maxN, c);
             ln1Rstd = Tensor.zeros(maxN);
-            q = Tensor.zeros(maxN, c);
+            q = Tensor.zeros(maxN, qd);
             k = Tensor.zeros(maxN, kv);
             v = Tensor.zeros(maxN, kv);
             att = Tensor.zeros(Math.toIntExact(maxAttElems));
-            attOut = Tensor.zeros(maxN, c);
+            attOut = Tensor.zeros(maxN, qd);
             res2 = Tensor.zeros(maxN, c);
             ln2 = Tensor.zeros(maxN, c);
             ln2Rstd = Tensor.zeros(maxN);
@@ -78,17 +78,17 @@ final class Activations {
     record Views(
             int b,
             int t,
-            Tensor[] residual, // L+1 × [N, C]: residual[l] is block l's input, residual[L] the last output
+            Tensor[] residual, // Ls+1 × [N, C] (Ls = layers held): residual[l] is local block l's input
             BlockView[] blocks, // L views, or 1 shared view when recomputing
             Tensor lnf, // [N, C] final norm output
             Tensor lnfRstd, // [N]
-            Tensor logits, // [N, V]; holds dlogits after backward
+            Tensor logits, // [N, Vl] (this rank's vocabulary rows); holds dlogits after backward
             Tensor lse, // [N] log-sum-exp of each logits row
             Tensor dres, // [N, C] gradient of the residual stream
             Tensor dtmp, // [N, C] scratch gradient
             Tensor dln, // [N, C] gradient of a norm's output
-            Tensor dAttOut, // [N, C]
-            Tensor dq, // [N, C]
+            Tensor dAttOut, // [N, NHl·hd]
+            Tensor dq, // [N, NHl·hd]
             Tensor dk, // [N, kvDim]
             Tensor dv, // [N, kvDim]
             Tensor datt, // [B, NH, T, T]
@@ -100,36 +100,38 @@ final class Activations {
     final int maxT;
     final boolean recompute;
     private final LlamaConfig cfg;
+    private final ModelShard shard; // this rank's heads, FFN columns and vocabulary rows
     private final Tensor[] residual; // L+1 × [maxN, C]
     private final Block[] blocks; // L, or 1 when recomputing
     private final Tensor lnf, lnfRstd, logits, lse, dres, dtmp, dln, dAttOut, dq, dk, dv, datt, dh, dgate, dup;
     private Views cached;
 
-    Activations(LlamaConfig cfg, int maxB, int maxT, boolean recompute) {
+    Activations(LlamaConfig cfg, ModelShard shard, int maxB, int maxT, boolean recompute) {
         this.cfg = cfg;
+        this.shard = shard;
         this.maxB = maxB;
         this.maxT = maxT;
         this.recompute = recompute;
         int maxN = Math.multiplyExact(maxB, maxT);
-        long attElems = (long) maxB * cfg.heads() * maxT * maxT;
-        int c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim();
-        residual = new Tensor[cfg.layers() + 1];
-        for (int l = 0; l <= cfg.layers(); l++) {
+        long attElems = (long) maxB * shard.heads() * maxT * maxT;
+        int c = cfg.dim(), qd = shard.qDim(cfg), kv = shard.kvDim(cfg), f = shard.ffnDim();
+        residual = new Tensor[shard.layers() + 1];
+        for (int l = 0; l <= shard.layers(); l++) {
             residual[l] = Tensor.zeros(maxN, c);
         }
-        blocks = new Block[recompute ? 1 : cfg.layers()];
+        blocks = new Block[recompute ? 1 : shard.layers()];
         for (int l = 0; l < blocks.length; l++) {
-            blocks[l] = new Block(cfg, maxN, attElems);
+            blocks[l] = new Block(cfg, shard, maxN, attElems);
         }
         lnf = Tensor.zeros(maxN, c);
         lnfRstd = Tensor.zeros(maxN);
-        logits = Tensor.zeros(maxN, cfg.vocab());
+        logits = Tensor.zeros(maxN, shard.hasHead() ? shard.vocab() : 1); // only the last stage has logits
         lse = Tensor.zeros(maxN);
         dres = Tensor.zeros(maxN, c);
         dtmp = Tensor.zeros(maxN, c);
         dln = Tensor.zeros(maxN, c);
-        dAttOut = Tensor.zeros(maxN, c);
-        dq = Tensor.zeros(maxN, c);
+        dAttOut = Tensor.zeros(maxN, qd);
+        dq = Tensor.zeros(maxN, qd);
         dk = Tensor.zeros(maxN, kv);
         dv = Tensor.zeros(maxN, kv);
         datt = Tensor.zeros(Math.toIntExact(attElems));
@@ -146,7 +148,7 @@ final class Activations {
         if (cached != null && cached.b() == b && cached.t() == t) {
             return cached;
         }
-        int n = b * t, nh = cfg.heads();
+        int n = b * t, nh = shard.heads();
         Tensor[] res = new Tensor[residual.length];
         for (int l = 0; l < res.length; l++) {
             res[l] = residual[l].slice(0, n);
