@@ -6,6 +6,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.FastMath;
 import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
@@ -104,7 +105,7 @@ public final class CrossEntropy {
                 // Softmax term for every class, minus the one-hot term at the target.
                 float sc = (float) scale;
                 for (int j = 0; j < v; j++) {
-                    xr[j] = sc * (float) Math.exp(xr[j] - rowLse);
+                    xr[j] = sc * FastMath.expf(xr[j] - rowLse);
                 }
                 xr[y] -= sc;
                 dlogits.write(row, xr, 0, v);
