@@ -119,8 +119,10 @@ def bench_model(name, threads, steps):
     y = torch.randint(0, c["vocab"], (b, t))
     fwd = bwd = upd = 0.0
     step_s = []
+    cpu_s = []
     warmup = 2
     for s in range(warmup + steps):
+        c0 = time.process_time()
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=False)
         loss = model(x, y)
@@ -135,10 +137,12 @@ def bench_model(name, threads, steps):
             bwd += t2 - t1
             upd += t3 - t2
             step_s.append(t3 - t0)
+            cpu_s.append(time.process_time() - c0)
     # Median and best step: robust to other work on a shared machine; phases are means.
     step_s.sort()
-    ms, best = step_s[steps // 2] * 1e3, step_s[0] * 1e3
-    print(f"{name:<8} {f'{b}x{t}':<9} {threads:>7} {ms:>10.1f} {best:>10.1f} {b * t / (ms / 1e3):>10.0f} "
+    cpu_s.sort()
+    ms, best, cpu = step_s[steps // 2] * 1e3, step_s[0] * 1e3, cpu_s[steps // 2] * 1e3
+    print(f"{name:<8} {f'{b}x{t}':<9} {threads:>7} {ms:>10.1f} {best:>10.1f} {cpu:>10.1f} {b * t / (ms / 1e3):>10.0f} "
           f"{fwd * 1e3 / steps:>9.1f} {bwd * 1e3 / steps:>9.1f} {upd * 1e3 / steps:>9.1f}")
 
 
@@ -164,7 +168,7 @@ def main():
     args = ap.parse_args()
     threads = [int(s) for s in args.threads.split(",")]
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
-    print(f"{'config':<8} {'B x T':<9} {'threads':>7} {'median ms':>10} {'best ms':>10} {'tokens/s':>10} "
+    print(f"{'config':<8} {'B x T':<9} {'threads':>7} {'median ms':>10} {'best ms':>10} {'cpu ms':>10} {'tokens/s':>10} "
           f"{'fwd ms':>9} {'bwd ms':>9} {'opt ms':>9}")
     for name in args.configs.split(","):
         for th in threads:

@@ -47,8 +47,17 @@ public final class EngineBench {
             }
         }
         System.out.printf(
-                "%-8s %-9s %7s %10s %10s %10s %9s %9s %9s%n",
-                "config", "B x T", "threads", "median ms", "best ms", "tokens/s", "fwd ms", "bwd ms", "opt ms");
+                "%-8s %-9s %7s %10s %10s %10s %10s %9s %9s %9s%n",
+                "config",
+                "B x T",
+                "threads",
+                "median ms",
+                "best ms",
+                "cpu ms",
+                "tokens/s",
+                "fwd ms",
+                "bwd ms",
+                "opt ms");
         for (String name : configs) {
             for (int th : threads) {
                 runModel(LlamaConfig.preset(name), th, steps, recompute);
@@ -94,8 +103,12 @@ public final class EngineBench {
             }
             long fwd = 0, bwd = 0, upd = 0;
             long[] stepNs = new long[steps];
+            long[] cpuNs = new long[steps];
+            var os = (com.sun.management.OperatingSystemMXBean)
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean();
             int warmup = 2;
             for (int s = 0; s < warmup + steps; s++) {
+                long c0 = os.getProcessCpuTime();
                 long t0 = System.nanoTime();
                 m.zeroGrad();
                 m.forward(x, y, b, t);
@@ -110,18 +123,21 @@ public final class EngineBench {
                     bwd += t2 - t1;
                     upd += t3 - t2;
                     stepNs[s - warmup] = t3 - t0;
+                    cpuNs[s - warmup] = os.getProcessCpuTime() - c0;
                 }
             }
             // Median and best step: robust to other work on a shared machine; phases are means.
             java.util.Arrays.sort(stepNs);
-            double median = stepNs[steps / 2] / 1e6, best = stepNs[0] / 1e6;
+            java.util.Arrays.sort(cpuNs);
+            double median = stepNs[steps / 2] / 1e6, best = stepNs[0] / 1e6, cpu = cpuNs[steps / 2] / 1e6;
             System.out.printf(
-                    "%-8s %-9s %7d %10.1f %10.1f %10.0f %9.1f %9.1f %9.1f%n",
+                    "%-8s %-9s %7d %10.1f %10.1f %10.1f %10.0f %9.1f %9.1f %9.1f%n",
                     cfg.name() + (recompute ? "+rc" : ""),
                     b + "x" + t,
                     threads,
                     median,
                     best,
+                    cpu,
                     b * t / (median / 1e3),
                     fwd / 1e6 / steps,
                     bwd / 1e6 / steps,

@@ -3,7 +3,9 @@
 // (model.embed_tokens.weight [V, C] ... lm_head.weight [V, C]), each a view into one flat off-heap
 // buffer (params and grads share the same layout); the embedding and LM head are untied; activation
 // buffers are allocated once; with recompute on, only block inputs are kept and each block is re-run
-// in the backward pass, giving bit-identical gradients.
+// in the backward pass, giving bit-identical gradients; results are bit-identical on any thread count.
+// Residual adds are fused: the forward pass copies the stream and lets the projection GEMM add into it
+// (beta = 1); the backward pass lets each RMSNorm add its input gradient into the stream's.
 package dev.shoal.runtime.model;
 
 import dev.shoal.runtime.ops.Attention;

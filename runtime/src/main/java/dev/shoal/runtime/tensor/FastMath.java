@@ -22,7 +22,10 @@ public final class FastMath {
             return Float.POSITIVE_INFINITY;
         }
         // x = n·ln2 + r with |r| <= ln2/2.
-        float n = (float) Math.floor(x * LOG2E + 0.5f);
+        // Round x·log2(e) to the nearest integer (cast truncates toward zero, so shift by ±0.5 first).
+        float t = x * LOG2E;
+        int ni = (int) (t + (t < 0 ? -0.5f : 0.5f));
+        float n = ni;
         float r = x - n * LN2_HI - n * LN2_LO;
         // e^r by its Taylor polynomial to degree 7 (the next term is below 2e-9 relative on |r| <= 0.347).
         float p = 1.9841270e-4f;
@@ -34,7 +37,6 @@ public final class FastMath {
         p = p * r + 1f;
         p = p * r + 1f;
         // Scale by 2^n through the exponent bits (n in [-126, 128]; split so 2^n never overflows alone).
-        int ni = (int) n;
         if (ni < -126) {
             return p * Float.intBitsToFloat((ni + 126 + 127) << 23) * 1.17549435e-38f;
         }
