@@ -103,12 +103,22 @@ public final class EngineBench {
             }
             long fwd = 0, bwd = 0, upd = 0;
             long[] stepNs = new long[steps];
-            long[] cpuNs = new long[steps];
             var os = (com.sun.management.OperatingSystemMXBean)
                     java.lang.management.ManagementFactory.getOperatingSystemMXBean();
-            int warmup = 2;
-            for (int s = 0; s < warmup + steps; s++) {
-                long c0 = os.getProcessCpuTime();
+            // Warm-up: at least 3 steps and 3 seconds, so the JIT has compiled the hot loops.
+            long warmStart = System.nanoTime();
+            int warmup = 0;
+            while (warmup < 3 || System.nanoTime() - warmStart < 3_000_000_000L) {
+                m.zeroGrad();
+                m.forward(x, y, b, t);
+                m.backward();
+                GradClip.clipGlobalNorm(m.grads().values(), 1.0, cx.par());
+                opt.step(1e-4);
+                warmup++;
+            }
+            // Process CPU time over all measured steps (its clock ticks are coarse, so no per-step value).
+            long cpuStart = os.getProcessCpuTime();
+            for (int s = warmup; s < warmup + steps; s++) {
                 long t0 = System.nanoTime();
                 m.zeroGrad();
                 m.forward(x, y, b, t);
@@ -123,13 +133,12 @@ public final class EngineBench {
                     bwd += t2 - t1;
                     upd += t3 - t2;
                     stepNs[s - warmup] = t3 - t0;
-                    cpuNs[s - warmup] = os.getProcessCpuTime() - c0;
                 }
             }
             // Median and best step: robust to other work on a shared machine; phases are means.
             java.util.Arrays.sort(stepNs);
-            java.util.Arrays.sort(cpuNs);
-            double median = stepNs[steps / 2] / 1e6, best = stepNs[0] / 1e6, cpu = cpuNs[steps / 2] / 1e6;
+            double cpu = (os.getProcessCpuTime() - cpuStart) / 1e6 / steps;
+            double median = stepNs[steps / 2] / 1e6, best = stepNs[0] / 1e6;
             System.out.printf(
                     "%-8s %-9s %7d %10.1f %10.1f %10.1f %10.0f %9.1f %9.1f %9.1f%n",
                     cfg.name() + (recompute ? "+rc" : ""),

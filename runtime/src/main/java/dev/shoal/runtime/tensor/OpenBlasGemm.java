@@ -1,7 +1,8 @@
 // SGEMM through OpenBLAS (bytedeco presets) on the tensors' off-heap memory: no copies, no float[].
 // Guarantees: bounds are checked in Java before the native call. Two threading modes:
-//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into fixed blocks of
-//    128 rows or columns, shared out over a Parallel pool. The pool blocks instead of spinning, so it
+//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into about four blocks
+//    of rows or columns (at least 128 each), shared out over a Parallel pool. The pool blocks instead of spinning, so
+// it
 //    stays fast when the machine is shared, and a GEMM called from inside a parallel region
 //    (attention heads) runs its blocks on its caller's thread. The blocks depend only on the shape,
 //    never on the thread count, so the result has the same bits on 1 thread or many.
@@ -18,11 +19,19 @@ import org.bytedeco.openblas.global.openblas_nolapack;
 public final class OpenBlasGemm implements Gemm {
     /** Below this many multiply-adds a GEMM is not split (the hand-off would cost more than it saves). */
     private static final long SPLIT_MIN_MACS = 1L << 18;
-    /**
-     * Rows (or columns) of C per OpenBLAS call when splitting. Fixed, not derived from the thread count,
-     * so the same calls happen on 1 thread or many and the result has the same bits.
-     */
+    /** Smallest block of rows (or columns) of C per OpenBLAS call when splitting. */
     private static final int BLOCK = 128;
+
+    /**
+     * Rows (or columns) per block for a dimension of size d: about d/4 (so 1, 2 or 4 threads share the
+     * blocks evenly and the other operand is packed only about four times), at least BLOCK, a multiple
+     * of 16. It depends on the shape only, never on the thread count, so the same calls happen on 1
+     * thread or many and the result has the same bits.
+     */
+    static int blockSize(int d) {
+        int quarter = ((d + 3) / 4 + 15) / 16 * 16;
+        return Math.max(BLOCK, quarter);
+    }
 
     private final Parallel par; // null in blasThreaded mode
     private final int threads;
@@ -95,10 +104,11 @@ public final class OpenBlasGemm implements Gemm {
         }
         if (m >= n) {
             // Row blocks of C: rows i0..i1 of op(A) start at row i0 of A (or column i0 of Aᵀ).
-            int blocks = (m + BLOCK - 1) / BLOCK;
+            int rows = blockSize(m);
+            int blocks = (m + rows - 1) / rows;
             par.forRange(blocks, 1, (s, e) -> {
                 for (long blk = s; blk < e; blk++) {
-                    int i0 = (int) blk * BLOCK, i1 = Math.min(m, i0 + BLOCK);
+                    int i0 = (int) blk * rows, i1 = Math.min(m, i0 + rows);
                     long aStart = aOff + (transA ? i0 : (long) i0 * lda);
                     call(
                             transA,
@@ -121,10 +131,11 @@ public final class OpenBlasGemm implements Gemm {
             });
         } else {
             // Column blocks of C: columns j0..j1 of op(B) start at column j0 of B (or row j0 of Bᵀ).
-            int blocks = (n + BLOCK - 1) / BLOCK;
+            int cols = blockSize(n);
+            int blocks = (n + cols - 1) / cols;
             par.forRange(blocks, 1, (s, e) -> {
                 for (long blk = s; blk < e; blk++) {
-                    int j0 = (int) blk * BLOCK, j1 = Math.min(n, j0 + BLOCK);
+                    int j0 = (int) blk * cols, j1 = Math.min(n, j0 + cols);
                     long bStart = bOff + (transB ? (long) j0 * ldb : j0);
                     call(transA, transB, m, j1 - j0, k, alpha, a, aOff, lda, b, bStart, ldb, beta, c, cOff + j0, ldc);
                 }
