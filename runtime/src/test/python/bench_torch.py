@@ -117,11 +117,7 @@ def bench_model(name, threads, steps):
         lr=1e-4, betas=(0.9, 0.95), eps=1e-8)
     x = torch.randint(0, c["vocab"], (b, t))
     y = torch.randint(0, c["vocab"], (b, t))
-    fwd = bwd = upd = 0.0
-    step_s = []
-    warmup = 2
-    for s in range(warmup + steps):
-        t0 = time.perf_counter()
+    def step():
         opt.zero_grad(set_to_none=False)
         loss = model(x, y)
         t1 = time.perf_counter()
@@ -129,16 +125,29 @@ def bench_model(name, threads, steps):
         t2 = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
-        t3 = time.perf_counter()
-        if s >= warmup:
-            fwd += t1 - t0
-            bwd += t2 - t1
-            upd += t3 - t2
-            step_s.append(t3 - t0)
+        return t1, t2, time.perf_counter()
+
+    # Warm-up: at least 3 steps and 3 seconds (the same rule as EngineBench).
+    warm_start, warmup = time.perf_counter(), 0
+    while warmup < 3 or time.perf_counter() - warm_start < 3.0:
+        step()
+        warmup += 1
+    fwd = bwd = upd = 0.0
+    step_s = []
+    # Process CPU time over all measured steps.
+    cpu_start = time.process_time()
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        t1, t2, t3 = step()
+        fwd += t1 - t0
+        bwd += t2 - t1
+        upd += t3 - t2
+        step_s.append(t3 - t0)
+    cpu = (time.process_time() - cpu_start) * 1e3 / steps
     # Median and best step: robust to other work on a shared machine; phases are means.
     step_s.sort()
     ms, best = step_s[steps // 2] * 1e3, step_s[0] * 1e3
-    print(f"{name:<8} {f'{b}x{t}':<9} {threads:>7} {ms:>10.1f} {best:>10.1f} {b * t / (ms / 1e3):>10.0f} "
+    print(f"{name:<8} {f'{b}x{t}':<9} {threads:>7} {ms:>10.1f} {best:>10.1f} {cpu:>10.1f} {b * t / (ms / 1e3):>10.0f} "
           f"{fwd * 1e3 / steps:>9.1f} {bwd * 1e3 / steps:>9.1f} {upd * 1e3 / steps:>9.1f}")
 
 
@@ -164,7 +173,7 @@ def main():
     args = ap.parse_args()
     threads = [int(s) for s in args.threads.split(",")]
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
-    print(f"{'config':<8} {'B x T':<9} {'threads':>7} {'median ms':>10} {'best ms':>10} {'tokens/s':>10} "
+    print(f"{'config':<8} {'B x T':<9} {'threads':>7} {'median ms':>10} {'best ms':>10} {'cpu ms':>10} {'tokens/s':>10} "
           f"{'fwd ms':>9} {'bwd ms':>9} {'opt ms':>9}")
     for name in args.configs.split(","):
         for th in threads:

@@ -47,8 +47,17 @@ public final class EngineBench {
             }
         }
         System.out.printf(
-                "%-8s %-9s %7s %10s %10s %10s %9s %9s %9s%n",
-                "config", "B x T", "threads", "median ms", "best ms", "tokens/s", "fwd ms", "bwd ms", "opt ms");
+                "%-8s %-9s %7s %10s %10s %10s %10s %9s %9s %9s%n",
+                "config",
+                "B x T",
+                "threads",
+                "median ms",
+                "best ms",
+                "cpu ms",
+                "tokens/s",
+                "fwd ms",
+                "bwd ms",
+                "opt ms");
         for (String name : configs) {
             for (int th : threads) {
                 runModel(LlamaConfig.preset(name), th, steps, recompute);
@@ -94,8 +103,22 @@ public final class EngineBench {
             }
             long fwd = 0, bwd = 0, upd = 0;
             long[] stepNs = new long[steps];
-            int warmup = 2;
-            for (int s = 0; s < warmup + steps; s++) {
+            var os = (com.sun.management.OperatingSystemMXBean)
+                    java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+            // Warm-up: at least 3 steps and 3 seconds, so the JIT has compiled the hot loops.
+            long warmStart = System.nanoTime();
+            int warmup = 0;
+            while (warmup < 3 || System.nanoTime() - warmStart < 3_000_000_000L) {
+                m.zeroGrad();
+                m.forward(x, y, b, t);
+                m.backward();
+                GradClip.clipGlobalNorm(m.grads().values(), 1.0, cx.par());
+                opt.step(1e-4);
+                warmup++;
+            }
+            // Process CPU time over all measured steps (its clock ticks are coarse, so no per-step value).
+            long cpuStart = os.getProcessCpuTime();
+            for (int s = warmup; s < warmup + steps; s++) {
                 long t0 = System.nanoTime();
                 m.zeroGrad();
                 m.forward(x, y, b, t);
@@ -114,14 +137,16 @@ public final class EngineBench {
             }
             // Median and best step: robust to other work on a shared machine; phases are means.
             java.util.Arrays.sort(stepNs);
+            double cpu = (os.getProcessCpuTime() - cpuStart) / 1e6 / steps;
             double median = stepNs[steps / 2] / 1e6, best = stepNs[0] / 1e6;
             System.out.printf(
-                    "%-8s %-9s %7d %10.1f %10.1f %10.0f %9.1f %9.1f %9.1f%n",
+                    "%-8s %-9s %7d %10.1f %10.1f %10.1f %10.0f %9.1f %9.1f %9.1f%n",
                     cfg.name() + (recompute ? "+rc" : ""),
                     b + "x" + t,
                     threads,
                     median,
                     best,
+                    cpu,
                     b * t / (median / 1e3),
                     fwd / 1e6 / steps,
                     bwd / 1e6 / steps,

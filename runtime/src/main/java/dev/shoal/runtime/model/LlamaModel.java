@@ -3,7 +3,10 @@
 // (model.embed_tokens.weight [V, C] ... lm_head.weight [V, C]), each a view into one flat off-heap
 // buffer (params and grads share the same layout); the embedding and LM head are untied; activation
 // buffers are allocated once; with recompute on, only block inputs are kept and each block is re-run
-// in the backward pass, giving bit-identical gradients. Under tensor parallelism (a ModelShard with
+// in the backward pass, giving bit-identical gradients; results are bit-identical on any thread count.
+// Residual adds are fused: the forward pass copies the stream and lets the projection GEMM add into it
+// (beta = 1); the backward pass lets each RMSNorm add its input gradient into the stream's. Under tensor parallelism (a
+// ModelShard with
 // tp > 1 and TpHooks that reach the group) the same HF names hold this rank's shard of each weight and
 // the hooks are called at Megatron's f/g points; with one rank the code paths are unchanged. A pipeline
 // stage (a ModelShard with a layer range) holds only its layers, plus the embedding on the first stage

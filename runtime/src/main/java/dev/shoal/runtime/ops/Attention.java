@@ -6,6 +6,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.FastMath;
 import dev.shoal.runtime.tensor.Gemm;
 import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
@@ -69,7 +70,7 @@ public final class Attention {
                         }
                         double sum = 0;
                         for (int j = 0; j <= i; j++) {
-                            float ev = (float) Math.exp(row[j] - max);
+                            float ev = FastMath.expf(row[j] - max);
                             row[j] = ev;
                             sum += ev;
                         }

@@ -6,6 +6,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.FastMath;
 import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
@@ -51,9 +52,9 @@ public final class CrossEntropy {
         if (count == 0) {
             return 0;
         }
-        // Per-row loss lse(row) − row[target], summed in fixed chunks (thread-count independent).
-        double total = cx.par().sumChunks(n, (s, e) -> {
-            double acc = 0;
+        // Per-row loss lse(row) − row[target], rows in parallel (each row is heavy: V exps).
+        double[] rowLoss = new double[n];
+        cx.par().forRange(n, 1, (s, e) -> {
             for (long i = s; i < e; i++) {
                 int y = targets[offset + (int) i];
                 if (y == IGNORE_INDEX && lse == null) {
@@ -65,11 +66,15 @@ public final class CrossEntropy {
                     lse.set(i, (float) l);
                 }
                 if (y != IGNORE_INDEX) {
-                    acc += l - logits.get(row + y);
+                    rowLoss[(int) i] = l - logits.get(row + y);
                 }
             }
-            return acc;
         });
+        // Summed in row order: the same bits on any thread count.
+        double total = 0;
+        for (double l : rowLoss) {
+            total += l;
+        }
         return total / count;
     }
 
@@ -104,7 +109,7 @@ public final class CrossEntropy {
                 // Softmax term for every class, minus the one-hot term at the target.
                 float sc = (float) scale;
                 for (int j = 0; j < v; j++) {
-                    xr[j] = sc * (float) Math.exp(xr[j] - rowLse);
+                    xr[j] = sc * FastMath.expf(xr[j] - rowLse);
                 }
                 xr[y] -= sc;
                 dlogits.write(row, xr, 0, v);

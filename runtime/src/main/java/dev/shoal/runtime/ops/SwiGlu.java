@@ -4,6 +4,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.FastMath;
 import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 
@@ -62,7 +63,7 @@ public final class SwiGlu {
                 gate.read(off, g, 0, len);
                 up.read(off, u, 0, len);
                 for (int i = 0; i < len; i++) {
-                    float sig = (float) (1.0 / (1.0 + Math.exp(-g[i])));
+                    float sig = 1f / (1f + FastMath.expf(-g[i]));
                     u[i] = g[i] * sig * u[i];
                 }
                 h.write(off, u, 0, len);
@@ -104,7 +105,7 @@ public final class SwiGlu {
                 up.read(off, u, 0, len);
                 dh.read(off, d, 0, len);
                 for (int i = 0; i < len; i++) {
-                    float sig = (float) (1.0 / (1.0 + Math.exp(-g[i])));
+                    float sig = 1f / (1f + FastMath.expf(-g[i]));
                     float di = d[i];
                     d[i] = di * u[i] * sig * (1f + g[i] * (1f - sig)); // dgate
                     u[i] = di * g[i] * sig; // dup

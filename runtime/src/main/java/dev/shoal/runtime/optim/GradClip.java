@@ -6,21 +6,26 @@
 package dev.shoal.runtime.optim;
 
 import dev.shoal.runtime.tensor.Parallel;
+import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 import java.util.Collection;
 
 public final class GradClip {
     private GradClip() {}
 
+    private static final int CHUNK = 4096;
+
     /** sqrt(Σ g²) over all tensors. */
     public static double globalNorm(Collection<Tensor> grads, Parallel par) {
         double ss = 0;
         for (Tensor g : grads) {
             ss += par.sumChunks(g.numel(), (s, e) -> {
+                int len = (int) (e - s);
+                float[] row = Scratch.row(0, len);
+                g.read(s, row, 0, len);
                 double acc = 0;
-                for (long i = s; i < e; i++) {
-                    double x = g.get(i);
-                    acc += x * x;
+                for (int i = 0; i < len; i++) {
+                    acc += (double) row[i] * row[i];
                 }
                 return acc;
             });
@@ -41,9 +46,17 @@ public final class GradClip {
         if (coef < 1) {
             float c = (float) coef;
             for (Tensor g : grads) {
-                par.forRange(g.numel(), (s, e) -> {
-                    for (long i = s; i < e; i++) {
-                        g.set(i, g.get(i) * c);
+                long total = g.numel();
+                par.forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
+                    float[] row = Scratch.row(0, CHUNK);
+                    for (long ch = cs; ch < ce; ch++) {
+                        long off = ch * CHUNK;
+                        int len = (int) Math.min(CHUNK, total - off);
+                        g.read(off, row, 0, len);
+                        for (int i = 0; i < len; i++) {
+                            row[i] *= c;
+                        }
+                        g.write(off, row, 0, len);
                     }
                 });
             }

@@ -1,10 +1,11 @@
 // SGEMM through OpenBLAS (bytedeco presets) on the tensors' off-heap memory: no copies, no float[].
 // Guarantees: bounds are checked in Java before the native call. Two threading modes:
-//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into row or column
-//    blocks, one per thread of a Parallel pool. The pool blocks instead of spinning, so it stays fast
-//    when the machine is shared, and a GEMM called from inside a parallel region (attention heads)
-//    simply runs on its caller's thread. Each element of C is computed by exactly one call over the
-//    full k, so the result does not depend on the thread count.
+//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into about four blocks
+//    of rows or columns (at least 128 each), shared out over a Parallel pool. The pool blocks instead of spinning, so
+// it
+//    stays fast when the machine is shared, and a GEMM called from inside a parallel region
+//    (attention heads) runs its blocks on its caller's thread. The blocks depend only on the shape,
+//    never on the thread count, so the result has the same bits on 1 thread or many.
 //  - blasThreaded: OpenBLAS's own (process-wide) thread pool; kept for comparison in benchmarks.
 package dev.shoal.runtime.tensor;
 
@@ -18,8 +19,19 @@ import org.bytedeco.openblas.global.openblas_nolapack;
 public final class OpenBlasGemm implements Gemm {
     /** Below this many multiply-adds a GEMM is not split (the hand-off would cost more than it saves). */
     private static final long SPLIT_MIN_MACS = 1L << 18;
-    /** Row/column blocks are multiples of this, to keep OpenBLAS's micro-kernels on full tiles. */
-    private static final int BLOCK_ALIGN = 16;
+    /** Smallest block of rows (or columns) of C per OpenBLAS call when splitting. */
+    private static final int BLOCK = 128;
+
+    /**
+     * Rows (or columns) per block for a dimension of size d: about d/4 (so 1, 2 or 4 threads share the
+     * blocks evenly and the other operand is packed only about four times), at least BLOCK, a multiple
+     * of 16. It depends on the shape only, never on the thread count, so the same calls happen on 1
+     * thread or many and the result has the same bits.
+     */
+    static int blockSize(int d) {
+        int quarter = ((d + 3) / 4 + 15) / 16 * 16;
+        return Math.max(BLOCK, quarter);
+    }
 
     private final Parallel par; // null in blasThreaded mode
     private final int threads;
@@ -86,41 +98,47 @@ public final class OpenBlasGemm implements Gemm {
         if (m == 0 || n == 0) {
             return;
         }
-        if (par == null || par.threads() == 1 || (long) m * n * k < SPLIT_MIN_MACS) {
+        if (par == null || (long) m * n * k < SPLIT_MIN_MACS || Math.max(m, n) < 2 * BLOCK) {
             call(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
         }
         if (m >= n) {
-            // Split the rows of C: rows i0..i1 of op(A) start at row i0 of A (or column i0 of Aᵀ).
-            int blocks = (m + BLOCK_ALIGN - 1) / BLOCK_ALIGN;
+            // Row blocks of C: rows i0..i1 of op(A) start at row i0 of A (or column i0 of Aᵀ).
+            int rows = blockSize(m);
+            int blocks = (m + rows - 1) / rows;
             par.forRange(blocks, 1, (s, e) -> {
-                int i0 = (int) s * BLOCK_ALIGN, i1 = Math.min(m, (int) e * BLOCK_ALIGN);
-                long aStart = aOff + (transA ? i0 : (long) i0 * lda);
-                call(
-                        transA,
-                        transB,
-                        i1 - i0,
-                        n,
-                        k,
-                        alpha,
-                        a,
-                        aStart,
-                        lda,
-                        b,
-                        bOff,
-                        ldb,
-                        beta,
-                        c,
-                        cOff + (long) i0 * ldc,
-                        ldc);
+                for (long blk = s; blk < e; blk++) {
+                    int i0 = (int) blk * rows, i1 = Math.min(m, i0 + rows);
+                    long aStart = aOff + (transA ? i0 : (long) i0 * lda);
+                    call(
+                            transA,
+                            transB,
+                            i1 - i0,
+                            n,
+                            k,
+                            alpha,
+                            a,
+                            aStart,
+                            lda,
+                            b,
+                            bOff,
+                            ldb,
+                            beta,
+                            c,
+                            cOff + (long) i0 * ldc,
+                            ldc);
+                }
             });
         } else {
-            // Split the columns of C: columns j0..j1 of op(B) start at column j0 of B (or row j0 of Bᵀ).
-            int blocks = (n + BLOCK_ALIGN - 1) / BLOCK_ALIGN;
+            // Column blocks of C: columns j0..j1 of op(B) start at column j0 of B (or row j0 of Bᵀ).
+            int cols = blockSize(n);
+            int blocks = (n + cols - 1) / cols;
             par.forRange(blocks, 1, (s, e) -> {
-                int j0 = (int) s * BLOCK_ALIGN, j1 = Math.min(n, (int) e * BLOCK_ALIGN);
-                long bStart = bOff + (transB ? (long) j0 * ldb : j0);
-                call(transA, transB, m, j1 - j0, k, alpha, a, aOff, lda, b, bStart, ldb, beta, c, cOff + j0, ldc);
+                for (long blk = s; blk < e; blk++) {
+                    int j0 = (int) blk * cols, j1 = Math.min(n, j0 + cols);
+                    long bStart = bOff + (transB ? (long) j0 * ldb : j0);
+                    call(transA, transB, m, j1 - j0, k, alpha, a, aOff, lda, b, bStart, ldb, beta, c, cOff + j0, ldc);
+                }
             });
         }
     }

@@ -84,7 +84,6 @@ public final class Parallel implements AutoCloseable {
             body.run(0, n);
             return;
         }
-        @SuppressWarnings("unchecked")
         Future<?>[] futures = new Future<?>[parts - 1];
         for (int p = 1; p < parts; p++) {
             long s = n * p / parts;

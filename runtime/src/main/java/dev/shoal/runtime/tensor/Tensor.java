@@ -1,7 +1,8 @@
 // A CPU float32 tensor whose elements live off-heap, row-major and contiguous.
 // Guarantees: storage is a JavaCPP FloatPointer (never a float[]), indexed with long so a tensor may
 // exceed 2^31 elements; views (slices of the leading dimension, reshapes) share storage without a
-// copy and keep the owning allocation alive; every index is bounds-checked on get/set.
+// copy and keep the owning allocation alive (memory is freed by close() on the owner, or by JavaCPP's
+// deallocator once no tensor over it is reachable); every index is bounds-checked on get/set/read/write.
 package dev.shoal.runtime.tensor;
 
 import java.lang.reflect.Field;

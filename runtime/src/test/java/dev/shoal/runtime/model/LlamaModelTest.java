@@ -161,6 +161,29 @@ class LlamaModelTest {
     }
 
     @Test
+    void gradientsAreBitIdenticalOnOneAndThreeThreads() {
+        Random r = new Random(13);
+        int b = 2, t = 40;
+        int[] x = randomTokens(r, b * t, TINY.vocab()), y = randomTokens(r, b * t, TINY.vocab());
+        float[][] grads = new float[2][];
+        double[] losses = new double[2];
+        int[] threads = {1, 3};
+        for (int k = 0; k < 2; k++) {
+            try (Compute cx = Compute.cpu(threads[k])) {
+                LlamaModel m = new LlamaModel(TINY, b, t, cx, false);
+                m.initRandom(5);
+                losses[k] = m.forward(x, y, b, t);
+                m.backward();
+                grads[k] = m.flatGrads().toArray();
+            }
+        }
+        assertEquals(Double.doubleToLongBits(losses[0]), Double.doubleToLongBits(losses[1]));
+        for (int i = 0; i < grads[0].length; i++) {
+            assertEquals(Float.floatToIntBits(grads[0][i]), Float.floatToIntBits(grads[1][i]), "gradient " + i);
+        }
+    }
+
+    @Test
     void laterTokensDoNotChangeEarlierLogitsAndBatchRowsAreIndependent() {
         Random r = new Random(10);
         int b = 2, t = 9;
