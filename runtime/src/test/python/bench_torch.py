@@ -11,6 +11,8 @@ RMSNorm, rotate_half RoPE, grouped-query attention with a causal mask, SwiGLU, u
 import argparse
 import math
 import os
+import subprocess
+import sys
 import time
 
 import torch
@@ -148,7 +150,7 @@ def bench_model(name, threads, steps):
     step_s.sort()
     ms, best = step_s[steps // 2] * 1e3, step_s[0] * 1e3
     print(f"{name:<8} {f'{b}x{t}':<9} {threads:>7} {ms:>10.1f} {best:>10.1f} {cpu:>10.1f} {b * t / (ms / 1e3):>10.0f} "
-          f"{fwd * 1e3 / steps:>9.1f} {bwd * 1e3 / steps:>9.1f} {upd * 1e3 / steps:>9.1f}")
+          f"{fwd * 1e3 / steps:>9.1f} {bwd * 1e3 / steps:>9.1f} {upd * 1e3 / steps:>9.1f}", flush=True)
 
 
 def sgemm_gflops(threads):
@@ -170,19 +172,35 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", default="1,2")
     ap.add_argument("--configs", default="tiny,small")
+    ap.add_argument("--one", help=argparse.SUPPRESS)  # internal: "config:threads" or "sgemm:threads"
     args = ap.parse_args()
+    if args.one:
+        what, th = args.one.split(":")
+        if what == "sgemm":
+            print(f"{'torch.mm':<40} {int(th):>7} {sgemm_gflops(int(th)):>10.1f}", flush=True)
+        else:
+            bench_model(what, int(th), args.steps)
+        return
+    # Each measurement runs in a fresh process with OMP_NUM_THREADS and OPENBLAS_NUM_THREADS set to the
+    # thread count: torch.set_num_threads does not reach OpenBLAS's own pool, which would otherwise use
+    # every core even in the "1 thread" rows.
     threads = [int(s) for s in args.threads.split(",")]
+
+    def child(one):
+        env = dict(os.environ, OMP_NUM_THREADS=one.split(":")[1], OPENBLAS_NUM_THREADS=one.split(":")[1])
+        subprocess.run([sys.executable, __file__, "--steps", str(args.steps), "--one", one], env=env, check=True)
+
     print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
     print(f"{'config':<8} {'B x T':<9} {'threads':>7} {'median ms':>10} {'best ms':>10} {'cpu ms':>10} {'tokens/s':>10} "
-          f"{'fwd ms':>9} {'bwd ms':>9} {'opt ms':>9}")
+          f"{'fwd ms':>9} {'bwd ms':>9} {'opt ms':>9}", flush=True)
     for name in args.configs.split(","):
         for th in threads:
-            bench_model(name, th, args.steps)
+            child(f"{name}:{th}")
     print(f"load average {os.getloadavg()[0]:.2f} at end")
     print()
-    print(f"{'SGEMM 1024x1024x1024':<40} {'threads':>7} {'GFLOP/s':>10}")
+    print(f"{'SGEMM 1024x1024x1024':<40} {'threads':>7} {'GFLOP/s':>10}", flush=True)
     for th in threads:
-        print(f"{'torch.mm':<40} {th:>7} {sgemm_gflops(th):>10.1f}")
+        child(f"sgemm:{th}")
 
 
 if __name__ == "__main__":

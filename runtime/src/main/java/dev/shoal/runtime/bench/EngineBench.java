@@ -47,6 +47,12 @@ public final class EngineBench {
             }
         }
         System.out.printf(
+                "shoal engine, Java %s, %d CPUs, load average %.2f at start%n",
+                System.getProperty("java.version"),
+                Runtime.getRuntime().availableProcessors(),
+                java.lang.management.ManagementFactory.getOperatingSystemMXBean()
+                        .getSystemLoadAverage());
+        System.out.printf(
                 "%-8s %-9s %7s %10s %10s %10s %10s %9s %9s %9s%n",
                 "config",
                 "B x T",
