@@ -105,20 +105,28 @@ public final class InJvmWorld {
         public void allReduce(Pointer buf, long elems, DType dtype, ReduceOp op) {
             String sig = "allReduce(" + elems + " " + dtype + " " + op + ")";
             enter(sig, HostMemory.address(buf), 0);
-            // 1. Rank r reduces chunk r over all ranks, in rank order, into private scratch.
+            // Rank r owns chunk r. Only rank r ever reads chunk r of any buffer, so it may reduce
+            // into its own buffer in place and then write the result straight into every peer's
+            // chunk r: no scratch copy and no barrier between reading and writing.
             long from = lo(elems, g.size, rank);
             long n = lo(elems, g.size, rank + 1) - from;
-            long acc = scratch.address(dtype.bytesFor(n));
-            reduceChunk(acc, from, n, dtype, op);
-            // 2. Wait until every rank has read its inputs before anyone overwrites them.
-            g.barrier.await(rank, sig);
-            // 3. Write the reduced chunk into every rank's buffer.
+            ByteBuffer own = HostMemory.view(g.addr[rank], dtype, from, n);
+            // 1. Reduce chunk r over the other ranks, in rank order, into this rank's buffer.
             for (int r = 0; r < g.size; r++) {
-                HostMemory.copy(g.addr[r] + dtype.bytesFor(from), acc, dtype.bytesFor(n));
+                if (r != rank) Reduce.accumulate(own, HostMemory.view(g.addr[r], dtype, from, n), n, dtype, op);
             }
+            Reduce.finish(own, n, dtype, op, g.size);
+            // 2. Copy the reduced chunk into every peer's buffer.
+            for (int r = 0; r < g.size; r++) {
+                if (r != rank)
+                    HostMemory.copy(
+                            g.addr[r] + dtype.bytesFor(from), g.addr[rank] + dtype.bytesFor(from), dtype.bytesFor(n));
+            }
+            // 3. Nobody returns before every chunk has arrived everywhere.
             g.barrier.await(rank, sig);
         }
 
+        /** Reduces chunk [from, from+n) over all ranks, in rank order, into acc (not a rank's buffer). */
         private void reduceChunk(long acc, long from, long n, DType dtype, ReduceOp op) {
             HostMemory.copy(acc, g.addr[0] + dtype.bytesFor(from), dtype.bytesFor(n));
             ByteBuffer a = HostMemory.view(acc, dtype, 0, n);
