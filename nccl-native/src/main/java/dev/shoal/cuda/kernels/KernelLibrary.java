@@ -13,6 +13,7 @@ package dev.shoal.cuda.kernels;
 import static org.bytedeco.cuda.global.cudart.*;
 import static org.bytedeco.cuda.global.nvrtc.*;
 
+import dev.shoal.cuda.CudaCheck;
 import dev.shoal.cuda.NativeLibs;
 import java.io.IOException;
 import java.io.InputStream;
@@ -439,11 +440,7 @@ public final class KernelLibrary implements AutoCloseable {
     }
 
     static void checkRuntime(int rc, String what) {
-        if (rc != 0) {
-            BytePointer s = cudaGetErrorString(rc);
-            throw new KernelException(
-                    what + " failed: " + (s == null ? "" : s.getString()) + " (cudaError " + rc + ")");
-        }
+        if (rc != 0) throw new KernelException(what + " failed: " + CudaCheck.errorText(rc));
     }
 
     private static String sha256(String s) {

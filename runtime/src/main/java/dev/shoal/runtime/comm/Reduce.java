@@ -7,7 +7,6 @@ import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
 import dev.shoal.runtime.tensor.FloatFormats;
 import java.nio.ByteBuffer;
-import org.bytedeco.openblas.global.openblas_nolapack;
 
 public final class Reduce {
     private Reduce() {}
@@ -21,10 +20,8 @@ public final class Reduce {
                 var b = x.asFloatBuffer();
                 if (op == ReduceOp.MAX) {
                     for (int i = 0; i < n; i++) a.put(i, Math.max(a.get(i), b.get(i)));
-                } else if (n > 0) {
-                    // acc += 1·x through OpenBLAS (vectorised); 1·x is exact, so the sums are the same
-                    // bits as a plain element-wise add.
-                    openblas_nolapack.cblas_saxpy(n, 1f, b, 1, a, 1);
+                } else {
+                    for (int i = 0; i < n; i++) a.put(i, a.get(i) + b.get(i));
                 }
             }
             case BF16, F16 -> {
