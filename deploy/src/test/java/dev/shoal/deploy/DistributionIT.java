@@ -30,6 +30,14 @@ class DistributionIT {
         Path home = tmp.resolve("shoal-" + version);
         assertTrue(Files.isExecutable(home.resolve("bin/shoal")), "bin/shoal is not executable");
         assertTrue(Files.isRegularFile(home.resolve("LICENSE")), "LICENSE missing");
+        for (String f : new String[] {
+            "THIRD-PARTY.txt", "conf/shoal.conf", "systemd/shoal-node.service", "slurm/shoal.sbatch", "tls/gen-certs.sh"
+        }) {
+            assertTrue(Files.isRegularFile(home.resolve(f)), f + " missing from the distribution");
+        }
+        assertTrue(Files.isExecutable(home.resolve("tls/gen-certs.sh")), "tls/gen-certs.sh is not executable");
+        String notices = Files.readString(home.resolve("THIRD-PARTY.txt"));
+        assertTrue(notices.contains("org.apache.pekko:pekko-cluster-typed"), "THIRD-PARTY.txt does not list Pekko");
         try (var jars = Files.list(home.resolve("lib"))) {
             assertTrue(
                     jars.anyMatch(p -> p.getFileName().toString().startsWith("shoal-actors-")),

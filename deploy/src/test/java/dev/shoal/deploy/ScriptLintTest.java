@@ -26,10 +26,13 @@ class ScriptLintTest {
                     .filter(p -> p.toString().endsWith(".sh") || p.getParent().endsWith("bin"))
                     .forEach(out::add);
         }
-        Path gpu = ROOT.resolve("deploy/gpu-check");
-        if (Files.isDirectory(gpu)) {
-            try (Stream<Path> s = Files.list(gpu)) {
-                s.filter(p -> p.toString().endsWith(".sh")).forEach(out::add);
+        for (String dir : List.of("deploy/gpu-check", "deploy/tls", "deploy/slurm")) {
+            Path d = ROOT.resolve(dir);
+            if (Files.isDirectory(d)) {
+                try (Stream<Path> s = Files.list(d)) {
+                    s.filter(p -> p.toString().endsWith(".sh") || p.toString().endsWith(".sbatch"))
+                            .forEach(out::add);
+                }
             }
         }
         return out;

@@ -61,6 +61,7 @@ public final class ShoalConfig {
             derived.put("pekko.remote.artery.canonical.port", port);
             derived.put("pekko.cluster.roles", base.getStringList("shoal.node.roles"));
             derived.put("pekko.cluster.seed-nodes", seedNodes(base, env, systemName, host, port));
+            derived.putAll(tls(base));
             Journal journal = journal(base);
             String db = "pekko-persistence-jdbc.shared-databases.shoal.";
             int pool = base.getInt("shoal.journal.pool-size");
@@ -82,6 +83,47 @@ public final class ShoalConfig {
         } catch (ConfigException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }
+    }
+
+    /**
+     * Artery's mutual-TLS keys from shoal.tls.*: empty when TLS is off. Stores must exist and be
+     * readable, and passwords must be set, so a misconfigured node stops at start with the key named
+     * rather than failing every handshake later. Passwords are never part of a message.
+     */
+    static Map<String, Object> tls(Config base) {
+        Map<String, Object> out = new HashMap<>();
+        if (!base.getBoolean("shoal.tls.enabled")) return out;
+        String engine = "pekko.remote.artery.ssl.config-ssl-engine.";
+        out.put("pekko.remote.artery.transport", "tls-tcp");
+        out.put(engine + "key-store", store(base, "shoal.tls.key-store"));
+        out.put(engine + "trust-store", store(base, "shoal.tls.trust-store"));
+        String keyPw = password(base, "shoal.tls.key-store-password");
+        out.put(engine + "key-store-password", keyPw);
+        out.put(engine + "key-password", keyPw);
+        out.put(engine + "trust-store-password", password(base, "shoal.tls.trust-store-password"));
+        out.put(engine + "require-mutual-authentication", true);
+        out.put(engine + "hostname-verification", base.getBoolean("shoal.tls.hostname-verification"));
+        out.put(engine + "protocol", "TLSv1.3");
+        return out;
+    }
+
+    private static String store(Config base, String key) {
+        String path = base.getString(key).strip();
+        if (path.isEmpty()) throw new IllegalArgumentException(key + " is empty but shoal.tls.enabled is on");
+        Path p = Path.of(path).toAbsolutePath().normalize();
+        if (!java.nio.file.Files.isRegularFile(p) || !java.nio.file.Files.isReadable(p)) {
+            throw new IllegalArgumentException(key + " " + p + " is not a readable file");
+        }
+        return p.toString();
+    }
+
+    private static String password(Config base, String key) {
+        String pw = base.getString(key);
+        if (pw.isEmpty()) {
+            throw new IllegalArgumentException(
+                    key + " is empty but shoal.tls.enabled is on; set SHOAL_TLS_STORE_PASSWORD or the key");
+        }
+        return pw;
     }
 
     /** The journal database that {@code config} (already derived or not) selects. */
