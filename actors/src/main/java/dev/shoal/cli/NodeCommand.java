@@ -2,7 +2,8 @@
 // Flags override HOCON (application.conf, -D); see docs/cluster.md for every key.
 //
 // Guarantees: prints exactly one line to stdout once the node is Up ("joined ..."); bad flags or
-// config exit 2 with one line naming the key; SIGTERM leaves the cluster gracefully (the JVM's
+// config exit 2 with one line naming the key; the start-up checks are printed to stderr first and a
+// FAIL among them exits 1 before joining; SIGTERM leaves the cluster gracefully (the JVM's
 // shutdown hook runs Pekko's coordinated shutdown, which hands the coordinator over); a node that
 // the cluster downed says so on stderr and exits 1.
 package dev.shoal.cli;
@@ -12,6 +13,7 @@ import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigValueFactory;
 import dev.shoal.actors.cluster.ShoalConfig;
 import dev.shoal.actors.node.ShoalNode;
+import dev.shoal.actors.node.StartupChecks;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -81,6 +83,20 @@ public final class NodeCommand implements Callable<Integer> {
             throw new ShoalCli.UserError(e.getMessage());
         }
         PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        List<StartupChecks.Check> checks;
+        try {
+            checks = StartupChecks.run(config, StartupChecks.dataDirs(config), StartupChecks.thisMachine());
+        } catch (IllegalArgumentException | com.typesafe.config.ConfigException e) {
+            throw new ShoalCli.UserError(e.getMessage());
+        }
+        err.print(StartupChecks.table(checks));
+        err.flush();
+        if (!StartupChecks.passed(checks)) {
+            err.println(
+                    "error: node not started: a start-up check failed (see FAIL above; `shoal check` repeats them)");
+            return 1;
+        }
         ShoalNode node;
         try {
             node = ShoalNode.start(config);

@@ -17,6 +17,7 @@ import picocli.CommandLine.Command;
         subcommands = {
             CommandLine.HelpCommand.class,
             NodeCommand.class,
+            CheckCommand.class,
             TokenizeCommand.class,
             PrepareCommand.class,
             SampleCommand.class,

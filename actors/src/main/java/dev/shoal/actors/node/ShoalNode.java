@@ -52,6 +52,7 @@ public final class ShoalNode implements AutoCloseable {
     public static ShoalNode start(Config config) {
         List<DeviceDiscovery> discoveries = new ArrayList<>();
         discoveries.add(new CpuRanks());
+        discoveries.add(new CudaDevices());
         ServiceLoader.load(DeviceDiscovery.class).forEach(discoveries::add);
         List<StepRunner.Factory> engines = new ArrayList<>();
         ServiceLoader.load(StepRunner.Factory.class).forEach(engines::add);
