@@ -79,6 +79,7 @@ public final class ShoalNode implements AutoCloseable {
                     .init(SingletonActor.of(Coordinator.create(settings), "coordinator")
                             .withSettings(
                                     ClusterSingletonSettings.create(system).withRole(COORDINATOR_ROLE)));
+            dev.shoal.actors.ops.NodeOps.start(system, config);
             return new ShoalNode(system, agent, coordinator);
         } catch (RuntimeException e) {
             system.terminate();

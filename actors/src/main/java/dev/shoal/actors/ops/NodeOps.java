@@ -1,0 +1,92 @@
+// A node's operations endpoint: NodeMetrics plus the HTTP server for /metrics and /health, started
+// with the node from shoal.metrics.* and stopped with its actor system.
+//
+// Guarantees: a port already in use or an unusable address does not stop the node: it logs one line
+// naming shoal.metrics.port and runs without the endpoint. /health is 200 while this node is an Up
+// (or WeaklyUp) cluster member, 503 while it is joining, leaving or removed.
+package dev.shoal.actors.ops;
+
+import com.typesafe.config.Config;
+import java.io.IOException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.cluster.Cluster;
+import org.apache.pekko.cluster.MemberStatus;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+public final class NodeOps {
+
+    private static final Logger log = LoggerFactory.getLogger(NodeOps.class);
+    private static final Map<ActorSystem<?>, NodeOps> BY_SYSTEM = new ConcurrentHashMap<>();
+
+    private final NodeMetrics metrics;
+    private final MetricsServer server; // null when the endpoint is off or could not bind
+
+    private NodeOps(NodeMetrics metrics, MetricsServer server) {
+        this.metrics = metrics;
+        this.server = server;
+    }
+
+    /** Starts the metrics (always) and the endpoint (when shoal.metrics.enabled) for {@code system}. */
+    public static NodeOps start(ActorSystem<?> system, Config config) {
+        Cluster cluster = Cluster.get(Adapter.toClassic(system));
+        String self = cluster.selfAddress().hostPort();
+        NodeMetrics metrics = new NodeMetrics(self);
+        MetricsServer server = null;
+        if (config.getBoolean("shoal.metrics.enabled")) {
+            String host = config.getString("shoal.metrics.host");
+            int port = config.getInt("shoal.metrics.port");
+            try {
+                server = MetricsServer.start(host, port, metrics, () -> health(cluster));
+                log.info("metrics on http://{}:{}/metrics, health on /health", host, server.port());
+            } catch (IOException | RuntimeException e) {
+                log.error(
+                        "no metrics endpoint: cannot listen on {}:{} (shoal.metrics.host/port): {}",
+                        host,
+                        port,
+                        e.getMessage());
+            }
+        }
+        NodeOps ops = new NodeOps(metrics, server);
+        BY_SYSTEM.put(system, ops);
+        system.getWhenTerminated().thenRun(() -> {
+            BY_SYSTEM.remove(system);
+            ops.close();
+        });
+        return ops;
+    }
+
+    /** The node's ops of {@code system}, when started. */
+    public static Optional<NodeOps> of(ActorSystem<?> system) {
+        return Optional.ofNullable(BY_SYSTEM.get(system));
+    }
+
+    public NodeMetrics metrics() {
+        return metrics;
+    }
+
+    /** The endpoint's port, or -1 when there is none. */
+    public int port() {
+        return server == null ? -1 : server.port();
+    }
+
+    private static MetricsServer.Health health(Cluster cluster) {
+        MemberStatus s = cluster.selfMember().status();
+        boolean up = s == MemberStatus.up() || s == MemberStatus.weaklyUp();
+        String status = s.toString().toLowerCase(Locale.ROOT);
+        return new MetricsServer.Health(
+                up,
+                "{\"status\":\"" + (up ? "UP" : "DOWN") + "\",\"member\":\"" + status + "\",\"members\":"
+                        + cluster.state().members().size() + "}");
+    }
+
+    private void close() {
+        if (server != null) server.close();
+        metrics.close();
+    }
+}
