@@ -18,16 +18,8 @@ class DistributionIT {
 
     @Test
     void tarballUnpacksAndRunsShoalVersion() throws Exception {
-        Path tarball = Path.of(System.getProperty("shoal.dist.tarball"));
-        String version = System.getProperty("shoal.version");
-        assertTrue(Files.isRegularFile(tarball), "missing " + tarball);
-
-        Process untar = new ProcessBuilder("tar", "-xzf", tarball.toString(), "-C", tmp.toString())
-                .inheritIO()
-                .start();
-        assertEquals(0, untar.waitFor());
-
-        Path home = tmp.resolve("shoal-" + version);
+        String version = Dist.version();
+        Path home = Dist.unpack(tmp);
         assertTrue(Files.isExecutable(home.resolve("bin/shoal")), "bin/shoal is not executable");
         assertTrue(Files.isRegularFile(home.resolve("LICENSE")), "LICENSE missing");
         for (String f : new String[] {

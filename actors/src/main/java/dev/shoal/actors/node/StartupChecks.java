@@ -243,6 +243,7 @@ public final class StartupChecks {
     }
 
     private static String gib(long bytes) {
+        if (bytes < (1L << 30)) return String.format(Locale.ROOT, "%.0f MiB", bytes / (double) (1L << 20));
         return String.format(Locale.ROOT, "%.1f GiB", bytes / (double) (1L << 30));
     }
 

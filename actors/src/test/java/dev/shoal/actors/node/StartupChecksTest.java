@@ -91,7 +91,7 @@ class StartupChecksTest {
         assertEquals(Verdict.FAIL, c.get("nccl").verdict());
         assertEquals(Verdict.FAIL, c.get("disk").verdict());
         assertTrue(
-                c.get("disk").detail().startsWith("0.2 GiB free (minimum 1.0 GiB"),
+                c.get("disk").detail().startsWith("200 MiB free (minimum 1.0 GiB"),
                 c.get("disk").detail());
         assertEquals(Verdict.FAIL, c.get("open files").verdict());
         assertTrue(c.get("open files").detail().contains("LimitNOFILE"));
