@@ -39,6 +39,14 @@ public final class ExpLaw {
     static final LevenbergMarquardt.Model NORMALISED = MODEL;
 
     public static CurveFit fit(double[] r, double[] y, double minR2) {
+        return fit(r, y, minR2, true);
+    }
+
+    /**
+     * With polish = false (the bootstrap's refits) the Levenberg–Marquardt polish and the standard errors are
+     * skipped: the profiled optimum is already the least-squares solution to the golden section's tolerance.
+     */
+    public static CurveFit fit(double[] r, double[] y, double minR2, boolean polish) {
         String why = CurveFit.dataRefusal(r, y, 3, true);
         if (why != null) return CurveFit.refused(LAW, NAMES, r, y, why, MODEL);
         int n = r.length;
@@ -74,7 +82,9 @@ public final class ExpLaw {
         double[] ck = profile(z, y, u);
         // 3. Levenberg–Marquardt on all three, from the profiled optimum.
         double[] vp = {ck[0], ck[1], u};
-        LevenbergMarquardt.Solution sol = LevenbergMarquardt.fit(NORMALISED, z, y, vp);
+        LevenbergMarquardt.Solution sol = polish
+                ? LevenbergMarquardt.fit(NORMALISED, z, y, vp)
+                : new LevenbergMarquardt.Solution(vp, ck[2], null, 0, true);
         if (!sol.converged() || !(sol.sse() <= ck[2])) {
             // Flat directions (a nearly straight line sends k' to infinity as u goes to 0): keep the profiled
             // optimum, the least-squares solution over |u| >= U_MIN.
@@ -91,7 +101,7 @@ public final class ExpLaw {
         double k = q[1] * Math.exp(-t * r0);
         double[] p = {q[0], k, t};
         double[] se = {Double.NaN, Double.NaN, Double.NaN};
-        if (sol.covariance() != null) {
+        if (polish && sol.covariance() != null) {
             double e = Math.exp(-q[2] * r0 / span);
             double[][] jac = {{1, 0, 0}, {0, e, -q[1] * (r0 / span) * e}, {0, 0, 1 / span}};
             double[][] c = sol.covariance();
@@ -102,6 +112,7 @@ public final class ExpLaw {
             }
         }
         List<String> notes = new ArrayList<>();
+        if (!polish) return CurveFit.judged(LAW, NAMES, r, y, p, se, MODEL, sol.converged(), minR2, notes);
         double linSse = linearSse(z, y);
         if (Math.abs(q[2]) < 0.1 || sol.sse() >= linSse * (1 - 1e-6) - 1e-300) {
             notes.add("the points do not show curvature (|t·Δr| = " + fmt(Math.abs(q[2]))

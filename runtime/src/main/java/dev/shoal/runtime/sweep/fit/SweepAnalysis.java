@@ -288,8 +288,8 @@ public final class SweepAnalysis {
         int m = almr.length;
         CurveFit[] nf = new CurveFit[m], of = new CurveFit[m];
         for (int s = 0; s < m; s++) {
-            nf[s] = ExpLaw.fit(almr[s], yNew[s], opt.minR2());
-            of[s] = ExpLaw.fit(almr[s], yOrig[s], opt.minR2());
+            nf[s] = ExpLaw.fit(almr[s], yNew[s], opt.minR2(), full);
+            of[s] = ExpLaw.fit(almr[s], yOrig[s], opt.minR2(), full);
         }
         double base = start;
         if (opt.baseline() == Baseline.LOWEST_ALMR) {

@@ -91,11 +91,11 @@ class SweepAnalysisTest {
 
     @Test
     void bootstrapIntervalsCoverTheTruth() {
-        int trials = 24, covered = 0;
+        int trials = 16, covered = 0;
         for (int k = 0; k < trials; k++) {
             SweepResults res = synthetic(
                     FitLawsTest.grid(0.05, 0.6, 8), new double[] {1e-3, 2e-3}, new long[] {100}, 0.003, 100 + k);
-            SweepAnalysis.Slice s = SweepAnalysis.analyse(res, opts(150, k))
+            SweepAnalysis.Slice s = SweepAnalysis.analyse(res, opts(100, k))
                     .budgets()
                     .get(0)
                     .slices()
@@ -104,8 +104,9 @@ class SweepAnalysisTest {
             double truth = trueOptimum(1e-3);
             if (iv.lo() <= truth && truth <= iv.hi()) covered++;
         }
-        // Nominal 90%; a residual bootstrap on 8 points under-covers a little. Chance of < 17 of 24 at 0.9: ~0.2%.
-        assertTrue(covered >= 17, "90% intervals covered the true r* in " + covered + " of " + trials);
+        System.out.println("bootstrap 90% intervals covered the true r* in " + covered + " of " + trials);
+        // Nominal 90%; a residual bootstrap on 8 points under-covers a little. P(< 11 of 16 | 0.9) ≈ 0.3%.
+        assertTrue(covered >= 11, "90% intervals covered the true r* in " + covered + " of " + trials);
     }
 
     @Test
