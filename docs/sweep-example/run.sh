@@ -18,4 +18,4 @@ fi
 [[ -f data/manifest.json ]] || "$SHOAL" prepare --tokenizer bytes.tiktoken --demo --valid-fraction 0.02 --out data
 [[ -d pretrain/step-000600 ]] || "$SHOAL" train --config pretrain.conf
 "$SHOAL" sweep --config sweep.conf --out sweep
-"$SHOAL" fit --sweep sweep --epsilon 0.03 --out report
+"$SHOAL" fit --sweep sweep --epsilon 0.05 --out report

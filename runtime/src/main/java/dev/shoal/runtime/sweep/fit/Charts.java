@@ -161,7 +161,10 @@ public final class Charts {
         Svg s = new Svg((int) (left + m * pw + (m - 1) * gap + 130), (int) (top + ph + 74));
         s.text(20, 26, f("%s: validation loss during training", lang(res, newLang)), 15, "start", "#111", true, 0);
         s.text(20, 44, budgetLabel(b) + "; one panel per peak LR, one line per ALMR", 11.5, "start", "#555", false, 0);
-        double lo = Double.POSITIVE_INFINITY, hi = Double.NEGATIVE_INFINITY, maxStep = 1, startHi = Double.NaN;
+        double lo = Double.POSITIVE_INFINITY,
+                hi = Double.NEGATIVE_INFINITY,
+                maxStep = 1,
+                startHi = Double.NEGATIVE_INFINITY;
         List<List<double[][]>> data = new ArrayList<>();
         for (Slice sl : b.slices()) {
             List<double[][]> perPoint = new ArrayList<>();
@@ -429,7 +432,16 @@ public final class Charts {
                 lr1 = b.slices().get(b.slices().size() - 1).peakLr();
         Scale xs = Scale.logPadded(lr0, lr1, x0, x1);
         Scale ys = Scale.padded(cols[0], cols[cols.length - 1], y1, y0);
-        s.axes(xs, ys, x0, x1, y0, y1, "peak LR (log scale)", "r* (largest ALMR within ε)");
+        s.axes(
+                xs,
+                ys,
+                x0,
+                x1,
+                y0,
+                y1,
+                "peak LR (log scale)",
+                "r* (largest ALMR within ε)",
+                b.slices().stream().map(Slice::peakLr).toList());
         s.line(x0, ys.at(cols[cols.length - 1]), x1, ys.at(cols[cols.length - 1]), "#999", 1, "4,4");
         s.text(x0 + 4, ys.at(cols[cols.length - 1]) - 5, "largest sampled ALMR", 10, "start", "#777", false, 0);
         s.line(x0, ys.at(cols[0]), x1, ys.at(cols[0]), "#999", 1, "4,4");

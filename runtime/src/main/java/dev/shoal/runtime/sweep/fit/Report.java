@@ -202,6 +202,13 @@ public final class Report {
         if (o.status() == Status.NOT_BINDING) {
             sb.append(" Every sampled ALMR is within ε at this LR: the best ALMR may be larger; sample larger values.");
         }
+        int i = b.slices().indexOf(s);
+        if (b.slices().size() > 1 && (i == 0 || i == b.slices().size() - 1)) {
+            sb.append(f(
+                    " The chosen LR is the %s one sampled: the best LR may lie beyond the grid; extend sweep.peak_lr"
+                            + " to check.",
+                    i == 0 ? "smallest" : "largest"));
+        }
         return sb.toString();
     }
 

@@ -269,8 +269,22 @@ public final class Svg {
 
     /** Axes with ticks, grid lines and labels in the plot box [x0, x1] × [y0, y1] (y0 top). */
     public Svg axes(Scale xs, Scale ys, double x0, double x1, double y0, double y1, String xLabel, String yLabel) {
+        return axes(xs, ys, x0, x1, y0, y1, xLabel, yLabel, xs.ticks(6));
+    }
+
+    /** As above, with the x ticks given (e.g. the sampled values on a log axis). */
+    public Svg axes(
+            Scale xs,
+            Scale ys,
+            double x0,
+            double x1,
+            double y0,
+            double y1,
+            String xLabel,
+            String yLabel,
+            List<Double> xTicks) {
         rect(x0, y0, x1 - x0, y1 - y0, "#fbfbfd", "#c8c8d0", 1);
-        for (double t : xs.ticks(6)) {
+        for (double t : xTicks) {
             double x = xs.at(t);
             if (x < x0 - 0.5 || x > x1 + 0.5) continue;
             line(x, y0, x, y1, "#e6e6ee", 1, null);
