@@ -59,11 +59,11 @@ public final class SweepRunner {
      */
     public Summary run(PrintStream notes, PrintStream progress, boolean retryFailed) throws IOException {
         long t0 = System.nanoTime();
+        List<SweepPoint> points = config.points();
+        // Check every existing point folder before running (or recording) anything.
+        for (SweepPoint p : points) checkFingerprint(p);
         Files.createDirectories(out.resolve("points"));
         writeSweepJson();
-        List<SweepPoint> points = config.points();
-        // Check every existing point folder before running anything.
-        for (SweepPoint p : points) checkFingerprint(p);
         long total = points.stream().mapToLong(SweepPoint::steps).sum();
         int ran = 0, skipped = 0;
         List<String> failed = new ArrayList<>();

@@ -137,6 +137,7 @@ class SweepRunnerTest {
             }
         }
         assertTrue(svgs >= 7, "heatmaps, fits, trade-off, optimum, curves: " + svgs);
+        xml.newDocumentBuilder().parse(dir.resolve("report/report.html").toFile()); // well-formed as XML too
         String html = Files.readString(dir.resolve("report/report.html"));
         assertTrue(html.contains("<svg"), "pictures inline");
         assertFalse(html.replace("http://www.w3.org/2000/svg", "").contains("http"), "no external resource");
