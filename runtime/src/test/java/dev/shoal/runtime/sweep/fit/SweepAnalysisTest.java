@@ -12,12 +12,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shoal.runtime.sweep.SweepResults;
 import dev.shoal.runtime.sweep.fit.SweepAnalysis.Baseline;
 import dev.shoal.runtime.sweep.fit.SweepAnalysis.Options;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
+import javax.xml.parsers.DocumentBuilderFactory;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class SweepAnalysisTest {
 
@@ -109,8 +113,11 @@ class SweepAnalysisTest {
         assertTrue(covered >= 11, "90% intervals covered the true r* in " + covered + " of " + trials);
     }
 
+    @TempDir
+    Path dir;
+
     @Test
-    void cmrLawOverBudgets() {
+    void cmrLawOverBudgets() throws Exception {
         long[] steps = {100, 200, 400, 800, 1600};
         SweepResults res = synthetic(FitLawsTest.grid(0.05, 0.7, 8), new double[] {1e-3, 2e-3, 4e-3}, steps, 0.0005, 5);
         SweepAnalysis.Analysis a = SweepAnalysis.analyse(res, opts(0, 1));
@@ -124,6 +131,20 @@ class SweepAnalysisTest {
             assertEquals(trueOptimum(2e-3) * Math.pow(st / 100.0, 0.2), c.predict(t), 0.01, "R at " + st + " steps");
         }
         assertNull(a.budgets().get(0).recommendedAlmr(), "no bootstrap asked");
+        // The report of a multi-budget sweep: per-budget pictures and the CMR picture, all well-formed.
+        String keep = System.getenv("SHOAL_TEST_REPORT_DIR"); // set it to keep the pictures and look at them
+        Path out = keep != null ? Path.of(keep) : dir.resolve("report");
+        long t0 = System.nanoTime();
+        List<Path> files = Report.write(a, out);
+        System.out.printf("report written in %.2fs%n", (System.nanoTime() - t0) / 1e9);
+        assertTrue(files.contains(out.resolve("cmr.svg")), files.toString());
+        assertTrue(files.contains(out.resolve("heatmap-zh-s1600.svg")), files.toString());
+        for (Path f : files) {
+            if (f.toString().endsWith(".svg") || f.toString().endsWith(".html")) {
+                DocumentBuilderFactory.newInstance().newDocumentBuilder().parse(f.toFile());
+            }
+        }
+        assertTrue(Files.readString(out.resolve("report.md")).contains(PowerLaw.LAW + " with β0 = "));
     }
 
     @Test
