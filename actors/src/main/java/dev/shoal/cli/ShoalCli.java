@@ -22,7 +22,9 @@ import picocli.CommandLine.Command;
             PrepareCommand.class,
             SampleCommand.class,
             LossCommand.class,
-            TrainCommand.class
+            TrainCommand.class,
+            SweepCommand.class,
+            FitCommand.class
         })
 public final class ShoalCli implements Runnable {
 
