@@ -82,7 +82,11 @@ public final class CheckpointDir {
         CRC32C crc = new CRC32C();
         crc.update(payload);
         ByteBuffer b = ByteBuffer.allocate(FRAME_HEADER_BYTES + payload.length).order(ByteOrder.LITTLE_ENDIAN);
-        b.put(MAGIC).putLong(payload.length).putInt((int) crc.getValue()).put(payload).flip();
+        b.put(MAGIC)
+                .putLong(payload.length)
+                .putInt((int) crc.getValue())
+                .put(payload)
+                .flip();
         Path part = file.resolveSibling("." + file.getFileName() + ".part");
         try (FileChannel ch = FileChannel.open(
                 part, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING, StandardOpenOption.WRITE)) {
@@ -138,11 +142,12 @@ public final class CheckpointDir {
         CheckpointManifest m = readManifest(stepDir);
         Path mf = stepDir.resolve(MANIFEST);
         if (m.getFormatVersion() != FORMAT_VERSION) {
-            throw new CheckpointException(mf + ": format version " + m.getFormatVersion() + ", this Shoal reads "
-                    + FORMAT_VERSION);
+            throw new CheckpointException(
+                    mf + ": format version " + m.getFormatVersion() + ", this Shoal reads " + FORMAT_VERSION);
         }
         if (m.getBlockBytes() < 4 || m.getBlockBytes() % 4 != 0) {
-            throw new CheckpointException(mf + ": block_bytes " + m.getBlockBytes() + " is not a positive multiple of 4");
+            throw new CheckpointException(
+                    mf + ": block_bytes " + m.getBlockBytes() + " is not a positive multiple of 4");
         }
         Map<String, Long> sizes = new HashMap<>();
         for (ShardFile f : m.getFilesList()) {
@@ -230,7 +235,8 @@ public final class CheckpointDir {
                 if (STEP.matcher(n).matches() && Files.isDirectory(p)) {
                     steps.add(p);
                 } else if (TMP.matcher(n).matches()) {
-                    log.accept("checkpoint: ignoring " + p + ": an uncommitted save (never renamed to its step folder)");
+                    log.accept(
+                            "checkpoint: ignoring " + p + ": an uncommitted save (never renamed to its step folder)");
                 }
             }
         }

@@ -52,7 +52,8 @@ public final class CheckpointLoader {
         }
         Map<String, List<TensorShard>> byTensor = new HashMap<>();
         for (TensorShard t : m.getTensorsList()) {
-            byTensor.computeIfAbsent(t.getName() + "/" + t.getKind(), k -> new ArrayList<>()).add(t);
+            byTensor.computeIfAbsent(t.getName() + "/" + t.getKind(), k -> new ArrayList<>())
+                    .add(t);
         }
         try (ShardReader reader = new ShardReader(stepDir, m.getBlockBytes())) {
             for (RankState.Piece target : RankState.toLoad(trainer, comms)) {

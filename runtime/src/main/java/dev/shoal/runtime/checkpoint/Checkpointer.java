@@ -130,7 +130,8 @@ public final class Checkpointer implements AutoCloseable {
         String file = CheckpointDir.shardFile(comms.globalRank());
         long off = 0;
         for (RankState.Piece p : pieces) {
-            RawMemory.copy(snapshot.address() + off, p.data().address(), p.region().bytes());
+            RawMemory.copy(
+                    snapshot.address() + off, p.data().address(), p.region().bytes());
             Region r = p.region();
             TensorShard.Builder b = TensorShard.newBuilder()
                     .setName(p.name())
@@ -183,7 +184,8 @@ public final class Checkpointer implements AutoCloseable {
         } catch (ExecutionException e) {
             Throwable c = e.getCause();
             if (c instanceof IOException io) {
-                throw new CheckpointException("saving checkpoint step " + pendingStep + " failed: " + io.getMessage(), io);
+                throw new CheckpointException(
+                        "saving checkpoint step " + pendingStep + " failed: " + io.getMessage(), io);
             }
             throw new IOException("saving checkpoint step " + pendingStep + " failed: " + c, c);
         }
@@ -210,7 +212,8 @@ public final class Checkpointer implements AutoCloseable {
 
     // ---------------------------------------------------------------- background: write and commit
 
-    private Path write(long step, TrainState ts, Mesh mesh, ModelShape model, List<TensorShard.Builder> shards, long bytes)
+    private Path write(
+            long step, TrainState ts, Mesh mesh, ModelShape model, List<TensorShard.Builder> shards, long bytes)
             throws IOException {
         int rank = comms.globalRank();
         Path tmp = CheckpointDir.tmpDir(root, step, "e" + mesh.getEpoch());
@@ -241,7 +244,8 @@ public final class Checkpointer implements AutoCloseable {
                 long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
                 for (long bs = 0; bs < len; bs += opts.blockBytes()) {
                     int n = (int) Math.min(opts.blockBytes(), len - bs);
-                    s.addBlockCrc32C(CheckpointDir.crc(RawMemory.buffer(snapshot.address() + s.getByteOffset() + bs, n), n));
+                    s.addBlockCrc32C(
+                            CheckpointDir.crc(RawMemory.buffer(snapshot.address() + s.getByteOffset() + bs, n), n));
                 }
                 idx.addTensors(s);
             }
@@ -252,7 +256,10 @@ public final class Checkpointer implements AutoCloseable {
                 Files.createDirectories(tmp);
                 CheckpointDir.writeFramed(
                         tmp.resolve(CheckpointDir.indexFile(rank)),
-                        RankIndex.newBuilder().setRank(rank).setError(String.valueOf(e.getMessage())).build());
+                        RankIndex.newBuilder()
+                                .setRank(rank)
+                                .setError(String.valueOf(e.getMessage()))
+                                .build());
             } catch (IOException | RuntimeException suppressed) {
                 e.addSuppressed(suppressed);
             }
@@ -289,9 +296,10 @@ public final class Checkpointer implements AutoCloseable {
                     || !ri.getMesh().equals(mine.getMesh())
                     || !ri.getModel().equals(mine.getModel())
                     || ri.getBlockBytes() != mine.getBlockBytes()) {
-                throw new CheckpointException(f + ": rank " + r + " saved step " + ri.getState().getStep() + " on mesh "
-                        + ri.getMesh().toString().replace('\n', ' ') + ", rank 0 step " + step + " on mesh "
-                        + mine.getMesh().toString().replace('\n', ' ') + "; not committed");
+                throw new CheckpointException(
+                        f + ": rank " + r + " saved step " + ri.getState().getStep() + " on mesh "
+                                + ri.getMesh().toString().replace('\n', ' ') + ", rank 0 step " + step + " on mesh "
+                                + mine.getMesh().toString().replace('\n', ' ') + "; not committed");
             }
             all.add(ri);
         }

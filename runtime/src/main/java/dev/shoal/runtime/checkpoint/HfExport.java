@@ -43,7 +43,8 @@ public final class HfExport {
         LlamaConfig cfg = CheckpointDir.configOf(m);
         Map<String, List<TensorShard>> byName = new LinkedHashMap<>();
         for (TensorShard t : m.getTensorsList()) {
-            if (t.getKind() == kind) byName.computeIfAbsent(t.getName(), k -> new ArrayList<>()).add(t);
+            if (t.getKind() == kind)
+                byName.computeIfAbsent(t.getName(), k -> new ArrayList<>()).add(t);
         }
         Map<String, HostTensor> out = new LinkedHashMap<>();
         try (ShardReader reader = new ShardReader(stepDir, m.getBlockBytes())) {

@@ -12,7 +12,6 @@ package dev.shoal.runtime.checkpoint;
 
 import dev.shoal.proto.v1.checkpoint.TensorKind;
 import dev.shoal.runtime.hf.HfConfig;
-import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.optim.AdamW;
 import dev.shoal.runtime.parallel.DataParallelOptimizer;
 import dev.shoal.runtime.parallel.ParallelTrainer;
@@ -48,10 +47,13 @@ final class RankState {
             long end = start + local.numel(), a = Math.max(start, lo), b = Math.min(end, hi);
             long offset = start;
             start = end;
-            if (a >= b || (TpPlan.split(name) == TpPlan.Split.REPLICATED && comms.tp().rank() != 0)) continue;
+            if (a >= b
+                    || (TpPlan.split(name) == TpPlan.Split.REPLICATED
+                            && comms.tp().rank() != 0)) continue;
             long[] shape = shapes.get(name);
             Region box = box(t.tpPlan(), name, shape, comms.tp().rank());
-            Region r = new Region(box.rows(), box.cols(), box.r0(), box.r1(), box.c0(), box.c1(), a - offset, b - offset);
+            Region r =
+                    new Region(box.rows(), box.cols(), box.r0(), box.r1(), box.c0(), box.c1(), a - offset, b - offset);
             int len = Math.toIntExact(b - a);
             out.add(new Piece(name, TensorKind.PARAM, shape, r, local.flatRange(a - offset, len)));
             Tensor[] mv = moments(t, name, a - offset, len);
@@ -93,8 +95,10 @@ final class RankState {
             Region box = box(t.tpPlan(), name, shape, tpRank);
             Region r = new Region(box.rows(), box.cols(), box.r0(), box.r1(), box.c0(), box.c1(), a, b);
             int len = Math.toIntExact(b - a);
-            out.add(new Piece(name, TensorKind.EXP_AVG, shape, r, flat(e.getValue().expAvg(), len)));
-            out.add(new Piece(name, TensorKind.EXP_AVG_SQ, shape, r, flat(e.getValue().expAvgSq(), len)));
+            out.add(new Piece(
+                    name, TensorKind.EXP_AVG, shape, r, flat(e.getValue().expAvg(), len)));
+            out.add(new Piece(
+                    name, TensorKind.EXP_AVG_SQ, shape, r, flat(e.getValue().expAvgSq(), len)));
         }
         return out;
     }
@@ -120,7 +124,9 @@ final class RankState {
         Map<String, AdamW.State> st = t.optimizer().adamw().state();
         AdamW.State whole = st.get(name);
         if (whole != null) {
-            return new Tensor[] {whole.expAvg().flatRange(a, len), whole.expAvgSq().flatRange(a, len)};
+            return new Tensor[] {
+                whole.expAvg().flatRange(a, len), whole.expAvgSq().flatRange(a, len)
+            };
         }
         // ZeRO-1: the optimizer keeps exactly this replica's range, named name[a:b].
         AdamW.State piece = st.get(name + "[" + a + ":" + (a + len) + "]");

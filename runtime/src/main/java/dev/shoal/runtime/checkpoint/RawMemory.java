@@ -25,7 +25,9 @@ final class RawMemory extends Pointer {
 
     /** A little-endian ByteBuffer over [address, address + bytes); bytes must be < 2^31. */
     static ByteBuffer buffer(long address, int bytes) {
-        return new RawMemory(address, bytes).asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
+        BytePointer p = new BytePointer(new RawMemory(address, bytes));
+        p.position(0).limit(bytes).capacity(bytes);
+        return p.asByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
     }
 
     /** The native address of a direct buffer's current position. */

@@ -31,11 +31,13 @@ record Region(long rows, long cols, long r0, long r1, long c0, long c1, long f0,
     static long[] matrix(long[] globalShape) {
         if (globalShape.length == 1) return new long[] {1, globalShape[0]};
         if (globalShape.length == 2) return globalShape.clone();
-        throw new IllegalArgumentException("checkpoint tensors are 1-D or 2-D, got shape " + Arrays.toString(globalShape));
+        throw new IllegalArgumentException(
+                "checkpoint tensors are 1-D or 2-D, got shape " + Arrays.toString(globalShape));
     }
 
     static Region of(TensorShard s) {
-        long[] m = matrix(s.getGlobalShapeList().stream().mapToLong(Long::longValue).toArray());
+        long[] m = matrix(
+                s.getGlobalShapeList().stream().mapToLong(Long::longValue).toArray());
         return new Region(
                 m[0],
                 m[1],
@@ -86,8 +88,8 @@ record Region(long rows, long cols, long r0, long r1, long c0, long c1, long f0,
      */
     static long overlap(Region dst, Region src, RunCopier copy) throws java.io.IOException {
         if (dst.rows != src.rows || dst.cols != src.cols) {
-            throw new IllegalArgumentException("regions of different tensors: [" + dst.rows + ", " + dst.cols
-                    + "] vs [" + src.rows + ", " + src.cols + "]");
+            throw new IllegalArgumentException("regions of different tensors: [" + dst.rows + ", " + dst.cols + "] vs ["
+                    + src.rows + ", " + src.cols + "]");
         }
         if (dst.r1 <= src.r0 || src.r1 <= dst.r0 || dst.c1 <= src.c0 || src.c1 <= dst.c0) return 0;
         long[] a = dst.segments(), b = src.segments();

@@ -9,9 +9,8 @@ import java.util.TreeSet;
 public record Retention(int keepLast, long keepEvery) {
     public Retention {
         if (keepLast < 1 || keepEvery < 0) {
-            throw new IllegalArgumentException(
-                    "retention needs keep_last >= 1 and keep_every >= 0, got keep_last " + keepLast + ", keep_every "
-                            + keepEvery);
+            throw new IllegalArgumentException("retention needs keep_last >= 1 and keep_every >= 0, got keep_last "
+                    + keepLast + ", keep_every " + keepEvery);
         }
     }
 

@@ -40,7 +40,8 @@ final class ShardReader implements AutoCloseable {
 
     ShardReader(Path stepDir, long blockBytes) {
         if (blockBytes < 4 || blockBytes > WINDOW_BYTES) {
-            throw new IllegalArgumentException("CRC block of " + blockBytes + " bytes must be in [4, " + WINDOW_BYTES + "]");
+            throw new IllegalArgumentException(
+                    "CRC block of " + blockBytes + " bytes must be in [4, " + WINDOW_BYTES + "]");
         }
         this.dir = stepDir;
         this.blockBytes = blockBytes;
