@@ -97,6 +97,7 @@ public final class Checkpointer implements AutoCloseable {
     private Future<Path> pending;
     private long pendingStep = -1;
     private long lastStallNanos;
+    private volatile Runnable beforeWrite = () -> {}; // tests: hold the writer back
 
     public Checkpointer(Path root, RankComms comms, Options opts) {
         this.root = root;
@@ -191,6 +192,11 @@ public final class Checkpointer implements AutoCloseable {
         }
     }
 
+    /** Tests: runs on the writer thread before each write starts (e.g. to hold it until training moved on). */
+    void beforeWrite(Runnable hook) {
+        beforeWrite = hook;
+    }
+
     /** Nanoseconds the last save() call held the caller (waiting for the previous save, and the snapshot copy). */
     public long lastStallNanos() {
         return lastStallNanos;
@@ -224,6 +230,7 @@ public final class Checkpointer implements AutoCloseable {
                 .setModel(model)
                 .setBlockBytes(opts.blockBytes());
         try {
+            beforeWrite.run();
             Files.createDirectories(tmp);
             String name = CheckpointDir.shardFile(rank);
             try (FileChannel ch = FileChannel.open(
