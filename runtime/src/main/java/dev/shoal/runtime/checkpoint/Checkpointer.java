@@ -86,7 +86,6 @@ public final class Checkpointer implements AutoCloseable {
     }
 
     private static final System.Logger LOG = System.getLogger(Checkpointer.class.getName());
-    private static final int WRITE_CHUNK_BYTES = 16 << 20;
 
     private final Path root;
     private final RankComms comms;
@@ -238,23 +237,22 @@ public final class Checkpointer implements AutoCloseable {
                     StandardOpenOption.CREATE,
                     StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE)) {
-                for (long done = 0; done < bytes; ) {
-                    int n = (int) Math.min(WRITE_CHUNK_BYTES, bytes - done);
-                    ByteBuffer b = RawMemory.buffer(snapshot.address() + done, n);
-                    while (b.hasRemaining()) ch.write(b);
-                    done += n;
+                // The pieces lie back to back in the snapshot: write each block and take its CRC32C while
+                // it is in cache.
+                for (TensorShard.Builder s : shards) {
+                    long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
+                    for (long bs = 0; bs < len; bs += opts.blockBytes()) {
+                        int n = (int) Math.min(opts.blockBytes(), len - bs);
+                        ByteBuffer b = RawMemory.buffer(snapshot.address() + s.getByteOffset() + bs, n);
+                        s.addBlockCrc32C(CheckpointDir.crc(b, n));
+                        while (b.hasRemaining()) ch.write(b);
+                    }
+                    idx.addTensors(s);
+                }
+                if (ch.position() != bytes) {
+                    throw new IllegalStateException(name + ": wrote " + ch.position() + " bytes, expected " + bytes);
                 }
                 ch.force(true);
-            }
-            // The block CRCs, from the snapshot (the bytes just written).
-            for (TensorShard.Builder s : shards) {
-                long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
-                for (long bs = 0; bs < len; bs += opts.blockBytes()) {
-                    int n = (int) Math.min(opts.blockBytes(), len - bs);
-                    s.addBlockCrc32C(
-                            CheckpointDir.crc(RawMemory.buffer(snapshot.address() + s.getByteOffset() + bs, n), n));
-                }
-                idx.addTensors(s);
             }
             idx.setFile(ShardFile.newBuilder().setName(name).setRank(rank).setBytes(bytes));
             CheckpointDir.writeFramed(tmp.resolve(CheckpointDir.indexFile(rank)), idx.build());
