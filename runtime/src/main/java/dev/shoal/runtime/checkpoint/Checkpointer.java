@@ -175,13 +175,16 @@ public final class Checkpointer implements AutoCloseable {
     public Path await() throws IOException {
         Future<Path> f = pending;
         if (f == null) return null;
-        pending = null;
         try {
-            return f.get();
+            Path done = f.get();
+            pending = null;
+            return done;
         } catch (InterruptedException e) {
+            // Still in flight: keep it pending, so the snapshot is not reused under the writer.
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while waiting for the save of step " + pendingStep, e);
         } catch (ExecutionException e) {
+            pending = null;
             Throwable c = e.getCause();
             if (c instanceof IOException io) {
                 throw new CheckpointException(
@@ -208,7 +211,7 @@ public final class Checkpointer implements AutoCloseable {
             await();
         } finally {
             writer.shutdown();
-            if (snapshot != null) {
+            if (snapshot != null && pending == null) { // never free it under a writer still running
                 snapshot.close();
                 snapshot = null;
             }

@@ -85,13 +85,16 @@ class CheckpointReshardTest {
     }
 
     static void assertLossesClose(double[] want, double[] got, String what) {
+        double worst = 0;
         for (int i = 0; i < want.length; i++) {
             double rel = Math.abs(got[i] - want[i]) / Math.abs(want[i]);
+            worst = Math.max(worst, rel);
             assertTrue(
                     rel <= LOSS_TOL,
                     what + " step " + (SAVE_AT + i) + ": loss " + got[i] + " vs " + want[i] + " (relative " + rel
                             + ")");
         }
+        System.out.printf("resume %s: next %d losses within %.1e relative%n", what, want.length, worst);
     }
 
     @Test
