@@ -22,6 +22,7 @@ import picocli.CommandLine.Command;
             PrepareCommand.class,
             SampleCommand.class,
             LossCommand.class,
+            ExportCommand.class,
             TrainCommand.class,
             SweepCommand.class,
             FitCommand.class

@@ -1,0 +1,348 @@
+// One rank's checkpoint saver: save() copies the rank's share of the training state (RankState) into
+// an off-heap host snapshot and returns; a background thread writes it to its shard file in the step's
+// temp folder, fsyncs it and publishes the rank's index; rank 0 then waits for every rank's index,
+// writes the manifest, fsyncs, renames the temp folder to step-NNNNNN/, fsyncs the root, tells the
+// commit listener the checkpoint is durable, and applies retention.
+// The ranks agree through the file system alone (a shared checkpoint root), so the background threads
+// never touch the training communicators and training continues during the write.
+// Guarantees: a step folder appears only complete (design invariant 4); the listener hears of a
+// checkpoint only after it is durable; the next save (and close) waits for the previous one and
+// rethrows its failure; a rank that fails publishes the error so rank 0 abandons the commit at once
+// instead of waiting for its timeout; the bytes written do not depend on sync or async use.
+package dev.shoal.runtime.checkpoint;
+
+import dev.shoal.proto.v1.checkpoint.CheckpointManifest;
+import dev.shoal.proto.v1.checkpoint.Mesh;
+import dev.shoal.proto.v1.checkpoint.ModelShape;
+import dev.shoal.proto.v1.checkpoint.RankIndex;
+import dev.shoal.proto.v1.checkpoint.ShardFile;
+import dev.shoal.proto.v1.checkpoint.TensorShard;
+import dev.shoal.proto.v1.checkpoint.TrainState;
+import dev.shoal.runtime.parallel.DataParallelOptimizer;
+import dev.shoal.runtime.parallel.ParallelTrainer;
+import dev.shoal.runtime.parallel.RankComms;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import org.bytedeco.javacpp.BytePointer;
+
+public final class Checkpointer implements AutoCloseable {
+    /** A checkpoint that is durable: every shard and the manifest written, fsynced and renamed. */
+    public record Committed(long step, Path dir, long bytes, long meshEpoch) {}
+
+    /** Told, on rank 0's writer thread, once a checkpoint is durable (e.g. to persist CheckpointCommitted). */
+    @FunctionalInterface
+    public interface CommitListener {
+        void durable(Committed c);
+    }
+
+    /**
+     * @param retention which committed checkpoints rank 0 keeps after each commit
+     * @param blockBytes CRC32C block size (a multiple of 4)
+     * @param commitTimeout how long rank 0 waits for the other ranks' shards
+     * @param listener hears of each durable checkpoint (rank 0 only)
+     */
+    public record Options(Retention retention, long blockBytes, Duration commitTimeout, CommitListener listener) {
+        public Options {
+            if (blockBytes < 4 || blockBytes % 4 != 0 || blockBytes > ShardReader.WINDOW_BYTES) {
+                throw new IllegalArgumentException("checkpoint CRC block must be a multiple of 4 bytes in [4, "
+                        + ShardReader.WINDOW_BYTES + "], got " + blockBytes);
+            }
+            if (commitTimeout.isNegative() || commitTimeout.isZero()) {
+                throw new IllegalArgumentException("commit timeout must be positive, got " + commitTimeout);
+            }
+            if (retention == null) retention = Retention.ALL;
+            if (listener == null) listener = c -> {};
+        }
+
+        /** Keep everything, 1 MiB CRC blocks, 10 minutes for the other ranks, no listener. */
+        public static Options defaults() {
+            return new Options(Retention.ALL, 1 << 20, Duration.ofMinutes(10), null);
+        }
+
+        public Options withRetention(Retention r) {
+            return new Options(r, blockBytes, commitTimeout, listener);
+        }
+
+        public Options withBlockBytes(long b) {
+            return new Options(retention, b, commitTimeout, listener);
+        }
+
+        public Options withListener(CommitListener l) {
+            return new Options(retention, blockBytes, commitTimeout, l);
+        }
+    }
+
+    private static final System.Logger LOG = System.getLogger(Checkpointer.class.getName());
+
+    private final Path root;
+    private final RankComms comms;
+    private final Options opts;
+    private final int world;
+    private final ExecutorService writer;
+    private BytePointer snapshot; // [snapshotBytes] host copy of this rank's pieces
+    private Future<Path> pending;
+    private long pendingStep = -1;
+    private long lastStallNanos;
+    private volatile Runnable beforeWrite = () -> {}; // tests: hold the writer back
+
+    public Checkpointer(Path root, RankComms comms, Options opts) {
+        this.root = root;
+        this.comms = comms;
+        this.opts = opts;
+        this.world = comms.tp().size() * comms.pp().size() * comms.dp().size();
+        this.writer = Executors.newSingleThreadExecutor(r -> {
+            Thread th = new Thread(r, "checkpoint-writer-rank-" + comms.globalRank());
+            th.setDaemon(true);
+            return th;
+        });
+    }
+
+    /**
+     * Starts saving the trainer's state as checkpoint state.step(): waits for the previous save (and
+     * rethrows its failure), copies this rank's share to host memory, and returns while a background
+     * thread writes it. Every rank of the mesh must call this for the same step.
+     */
+    public void save(ParallelTrainer trainer, TrainingState state) throws IOException {
+        long t0 = System.nanoTime();
+        await();
+        // 1. This rank's pieces, copied into the host snapshot back to back.
+        List<RankState.Piece> pieces = RankState.toSave(trainer, comms);
+        long total = 0;
+        for (RankState.Piece p : pieces) total += p.region().bytes();
+        if (snapshot == null || snapshot.capacity() < total) {
+            if (snapshot != null) snapshot.close();
+            snapshot = new BytePointer(Math.max(1, total));
+        }
+        List<TensorShard.Builder> shards = new ArrayList<>();
+        String file = CheckpointDir.shardFile(comms.globalRank());
+        long off = 0;
+        for (RankState.Piece p : pieces) {
+            RawMemory.copy(
+                    snapshot.address() + off, p.data().address(), p.region().bytes());
+            Region r = p.region();
+            TensorShard.Builder b = TensorShard.newBuilder()
+                    .setName(p.name())
+                    .setKind(p.kind())
+                    .setRowStart(r.r0())
+                    .setRowEnd(r.r1())
+                    .setColStart(r.c0())
+                    .setColEnd(r.c1())
+                    .setFlatStart(r.f0())
+                    .setFlatEnd(r.f1())
+                    .setFile(file)
+                    .setByteOffset(off);
+            for (long d : p.globalShape()) b.addGlobalShape(d);
+            shards.add(b);
+            off += r.bytes();
+        }
+        // 2. What the manifest says besides tensors.
+        TrainState ts = state.toProto(trainer.optimizer().adamw().stepCount());
+        Mesh.Builder mesh = Mesh.newBuilder()
+                .setTp(comms.tp().size())
+                .setPp(comms.pp().size())
+                .setDp(comms.dp().size())
+                .setZero1(trainer.optimizer().mode() == DataParallelOptimizer.Mode.ZERO1)
+                .setEpoch(comms.tp().epoch());
+        for (int s : trainer.stages().layerStarts()) mesh.addLayerStarts(s);
+        ModelShape model = CheckpointDir.shapeOf(trainer.model().config());
+        long step = state.step(), bytes = total;
+        Mesh m = mesh.build();
+        pendingStep = step;
+        pending = writer.submit(() -> write(step, ts, m, model, shards, bytes));
+        lastStallNanos = System.nanoTime() - t0;
+    }
+
+    /** save() and await(): returns the step folder (committed, on rank 0; about to be, elsewhere). */
+    public Path saveSync(ParallelTrainer trainer, TrainingState state) throws IOException {
+        save(trainer, state);
+        return await();
+    }
+
+    /** Waits for the save in flight, if any; rethrows its failure. Returns its step folder, or null. */
+    public Path await() throws IOException {
+        Future<Path> f = pending;
+        if (f == null) return null;
+        try {
+            Path done = f.get();
+            pending = null;
+            return done;
+        } catch (InterruptedException e) {
+            // Still in flight: keep it pending, so the snapshot is not reused under the writer.
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the save of step " + pendingStep, e);
+        } catch (ExecutionException e) {
+            pending = null;
+            Throwable c = e.getCause();
+            if (c instanceof IOException io) {
+                throw new CheckpointException(
+                        "saving checkpoint step " + pendingStep + " failed: " + io.getMessage(), io);
+            }
+            throw new IOException("saving checkpoint step " + pendingStep + " failed: " + c, c);
+        }
+    }
+
+    /** Tests: runs on the writer thread before each write starts (e.g. to hold it until training moved on). */
+    void beforeWrite(Runnable hook) {
+        beforeWrite = hook;
+    }
+
+    /** Nanoseconds the last save() call held the caller (waiting for the previous save, and the snapshot copy). */
+    public long lastStallNanos() {
+        return lastStallNanos;
+    }
+
+    /** Waits for the save in flight, then frees the snapshot; rethrows the save's failure. */
+    @Override
+    public void close() throws IOException {
+        try {
+            await();
+        } finally {
+            writer.shutdown();
+            if (snapshot != null && pending == null) { // never free it under a writer still running
+                snapshot.close();
+                snapshot = null;
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- background: write and commit
+
+    private Path write(
+            long step, TrainState ts, Mesh mesh, ModelShape model, List<TensorShard.Builder> shards, long bytes)
+            throws IOException {
+        int rank = comms.globalRank();
+        Path tmp = CheckpointDir.tmpDir(root, step, "e" + mesh.getEpoch());
+        RankIndex.Builder idx = RankIndex.newBuilder()
+                .setRank(rank)
+                .setState(ts)
+                .setMesh(mesh)
+                .setModel(model)
+                .setBlockBytes(opts.blockBytes());
+        try {
+            beforeWrite.run();
+            Files.createDirectories(tmp);
+            String name = CheckpointDir.shardFile(rank);
+            try (FileChannel ch = FileChannel.open(
+                    tmp.resolve(name),
+                    StandardOpenOption.CREATE,
+                    StandardOpenOption.TRUNCATE_EXISTING,
+                    StandardOpenOption.WRITE)) {
+                // The pieces lie back to back in the snapshot: write each block and take its CRC32C while
+                // it is in cache.
+                for (TensorShard.Builder s : shards) {
+                    long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
+                    for (long bs = 0; bs < len; bs += opts.blockBytes()) {
+                        int n = (int) Math.min(opts.blockBytes(), len - bs);
+                        ByteBuffer b = RawMemory.buffer(snapshot.address() + s.getByteOffset() + bs, n);
+                        s.addBlockCrc32C(CheckpointDir.crc(b, n));
+                        while (b.hasRemaining()) ch.write(b);
+                    }
+                    idx.addTensors(s);
+                }
+                if (ch.position() != bytes) {
+                    throw new IllegalStateException(name + ": wrote " + ch.position() + " bytes, expected " + bytes);
+                }
+                ch.force(true);
+            }
+            idx.setFile(ShardFile.newBuilder().setName(name).setRank(rank).setBytes(bytes));
+            CheckpointDir.writeFramed(tmp.resolve(CheckpointDir.indexFile(rank)), idx.build());
+        } catch (IOException | RuntimeException e) {
+            try { // tell rank 0 not to wait for us
+                Files.createDirectories(tmp);
+                CheckpointDir.writeFramed(
+                        tmp.resolve(CheckpointDir.indexFile(rank)),
+                        RankIndex.newBuilder()
+                                .setRank(rank)
+                                .setError(String.valueOf(e.getMessage()))
+                                .build());
+            } catch (IOException | RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
+            }
+            throw e;
+        }
+        return rank == 0 ? commit(step, tmp, idx.build()) : CheckpointDir.stepDir(root, step);
+    }
+
+    /** Rank 0: every rank's index → the manifest → rename → fsync → listener → retention. */
+    private Path commit(long step, Path tmp, RankIndex mine) throws IOException {
+        // 1. Wait for every rank's index (each appears whole, by rename).
+        long deadline = System.nanoTime() + opts.commitTimeout().toNanos();
+        List<RankIndex> all = new ArrayList<>();
+        for (int r = 0; r < world; r++) {
+            Path f = tmp.resolve(CheckpointDir.indexFile(r));
+            while (!Files.exists(f)) {
+                if (System.nanoTime() > deadline) {
+                    throw new CheckpointException(tmp + ": rank " + r + " did not finish its shard within "
+                            + opts.commitTimeout() + "; step " + step + " not committed");
+                }
+                try {
+                    Thread.sleep(5);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IOException("interrupted while committing step " + step, e);
+                }
+            }
+            RankIndex ri = CheckpointDir.readFramed(f, RankIndex.parser());
+            if (!ri.getError().isEmpty()) {
+                throw new CheckpointException(f + ": rank " + r + " failed to write its shard (" + ri.getError()
+                        + "); step " + step + " not committed");
+            }
+            if (ri.getState().getStep() != step
+                    || !ri.getMesh().equals(mine.getMesh())
+                    || !ri.getModel().equals(mine.getModel())
+                    || ri.getBlockBytes() != mine.getBlockBytes()) {
+                throw new CheckpointException(
+                        f + ": rank " + r + " saved step " + ri.getState().getStep() + " on mesh "
+                                + ri.getMesh().toString().replace('\n', ' ') + ", rank 0 step " + step + " on mesh "
+                                + mine.getMesh().toString().replace('\n', ' ') + "; not committed");
+            }
+            all.add(ri);
+        }
+        // 2. The manifest, checked like a reader would before it becomes visible.
+        CheckpointManifest.Builder m = CheckpointManifest.newBuilder()
+                .setFormatVersion(CheckpointDir.FORMAT_VERSION)
+                .setState(mine.getState())
+                .setMesh(mine.getMesh())
+                .setModel(mine.getModel())
+                .setBlockBytes(mine.getBlockBytes());
+        long bytes = 0;
+        for (RankIndex ri : all) {
+            m.addFiles(ri.getFile());
+            m.addAllTensors(ri.getTensorsList());
+            bytes += ri.getFile().getBytes();
+        }
+        CheckpointDir.writeFramed(tmp.resolve(CheckpointDir.MANIFEST), m.build());
+        CheckpointDir.verify(tmp, false);
+        for (int r = 0; r < world; r++) Files.delete(tmp.resolve(CheckpointDir.indexFile(r)));
+        CheckpointDir.fsyncDir(tmp);
+        // 3. Rename into place and make the rename durable.
+        Path fin = CheckpointDir.stepDir(root, step);
+        if (Files.exists(fin)) {
+            LOG.log(System.Logger.Level.INFO, fin + " is already committed; keeping it and dropping " + tmp);
+            CheckpointDir.deleteTree(tmp);
+        } else {
+            Files.move(tmp, fin, StandardCopyOption.ATOMIC_MOVE);
+        }
+        CheckpointDir.fsyncDir(root);
+        opts.listener().durable(new Committed(step, fin, bytes, mine.getMesh().getEpoch()));
+        // 4. Retention.
+        List<Path> gone = CheckpointDir.prune(root, opts.retention(), step);
+        if (!gone.isEmpty()) {
+            LOG.log(System.Logger.Level.INFO, "checkpoint retention removed " + Arrays.toString(gone.toArray()));
+        }
+        return fin;
+    }
+}
