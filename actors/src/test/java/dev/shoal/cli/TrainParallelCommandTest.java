@@ -258,4 +258,81 @@ class TrainParallelCommandTest {
             assertEquals(1, new ProcessBuilder("kill", "-0", pid).start().waitFor(), "rank pid " + pid + " left");
         }
     }
+
+    @Tag("slow")
+    @Test
+    void ctrlCOnTheLauncherKillsTheRanks() throws Exception {
+        // The CLI as its own JVM, 2 rank JVMs under it; SIGINT to the CLI once it trains.
+        Path conf = conf("int.conf", "ckpt-int", "steps = 100000, checkpoint_interval = 0, eval_interval = 0");
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        Process cli = new ProcessBuilder(
+                        java,
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        ShoalCli.class.getName(),
+                        "train",
+                        "--config",
+                        conf.toString(),
+                        "--dp",
+                        "2",
+                        "--procs",
+                        "2",
+                        "--quiet")
+                .redirectErrorStream(true)
+                .redirectOutput(dir.resolve("int.log").toFile())
+                .start();
+        try {
+            Path metrics = dir.resolve("ckpt-int/metrics.jsonl");
+            long deadline = System.currentTimeMillis() + 50_000;
+            while (!(Files.exists(metrics) && Files.readAllLines(metrics).size() >= 2)) {
+                assertTrue(
+                        System.currentTimeMillis() < deadline,
+                        "never trained: " + Files.readString(dir.resolve("int.log")));
+                assertTrue(cli.isAlive(), () -> "the CLI ended early: " + read(dir.resolve("int.log")));
+                Thread.sleep(100);
+            }
+            List<String> pids = new java.util.ArrayList<>();
+            try (var s = Files.list(dir.resolve("ckpt-int"))) {
+                Path ranks = s.filter(p -> p.getFileName().toString().startsWith(".ranks-"))
+                        .findFirst()
+                        .orElseThrow();
+                for (int r = 0; r < 2; r++)
+                    pids.add(Files.readString(ranks.resolve("rank-" + r + ".pid"))
+                            .trim());
+            }
+            assertEquals(
+                    0,
+                    new ProcessBuilder("kill", "-INT", Long.toString(cli.pid()))
+                            .start()
+                            .waitFor());
+            assertTrue(cli.waitFor(30, TimeUnit.SECONDS), "the CLI did not stop on SIGINT");
+            for (String pid : pids) {
+                long until = System.currentTimeMillis() + 10_000;
+                while (running(pid) && System.currentTimeMillis() < until) Thread.sleep(50);
+                assertFalse(running(pid), "rank pid " + pid + " survived Ctrl-C");
+            }
+        } finally {
+            cli.destroyForcibly();
+        }
+    }
+
+    /** Alive and not a zombie (a killed child of a dead parent may wait for a reaper). */
+    private static boolean running(String pid) throws IOException {
+        Path stat = Path.of("/proc", pid, "stat");
+        if (!Files.exists(stat)) return false;
+        try {
+            String st = Files.readString(stat);
+            return st.charAt(st.lastIndexOf(')') + 2) != 'Z';
+        } catch (IOException e) {
+            return false; // gone between the check and the read
+        }
+    }
+
+    private static String read(Path p) {
+        try {
+            return Files.readString(p);
+        } catch (IOException e) {
+            return e.toString();
+        }
+    }
 }

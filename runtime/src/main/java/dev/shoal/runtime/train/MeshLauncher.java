@@ -5,7 +5,9 @@
 // Guarantees: when any rank exits non-zero the others are killed and the run fails naming the rank that
 // failed first (a rank that only saw a peer break, exit 3, is blamed only when no other rank failed),
 // with its error line and where the logs are; a user mistake of rank 0 (exit 2) comes back as a
-// JobConfigException with its one line; the children are killed when this JVM exits (Ctrl-C); the
+// JobConfigException with its one line; the children are killed when this JVM exits (Ctrl-C), and each
+// child also stops by itself when its stdin (a pipe from this JVM) closes, so even a kill -9 of the
+// launcher leaves no rank training; the
 // rendezvous folder is removed after a clean run and kept (with the logs) after a failure.
 package dev.shoal.runtime.train;
 
@@ -171,6 +173,7 @@ public final class MeshLauncher {
         if (zero1) cmd.add("--zero1");
         if (resume) cmd.add("--resume");
         if (quiet) cmd.add("--quiet");
+        cmd.add("--watch-stdin");
         if (steps != null) cmd.addAll(List.of("--steps", Long.toString(steps)));
         return cmd;
     }

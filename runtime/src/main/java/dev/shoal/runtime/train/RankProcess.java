@@ -5,7 +5,7 @@
 // rank 0 is the writer (notes on stdout, progress on stderr, metrics, checkpoints) and leaves its result
 // in rank-0.result.json for the launcher to summarise.
 // Usage: RankProcess --config FILE --rendezvous DIR --rank R --tp T --pp P --dp D [--zero1] [--resume]
-//        [--steps N] [--quiet]
+//        [--steps N] [--quiet] [--watch-stdin]   (the last: stop when stdin closes, i.e. the launcher died)
 // Exit codes: 0 done; 1 a failure of this rank; 2 a user mistake (one "error: " line); 3 a peer failed
 // (a collective broke), so the launcher can name the rank that failed first.
 package dev.shoal.runtime.train;
@@ -66,6 +66,9 @@ public final class RankProcess {
 
     static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
         Map<String, String> a = parse(args);
+        if (a.containsKey("--watch-stdin")) {
+            watchLauncher(err);
+        }
         Path config = Path.of(need(a, "--config"));
         Path rdv = Path.of(need(a, "--rendezvous"));
         int rank = Integer.parseInt(need(a, "--rank"));
@@ -106,6 +109,29 @@ public final class RankProcess {
             }
         }
         return 0;
+    }
+
+    /**
+     * The launcher holds our stdin open and never writes to it: end of input means it is gone (even by
+     * kill -9), so this rank stops instead of training on as an orphan.
+     */
+    private static void watchLauncher(PrintStream err) {
+        Thread t = new Thread(
+                () -> {
+                    try {
+                        while (System.in.read() >= 0) {
+                            // nothing is ever sent; keep reading until the pipe closes
+                        }
+                    } catch (IOException e) {
+                        // a broken pipe means the same
+                    }
+                    err.println("error: the launcher is gone; stopping");
+                    err.flush();
+                    Runtime.getRuntime().halt(1);
+                },
+                "launcher-watch");
+        t.setDaemon(true);
+        t.start();
     }
 
     /** Publishes this rank's address (atomically) and waits for every rank's. */
@@ -172,7 +198,7 @@ public final class RankProcess {
         Map<String, String> m = new HashMap<>();
         for (int i = 0; i < args.length; i++) {
             String k = args[i];
-            if (k.equals("--zero1") || k.equals("--resume") || k.equals("--quiet")) {
+            if (k.equals("--zero1") || k.equals("--resume") || k.equals("--quiet") || k.equals("--watch-stdin")) {
                 m.put(k, "");
             } else if (k.startsWith("--") && i + 1 < args.length) {
                 m.put(k, args[++i]);
