@@ -226,6 +226,15 @@ class TrainParallelCommandTest {
 
     @Tag("slow")
     @Test
+    void aUserMistakeFoundByTheRankJvmsIsOneLine() throws Exception {
+        Path c = conf("nodata.conf", "ckpt-nodata", "data.dir = nodata");
+        String line = oneLine(ShoalCliTest.run("train", "--config", c.toString(), "--dp", "2", "--procs", "2"));
+        assertEquals(
+                "train.data.dir = " + dir.resolve("nodata") + ": no such folder (make one with shoal prepare)", line);
+    }
+
+    @Tag("slow")
+    @Test
     void aKilledRankFailsTheRunNamingIt() throws Exception {
         // A long run; once it trains, kill -9 rank 2: the run fails naming rank 2, and no child survives.
         Path longConf = conf("kill.conf", "ckpt-kill", "steps = 100000, checkpoint_interval = 0, eval_interval = 0");

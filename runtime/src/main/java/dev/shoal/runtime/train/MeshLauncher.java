@@ -123,8 +123,8 @@ public final class MeshLauncher {
     private static RuntimeException failure(int rank, int code, ParallelDims dims, Path rdv, String rank0Error)
             throws IOException {
         String line = rank == 0 ? rank0Error : lastErrorLine(rdv.resolve("rank-" + rank + ".log"));
-        if (rank == 0 && code == 2 && line != null) {
-            return new JobConfigException(line);
+        if (code == 2 && line != null) {
+            return new JobConfigException(line); // a user mistake: every rank finds the same one
         }
         ParallelDims.Coord c = dims.coord(rank);
         return new MeshRun.RankFailure(
