@@ -21,6 +21,7 @@ import picocli.CommandLine.Command;
             PrepareCommand.class,
             SampleCommand.class,
             LossCommand.class,
+            PlanCommand.class,
             TrainCommand.class
         })
 public final class ShoalCli implements Runnable {

@@ -25,10 +25,13 @@ import dev.shoal.runtime.cuda.TrainFlops;
 import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.parallel.BatchPlan;
 import dev.shoal.runtime.parallel.StagePlan;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 public final class CostModel {
     private final Cluster cluster;
     private final TrainSetup setup;
+    private final Map<Integer, StagePlan> stagePlans = new ConcurrentHashMap<>();
 
     public CostModel(Cluster cluster, TrainSetup setup) {
         this.cluster = cluster;
@@ -64,8 +67,9 @@ public final class CostModel {
         return BatchPlan.of(setup.globalBatch(), l.microBatch(), l.dp());
     }
 
+    /** The balanced split into l.pp() stages (computed once per pp). */
     public StagePlan stages(Layout l) {
-        return StagePlan.balanced(setup.model(), l.pp());
+        return stagePlans.computeIfAbsent(l.pp(), pp -> StagePlan.balanced(setup.model(), pp));
     }
 
     /** Hardware FLOPs of one micro-batch's forward and backward on stage {@code stage}, all TP ranks. */

@@ -49,7 +49,14 @@ public final class PlanReport {
                 s.reserveGiB());
         List<Planner.Candidate> fit = r.fitting();
         if (fit.isEmpty()) {
-            sb.append("no layout fits in ").append(fmt("%.0f", g.memoryGiB())).append(" GiB per GPU.\n");
+            sb.append("no layout fits in ").append(fmt("%.0f", g.memoryGiB())).append(" GiB per GPU");
+            if (!s.zero1() || !s.sequenceParallel()) {
+                sb.append(" (")
+                        .append(s.zero1() ? "" : "--zero1 ")
+                        .append(s.sequenceParallel() ? "" : "--sequence-parallel ");
+                sb.append("or more nodes may help)");
+            }
+            sb.append(".\n");
         } else {
             f(
                     sb,

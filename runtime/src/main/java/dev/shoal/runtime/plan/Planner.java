@@ -2,8 +2,9 @@
 // invalid ones with a reason, estimates memory and step time for the rest and ranks them: layouts that
 // fit in GPU memory first, then by estimated step time.
 // Rules: tp divides the GPUs of a node (TP stays on NVLink), the query heads and the KV heads (GQA), and
-// the vocabulary (vocab-parallel embedding and head); pp ≤ layers, and the balanced StagePlan split's
-// slowest stage is at most MAX_IMBALANCE × the mean stage cost; dp = world / (tp·pp) and
+// the vocabulary (vocab-parallel embedding and head); pp ≤ layers, and pp divides the layers or the
+// balanced StagePlan split's slowest stage is at most MAX_IMBALANCE × the mean stage cost (either way the
+// balanced split is used and the cost model charges its slowest stage); dp = world / (tp·pp) and
 // micro_batch × dp divides the global batch (BatchPlan); the worst stage's memory fits the GPU.
 // Guarantees: every enumerated layout is either ranked or refused with a reason; the ranking is stable.
 package dev.shoal.runtime.plan;
@@ -110,7 +111,9 @@ public final class Planner {
     /** Why pp cannot be used, or null. */
     static String ppReason(LlamaConfig cfg, int pp) {
         if (pp > cfg.layers()) return "pp " + pp + " > " + cfg.layers() + " layers";
-        double imb = imbalance(cfg, StagePlan.balanced(cfg, pp));
+        if (cfg.layers() % pp == 0) return null; // even layer counts; the cost model charges the head's stage
+        StagePlan plan = StagePlan.balanced(cfg, pp);
+        double imb = imbalance(cfg, plan);
         if (imb > MAX_IMBALANCE) {
             return String.format(
                     Locale.ROOT,
@@ -118,7 +121,7 @@ public final class Planner {
                             + " %.2f× the mean (limit %.2f×)",
                     pp,
                     cfg.layers(),
-                    describe(StagePlan.balanced(cfg, pp)),
+                    describe(plan),
                     imb,
                     MAX_IMBALANCE);
         }
