@@ -145,6 +145,14 @@ final class TcpCommunicator implements Communicator {
                     CommException.Kind.PEER_LOST, where(op) + ": connection lost (" + e.getMessage() + ")", e);
             fail(lost);
             throw lost;
+        } catch (RuntimeException e) {
+            // Anything else leaves the streams mid-frame: the communicator cannot be used again, and the
+            // sender thread must not wait for progress that will never come.
+            fail(
+                    e instanceof CommException c
+                            ? c
+                            : new CommException(CommException.Kind.ABORTED, where(op) + ": failed (" + e + ")", e));
+            throw e;
         } finally {
             end();
         }
