@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
             SampleCommand.class,
             LossCommand.class,
             ExportCommand.class,
+            PlanCommand.class,
             TrainCommand.class,
             SweepCommand.class,
             FitCommand.class

@@ -2,8 +2,14 @@
 //
 // For each size: time per op, algbw = bytes / time, busbw = algbw · factor with the nccl-tests
 // factors (allReduce 2(n−1)/n, reduceScatter and allGather (n−1)/n, broadcast 1), and a correctness
-// column checked on every rank. Beside each backend it prints the limit it is measured against:
-// System.arraycopy bandwidth for the in-JVM backend, a plain loopback socket stream for TCP.
+// column checked on every rank, and a ratio to the limit each backend is measured against, measured
+// right after each row so that a loaded machine moves both numbers alike:
+//   in-JVM: algbw / System.arraycopy bandwidth (an n-rank in-memory allReduce moves about one copy of
+//           the buffer per rank: read S, write S, with the ranks' work running in parallel);
+//   TCP:    busbw / a plain loopback socket ring in which every rank streams to the next and receives
+//           from the previous at once, the same bytes per rank as the row's timed ops (busFactor · S ·
+//           iterations), through direct buffers in 256 KiB writes. busbw is by definition the bytes a
+//           rank sends per second, so 1.0 would be the wire with nothing else to do.
 //
 // Usage: CollectiveBench [injvm|tcp|all] [ranks] [maxMiB]
 package dev.shoal.runtime.bench;
@@ -13,11 +19,12 @@ import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
 import dev.shoal.runtime.comm.InJvmWorld;
 import dev.shoal.runtime.comm.TcpTransport;
-import java.io.InputStream;
-import java.io.OutputStream;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
+import java.net.StandardSocketOptions;
+import java.nio.ByteBuffer;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -46,7 +53,7 @@ public final class CollectiveBench {
         }
     }
 
-    record Row(Op op, long bytes, double seconds, double algbw, double busbw, boolean correct) {}
+    record Row(Op op, long bytes, int iters, double seconds, double algbw, double busbw, boolean correct) {}
 
     public static void main(String[] args) throws Exception {
         String which = args.length > 0 ? args[0] : "all";
@@ -58,12 +65,13 @@ public final class CollectiveBench {
                 ranks,
                 Runtime.getRuntime().availableProcessors());
         if (which.equals("injvm") || which.equals("all")) {
-            System.out.printf(Locale.ROOT, "# limit: System.arraycopy %.2f GB/s (64 MiB arrays)%n", arraycopyGBps());
-            table("in-JVM", InJvmWorld.group(ranks, 1, 600_000), maxBytes);
+            System.out.println("# limit: System.arraycopy of 64 MiB arrays, measured right after each row");
+            table("in-JVM", InJvmWorld.group(ranks, 1, 600_000), maxBytes, false);
         }
         if (which.equals("tcp") || which.equals("all")) {
-            System.out.printf(
-                    Locale.ROOT, "# limit: loopback socket stream %.2f GB/s (1 GiB, 1 MiB writes)%n", socketGBps());
+            System.out.println("# limit: a plain loopback socket ring in which every rank sends to the next while"
+                    + " receiving, the same bytes per rank as the row's timed ops (busFactor · size · iterations),"
+                    + " measured right after each row");
             List<TcpTransport> ts = new ArrayList<>();
             for (int i = 0; i < ranks; i++) ts.add(TcpTransport.bind(new InetSocketAddress("127.0.0.1", 0)));
             List<InetSocketAddress> addrs =
@@ -77,35 +85,42 @@ public final class CollectiveBench {
             Communicator[] cs = new Communicator[ranks];
             for (int r = 0; r < ranks; r++) cs[r] = fs.get(r).get();
             pool.shutdown();
-            table("TCP", cs, maxBytes);
+            table("TCP", cs, maxBytes, true);
             ts.forEach(TcpTransport::close);
         }
     }
 
-    static void table(String name, Communicator[] cs, long maxBytes) throws Exception {
+    static void table(String name, Communicator[] cs, long maxBytes, boolean bus) throws Exception {
         int n = cs.length;
         System.out.printf(Locale.ROOT, "%n## %s backend, %d ranks, float32%n", name, n);
         System.out.printf(
                 Locale.ROOT,
-                "%-15s %12s %12s %12s %12s %8s%n",
+                "%-15s %12s %12s %12s %12s %8s %10s %8s%n",
                 "op",
                 "size(B)",
                 "time(us)",
                 "algbw(GB/s)",
                 "busbw(GB/s)",
-                "correct");
+                "correct",
+                "lim(GB/s)",
+                bus ? "bus/lim" : "alg/lim");
         for (Op op : Op.values()) {
             for (long bytes = 1 << 10; bytes <= maxBytes; bytes <<= 2) {
                 Row r = measure(cs, op, bytes);
+                double limit = bus
+                        ? ringSocketGBps(n, (long) Math.max(1 << 20, op.busFactor(n) * r.bytes() * r.iters()))
+                        : arraycopyGBps();
                 System.out.printf(
                         Locale.ROOT,
-                        "%-15s %12d %12.1f %12.3f %12.3f %8s%n",
+                        "%-15s %12d %12.1f %12.3f %12.3f %8s %10.2f %8.2f%n",
                         op,
                         r.bytes(),
                         r.seconds() * 1e6,
                         r.algbw(),
                         r.busbw(),
-                        r.correct() ? "ok" : "WRONG");
+                        r.correct() ? "ok" : "WRONG",
+                        limit,
+                        (bus ? r.busbw() : r.algbw()) / limit);
             }
         }
         for (Communicator c : cs) c.close();
@@ -143,7 +158,7 @@ public final class CollectiveBench {
         pool.shutdown();
         long opBytes = op == Op.ALL_REDUCE || op == Op.BROADCAST ? elems * 4 : per * n * 4;
         double algbw = opBytes / worst / 1e9;
-        return new Row(op, opBytes, worst, algbw, algbw * op.busFactor(n), correct.get());
+        return new Row(op, opBytes, iters, worst, algbw, algbw * op.busFactor(n), correct.get());
     }
 
     static void run(Communicator c, Op op, FloatPointer a, FloatPointer b, long elems, long per) {
@@ -177,28 +192,67 @@ public final class CollectiveBench {
         return (double) a.length * iters / s / 1e9;
     }
 
-    static double socketGBps() throws Exception {
-        long total = 1L << 30;
-        try (ServerSocket server = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
-            Thread writer = new Thread(() -> {
-                try (Socket s = new Socket(java.net.InetAddress.getLoopbackAddress(), server.getLocalPort())) {
-                    OutputStream out = s.getOutputStream();
-                    byte[] buf = new byte[1 << 20];
-                    for (long sent = 0; sent < total; sent += buf.length) out.write(buf);
-                } catch (Exception e) {
-                    throw new RuntimeException(e);
-                }
-            });
-            writer.start();
-            try (Socket s = server.accept()) {
-                InputStream in = s.getInputStream();
-                byte[] buf = new byte[1 << 20];
-                long t0 = System.nanoTime();
-                long got = 0;
-                for (int k; got < total && (k = in.read(buf)) > 0; ) got += k;
-                double sec = (System.nanoTime() - t0) / 1e9;
-                writer.join();
-                return got / sec / 1e9;
+    /**
+     * Per-rank bandwidth of a plain loopback socket ring: rank i streams {@code bytesPerRank} to rank i+1
+     * while it receives as much from rank i−1 (one writer and one reader thread per rank, blocking
+     * SocketChannels with 4 MiB buffers and TCP_NODELAY, 256 KiB writes from direct buffers, as the TCP
+     * backend does). Timed from the first byte to the last rank's last byte.
+     */
+    static double ringSocketGBps(int n, long bytesPerRank) throws Exception {
+        int chunk = 256 << 10;
+        ServerSocketChannel[] servers = new ServerSocketChannel[n];
+        SocketChannel[] out = new SocketChannel[n], in = new SocketChannel[n];
+        for (int i = 0; i < n; i++) {
+            servers[i] = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+        }
+        for (int i = 0; i < n; i++) {
+            out[i] = SocketChannel.open(servers[(i + 1) % n].getLocalAddress()); // i → i+1
+            in[(i + 1) % n] = servers[(i + 1) % n].accept();
+        }
+        for (int i = 0; i < n; i++) {
+            for (SocketChannel ch : new SocketChannel[] {out[i], in[i]}) {
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+                ch.setOption(StandardSocketOptions.SO_SNDBUF, 4 << 20);
+                ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
+            }
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(2 * n);
+        java.util.concurrent.atomic.AtomicLong first = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
+        CyclicBarrier start = new CyclicBarrier(2 * n, () -> first.set(System.nanoTime()));
+        try {
+            List<Future<Long>> fs = new ArrayList<>();
+            for (int i = 0; i < n; i++) {
+                SocketChannel w = out[i], r = in[i];
+                fs.add(pool.submit(() -> {
+                    ByteBuffer b = ByteBuffer.allocateDirect(chunk);
+                    start.await();
+                    for (long sent = 0; sent < bytesPerRank; ) {
+                        b.clear().limit((int) Math.min(chunk, bytesPerRank - sent));
+                        while (b.hasRemaining()) sent += w.write(b);
+                    }
+                    return System.nanoTime();
+                }));
+                fs.add(pool.submit(() -> {
+                    ByteBuffer b = ByteBuffer.allocateDirect(chunk);
+                    start.await();
+                    for (long got = 0; got < bytesPerRank; ) {
+                        b.clear().limit((int) Math.min(chunk, bytesPerRank - got));
+                        int k = r.read(b);
+                        if (k < 0) throw new java.io.IOException("ring peer closed early");
+                        got += k;
+                    }
+                    return System.nanoTime();
+                }));
+            }
+            long last = 0;
+            for (Future<Long> f : fs) last = Math.max(last, f.get());
+            return bytesPerRank / ((last - first.get()) / 1e9) / 1e9;
+        } finally {
+            pool.shutdownNow();
+            for (int i = 0; i < n; i++) {
+                out[i].close();
+                in[i].close();
+                servers[i].close();
             }
         }
     }

@@ -22,6 +22,9 @@ import org.bytedeco.javacpp.Pointer;
 public final class InJvmWorld {
     private InJvmWorld() {}
 
+    /** Bytes of a chunk reduced and copied out before moving on: stays in L2 across both passes. */
+    static final long BLOCK_BYTES = 128 << 10;
+
     /** Creates the communicators of one group of {@code size} thread ranks, index = rank. */
     public static Communicator[] group(int size, long epoch, long timeoutMillis) {
         if (size < 1) throw new IllegalArgumentException("group size must be >= 1, got " + size);
@@ -107,20 +110,25 @@ public final class InJvmWorld {
             enter(sig, HostMemory.address(buf), 0);
             // Rank r owns chunk r. Only rank r ever reads chunk r of any buffer, so it may reduce
             // into its own buffer in place and then write the result straight into every peer's
-            // chunk r: no scratch copy and no barrier between reading and writing.
+            // chunk r: no scratch copy and no barrier between reading and writing. The ranks work on
+            // disjoint chunks in parallel, and each walks its chunk in cache-sized blocks, so a block
+            // is copied out to the peers while it is still in cache (one pass over memory, not two).
             long from = lo(elems, g.size, rank);
             long n = lo(elems, g.size, rank + 1) - from;
-            ByteBuffer own = HostMemory.view(g.addr[rank], dtype, from, n);
-            // 1. Reduce chunk r over the other ranks, in rank order, into this rank's buffer.
-            for (int r = 0; r < g.size; r++) {
-                if (r != rank) Reduce.accumulate(own, HostMemory.view(g.addr[r], dtype, from, n), n, dtype, op);
-            }
-            Reduce.finish(own, n, dtype, op, g.size);
-            // 2. Copy the reduced chunk into every peer's buffer.
-            for (int r = 0; r < g.size; r++) {
-                if (r != rank)
-                    HostMemory.copy(
-                            g.addr[r] + dtype.bytesFor(from), g.addr[rank] + dtype.bytesFor(from), dtype.bytesFor(n));
+            long step = BLOCK_BYTES / dtype.bytesFor(1);
+            for (long b = from; b < from + n; b += step) {
+                long m = Math.min(step, from + n - b);
+                ByteBuffer own = HostMemory.view(g.addr[rank], dtype, b, m);
+                // 1. Reduce the block over the other ranks, in rank order, into this rank's buffer.
+                for (int r = 0; r < g.size; r++) {
+                    if (r != rank) Reduce.accumulate(own, HostMemory.view(g.addr[r], dtype, b, m), m, dtype, op);
+                }
+                Reduce.finish(own, m, dtype, op, g.size);
+                // 2. Copy the reduced block into every peer's buffer.
+                long off = dtype.bytesFor(b), bytes = dtype.bytesFor(m);
+                for (int r = 0; r < g.size; r++) {
+                    if (r != rank) HostMemory.copy(g.addr[r] + off, g.addr[rank] + off, bytes);
+                }
             }
             // 3. Nobody returns before every chunk has arrived everywhere.
             g.barrier.await(rank, sig);
@@ -128,9 +136,20 @@ public final class InJvmWorld {
 
         /** Reduces chunk [from, from+n) over all ranks, in rank order, into acc (not a rank's buffer). */
         private void reduceChunk(long acc, long from, long n, DType dtype, ReduceOp op) {
-            HostMemory.copy(acc, g.addr[0] + dtype.bytesFor(from), dtype.bytesFor(n));
             ByteBuffer a = HostMemory.view(acc, dtype, 0, n);
-            for (int r = 1; r < g.size; r++) {
+            if (g.size == 1) {
+                HostMemory.copy(acc, g.addr[0] + dtype.bytesFor(from), dtype.bytesFor(n));
+            } else {
+                // rank 0 op rank 1 straight into acc (no copy of rank 0's chunk first), then the rest.
+                Reduce.combine(
+                        a,
+                        HostMemory.view(g.addr[0], dtype, from, n),
+                        HostMemory.view(g.addr[1], dtype, from, n),
+                        n,
+                        dtype,
+                        op);
+            }
+            for (int r = 2; r < g.size; r++) {
                 Reduce.accumulate(a, HostMemory.view(g.addr[r], dtype, from, n), n, dtype, op);
             }
             Reduce.finish(a, n, dtype, op, g.size);

@@ -1,38 +1,62 @@
 // Element-wise reductions over off-heap buffers, for the CPU collective backends.
+// F32 runs in blocks: a block of each operand is bulk-copied into a thread-local float[] (a memcpy into
+// L1), reduced there by a plain counted loop that C2 vectorises (SIMD add / max), and copied back.
+// Element-wise get/put on NIO buffer views is not vectorised and measured 1.5–2× slower for MAX.
 // Guarantees: F32 reduces in float; BF16 and F16 load to float, reduce, and round back to
-// nearest-even once per call. The order of operands is the caller's, so results are deterministic.
+// nearest-even once per call. The order of operands is the caller's, so results are deterministic;
+// dst may be the same memory as a (in-place accumulate), never a partial overlap.
 package dev.shoal.runtime.comm;
 
 import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
 import dev.shoal.runtime.tensor.FloatFormats;
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 
 public final class Reduce {
     private Reduce() {}
 
+    /** Floats per block: 3 × 16 KiB of scratch, inside L1/L2. */
+    private static final int BLOCK = 4096;
+
+    private static final ThreadLocal<float[][]> SCRATCH = ThreadLocal.withInitial(() -> new float[2][BLOCK]);
+
     /** acc[i] = acc[i] op x[i] for elems elements (AVG accumulates like SUM; see finish). */
     public static void accumulate(ByteBuffer acc, ByteBuffer x, long elems, DType dtype, ReduceOp op) {
+        combine(acc, acc, x, elems, dtype, op);
+    }
+
+    /** dst[i] = a[i] op b[i] for elems elements (AVG combines like SUM; see finish). */
+    public static void combine(ByteBuffer dst, ByteBuffer a, ByteBuffer b, long elems, DType dtype, ReduceOp op) {
         int n = Math.toIntExact(elems);
         switch (dtype) {
-            case F32 -> {
-                var a = acc.asFloatBuffer();
-                var b = x.asFloatBuffer();
-                if (op == ReduceOp.MAX) {
-                    for (int i = 0; i < n; i++) a.put(i, Math.max(a.get(i), b.get(i)));
-                } else {
-                    for (int i = 0; i < n; i++) a.put(i, a.get(i) + b.get(i));
-                }
-            }
+            case F32 -> combineF32(dst.asFloatBuffer(), a.asFloatBuffer(), b.asFloatBuffer(), n, op == ReduceOp.MAX);
             case BF16, F16 -> {
-                var a = acc.asShortBuffer();
-                var b = x.asShortBuffer();
+                var d = dst.asShortBuffer();
+                var x = a.asShortBuffer();
+                var y = b.asShortBuffer();
                 for (int i = 0; i < n; i++) {
-                    float u = toFloat(a.get(i), dtype);
-                    float v = toFloat(b.get(i), dtype);
-                    a.put(i, fromFloat(op == ReduceOp.MAX ? Math.max(u, v) : u + v, dtype));
+                    float u = toFloat(x.get(i), dtype);
+                    float v = toFloat(y.get(i), dtype);
+                    d.put(i, fromFloat(op == ReduceOp.MAX ? Math.max(u, v) : u + v, dtype));
                 }
             }
+        }
+    }
+
+    private static void combineF32(FloatBuffer dst, FloatBuffer a, FloatBuffer b, int n, boolean max) {
+        float[][] s = SCRATCH.get();
+        float[] x = s[0], y = s[1];
+        for (int off = 0; off < n; off += BLOCK) {
+            int m = Math.min(BLOCK, n - off);
+            a.get(off, x, 0, m);
+            b.get(off, y, 0, m);
+            if (max) {
+                for (int i = 0; i < m; i++) x[i] = Math.max(x[i], y[i]);
+            } else {
+                for (int i = 0; i < m; i++) x[i] += y[i];
+            }
+            dst.put(off, x, 0, m);
         }
     }
 
@@ -44,7 +68,13 @@ public final class Reduce {
         switch (dtype) {
             case F32 -> {
                 var a = acc.asFloatBuffer();
-                for (int i = 0; i < n; i++) a.put(i, a.get(i) * inv);
+                float[] x = SCRATCH.get()[0];
+                for (int off = 0; off < n; off += BLOCK) {
+                    int m = Math.min(BLOCK, n - off);
+                    a.get(off, x, 0, m);
+                    for (int i = 0; i < m; i++) x[i] *= inv;
+                    a.put(off, x, 0, m);
+                }
             }
             case BF16, F16 -> {
                 var a = acc.asShortBuffer();

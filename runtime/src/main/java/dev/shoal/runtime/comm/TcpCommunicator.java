@@ -2,8 +2,13 @@
 // frames for broadcast and point-to-point. Each frame carries a header (magic, op tag, bytes) that
 // the receiver checks, so mismatched calls fail loudly instead of corrupting memory.
 //
-// Sends run on one sender thread per communicator (FIFO, so frames keep their order) while the
-// caller's thread receives: neighbours in a ring never deadlock on full socket buffers.
+// Full duplex: one sender thread per communicator writes (FIFO, so frames keep their order) while the
+// caller's thread reads and reduces, so neighbours in a ring never deadlock on full socket buffers.
+// Ring collectives are pipelined in segments of SEGMENT_BYTES: the caller receives a segment, reduces it
+// in place and publishes how far it got; the sender, which streams the whole ring's frames as one job,
+// forwards each segment as soon as it is published. So the wire is busy while the CPU reduces, and a
+// step's data leaves before the step has finished arriving. Reads and writes go straight between the
+// socket and the caller's off-heap memory (views, no staging copy); the only scratch is one segment.
 // A watchdog aborts an operation that runs past the timeout; abort() closes every connection,
 // which wakes blocked I/O. Guarantees: every rank of a group gets bit-identical reduction results.
 package dev.shoal.runtime.comm;
@@ -23,12 +28,16 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 
 final class TcpCommunicator implements Communicator {
     private static final int MAGIC = 0x53484f4c; // "SHOL"
     private static final long MAX_IO_BYTES = 1L << 30;
+    /** Pipeline grain of the ring collectives: large enough for few syscalls, small enough to overlap. */
+    static final long SEGMENT_BYTES = 256 << 10;
+
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "shoal-tcp-watchdog");
         t.setDaemon(true);
@@ -51,6 +60,10 @@ final class TcpCommunicator implements Communicator {
     private final ExecutorService sender;
     private final HostMemory.Scratch tmp = new HostMemory.Scratch();
     private final HostMemory.Scratch acc = new HostMemory.Scratch();
+    private final ByteBuffer sendHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // sender only
+    private final ByteBuffer recvHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
+    private volatile long ringProgress; // bytes the caller has received (and reduced) in the current ring
+    private volatile Thread senderThread;
     private final ScheduledFuture<?> watchdog;
     private volatile CommException aborted;
     private volatile long opStartNanos; // 0 when idle
@@ -132,6 +145,14 @@ final class TcpCommunicator implements Communicator {
                     CommException.Kind.PEER_LOST, where(op) + ": connection lost (" + e.getMessage() + ")", e);
             fail(lost);
             throw lost;
+        } catch (RuntimeException e) {
+            // Anything else leaves the streams mid-frame: the communicator cannot be used again, and the
+            // sender thread must not wait for progress that will never come.
+            fail(
+                    e instanceof CommException c
+                            ? c
+                            : new CommException(CommException.Kind.ABORTED, where(op) + ": failed (" + e + ")", e));
+            throw e;
         } finally {
             end();
         }
@@ -148,13 +169,8 @@ final class TcpCommunicator implements Communicator {
         SocketChannel ch = peers[peer];
         lastSend = sender.submit(() -> {
             try {
-                ByteBuffer h = ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN);
-                h.putInt(MAGIC).putInt(tag.ordinal()).putLong(bytes).flip();
-                while (h.hasRemaining()) ch.write(h);
-                for (long off = 0; off < bytes; off += MAX_IO_BYTES) {
-                    ByteBuffer v = HostMemory.view(address + off, Math.min(MAX_IO_BYTES, bytes - off));
-                    while (v.hasRemaining()) ch.write(v);
-                }
+                writeHeader(ch, tag, bytes);
+                writeFully(ch, address, bytes);
                 return null;
             } finally {
                 if (owned != null) owned.close();
@@ -176,9 +192,37 @@ final class TcpCommunicator implements Communicator {
         }
     }
 
-    private void recvInto(int peer, Tag tag, long address, long bytes) throws IOException {
+    /** Sender thread only. */
+    private void writeHeader(SocketChannel ch, Tag tag, long bytes) throws IOException {
+        ByteBuffer h = sendHeader.clear();
+        h.putInt(MAGIC).putInt(tag.ordinal()).putLong(bytes).flip();
+        while (h.hasRemaining()) ch.write(h);
+    }
+
+    private static void writeFully(SocketChannel ch, long address, long bytes) throws IOException {
+        for (long off = 0; off < bytes; off += MAX_IO_BYTES) {
+            ByteBuffer v = HostMemory.view(address + off, Math.min(MAX_IO_BYTES, bytes - off));
+            while (v.hasRemaining()) ch.write(v);
+        }
+    }
+
+    private static void readFully(SocketChannel ch, int peer, long address, long bytes) throws IOException {
+        for (long off = 0; off < bytes; off += MAX_IO_BYTES) {
+            ByteBuffer v = HostMemory.view(address + off, Math.min(MAX_IO_BYTES, bytes - off));
+            while (v.hasRemaining()) {
+                if (ch.read(v) < 0) throw new IOException("rank " + peer + " closed the connection");
+            }
+        }
+    }
+
+    /** Caller thread only: reads and checks one frame header. */
+    private void readHeader(int peer, Tag tag, long bytes) throws IOException {
         SocketChannel ch = peers[peer];
-        ByteBuffer h = TcpTransport.readFully(ch, 16).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer h = recvHeader.clear();
+        while (h.hasRemaining()) {
+            if (ch.read(h) < 0) throw new IOException("connection closed by peer");
+        }
+        h.flip();
         int magic = h.getInt();
         int gotTag = h.getInt();
         long gotBytes = h.getLong();
@@ -190,11 +234,75 @@ final class TcpCommunicator implements Communicator {
             fail(e);
             throw e;
         }
-        for (long off = 0; off < bytes; off += MAX_IO_BYTES) {
-            ByteBuffer v = HostMemory.view(address + off, Math.min(MAX_IO_BYTES, bytes - off));
-            while (v.hasRemaining()) {
-                if (ch.read(v) < 0) throw new IOException("rank " + peer + " closed the connection");
+    }
+
+    private void recvInto(int peer, Tag tag, long address, long bytes) throws IOException {
+        readHeader(peer, tag, bytes);
+        readFully(peers[peer], peer, address, bytes);
+    }
+
+    /**
+     * One pipelined ring pass. At step s this rank sends sendBytes[s] from send[s] to the next rank and
+     * receives bytes[s] from the previous one: straight into dst[s] when a[s] == 0, else into a segment
+     * buffer and then dst[s] = a[s] op received (finishing AVG on step finishStep). Step s > 0 sends what
+     * step s − 1 received (sendBytes[s] == bytes[s − 1]), so the sender forwards each segment as soon as
+     * the caller has published it.
+     */
+    private void ring(
+            Tag[] tags,
+            long[] send,
+            long[] sendBytes,
+            long[] dst,
+            long[] a,
+            long[] bytes,
+            int finishStep,
+            DType dtype,
+            ReduceOp op)
+            throws IOException {
+        int steps = bytes.length;
+        int next = mod(rank + 1, size), prev = mod(rank - 1, size);
+        long[] received = new long[steps + 1]; // received[s]: ring progress when step s starts
+        for (int s = 0; s < steps; s++) received[s + 1] = received[s] + bytes[s];
+        long seg = tmp.address(SEGMENT_BYTES);
+        ringProgress = 0;
+        SocketChannel out = peers[next], in = peers[prev];
+        lastSend = sender.submit(() -> {
+            senderThread = Thread.currentThread();
+            for (int s = 0; s < steps; s++) {
+                writeHeader(out, tags[s], sendBytes[s]);
+                for (long o = 0; o < sendBytes[s]; o += SEGMENT_BYTES) {
+                    long len = Math.min(SEGMENT_BYTES, sendBytes[s] - o);
+                    if (s > 0) awaitRingProgress(received[s - 1] + o + len);
+                    writeFully(out, send[s] + o, len);
+                }
             }
+            return null;
+        });
+        for (int s = 0; s < steps; s++) {
+            readHeader(prev, tags[s], bytes[s]);
+            for (long o = 0; o < bytes[s]; o += SEGMENT_BYTES) {
+                long len = Math.min(SEGMENT_BYTES, bytes[s] - o);
+                if (a[s] == 0) {
+                    readFully(in, prev, dst[s] + o, len);
+                } else {
+                    readFully(in, prev, seg, len);
+                    long elems = len / dtype.bytesFor(1);
+                    ByteBuffer d = HostMemory.view(dst[s] + o, len);
+                    Reduce.combine(d, HostMemory.view(a[s] + o, len), HostMemory.view(seg, len), elems, dtype, op);
+                    if (s == finishStep) Reduce.finish(d, elems, dtype, op, size);
+                }
+                ringProgress = received[s] + o + len;
+                Thread t = senderThread;
+                if (t != null) LockSupport.unpark(t);
+            }
+        }
+    }
+
+    /** Sender thread: waits until the caller has received (and reduced) {@code need} bytes of the ring. */
+    private void awaitRingProgress(long need) throws IOException {
+        while (ringProgress < need) {
+            if (aborted != null) throw new IOException("aborted while waiting to forward");
+            LockSupport.parkNanos(this, 200_000);
         }
     }
 
@@ -217,35 +325,29 @@ final class TcpCommunicator implements Communicator {
     public void allReduce(Pointer buf, long elems, DType dtype, ReduceOp op) {
         long base = HostMemory.address(buf);
         run("allReduce(" + elems + " " + dtype + " " + op + ")", () -> {
-            int next = mod(rank + 1, size);
-            int prev = mod(rank - 1, size);
-            long maxChunk = chunkLo(elems, size, 1) + 1;
-            long t = tmp.address(dtype.bytesFor(maxChunk));
-            // 1. Ring reduce-scatter in place: after size-1 steps this rank owns chunk rank+1.
-            for (int s = 0; s < size - 1; s++) {
-                int sc = mod(rank - s, size);
-                int rc = mod(rank - s - 1, size);
-                long sLo = chunkLo(elems, size, sc), sN = chunkLo(elems, size, sc + 1) - sLo;
-                long rLo = chunkLo(elems, size, rc), rN = chunkLo(elems, size, rc + 1) - rLo;
-                sendAsync(next, Tag.REDUCE, base + dtype.bytesFor(sLo), dtype.bytesFor(sN), null);
-                recvInto(prev, Tag.REDUCE, t, dtype.bytesFor(rN));
-                awaitSend("allReduce");
-                Reduce.accumulate(
-                        HostMemory.view(base, dtype, rLo, rN), HostMemory.view(t, dtype, 0, rN), rN, dtype, op);
+            if (size == 1) return;
+            int steps = 2 * (size - 1);
+            Tag[] tags = new Tag[steps];
+            long[] send = new long[steps], sendBytes = new long[steps];
+            long[] dst = new long[steps], a = new long[steps], bytes = new long[steps];
+            // 1. Ring reduce-scatter in place: step s sends chunk rank−s and adds chunk rank−s−1 from the
+            //    previous rank into this buffer; afterwards this rank owns the reduced chunk rank+1.
+            // 2. Ring all-gather: step s sends chunk rank+1−s and receives chunk rank−s into the buffer.
+            for (int s = 0; s < steps; s++) {
+                boolean rs = s < size - 1;
+                int k = rs ? s : s - (size - 1);
+                int sc = rs ? mod(rank - k, size) : mod(rank + 1 - k, size);
+                int rc = rs ? mod(rank - k - 1, size) : mod(rank - k, size);
+                long rLo = chunkLo(elems, size, rc);
+                tags[s] = rs ? Tag.REDUCE : Tag.GATHER;
+                long sLo = chunkLo(elems, size, sc);
+                send[s] = base + dtype.bytesFor(sLo);
+                sendBytes[s] = dtype.bytesFor(chunkLo(elems, size, sc + 1) - sLo);
+                dst[s] = base + dtype.bytesFor(rLo);
+                a[s] = rs ? dst[s] : 0;
+                bytes[s] = dtype.bytesFor(chunkLo(elems, size, rc + 1) - rLo);
             }
-            int own = mod(rank + 1, size);
-            long oLo = chunkLo(elems, size, own), oN = chunkLo(elems, size, own + 1) - oLo;
-            Reduce.finish(HostMemory.view(base, dtype, oLo, oN), oN, dtype, op, size);
-            // 2. Ring all-gather of the reduced chunks, straight into the buffer.
-            for (int s = 0; s < size - 1; s++) {
-                int sc = mod(rank + 1 - s, size);
-                int rc = mod(rank - s, size);
-                long sLo = chunkLo(elems, size, sc), sN = chunkLo(elems, size, sc + 1) - sLo;
-                long rLo = chunkLo(elems, size, rc), rN = chunkLo(elems, size, rc + 1) - rLo;
-                sendAsync(next, Tag.GATHER, base + dtype.bytesFor(sLo), dtype.bytesFor(sN), null);
-                recvInto(prev, Tag.GATHER, base + dtype.bytesFor(rLo), dtype.bytesFor(rN));
-                awaitSend("allReduce");
-            }
+            ring(tags, send, sendBytes, dst, a, bytes, size - 2, dtype, op);
         });
     }
 
@@ -260,23 +362,22 @@ final class TcpCommunicator implements Communicator {
                 Reduce.finish(HostMemory.view(out, bytes), recvElems, dtype, op, 1);
                 return;
             }
-            int next = mod(rank + 1, size);
-            int prev = mod(rank - 1, size);
-            long t = tmp.address(bytes);
-            long a = acc.address(bytes);
-            // Ring reduce-scatter that ends with chunk `rank` here; the input stays untouched.
-            for (int s = 0; s < size - 1; s++) {
-                int sc = mod(rank - s - 1, size);
+            // Ring reduce-scatter that ends with chunk `rank` in recv; the input stays untouched. Step s
+            // receives partial sums of chunk rank−s−2 and writes (own input op them) into a scratch slot
+            // for that chunk (into recv on the last step), which step s+1 forwards.
+            long slots = acc.address(bytes * size);
+            int steps = size - 1;
+            Tag[] tags = new Tag[steps];
+            long[] src = new long[steps], dst = new long[steps], a = new long[steps], len = new long[steps];
+            for (int s = 0; s < steps; s++) {
                 int rc = mod(rank - s - 2, size);
-                long src = s == 0 ? in + bytes * sc : a;
-                sendAsync(next, Tag.REDUCE, src, bytes, null);
-                recvInto(prev, Tag.REDUCE, t, bytes);
-                awaitSend("reduceScatter");
-                long dst = s == size - 2 ? out : a;
-                HostMemory.copy(dst, in + bytes * rc, bytes);
-                Reduce.accumulate(HostMemory.view(dst, bytes), HostMemory.view(t, bytes), recvElems, dtype, op);
+                tags[s] = Tag.REDUCE;
+                src[s] = s == 0 ? in + bytes * mod(rank - 1, size) : dst[s - 1];
+                dst[s] = s == steps - 1 ? out : slots + bytes * rc;
+                a[s] = in + bytes * rc;
+                len[s] = bytes;
             }
-            Reduce.finish(HostMemory.view(out, bytes), recvElems, dtype, op, size);
+            ring(tags, src, len, dst, a, len, steps - 1, dtype, op);
         });
     }
 
@@ -287,15 +388,17 @@ final class TcpCommunicator implements Communicator {
         run("allGather(" + sendElems + " " + dtype + ")", () -> {
             long bytes = dtype.bytesFor(sendElems);
             HostMemory.copy(out + bytes * rank, in, bytes);
-            int next = mod(rank + 1, size);
-            int prev = mod(rank - 1, size);
-            for (int s = 0; s < size - 1; s++) {
-                int sc = mod(rank - s, size);
-                int rc = mod(rank - s - 1, size);
-                sendAsync(next, Tag.GATHER, out + bytes * sc, bytes, null);
-                recvInto(prev, Tag.GATHER, out + bytes * rc, bytes);
-                awaitSend("allGather");
+            if (size == 1) return;
+            int steps = size - 1;
+            Tag[] tags = new Tag[steps];
+            long[] src = new long[steps], dst = new long[steps], a = new long[steps], len = new long[steps];
+            for (int s = 0; s < steps; s++) {
+                tags[s] = Tag.GATHER;
+                src[s] = out + bytes * mod(rank - s, size);
+                dst[s] = out + bytes * mod(rank - s - 1, size);
+                len[s] = bytes;
             }
+            ring(tags, src, len, dst, a, len, -1, dtype, ReduceOp.SUM);
         });
     }
 

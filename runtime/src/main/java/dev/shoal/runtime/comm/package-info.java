@@ -5,7 +5,8 @@
  *   <li>{@link dev.shoal.runtime.comm.InJvmWorld}: ranks are threads of one JVM; collectives read
  *       and write each other's off-heap buffers directly.
  *   <li>{@link dev.shoal.runtime.comm.TcpTransport}: ranks in different processes; ring
- *       reduce-scatter/all-gather over one TCP connection per pair of ranks.
+ *       reduce-scatter/all-gather over one TCP connection per pair of ranks, pipelined in 256 KiB
+ *       segments (a segment is forwarded as soon as it has arrived and been reduced).
  * </ul>
  *
  * <p>Both pass {@code CommunicatorConformance}, the suite every backend (NCCL included) runs.

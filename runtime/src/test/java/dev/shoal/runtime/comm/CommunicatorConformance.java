@@ -154,6 +154,49 @@ abstract class CommunicatorConformance {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3})
+    void largeBuffersSpanManyPipelineSegments(int n) throws Exception {
+        // 4 MB+ per op: larger than the socket buffers and than many 256 KiB pipeline segments, with an
+        // odd element count so chunks differ in size; AVG exercises the finishing step mid-pipeline.
+        Communicator[] cs = group("large" + n, n, 30_000);
+        try {
+            onRanks(cs, (rank, c) -> {
+                long elems = 1_000_003;
+                for (ReduceOp op : new ReduceOp[] {ReduceOp.SUM, ReduceOp.AVG}) {
+                    BytePointer b = buffer(DType.F32, elems);
+                    for (long i = 0; i < elems; i++) put(b, DType.F32, i, value(rank, i));
+                    c.allReduce(b, elems, DType.F32, op);
+                    for (long i = 0; i < elems; i++) {
+                        float want = expectReduce(op, n, i);
+                        if (Math.abs(get(b, DType.F32, i) - want) > 1e-6f * want) {
+                            fail("rank " + rank + " " + op + " [" + i + "]: got " + get(b, DType.F32, i) + " want "
+                                    + want);
+                        }
+                    }
+                    b.close();
+                }
+                long per = 333_333;
+                BytePointer send = buffer(DType.F32, per * n), recv = buffer(DType.F32, per);
+                for (long i = 0; i < per * n; i++) put(send, DType.F32, i, value(rank, i));
+                c.reduceScatter(send, recv, per, DType.F32, ReduceOp.SUM);
+                for (long i = 0; i < per; i++) {
+                    assertEquals(expectReduce(ReduceOp.SUM, n, rank * per + i), get(recv, DType.F32, i));
+                }
+                BytePointer all = buffer(DType.F32, per * n);
+                for (long i = 0; i < per; i++) put(recv, DType.F32, i, rank * 1_000_000 + (i % 1000));
+                c.allGather(recv, all, per, DType.F32);
+                for (int r = 0; r < n; r++) {
+                    for (long i = 0; i < per; i += 37) {
+                        assertEquals(r * 1_000_000 + (i % 1000), get(all, DType.F32, r * per + i));
+                    }
+                }
+            });
+        } finally {
+            closeAll(cs);
+        }
+    }
+
     @Test
     void sendRecvAlongAPipelineBothWays() throws Exception {
         int n = 4;
