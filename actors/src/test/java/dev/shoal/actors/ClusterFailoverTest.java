@@ -224,6 +224,7 @@ class ClusterFailoverTest {
                         "-XX:+UseSerialGC",
                         "-XX:TieredStopAtLevel=1",
                         "-Dshoal.test.step-millis=50",
+                        "-Dshoal.node.engine=dev.shoal.actors.worker.TestStepRunner$Factory",
                         "-Dshoal.log.level=INFO",
                         "-cp",
                         System.getProperty("java.class.path"),

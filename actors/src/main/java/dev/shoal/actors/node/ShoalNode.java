@@ -55,8 +55,20 @@ public final class ShoalNode implements AutoCloseable {
         ServiceLoader.load(DeviceDiscovery.class).forEach(discoveries::add);
         List<StepRunner.Factory> engines = new ArrayList<>();
         ServiceLoader.load(StepRunner.Factory.class).forEach(engines::add);
+        // shoal.node.engine picks one by class name when several are on the classpath (tests).
+        String chosen = config.hasPath("shoal.node.engine") ? config.getString("shoal.node.engine") : "";
+        if (!chosen.isEmpty()) {
+            List<String> names =
+                    engines.stream().map(e -> e.getClass().getName()).toList();
+            engines.removeIf(e -> !e.getClass().getName().equals(chosen));
+            if (engines.isEmpty()) {
+                throw new IllegalStateException(
+                        "shoal.node.engine = " + chosen + " is not on the classpath; found " + names);
+            }
+        }
         if (engines.size() > 1) {
-            throw new IllegalStateException("more than one training engine on the classpath: " + engines);
+            throw new IllegalStateException("more than one training engine on the classpath: " + engines
+                    + "; choose one with shoal.node.engine");
         }
         StepRunner.Factory engine = engines.isEmpty() ? null : engines.get(0);
         if (engine == null) {

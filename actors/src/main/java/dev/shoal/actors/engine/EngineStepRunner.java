@@ -1,0 +1,283 @@
+// The training engine behind a GpuWorker on CPU ranks: one rank of a (tp, pp, dp) mesh whose ranks
+// are processes talking TCP. It listens on a TcpTransport from the moment the worker starts (the
+// backend address the coordinator hands out), forms its TP/DP/PP communicators with TcpMesh on
+// joinMesh, and trains its shard with the runtime's ParallelTrainer on the micro-batches its
+// replica's DataLoader sends (RankBatches).
+//
+// Guarantees:
+// - Step s (counted from 1) trains on the sampler rows of engine step s − 1 with lr(s − 1), as
+//   `shoal train` does; initial weights are the preset's seeded init (the same on every layout) or
+//   the rank's slice of an HF directory; so the per-step losses match the single-process Trainer
+//   within float reordering.
+// - Everything of a mesh is tagged by its epoch: a step or batch of another epoch is refused or
+//   dropped, and abortMesh unblocks a step waiting on a batch or a collective.
+// - A checkpoint shard is durable (fsynced, renamed, folder fsynced) before runStep returns it.
+// - Rank 0 writes checkpoint_dir/metrics.jsonl (the same lines as `shoal train`, step 0 included).
+package dev.shoal.actors.engine;
+
+import com.typesafe.config.ConfigFactory;
+import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.StepResult;
+import dev.shoal.actors.worker.StepRunner;
+import dev.shoal.actors.worker.WorkerInfo;
+import dev.shoal.comm.Communicator;
+import dev.shoal.comm.ParallelDims;
+import dev.shoal.runtime.comm.TcpTransport;
+import dev.shoal.runtime.hf.HfConfig;
+import dev.shoal.runtime.model.LlamaConfig;
+import dev.shoal.runtime.model.LlamaModel;
+import dev.shoal.runtime.optim.LrSchedule;
+import dev.shoal.runtime.parallel.BatchPlan;
+import dev.shoal.runtime.parallel.DataParallelOptimizer;
+import dev.shoal.runtime.parallel.ParallelTrainer;
+import dev.shoal.runtime.parallel.RankComms;
+import dev.shoal.runtime.parallel.ShardLoader;
+import dev.shoal.runtime.parallel.TcpMesh;
+import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.train.JobConfig;
+import dev.shoal.runtime.train.MetricsLog;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+public final class EngineStepRunner implements StepRunner {
+
+    /** How long forming the mesh's groups may take (all peers must connect). */
+    static final long RENDEZVOUS_MILLIS = 60_000;
+
+    private final WorkerInfo device;
+    private final int threads;
+    private final TcpTransport transport;
+    private final RankBatches batches = new RankBatches();
+
+    // The joined mesh; written on the compute thread, read by abortMesh from the actor.
+    private volatile Mesh mesh;
+
+    /** Everything a rank holds for one mesh. */
+    private record Mesh(
+            MeshAssignment assignment,
+            JobConfig job,
+            RankComms comms,
+            Compute cx,
+            ParallelTrainer trainer,
+            LrSchedule schedule,
+            Validation validation,
+            MetricsLog metrics) {}
+
+    EngineStepRunner(WorkerInfo device, int threads) throws IOException {
+        this.device = device;
+        this.threads = threads;
+        this.transport = TcpTransport.bind(new InetSocketAddress(device.host(), 0));
+    }
+
+    @Override
+    public String backendAddress() {
+        InetSocketAddress a = transport.address();
+        return device.host() + ":" + a.getPort();
+    }
+
+    @Override
+    public void joinMesh(MeshAssignment a) throws Exception {
+        closeMesh();
+        if (a.peers().isEmpty()) {
+            throw new IllegalArgumentException("mesh epoch " + a.epoch() + " came without peer addresses");
+        }
+        JobConfig job = JobSpecs.toJobConfig(a.spec(), threads);
+        ParallelDims dims = a.dims();
+        batches.reset(a.epoch());
+        List<InetSocketAddress> peers = new ArrayList<>();
+        for (String p : a.peers()) peers.add(parse(p));
+        LlamaConfig cfg = modelConfig(job);
+        BatchPlan plan = BatchPlan.of(job.globalBatch(), job.microBatch(), dims.dp());
+        Compute cx = Compute.cpu(threads);
+        RankComms comms = null;
+        try {
+            comms = TcpMesh.forRank(transport, peers, dims, a.rank(), a.epoch(), RENDEZVOUS_MILLIS);
+            DataParallelOptimizer.Mode mode = a.spec().getParallelism().getZero1()
+                    ? DataParallelOptimizer.Mode.ZERO1
+                    : DataParallelOptimizer.Mode.REPLICATED;
+            ParallelTrainer trainer =
+                    new ParallelTrainer(cfg, comms, plan, job.seqLen(), mode, job.optimizer().adamW(), cx);
+            if (!a.checkpointPath().isEmpty()) {
+                RankCheckpoint.load(Path.of(a.checkpointPath()), a.rank(), dims, trainer);
+            } else {
+                initialWeights(job, cfg, trainer, comms, cx);
+            }
+            Validation validation = Validation.read(job, trainer, comms);
+            MetricsLog metrics = null;
+            boolean rank0 = a.rank() == 0 && !a.spec().getCheckpointDir().isBlank();
+            if (rank0) metrics = new MetricsLog(job.metricsFile(), a.startStep() > 1 ? a.startStep() - 1 : -1);
+            Mesh m = new Mesh(a, job, comms, cx, trainer, job.lrSchedule(), validation, metrics);
+            mesh = m;
+            if (a.startStep() == 1) {
+                // The loss before training, as `shoal train` records it (step 0 of metrics.jsonl).
+                Map<String, Double> v = validation.evaluate();
+                if (metrics != null) metrics.write(0, Double.NaN, 0, 0, 0, 0, v);
+            }
+        } catch (Exception | Error e) {
+            mesh = null;
+            if (comms != null) closeComms(comms);
+            cx.close();
+            throw e;
+        }
+    }
+
+    /** A preset's seeded init, identical to the single-process trainer's; or this rank's slice of HF weights. */
+    private static void initialWeights(
+            JobConfig job, LlamaConfig cfg, ParallelTrainer trainer, RankComms comms, Compute cx) throws IOException {
+        if (LlamaConfig.PRESETS.containsKey(job.model().toLowerCase(Locale.ROOT))) {
+            // The full model's init, then this rank's shard of it (init draws per tensor, so it is the
+            // same whatever the layout).
+            LlamaModel full = new LlamaModel(cfg, 1, 1, cx, false);
+            full.initRandom(job.seed());
+            trainer.loadFull(full.params());
+        } else {
+            ShardLoader.load(
+                    Path.of(job.model()),
+                    cfg,
+                    trainer.tpPlan(),
+                    comms.tp().rank(),
+                    trainer.model().params());
+        }
+    }
+
+    private static LlamaConfig modelConfig(JobConfig job) throws IOException {
+        String m = job.model();
+        LlamaConfig c;
+        if (LlamaConfig.PRESETS.containsKey(m.toLowerCase(Locale.ROOT))) {
+            c = LlamaConfig.preset(m);
+        } else if (Files.isDirectory(Path.of(m))) {
+            c = HfConfig.read(Path.of(m));
+        } else {
+            throw new IllegalArgumentException("model = " + m + ": neither a preset (" + LlamaConfig.presetNames()
+                    + ") nor a Hugging Face directory on this node");
+        }
+        if (job.seqLen() > c.maxSeqLen()) {
+            throw new IllegalArgumentException(
+                    "seq_len = " + job.seqLen() + ": model '" + c.name() + "' allows at most " + c.maxSeqLen());
+        }
+        return c;
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step) throws Exception {
+        return runStep(epoch, step, false, "");
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir) throws Exception {
+        Mesh m = mesh;
+        if (m == null || m.assignment().epoch() != epoch) {
+            throw new IllegalStateException("step " + step + " of mesh epoch " + epoch + ": this rank is in "
+                    + (m == null ? "no mesh" : "mesh epoch " + m.assignment().epoch()));
+        }
+        long t0 = System.nanoTime();
+        ParallelDims.Coord c = m.comms().coord();
+        int pp = m.assignment().dims().pp();
+        // 1. This replica's rows, from its loader: inputs on the first stage, targets on the last.
+        int[][] rows = batches.take(
+                epoch, step, c.pp() == 0, c.pp() == pp - 1, m.job(), m.assignment().dims().dp(), c.dp());
+        // 2. Forward, backward and the DP optimizer step at the schedule's LR.
+        double lr = m.schedule().lr(step - 1);
+        double clip = m.job().optimizer().gradClip();
+        ParallelTrainer.StepResult r = m.trainer().step(rows, lr, clip > 0 ? clip : Double.MAX_VALUE);
+        if (!Double.isFinite(r.loss()) || !Double.isFinite(r.gradNorm())) {
+            throw new IllegalStateException("step " + step + ": loss " + r.loss() + ", gradient norm " + r.gradNorm()
+                    + "; stopped without updating (lower lr.peak_lr or resume from the last checkpoint)");
+        }
+        // 3. Held-out losses and the checkpoint shard, when asked.
+        Map<String, Double> val = evaluate ? m.validation().evaluate() : Map.of();
+        String ckptPath = "";
+        long ckptBytes = 0;
+        if (!checkpointDir.isEmpty()) {
+            RankCheckpoint.Written w = RankCheckpoint.save(
+                    Path.of(checkpointDir), step, m.assignment(), m.trainer(), m.schedule(), m.job());
+            ckptPath = w.stepDir().toString();
+            ckptBytes = w.bytes();
+        }
+        long tokens = (long) m.job().globalBatch() * m.job().seqLen();
+        if (m.metrics() != null) {
+            double secs = Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
+            m.metrics().write(step, r.loss(), r.gradNorm(), lr, step * tokens, tokens / secs, evaluate ? val : null);
+        }
+        return new StepResult(r.loss(), tokens, r.gradNorm(), lr, val, ckptPath, ckptBytes);
+    }
+
+    @Override
+    public void offerBatch(Batch batch) {
+        batches.offer(batch);
+    }
+
+    @Override
+    public void abortMesh(long epoch) {
+        batches.abort(epoch);
+        Mesh m = mesh;
+        if (m != null && m.assignment().epoch() == epoch) {
+            String why = "mesh epoch " + epoch + " left";
+            for (Communicator c : List.of(m.comms().tp(), m.comms().dp(), m.comms().pp())) {
+                try {
+                    c.abort(why);
+                } catch (RuntimeException ignored) {
+                    // aborting is best effort: the communicator may be closed already
+                }
+            }
+        }
+    }
+
+    /** Releases the previous mesh's communicators, threads and metrics file (compute thread). */
+    private void closeMesh() {
+        Mesh m = mesh;
+        mesh = null;
+        if (m == null) return;
+        closeComms(m.comms());
+        m.cx().close();
+        if (m.metrics() != null) {
+            try {
+                m.metrics().close();
+            } catch (IOException ignored) {
+                // the lines written so far are flushed
+            }
+        }
+    }
+
+    private static void closeComms(RankComms comms) {
+        for (Communicator c : List.of(comms.tp(), comms.dp(), comms.pp())) {
+            try {
+                c.close();
+            } catch (RuntimeException ignored) {
+                // closing is best effort
+            }
+        }
+    }
+
+    @Override
+    public void close() {
+        closeMesh();
+        transport.close();
+    }
+
+    private static InetSocketAddress parse(String hostPort) {
+        int colon = hostPort.lastIndexOf(':');
+        if (colon < 1) throw new IllegalArgumentException("peer address '" + hostPort + "' is not host:port");
+        return new InetSocketAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1)));
+    }
+
+    /**
+     * Makes one EngineStepRunner per device; found through META-INF/services. Compute threads per rank
+     * come from shoal.node.threads-per-rank (default 1).
+     */
+    public static final class Factory implements StepRunner.Factory {
+        @Override
+        public StepRunner create(WorkerInfo device) throws IOException {
+            var c = ConfigFactory.load();
+            int threads = c.hasPath("shoal.node.threads-per-rank") ? c.getInt("shoal.node.threads-per-rank") : 1;
+            if (threads < 1) throw new IllegalArgumentException("shoal.node.threads-per-rank must be >= 1");
+            return new EngineStepRunner(device, threads);
+        }
+    }
+}
