@@ -562,8 +562,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         Set<Integer> pending = new HashSet<>();
         for (int rank = 0; rank < world; rank++) {
             pending.add(rank);
-            MeshAssignment mesh =
-                    new MeshAssignment(epoch, rank, dims, startStep, checkpoint, peers, state.spec());
+            MeshAssignment mesh = new MeshAssignment(epoch, rank, dims, startStep, checkpoint, peers, state.spec());
             int r = rank;
             ctx.askWithStatus(
                     GpuWorker.MeshJoined.class,
@@ -633,9 +632,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         } catch (IllegalStateException e) {
             return fail(state, e.getMessage());
         }
-        return Effect()
-                .persist(new CheckpointCommitted(ckpt))
-                .thenRun(s -> ctx.getSelf().tell(new CheckpointDone(ckpt.getStep())));
+        return Effect().persist(new CheckpointCommitted(ckpt)).thenRun(s -> ctx.getSelf()
+                .tell(new CheckpointDone(ckpt.getStep())));
     }
 
     private Effect<Event, State> onCheckpointDone(State state, CheckpointDone cmd) {

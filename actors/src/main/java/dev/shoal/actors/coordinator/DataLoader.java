@@ -90,8 +90,7 @@ public final class DataLoader {
                 coordinator.tell(new Coordinator.LoaderFailed(epoch, replica, String.valueOf(e.getMessage())));
                 return Behaviors.stopped();
             }
-            Feeder f = new Feeder(
-                    sampler, layout, spec, epoch, replica, firstStage, lastStage, startStep, prefetch);
+            Feeder f = new Feeder(sampler, layout, spec, epoch, replica, firstStage, lastStage, startStep, prefetch);
             ctx.getLog().debug("loader of replica {} (epoch {}) starts at step {}", replica, epoch, startStep);
             f.feedUpTo(startStep - 1);
             return Behaviors.receive(Command.class)

@@ -101,8 +101,8 @@ public final class EngineStepRunner implements StepRunner {
             DataParallelOptimizer.Mode mode = a.spec().getParallelism().getZero1()
                     ? DataParallelOptimizer.Mode.ZERO1
                     : DataParallelOptimizer.Mode.REPLICATED;
-            ParallelTrainer trainer =
-                    new ParallelTrainer(cfg, comms, plan, job.seqLen(), mode, job.optimizer().adamW(), cx);
+            ParallelTrainer trainer = new ParallelTrainer(
+                    cfg, comms, plan, job.seqLen(), mode, job.optimizer().adamW(), cx);
             if (!a.checkpointPath().isEmpty()) {
                 RankCheckpoint.load(Path.of(a.checkpointPath()), a.rank(), dims, trainer);
             } else {
@@ -181,7 +181,13 @@ public final class EngineStepRunner implements StepRunner {
         int pp = m.assignment().dims().pp();
         // 1. This replica's rows, from its loader: inputs on the first stage, targets on the last.
         int[][] rows = batches.take(
-                epoch, step, c.pp() == 0, c.pp() == pp - 1, m.job(), m.assignment().dims().dp(), c.dp());
+                epoch,
+                step,
+                c.pp() == 0,
+                c.pp() == pp - 1,
+                m.job(),
+                m.assignment().dims().dp(),
+                c.dp());
         // 2. Forward, backward and the DP optimizer step at the schedule's LR.
         double lr = m.schedule().lr(step - 1);
         double clip = m.job().optimizer().gradClip();
@@ -219,7 +225,8 @@ public final class EngineStepRunner implements StepRunner {
         Mesh m = mesh;
         if (m != null && m.assignment().epoch() == epoch) {
             String why = "mesh epoch " + epoch + " left";
-            for (Communicator c : List.of(m.comms().tp(), m.comms().dp(), m.comms().pp())) {
+            for (Communicator c :
+                    List.of(m.comms().tp(), m.comms().dp(), m.comms().pp())) {
                 try {
                     c.abort(why);
                 } catch (RuntimeException ignored) {

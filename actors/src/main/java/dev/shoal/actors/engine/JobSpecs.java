@@ -73,7 +73,8 @@ public final class JobSpecs {
             for (int i = 0; i < st.length; i++) {
                 AlmrPoint p = spec.getAlmrSchedule(i);
                 if (!(p.getAlmr() >= 0 && p.getAlmr() <= 1)) {
-                    throw new IllegalArgumentException("almr_schedule[" + i + "].almr = " + p.getAlmr() + ": not in [0, 1]");
+                    throw new IllegalArgumentException(
+                            "almr_schedule[" + i + "].almr = " + p.getAlmr() + ": not in [0, 1]");
                 }
                 st[i] = p.getStep();
                 ppb[i] = Math.round(p.getAlmr() * AlmrSchedule.Q);

@@ -47,8 +47,8 @@ final class RankBatches {
             throws InterruptedException {
         while ((needInputs && !inputs.containsKey(step)) || (needTargets && !targets.containsKey(step))) {
             if (abortedEpoch == epoch || this.epoch != epoch) {
-                throw new IllegalStateException("mesh epoch " + epoch + " aborted while step " + step
-                        + " waited for its batch");
+                throw new IllegalStateException(
+                        "mesh epoch " + epoch + " aborted while step " + step + " waited for its batch");
             }
             wait(200);
         }

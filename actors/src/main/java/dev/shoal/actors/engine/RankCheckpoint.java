@@ -45,12 +45,18 @@ final class RankCheckpoint {
 
     /** Writes this rank's shard of the state after {@code step} steps; durable on return. */
     static Written save(
-            Path checkpointDir, long step, MeshAssignment mesh, ParallelTrainer trainer, LrSchedule schedule, JobConfig job)
+            Path checkpointDir,
+            long step,
+            MeshAssignment mesh,
+            ParallelTrainer trainer,
+            LrSchedule schedule,
+            JobConfig job)
             throws IOException {
         Path dir = stepDir(checkpointDir, step);
         Files.createDirectories(dir);
         Path fin = dir.resolve(fileName(mesh.rank()));
-        Path tmp = dir.resolve("." + fin.getFileName() + ".tmp-" + ProcessHandle.current().pid());
+        Path tmp = dir.resolve(
+                "." + fin.getFileName() + ".tmp-" + ProcessHandle.current().pid());
         Map<String, HostTensor> tensors = new LinkedHashMap<>();
         trainer.model().params().forEach((k, v) -> tensors.put("param." + k, host(v)));
         AdamW opt = trainer.optimizer().adamw();

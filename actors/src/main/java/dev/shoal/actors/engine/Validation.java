@@ -41,8 +41,7 @@ final class Validation {
         Manifest manifest = Manifest.read(job.data().dir());
         Map<String, List<int[]>> sets = new LinkedHashMap<>();
         for (MixtureSpec.Source s : job.mixtureSpec().sources()) {
-            PreparedSource valid =
-                    PreparedSource.open(job.data().dir(), s.name(), PreparedSource.Split.VALID, false);
+            PreparedSource valid = PreparedSource.open(job.data().dir(), s.name(), PreparedSource.Split.VALID, false);
             List<int[]> seqs = ValidationSet.sequences(
                     valid,
                     job.seqLen(),

@@ -202,10 +202,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .toByteArray();
         } else if (o instanceof GpuWorker.FeedBatch m) {
             StepRunner.Batch b = m.batch();
-            FeedBatch.Builder f = FeedBatch.newBuilder()
-                    .setEpoch(b.epoch())
-                    .setStep(b.step())
-                    .setReplica(b.replica());
+            FeedBatch.Builder f =
+                    FeedBatch.newBuilder().setEpoch(b.epoch()).setStep(b.step()).setReplica(b.replica());
             for (int v : b.inputs()) f.addInputs(v);
             for (int v : b.targets()) f.addTargets(v);
             return f.build().toByteArray();
@@ -214,8 +212,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
             m.validation()
                     .forEach((k, v) ->
                             d.addValidation(SourceLoss.newBuilder().setSource(k).setLoss(v)));
-            return d
-                    .setEpoch(m.epoch())
+            return d.setEpoch(m.epoch())
                     .setStep(m.step())
                     .setRank(m.rank())
                     .setLoss(m.loss())

@@ -18,7 +18,8 @@ public record StepResult(
         long checkpointBytes) {
     public StepResult {
         if (tokens < 0) throw new IllegalArgumentException("step tokens " + tokens + " < 0");
-        validation = validation == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(validation));
+        validation =
+                validation == null ? Map.of() : java.util.Collections.unmodifiableMap(new LinkedHashMap<>(validation));
         if (checkpointPath == null) checkpointPath = "";
         if (checkpointBytes < 0) throw new IllegalArgumentException("checkpoint bytes " + checkpointBytes + " < 0");
     }

@@ -89,7 +89,13 @@ class ClusterMessageSerializerTest {
         workers.put(w0.id(), r0);
         workers.put(w1.id(), r1);
         MeshAssignment mesh = new MeshAssignment(
-                4, 1, ParallelDims.of(1, 1, 2), 51, "/ckpt/step-50", List.of("10.0.0.1:40001", "10.0.0.2:40123"), spec());
+                4,
+                1,
+                ParallelDims.of(1, 1, 2),
+                51,
+                "/ckpt/step-50",
+                List.of("10.0.0.1:40001", "10.0.0.2:40123"),
+                spec());
         GpuWorker.StepTimings timings = new GpuWorker.StepTimings(0.001, 0.25);
         return List.of(
                 new Coordinator.SubmitJob(spec(), probe()),
@@ -111,7 +117,8 @@ class ClusterMessageSerializerTest {
                                 .setStep(57)
                                 .setLoss(2.5)
                                 .setTokens(4096)
-                                .addValidation(SourceLoss.newBuilder().setSource("zh").setLoss(3.1))
+                                .addValidation(
+                                        SourceLoss.newBuilder().setSource("zh").setLoss(3.1))
                                 .build())),
                 new GpuWorker.Describe(probe()),
                 w1,
@@ -120,7 +127,17 @@ class ClusterMessageSerializerTest {
                 new GpuWorker.LeaveMesh(4),
                 new GpuWorker.Step(4, 57, true, "/ckpt", probe()),
                 new GpuWorker.StepDone(
-                        4, 57, 1, 2.5, 4096, timings, 0.75, 3e-4, Map.of("en", 2.25, "zh", 3.5), "/ckpt/step-000057", 123),
+                        4,
+                        57,
+                        1,
+                        2.5,
+                        4096,
+                        timings,
+                        0.75,
+                        3e-4,
+                        Map.of("en", 2.25, "zh", 3.5),
+                        "/ckpt/step-000057",
+                        123),
                 new GpuWorker.FeedBatch(new StepRunner.Batch(4, 57, 1, new int[] {1, 2, 3}, new int[] {2, 3, 4})),
                 new GpuWorker.StepFailed(4, 57, 1, "CUDA error: out of memory"),
                 new Coordinator.JobSubmitted("job-1", spec(), 1_700_000_000_000L),
