@@ -21,7 +21,8 @@ import picocli.CommandLine.Command;
             PrepareCommand.class,
             SampleCommand.class,
             LossCommand.class,
-            TrainCommand.class
+            TrainCommand.class,
+            DemoCommand.class
         })
 public final class ShoalCli implements Runnable {
 
