@@ -12,16 +12,45 @@ public final class TestStepRunner implements StepRunner {
     /** What a runner was asked to do, in order: "join e r s path" and "step e s". */
     public final List<String> calls = new CopyOnWriteArrayList<>();
 
+    /** What each step was asked besides training: "s eval=true ckpt=/dir" (steps with either only). */
+    public final List<String> orders = new CopyOnWriteArrayList<>();
+
+    /** Batches offered by a DataLoader, in arrival order. */
+    public final List<StepRunner.Batch> batches = new CopyOnWriteArrayList<>();
+
     /** Names of the threads that ran joinMesh and runStep. */
     public final List<String> threads = new CopyOnWriteArrayList<>();
 
     private final long stepMillis;
     private final long failAtStep;
+    private final boolean writesShards;
     private volatile long abortedEpoch = -1;
 
     public TestStepRunner(long stepMillis, long failAtStep) {
+        this(stepMillis, failAtStep, false);
+    }
+
+    /** writesShards: a checkpoint request is answered as a durable 100-byte shard (no file is written). */
+    public TestStepRunner(long stepMillis, long failAtStep, boolean writesShards) {
         this.stepMillis = stepMillis;
         this.failAtStep = failAtStep;
+        this.writesShards = writesShards;
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir) throws Exception {
+        StepResult r = runStep(epoch, step);
+        if (!evaluate && checkpointDir.isEmpty()) return r;
+        orders.add(step + " eval=" + evaluate + " ckpt=" + checkpointDir);
+        java.util.Map<String, Double> val = evaluate ? java.util.Map.of("en", 2.0 / step) : java.util.Map.of();
+        boolean shard = writesShards && !checkpointDir.isEmpty();
+        return new StepResult(
+                r.loss(), r.tokens(), 0.5, 1e-3, val, shard ? checkpointDir + "/step-" + step : "", shard ? 100 : 0);
+    }
+
+    @Override
+    public void offerBatch(StepRunner.Batch batch) {
+        batches.add(batch);
     }
 
     @Override
@@ -57,6 +86,7 @@ public final class TestStepRunner implements StepRunner {
         public final java.util.Map<String, TestStepRunner> runners = new java.util.concurrent.ConcurrentHashMap<>();
         private final long stepMillis;
         private final long failAtStep;
+        private final boolean writesShards;
 
         /** For ServiceLoader: step time from -Dshoal.test.step-millis, never fails. */
         public Factory() {
@@ -64,13 +94,18 @@ public final class TestStepRunner implements StepRunner {
         }
 
         public Factory(long stepMillis, long failAtStep) {
+            this(stepMillis, failAtStep, false);
+        }
+
+        public Factory(long stepMillis, long failAtStep, boolean writesShards) {
             this.stepMillis = stepMillis;
             this.failAtStep = failAtStep;
+            this.writesShards = writesShards;
         }
 
         @Override
         public StepRunner create(WorkerInfo device) {
-            return runners.computeIfAbsent(device.id(), id -> new TestStepRunner(stepMillis, failAtStep));
+            return runners.computeIfAbsent(device.id(), id -> new TestStepRunner(stepMillis, failAtStep, writesShards));
         }
     }
 }
