@@ -13,10 +13,13 @@ package dev.shoal.runtime.train;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import dev.shoal.runtime.hf.HfCheckpoint;
+import dev.shoal.runtime.hf.HfConfig;
+import dev.shoal.runtime.hf.HfDirectory;
 import dev.shoal.runtime.hf.HostTensor;
 import dev.shoal.runtime.hf.SafetensorsDType;
 import dev.shoal.runtime.hf.SafetensorsReader;
 import dev.shoal.runtime.hf.SafetensorsWriter;
+import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.model.LlamaModel;
 import dev.shoal.runtime.optim.AdamW;
 import dev.shoal.runtime.tensor.Tensor;
@@ -72,6 +75,21 @@ public final class Checkpoints {
 
     /** Writes a complete checkpoint atomically and returns its folder. */
     public static Path save(Path checkpointDir, LlamaModel model, AdamW opt, State state) throws IOException {
+        return save(checkpointDir, model.config(), model.params(), opt.state(), opt.stepCount(), state);
+    }
+
+    /**
+     * As above from full HF-named tensors: params (every parameter of config) and their AdamW moments by the
+     * same names (e.g. gathered from the shards of a parallel run).
+     */
+    public static Path save(
+            Path checkpointDir,
+            LlamaConfig config,
+            Map<String, Tensor> params,
+            Map<String, AdamW.State> moments,
+            long adamwSteps,
+            State state)
+            throws IOException {
         Files.createDirectories(checkpointDir);
         Path fin = stepDir(checkpointDir, state.step());
         Path tmp = checkpointDir.resolve(
@@ -80,18 +98,19 @@ public final class Checkpoints {
         Files.createDirectories(tmp);
         try {
             // 1. Weights as an HF directory, fp32.
-            HfCheckpoint.export(model, tmp, SafetensorsDType.F32, 0);
+            HfDirectory.write(tmp, HfCheckpoint.hostView(params), SafetensorsDType.F32, 0);
+            HfConfig.write(config, SafetensorsDType.F32, tmp);
             // 2. AdamW moments under their parameter names.
-            Map<String, HostTensor> moments = new LinkedHashMap<>();
-            for (Map.Entry<String, AdamW.State> e : opt.state().entrySet()) {
-                moments.put("exp_avg." + e.getKey(), host(e.getValue().expAvg()));
-                moments.put("exp_avg_sq." + e.getKey(), host(e.getValue().expAvgSq()));
+            Map<String, HostTensor> m = new LinkedHashMap<>();
+            for (Map.Entry<String, AdamW.State> e : moments.entrySet()) {
+                m.put("exp_avg." + e.getKey(), host(e.getValue().expAvg()));
+                m.put("exp_avg_sq." + e.getKey(), host(e.getValue().expAvgSq()));
             }
             SafetensorsWriter.write(
                     tmp.resolve(OPTIMIZER_FILE),
-                    moments,
+                    m,
                     SafetensorsDType.F32,
-                    Map.of("adamw_steps", Long.toString(opt.stepCount())));
+                    Map.of("adamw_steps", Long.toString(adamwSteps)));
             // 3. The state, last.
             JSON.writeValue(tmp.resolve(STATE_FILE).toFile(), state);
             // 4. fsync every file and the folder, rename, fsync the parent.

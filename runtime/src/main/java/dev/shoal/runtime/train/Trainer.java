@@ -10,11 +10,6 @@
 package dev.shoal.runtime.train;
 
 import dev.shoal.runtime.data.BatchLayout;
-import dev.shoal.runtime.data.Manifest;
-import dev.shoal.runtime.data.MixtureSampler;
-import dev.shoal.runtime.data.MixtureSpec;
-import dev.shoal.runtime.data.PreparedSource;
-import dev.shoal.runtime.data.ValidationSet;
 import dev.shoal.runtime.hf.HfCheckpoint;
 import dev.shoal.runtime.hf.HfFormatException;
 import dev.shoal.runtime.model.LlamaConfig;
@@ -26,15 +21,10 @@ import dev.shoal.runtime.tensor.Compute;
 import dev.shoal.runtime.tensor.Tensor;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.IntBuffer;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
 
 /** Not thread-safe; owns its thread pool (close it). */
 public final class Trainer implements AutoCloseable {
@@ -60,14 +50,11 @@ public final class Trainer implements AutoCloseable {
     private final PrintStream log;
     private final PrintStream progressOut;
     private final Compute cx;
-    private final Manifest manifest;
-    private final MixtureSampler sampler;
+    private final TrainData data;
     private final BatchLayout layout;
     private final LlamaModel model;
     private final AdamW opt;
     private final LrSchedule schedule;
-    private final Map<String, List<int[]>> valSets = new LinkedHashMap<>(); // source -> [n][T+1] ids
-    private final Map<String, String> identity;
     private final int[] inputs; // [micro·T]
     private final int[] targets; // [micro·T]
 
@@ -79,121 +66,43 @@ public final class Trainer implements AutoCloseable {
         this.job = job;
         this.log = log;
         this.progressOut = progress;
-        MixtureSpec spec = job.mixtureSpec();
-        // 1. Data: the prepared folder, its manifest and every source's train split.
-        Path dataDir = job.data().dir();
-        if (!Files.isDirectory(dataDir)) {
-            throw new JobConfigException(
-                    "train.data.dir = " + dataDir + ": no such folder (make one with shoal prepare)");
-        }
-        try {
-            manifest = Manifest.read(dataDir);
-            sampler = MixtureSampler.fromPrepared(dataDir, spec, true);
-        } catch (IllegalArgumentException e) {
-            throw new JobConfigException("train.data: " + e.getMessage());
-        } catch (IOException e) {
-            throw new JobConfigException("train.data.dir = " + dataDir + ": " + e.getMessage());
-        }
-        layout = sampler.layout(1);
+        // 1. Data: the prepared folder, its manifest, every source's train split and held-out sequences.
+        data = new TrainData(job, this::note);
+        layout = data.layout(1);
         // 2. Model: a preset with seeded random init, or an HF directory; checked against data and T.
+        LlamaConfig mc = TrainData.modelConfig(job);
+        data.checkVocab(mc);
         cx = Compute.cpu(job.threads());
         try {
-            model = buildModel(job, cx);
+            model = buildModel(job, mc, cx);
             opt = new AdamW(model.params(), model.grads(), job.optimizer().adamW(), cx.par());
-            readValidation(spec, dataDir);
         } catch (RuntimeException | IOException e) {
             cx.close();
             throw e;
         }
-        LlamaConfig mc = model.config();
-        if (manifest.tokenizer().vocabSize() > mc.vocab()) {
-            close();
-            throw new JobConfigException("train.data.dir = " + dataDir + ": its tokenizer has "
-                    + manifest.tokenizer().vocabSize() + " ids, more than the vocabulary " + mc.vocab() + " of model '"
-                    + mc.name() + "' (tokenize with a smaller tokenizer or use a larger model)");
-        }
         schedule = job.lrSchedule();
-        identity = identity(job, manifest, mc);
         inputs = new int[job.microBatch() * job.seqLen()];
         targets = new int[job.microBatch() * job.seqLen()];
     }
 
-    /** Held-out sequences per source, fixed for the whole run. */
-    private void readValidation(MixtureSpec spec, Path dataDir) throws IOException {
-        int maxSeqs = job.evalBatches() * job.microBatch();
-        for (MixtureSpec.Source s : spec.sources()) {
-            PreparedSource valid;
-            try {
-                valid = PreparedSource.open(dataDir, s.name(), PreparedSource.Split.VALID, true);
-            } catch (IOException e) {
-                throw new JobConfigException("train.data.dir = " + dataDir + ": " + e.getMessage());
-            }
-            List<int[]> seqs = ValidationSet.sequences(
-                    valid,
-                    job.seqLen(),
-                    maxSeqs,
-                    manifest.tokenizer().bosId(),
-                    manifest.tokenizer().eosId());
-            if (seqs.isEmpty()) {
-                note("note: source " + s.name() + " has no held-out sequence of " + (job.seqLen() + 1)
-                        + " ids; it gets no validation loss");
-            } else {
-                valSets.put(s.name(), seqs);
-            }
-        }
-    }
-
-    private LlamaModel buildModel(JobConfig job, Compute cx) throws IOException {
-        String m = job.model();
+    private LlamaModel buildModel(JobConfig job, LlamaConfig c, Compute cx) throws IOException {
         int micro = job.microBatch(), t = job.seqLen();
         LlamaModel model;
-        if (LlamaConfig.PRESETS.containsKey(m.toLowerCase(Locale.ROOT))) {
-            LlamaConfig c = LlamaConfig.preset(m);
-            checkSeqLen(c);
+        if (TrainData.isPreset(job)) {
             model = new LlamaModel(c, micro, t, cx, false);
             model.initRandom(job.seed());
             note("model: preset " + c.name() + ", " + c.paramCount() + " parameters, random init (seed " + job.seed()
                     + ")");
         } else {
-            Path dir = Path.of(m);
-            if (!Files.isDirectory(dir)) {
-                throw new JobConfigException("train.model = " + m + ": neither a preset (" + LlamaConfig.presetNames()
-                        + ") nor a Hugging Face directory");
-            }
+            Path dir = Path.of(job.model());
             try {
-                checkSeqLen(dev.shoal.runtime.hf.HfConfig.read(dir));
                 model = HfCheckpoint.load(dir, micro, t, cx, false);
             } catch (HfFormatException e) {
-                throw new JobConfigException("train.model = " + m + ": " + e.getMessage());
+                throw new JobConfigException("train.model = " + job.model() + ": " + e.getMessage());
             }
             note("model: " + dir + " (" + model.config().paramCount() + " parameters)");
         }
         return model;
-    }
-
-    private void checkSeqLen(LlamaConfig c) {
-        if (job.seqLen() > c.maxSeqLen()) {
-            throw new JobConfigException("train.seq_len = " + job.seqLen() + ": model '" + c.name()
-                    + "' allows at most " + c.maxSeqLen() + " positions");
-        }
-    }
-
-    /** What a checkpoint must agree on with the job to be resumed: the data stream and the model's shape. */
-    static Map<String, String> identity(JobConfig job, Manifest manifest, LlamaConfig model) {
-        MixtureSpec s = job.mixtureSpec();
-        Map<String, String> id = new LinkedHashMap<>();
-        id.put("seed", Long.toString(s.seed()));
-        id.put("seq_len", Integer.toString(s.seqLen()));
-        id.put("global_batch", Integer.toString(s.globalBatch()));
-        id.put("data.sources", s.sources().toString());
-        id.put("data.additional_language", String.valueOf(s.additionalLang()));
-        id.put(
-                "data.almr_schedule",
-                Arrays.toString(s.effectiveSchedule().steps()) + " "
-                        + Arrays.toString(s.effectiveSchedule().ppb()));
-        id.put("tokenizer_sha256", manifest.tokenizer().sha256());
-        id.put("model", model.withName("-").toString());
-        return id;
     }
 
     public LlamaModel model() {
@@ -214,97 +123,44 @@ public final class Trainer implements AutoCloseable {
      * checkpoint_dir that already holds a checkpoint is refused.
      */
     public Result run(boolean resume, long stopAfter) throws IOException {
-        long t0 = System.nanoTime();
-        Path ckptDir = job.checkpointDir();
-        Checkpoints.clean(ckptDir);
-        Optional<Path> latest = Checkpoints.latest(ckptDir);
-        long start = 0;
-        if (latest.isPresent() && !resume) {
-            throw new JobConfigException("train.checkpoint_dir = " + ckptDir + " already holds "
-                    + latest.get().getFileName() + "; pass --resume to continue it, or choose another checkpoint_dir");
-        }
-        if (resume && latest.isPresent()) {
-            start = resumeFrom(latest.get());
-        } else if (resume) {
-            note("resume: no complete checkpoint in " + ckptDir + "; starting at step 0");
-        }
-        long end = Math.min(job.steps(), stopAfter);
-        Path lastCkpt = latest.orElse(null);
-        double lastLoss = Double.NaN;
-        Map<String, Double> lastVal = null;
-        int tokensPerStep = job.globalBatch() * job.seqLen();
-        try (MetricsLog metrics = new MetricsLog(job.metricsFile(), start > 0 ? start : -1);
-                TrainProgress bar = new TrainProgress(progressOut, start, job.steps())) {
-            if (start == 0) {
-                lastVal = evaluate();
-                metrics.write(0, Double.NaN, 0, 0, 0, 0, lastVal);
-            }
-            for (long s = start; s < end; s++) {
-                long st = System.nanoTime();
+        TrainLoop.Engine engine = new TrainLoop.Engine() {
+            @Override
+            public TrainLoop.Outcome step(long s) {
                 double lr = schedule.lr(s);
-                double[] lossNorm = step(s, lr);
-                lastLoss = lossNorm[0];
-                long done = s + 1;
-                double tps = tokensPerStep / Math.max(1e-9, (System.nanoTime() - st) / 1e9);
-                boolean last = done == job.steps();
-                Map<String, Double> val = null;
-                if (last || (job.evalInterval() > 0 && done % job.evalInterval() == 0)) {
-                    val = evaluate();
-                    lastVal = val;
-                }
-                metrics.write(done, lossNorm[0], lossNorm[1], lr, done * tokensPerStep, tps, val);
-                if (last || (job.checkpointInterval() > 0 && done % job.checkpointInterval() == 0)) {
-                    lastCkpt = Checkpoints.save(ckptDir, model, opt, state(done));
-                }
-                bar.update(done, lossNorm[0], tps);
+                double[] lossNorm = Trainer.this.step(s, lr);
+                return new TrainLoop.Outcome(lossNorm[0], lossNorm[1], lr);
             }
-        }
-        return new Result(start, Math.max(start, end), lastLoss, lastVal, lastCkpt, job.metricsFile(), secs(t0));
+
+            @Override
+            public Map<String, Double> evaluate() {
+                return Trainer.this.evaluate();
+            }
+
+            @Override
+            public Path save(long done) throws IOException {
+                return Checkpoints.save(
+                        job.checkpointDir(), model, opt, data.state(done, opt.stepCount(), model.config()));
+            }
+
+            @Override
+            public long resume(Path dir) throws IOException {
+                return resumeFrom(dir);
+            }
+        };
+        return TrainLoop.run(job, engine, true, resume, stopAfter, this::note, progressOut);
     }
 
     private long resumeFrom(Path dir) throws IOException {
         Checkpoints.State st = Checkpoints.readState(dir);
-        StringBuilder diff = new StringBuilder();
-        for (Map.Entry<String, String> e : identity.entrySet()) {
-            String was = st.identity().get(e.getKey());
-            if (!e.getValue().equals(was)) {
-                diff.append(diff.length() == 0 ? "" : "; ")
-                        .append(e.getKey())
-                        .append(": checkpoint ")
-                        .append(was)
-                        .append(", config ")
-                        .append(e.getValue());
-            }
-        }
-        if (diff.length() > 0) {
-            throw new JobConfigException("cannot resume from " + dir + ": the job differs in " + diff);
-        }
+        String changed = data.checkResumable(dir, st, model.config());
         try {
             Checkpoints.load(dir, model, opt);
         } catch (HfFormatException e) {
             throw new JobConfigException("cannot resume from " + dir + ": " + e.getMessage());
         }
-        if (!schedule.toString().equals(st.lrSchedule())) {
-            note("note: the LR schedule changed since the checkpoint (was " + st.lrSchedule() + ", now " + schedule
-                    + ")");
-        }
+        if (changed != null) note(changed);
         note("resumed from " + dir + " at step " + st.step());
         return st.step();
-    }
-
-    private Checkpoints.State state(long done) {
-        Map<String, Long> consumed = new LinkedHashMap<>();
-        long[] c = sampler.labelTokensConsumed(done);
-        for (int i = 0; i < c.length; i++)
-            consumed.put(job.mixtureSpec().sources().get(i).name(), c[i]);
-        return new Checkpoints.State(
-                done,
-                opt.stepCount(),
-                schedule.toString(),
-                done < job.steps() ? schedule.lr(done) : Double.NaN,
-                consumed,
-                identity,
-                "none drawn while training; data and initial weights come from seed " + job.seed());
     }
 
     /** One optimizer step on step s's global batch; returns {mean loss, pre-clip grad norm}. */
@@ -314,8 +170,7 @@ public final class Trainer implements AutoCloseable {
         double lossSum = 0;
         // Forward and backward of each micro-batch; gradients add up in the model's grad buffer.
         for (int m = 0; m < accum; m++) {
-            MixtureSampler.Batch b = sampler.microBatch(s, 0, 1, m, false);
-            fill(b);
+            data.microBatch(s, 0, 1, m, inputs, targets);
             lossSum += model.forward(inputs, targets, job.microBatch(), job.seqLen());
             model.backward();
         }
@@ -340,24 +195,11 @@ public final class Trainer implements AutoCloseable {
         return new double[] {loss, norm};
     }
 
-    /** Inputs [micro, T] = ids [:, 0:T], targets = ids [:, 1:T+1] of the batch. */
-    private void fill(MixtureSampler.Batch b) {
-        int t = job.seqLen();
-        IntBuffer ids = b.tokens();
-        for (int r = 0; r < b.rows(); r++) {
-            int base = r * (t + 1);
-            for (int p = 0; p < t; p++) {
-                inputs[r * t + p] = ids.get(base + p);
-                targets[r * t + p] = ids.get(base + p + 1);
-            }
-        }
-    }
-
     /** Mean next-token loss of each source's held-out sequences, in micro-batches. */
     public Map<String, Double> evaluate() {
         Map<String, Double> out = new LinkedHashMap<>();
         int t = job.seqLen(), micro = job.microBatch();
-        for (Map.Entry<String, List<int[]>> e : valSets.entrySet()) {
+        for (Map.Entry<String, List<int[]>> e : data.validation().entrySet()) {
             List<int[]> seqs = e.getValue();
             double sum = 0;
             long count = 0;
@@ -378,10 +220,6 @@ public final class Trainer implements AutoCloseable {
 
     private void note(String line) {
         if (log != null) log.println(line);
-    }
-
-    private static double secs(long t0) {
-        return (System.nanoTime() - t0) / 1e9;
     }
 
     @Override
