@@ -1,8 +1,8 @@
 // The training engine behind a GpuWorker on CPU ranks: one rank of a (tp, pp, dp) mesh whose ranks
 // are processes talking TCP. It listens on a TcpTransport from the moment the worker starts (the
 // backend address the coordinator hands out), forms its TP/DP/PP communicators with TcpMesh on
-// joinMesh, and trains its shard with the runtime's ParallelTrainer on the micro-batches its
-// replica's DataLoader sends (RankBatches).
+// joinMesh, and trains its shard with the runtime's RankTrainer on the micro-batches its replica's
+// DataLoader sends (RankBatches) instead of reading them itself.
 //
 // Guarantees:
 // - Step s (counted from 1) trains on the sampler rows of engine step s − 1 with lr(s − 1), as
@@ -23,26 +23,16 @@ import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.Communicator;
 import dev.shoal.comm.ParallelDims;
 import dev.shoal.runtime.comm.TcpTransport;
-import dev.shoal.runtime.hf.HfConfig;
-import dev.shoal.runtime.model.LlamaConfig;
-import dev.shoal.runtime.model.LlamaModel;
-import dev.shoal.runtime.optim.LrSchedule;
-import dev.shoal.runtime.parallel.BatchPlan;
-import dev.shoal.runtime.parallel.DataParallelOptimizer;
-import dev.shoal.runtime.parallel.ParallelTrainer;
 import dev.shoal.runtime.parallel.RankComms;
-import dev.shoal.runtime.parallel.ShardLoader;
 import dev.shoal.runtime.parallel.TcpMesh;
-import dev.shoal.runtime.tensor.Compute;
 import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.MetricsLog;
+import dev.shoal.runtime.train.RankTrainer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 
 public final class EngineStepRunner implements StepRunner {
@@ -60,14 +50,7 @@ public final class EngineStepRunner implements StepRunner {
 
     /** Everything a rank holds for one mesh. */
     private record Mesh(
-            MeshAssignment assignment,
-            JobConfig job,
-            RankComms comms,
-            Compute cx,
-            ParallelTrainer trainer,
-            LrSchedule schedule,
-            Validation validation,
-            MetricsLog metrics) {}
+            MeshAssignment assignment, JobConfig job, RankComms comms, RankTrainer trainer, MetricsLog metrics) {}
 
     EngineStepRunner(WorkerInfo device, int threads) throws IOException {
         this.device = device;
@@ -92,76 +75,33 @@ public final class EngineStepRunner implements StepRunner {
         batches.reset(a.epoch());
         List<InetSocketAddress> peers = new ArrayList<>();
         for (String p : a.peers()) peers.add(parse(p));
-        LlamaConfig cfg = modelConfig(job);
-        BatchPlan plan = BatchPlan.of(job.globalBatch(), job.microBatch(), dims.dp());
-        Compute cx = Compute.cpu(threads);
         RankComms comms = null;
+        RankTrainer trainer = null;
         try {
             comms = TcpMesh.forRank(transport, peers, dims, a.rank(), a.epoch(), RENDEZVOUS_MILLIS);
-            DataParallelOptimizer.Mode mode = a.spec().getParallelism().getZero1()
-                    ? DataParallelOptimizer.Mode.ZERO1
-                    : DataParallelOptimizer.Mode.REPLICATED;
-            ParallelTrainer trainer = new ParallelTrainer(
-                    cfg, comms, plan, job.seqLen(), mode, job.optimizer().adamW(), cx);
+            boolean zero1 = a.spec().getParallelism().getZero1();
+            // Builds the shard and loads a preset's seeded init (the Trainer's) or the HF slice.
+            trainer = new RankTrainer(job, dims, comms, new RankTrainer.Options(zero1, threads, null, null, null));
             if (!a.checkpointPath().isEmpty()) {
-                RankCheckpoint.load(Path.of(a.checkpointPath()), a.rank(), dims, trainer);
-            } else {
-                initialWeights(job, cfg, trainer, comms, cx);
+                RankCheckpoint.load(Path.of(a.checkpointPath()), a.rank(), dims, trainer.trainer());
+                trainer.setStepsDone(a.startStep() - 1);
             }
-            Validation validation = Validation.read(job, trainer, comms);
             MetricsLog metrics = null;
-            boolean rank0 = a.rank() == 0 && !a.spec().getCheckpointDir().isBlank();
-            if (rank0) metrics = new MetricsLog(job.metricsFile(), a.startStep() > 1 ? a.startStep() - 1 : -1);
-            Mesh m = new Mesh(a, job, comms, cx, trainer, job.lrSchedule(), validation, metrics);
-            mesh = m;
+            if (a.rank() == 0 && !a.spec().getCheckpointDir().isBlank()) {
+                metrics = new MetricsLog(job.metricsFile(), a.startStep() > 1 ? a.startStep() - 1 : -1);
+            }
+            mesh = new Mesh(a, job, comms, trainer, metrics);
             if (a.startStep() == 1) {
                 // The loss before training, as `shoal train` records it (step 0 of metrics.jsonl).
-                Map<String, Double> v = validation.evaluate();
+                Map<String, Double> v = trainer.evaluate();
                 if (metrics != null) metrics.write(0, Double.NaN, 0, 0, 0, 0, v);
             }
         } catch (Exception | Error e) {
             mesh = null;
+            if (trainer != null) trainer.close();
             if (comms != null) closeComms(comms);
-            cx.close();
             throw e;
         }
-    }
-
-    /** A preset's seeded init, identical to the single-process trainer's; or this rank's slice of HF weights. */
-    private static void initialWeights(
-            JobConfig job, LlamaConfig cfg, ParallelTrainer trainer, RankComms comms, Compute cx) throws IOException {
-        if (LlamaConfig.PRESETS.containsKey(job.model().toLowerCase(Locale.ROOT))) {
-            // The full model's init, then this rank's shard of it (init draws per tensor, so it is the
-            // same whatever the layout).
-            LlamaModel full = new LlamaModel(cfg, 1, 1, cx, false);
-            full.initRandom(job.seed());
-            trainer.loadFull(full.params());
-        } else {
-            ShardLoader.load(
-                    Path.of(job.model()),
-                    cfg,
-                    trainer.tpPlan(),
-                    comms.tp().rank(),
-                    trainer.model().params());
-        }
-    }
-
-    private static LlamaConfig modelConfig(JobConfig job) throws IOException {
-        String m = job.model();
-        LlamaConfig c;
-        if (LlamaConfig.PRESETS.containsKey(m.toLowerCase(Locale.ROOT))) {
-            c = LlamaConfig.preset(m);
-        } else if (Files.isDirectory(Path.of(m))) {
-            c = HfConfig.read(Path.of(m));
-        } else {
-            throw new IllegalArgumentException("model = " + m + ": neither a preset (" + LlamaConfig.presetNames()
-                    + ") nor a Hugging Face directory on this node");
-        }
-        if (job.seqLen() > c.maxSeqLen()) {
-            throw new IllegalArgumentException(
-                    "seq_len = " + job.seqLen() + ": model '" + c.name() + "' allows at most " + c.maxSeqLen());
-        }
-        return c;
     }
 
     @Override
@@ -188,21 +128,21 @@ public final class EngineStepRunner implements StepRunner {
                 m.job(),
                 m.assignment().dims().dp(),
                 c.dp());
-        // 2. Forward, backward and the DP optimizer step at the schedule's LR.
-        double lr = m.schedule().lr(step - 1);
-        double clip = m.job().optimizer().gradClip();
-        ParallelTrainer.StepResult r = m.trainer().step(rows, lr, clip > 0 ? clip : Double.MAX_VALUE);
-        if (!Double.isFinite(r.loss()) || !Double.isFinite(r.gradNorm())) {
-            throw new IllegalStateException("step " + step + ": loss " + r.loss() + ", gradient norm " + r.gradNorm()
-                    + "; stopped without updating (lower lr.peak_lr or resume from the last checkpoint)");
-        }
+        // 2. Forward, backward and the DP optimizer step at the LR of engine step step − 1.
+        RankTrainer.StepMetrics r = m.trainer().step(step - 1, rows);
+        double lr = r.lr();
         // 3. Held-out losses and the checkpoint shard, when asked.
-        Map<String, Double> val = evaluate ? m.validation().evaluate() : Map.of();
+        Map<String, Double> val = evaluate ? m.trainer().evaluate() : Map.of();
         String ckptPath = "";
         long ckptBytes = 0;
         if (!checkpointDir.isEmpty()) {
             RankCheckpoint.Written w = RankCheckpoint.save(
-                    Path.of(checkpointDir), step, m.assignment(), m.trainer(), m.schedule(), m.job());
+                    Path.of(checkpointDir),
+                    step,
+                    m.assignment(),
+                    m.trainer().trainer(),
+                    m.job().lrSchedule(),
+                    m.job());
             ckptPath = w.stepDir().toString();
             ckptBytes = w.bytes();
         }
@@ -241,8 +181,8 @@ public final class EngineStepRunner implements StepRunner {
         Mesh m = mesh;
         mesh = null;
         if (m == null) return;
+        m.trainer().close();
         closeComms(m.comms());
-        m.cx().close();
         if (m.metrics() != null) {
             try {
                 m.metrics().close();
