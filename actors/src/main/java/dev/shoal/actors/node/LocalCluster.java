@@ -40,6 +40,9 @@ import org.h2.tools.Server;
 
 public final class LocalCluster implements AutoCloseable {
 
+    private static final List<String> JOIN_RETRY =
+            List.of("-Dpekko.cluster.seed-node-timeout=2s", "-Dpekko.cluster.retry-unsuccessful-join-after=2s");
+
     private final Path dir;
     private final List<Process> nodes = new ArrayList<>();
     private final List<Path> logs = new ArrayList<>();
@@ -114,6 +117,8 @@ public final class LocalCluster implements AutoCloseable {
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(
                 java, "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss4m", "-Dshoal.log.level=INFO"));
+        // One machine: retry a join every 2 s instead of Pekko's 5-10 s while the seed is still starting.
+        cmd.addAll(JOIN_RETRY);
         cmd.addAll(jvmArgs);
         cmd.addAll(List.of(
                 "-cp",
@@ -156,9 +161,16 @@ public final class LocalCluster implements AutoCloseable {
 
     private static ActorSystem<Void> startClient(int port, String seed, Duration timeout) {
         Config overrides = ConfigFactory.parseMap(Map.of(
-                "shoal.node.port", port,
-                "shoal.node.roles", List.of("client"),
-                "shoal.cluster.seed-nodes", List.of(seed)));
+                "shoal.node.port",
+                port,
+                "shoal.node.roles",
+                List.of("client"),
+                "shoal.cluster.seed-nodes",
+                List.of(seed),
+                "pekko.cluster.seed-node-timeout",
+                "2s",
+                "pekko.cluster.retry-unsuccessful-join-after",
+                "2s"));
         Config config = ShoalConfig.derive(ShoalConfig.layered(overrides), Map.of());
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "shoal", config);
         CompletableFuture<Void> up = new CompletableFuture<>();
