@@ -45,6 +45,7 @@ public final class LocalCluster implements AutoCloseable {
 
     private final Path dir;
     private final List<Process> nodes = new ArrayList<>();
+    private final List<String> addresses = new ArrayList<>();
     private final List<Path> logs = new ArrayList<>();
     private final Thread hook = new Thread(this::close, "shoal-local-cluster-stop");
     private Server h2;
@@ -113,6 +114,7 @@ public final class LocalCluster implements AutoCloseable {
     private CompletableFuture<String> startNode(
             int index, int port, String seed, String journalUrl, int ranks, List<String> jvmArgs) throws IOException {
         Path log = dir.resolve("node-" + index + ".log");
+        addresses.add("pekko://shoal@127.0.0.1:" + port);
         logs.add(log);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(
@@ -190,6 +192,16 @@ public final class LocalCluster implements AutoCloseable {
 
     public List<Path> logs() {
         return List.copyOf(logs);
+    }
+
+    /** Node i's cluster address, e.g. "pekko://shoal@127.0.0.1:2552". */
+    public String address(int i) {
+        return addresses.get(i);
+    }
+
+    /** Node i's JVM (e.g. to kill -9 it in a failover test). */
+    public Process node(int i) {
+        return nodes.get(i);
     }
 
     /** The coordinator's status, or null when it did not answer within {@code timeout}. */
