@@ -237,6 +237,8 @@ class ClusterFailoverTest {
                         seed,
                         "--cpu-ranks",
                         "1",
+                        "--grpc-port",
+                        "0",
                         "--journal",
                         "h2",
                         "--journal-url",

@@ -11,6 +11,9 @@
 //   move, training resumes under a new epoch from the last committed checkpoint (invariant 3).
 // - Workers come and go through the Receptionist (GpuWorker.SERVICE_KEY); a worker counts as lost
 //   only once the cluster removed its node (the split brain resolver downed it), not on a blip.
+// - Subscribers (the control plane's Watch streams; not persisted, death-watched) get a PhaseChange
+//   after every persisted phase or mesh change, a StepMetrics for every step all ranks finished, and
+//   every committed checkpoint.
 package dev.shoal.actors.coordinator;
 
 import dev.shoal.actors.serialization.ClusterMessage;
@@ -19,8 +22,12 @@ import dev.shoal.actors.worker.MeshAssignment;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.ParallelDims;
 import dev.shoal.proto.v1.CheckpointInfo;
+import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.Phase;
+import dev.shoal.proto.v1.PhaseChange;
+import dev.shoal.proto.v1.SourceLoss;
+import dev.shoal.proto.v1.StepMetrics;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -195,6 +202,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** Ends the running job after its current step; committed checkpoints stay. */
     public record StopJob(ActorRef<StatusReply<Done>> replyTo) implements Command, ClusterMessage {}
 
+    /** Starts sending {@link Published} events to {@code subscriber} until it stops; idempotent. */
+    public record Subscribe(ActorRef<Published> subscriber) implements Command, ClusterMessage {}
+
+    /** One event for subscribers: a phase change, the metrics of a finished step, or a checkpoint. */
+    public record Published(JobEvent event) implements ClusterMessage {}
+
+    /** The start of a refusal of SubmitJob whose spec is wrong (the control plane maps it to INVALID_ARGUMENT). */
+    public static final String INVALID_SPEC = "invalid job spec: ";
+
     public record JobAccepted(String jobId) implements ClusterMessage {}
 
     public record Status(
@@ -230,6 +246,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private record RunNextStep() implements Command {}
 
     private record StepTimedOut(long epoch, long step) implements Command {}
+
+    private record SubscriberGone(ActorRef<Published> subscriber) implements Command {}
 
     // ================================================================== events
 
@@ -287,6 +305,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Forming forming;
     private Training training;
     private boolean resumeOnListing;
+    // Subscribers and what they were last told; not persisted (see publish / announce / tally).
+    private final Set<ActorRef<Published>> subscribers = new HashSet<>();
+    private Phase announcedPhase = Phase.IDLE;
+    private long announcedEpoch = 0;
+    private long phaseSinceNanos = System.nanoTime();
+    private StepTally tally;
 
     public static Behavior<Command> create(CoordinatorSettings settings) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -326,6 +350,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     public SignalHandler<State> signalHandler() {
         return newSignalHandlerBuilder()
                 .onSignal(RecoveryCompleted.class, (state, signal) -> {
+                    announcedPhase = state.phase();
+                    announcedEpoch = state.meshEpoch();
+                    phaseSinceNanos = System.nanoTime();
                     // Progress of a running job is not journaled: resume it under a new epoch once the
                     // receptionist has told which workers are still there.
                     resumeOnListing = state.active();
@@ -356,6 +383,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(StepAnswer.class, this::onStepAnswer)
                 .onCommand(RunNextStep.class, (state, cmd) -> nextStep(state))
                 .onCommand(StepTimedOut.class, this::onStepTimedOut)
+                .onCommand(Subscribe.class, this::onSubscribe)
+                .onCommand(SubscriberGone.class, (state, cmd) -> {
+                    subscribers.remove(cmd.subscriber());
+                    return Effect().none();
+                })
                 .build();
     }
 
@@ -372,11 +404,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         List<String> problems =
                 JobSpecCheck.problems(cmd.spec(), state.workers().size());
         if (!problems.isEmpty()) {
-            return Effect().reply(cmd.replyTo(), StatusReply.error("invalid job spec: " + String.join("; ", problems)));
+            return Effect().reply(cmd.replyTo(), StatusReply.error(INVALID_SPEC + String.join("; ", problems)));
         }
         String jobId = "job-" + UUID.randomUUID();
         return Effect()
                 .persist(new JobSubmitted(jobId, cmd.spec(), System.currentTimeMillis()))
+                .thenRun(this::announce)
                 .thenRun(s -> ctx.getSelf().tell(new FormMesh()))
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(new JobAccepted(jobId)));
     }
@@ -417,6 +450,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (problem != null) return Effect().reply(cmd.replyTo(), StatusReply.error(problem));
         return Effect()
                 .persist(new CheckpointCommitted(c))
+                .thenRun(s -> publish(s, JobEvent.newBuilder().setCheckpoint(c)))
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(Done.getInstance()));
     }
 
@@ -427,6 +461,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         long step = progress(state);
         return Effect()
                 .persist(new JobCompleted(step, "stopped by request after step " + step))
+                .thenRun(this::announce)
                 .thenRun(this::leaveMesh)
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(Done.getInstance()));
     }
@@ -471,6 +506,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         resumeOnListing = false;
         var effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
         return effect.thenRun(s -> {
+            announce(s);
             if (!s.active()) {
                 leaveMesh(s);
             } else if (resume) {
@@ -552,6 +588,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         forming = null;
         return Effect()
                 .persist(new MeshFormed(f.epoch(), f.ranks(), f.startStep()))
+                .thenRun(this::announce)
                 .thenRun(this::startTraining);
     }
 
@@ -574,7 +611,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return fail(state, "rank " + f.rank() + " failed step " + f.step() + ": " + f.error());
         }
         t.pending.remove(r.rank());
+        if (tally != null && r instanceof GpuWorker.StepDone d) tally.add(d);
         if (!t.pending.isEmpty()) return Effect().none();
+        if (tally != null) publish(state, JobEvent.newBuilder().setStep(tally.metrics()));
         t.lastCompleted = t.step;
         timers.cancel("step");
         return nextStep(state);
@@ -590,9 +629,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             training = null;
             return Effect()
                     .persist(new JobCompleted(step, "trained all " + step + " steps"))
+                    .thenRun(this::announce)
                     .thenRun(this::leaveMesh);
         }
         t.step = t.lastCompleted + 1;
+        tally = new StepTally(t.step);
         for (int rank = 0; rank < t.ranks.size(); rank++) {
             t.pending.add(rank);
             t.ranks.get(rank).tell(new GpuWorker.Step(t.epoch, t.step, stepAdapter));
@@ -618,7 +659,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         training = null;
         timers.cancel("step");
         ctx.getLog().warn("job {} failed: {}", state.jobId(), reason);
-        return Effect().persist(new JobFailed(step, reason)).thenRun(this::leaveMesh);
+        return Effect()
+                .persist(new JobFailed(step, reason))
+                .thenRun(this::announce)
+                .thenRun(this::leaveMesh);
     }
 
     /** Tells every worker of the journaled mesh that it is gone, and drops the transient progress. */
@@ -647,5 +691,77 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private void tellIfKnown(State state, String workerId, GpuWorker.Command msg) {
         RegisteredWorker w = state.workers().get(workerId);
         if (w != null) resolver.<GpuWorker.Command>resolveActorRef(w.ref()).tell(msg);
+    }
+
+    // ------------------------------------------------------------------ subscribers (control plane)
+
+    private Effect<Event, State> onSubscribe(State state, Subscribe cmd) {
+        if (subscribers.add(cmd.subscriber())) ctx.watchWith(cmd.subscriber(), new SubscriberGone(cmd.subscriber()));
+        return Effect().none();
+    }
+
+    /** Sends one event of the current job to every subscriber. */
+    private void publish(State state, JobEvent.Builder event) {
+        if (subscribers.isEmpty()) return;
+        Published p = new Published(event.setJobId(state.jobId())
+                .setUnixMillis(System.currentTimeMillis())
+                .build());
+        for (ActorRef<Published> s : subscribers) s.tell(p);
+    }
+
+    /** After a persisted event: a PhaseChange if the phase or the mesh epoch moved since the last one. */
+    private void announce(State state) {
+        if (state.phase() == announcedPhase && state.meshEpoch() == announcedEpoch) return;
+        long now = System.nanoTime();
+        PhaseChange change = PhaseChange.newBuilder()
+                .setFrom(announcedPhase)
+                .setTo(state.phase())
+                .setMeshEpoch(state.meshEpoch())
+                .setCause(state.message())
+                .setSeconds((now - phaseSinceNanos) / 1e9)
+                .build();
+        if (state.phase() != announcedPhase) phaseSinceNanos = now;
+        announcedPhase = state.phase();
+        announcedEpoch = state.meshEpoch();
+        publish(state, JobEvent.newBuilder().setPhase(change));
+    }
+
+    /** The StepDone answers of one step, summed until every rank answered. */
+    private static final class StepTally {
+        final long step;
+        final long startNanos = System.nanoTime();
+        double lossSum;
+        int answers;
+        long tokens;
+        final Map<String, double[]> validation = new java.util.TreeMap<>(); // source -> {sum, count}
+
+        StepTally(long step) {
+            this.step = step;
+        }
+
+        void add(GpuWorker.StepDone d) {
+            lossSum += d.loss();
+            answers++;
+            tokens += d.tokens();
+            d.validation().forEach((source, loss) -> {
+                double[] acc = validation.computeIfAbsent(source, k -> new double[2]);
+                acc[0] += loss;
+                acc[1]++;
+            });
+        }
+
+        /** Mean loss over the ranks, tokens over all ranks, wall time from dispatch to the last answer. */
+        StepMetrics metrics() {
+            double seconds = (System.nanoTime() - startNanos) / 1e9;
+            StepMetrics.Builder m = StepMetrics.newBuilder()
+                    .setStep(step)
+                    .setLoss(answers == 0 ? Double.NaN : lossSum / answers)
+                    .setTokens(tokens)
+                    .setStepSeconds(seconds)
+                    .setTokensPerSecond(seconds > 0 ? tokens / seconds : 0);
+            validation.forEach((source, acc) ->
+                    m.addValidation(SourceLoss.newBuilder().setSource(source).setLoss(acc[0] / acc[1])));
+            return m.build();
+        }
     }
 }

@@ -12,6 +12,7 @@ import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.MeshAssignment;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.cluster.CheckpointCommitted;
 import dev.shoal.proto.v1.cluster.CommitCheckpoint;
@@ -34,6 +35,7 @@ import dev.shoal.proto.v1.cluster.StepFailed;
 import dev.shoal.proto.v1.cluster.StepTimings;
 import dev.shoal.proto.v1.cluster.StopJob;
 import dev.shoal.proto.v1.cluster.SubmitJob;
+import dev.shoal.proto.v1.cluster.Subscribe;
 import dev.shoal.proto.v1.cluster.WorkerRegistered;
 import dev.shoal.proto.v1.cluster.WorkersLost;
 import java.io.NotSerializableException;
@@ -59,6 +61,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String STOP_JOB = "SP";
     private static final String JOB_ACCEPTED = "JA";
     private static final String STATUS = "ST";
+    private static final String SUBSCRIBE = "SU";
+    private static final String PUBLISHED = "PE";
     // Worker protocol.
     private static final String DESCRIBE = "WD";
     private static final String WORKER_INFO = "WI";
@@ -100,6 +104,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof Coordinator.StopJob) return STOP_JOB;
         if (o instanceof Coordinator.JobAccepted) return JOB_ACCEPTED;
         if (o instanceof Coordinator.Status) return STATUS;
+        if (o instanceof Coordinator.Subscribe) return SUBSCRIBE;
+        if (o instanceof Coordinator.Published) return PUBLISHED;
         if (o instanceof GpuWorker.Describe) return DESCRIBE;
         if (o instanceof WorkerInfo) return WORKER_INFO;
         if (o instanceof GpuWorker.JoinMesh) return JOIN_MESH;
@@ -154,6 +160,13 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setMessage(m.message());
             m.workers().forEach(w -> b.addWorkers(registered(w)));
             return b.build().toByteArray();
+        } else if (o instanceof Coordinator.Subscribe m) {
+            return Subscribe.newBuilder()
+                    .setSubscriber(ref(m.subscriber()))
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof Coordinator.Published m) {
+            return m.event().toByteArray();
         } else if (o instanceof GpuWorker.Describe m) {
             return DescribeWorker.newBuilder()
                     .setReplyTo(ref(m.replyTo()))
@@ -200,6 +213,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setTimings(StepTimings.newBuilder()
                             .setQueueSeconds(m.timings().queueSeconds())
                             .setComputeSeconds(m.timings().computeSeconds()))
+                    .putAllValidation(m.validation())
                     .build()
                     .toByteArray();
         } else if (o instanceof GpuWorker.StepFailed m) {
@@ -317,6 +331,11 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         m.getCheckpointsList(),
                         m.getMessage());
             }
+            case SUBSCRIBE:
+                return new Coordinator.Subscribe(
+                        resolve(Subscribe.parseFrom(bytes).getSubscriber()));
+            case PUBLISHED:
+                return new Coordinator.Published(JobEvent.parseFrom(bytes));
             case DESCRIBE:
                 return new GpuWorker.Describe(
                         resolve(DescribeWorker.parseFrom(bytes).getReplyTo()));
@@ -350,7 +369,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         m.getLoss(),
                         m.getTokens(),
                         new GpuWorker.StepTimings(
-                                m.getTimings().getQueueSeconds(), m.getTimings().getComputeSeconds()));
+                                m.getTimings().getQueueSeconds(), m.getTimings().getComputeSeconds()),
+                        m.getValidationMap());
             }
             case STEP_FAILED: {
                 StepFailed m = StepFailed.parseFrom(bytes);

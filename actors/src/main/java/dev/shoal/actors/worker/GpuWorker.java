@@ -65,8 +65,25 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         int rank();
     }
 
-    public record StepDone(long epoch, long step, int rank, double loss, long tokens, StepTimings timings)
-            implements StepReply {}
+    /** {@code validation}: held-out loss per source name, at eval steps only (else empty). */
+    public record StepDone(
+            long epoch,
+            long step,
+            int rank,
+            double loss,
+            long tokens,
+            StepTimings timings,
+            java.util.Map<String, Double> validation)
+            implements StepReply {
+        public StepDone {
+            validation = java.util.Map.copyOf(validation);
+        }
+
+        /** A step without an evaluation. */
+        public StepDone(long epoch, long step, int rank, double loss, long tokens, StepTimings timings) {
+            this(epoch, step, rank, loss, tokens, timings, java.util.Map.of());
+        }
+    }
 
     public record StepFailed(long epoch, long step, int rank, String error) implements StepReply {}
 
@@ -236,7 +253,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                             joinedRank,
                             m.result().loss(),
                             m.result().tokens(),
-                            m.timings()));
+                            m.timings(),
+                            m.result().validation()));
         }
         return this;
     }

@@ -109,7 +109,18 @@ class ClusterMessageSerializerTest {
                 new GpuWorker.MeshJoined(4, 1),
                 new GpuWorker.LeaveMesh(4),
                 new GpuWorker.Step(4, 57, probe()),
-                new GpuWorker.StepDone(4, 57, 1, 2.5, 4096, timings),
+                new GpuWorker.StepDone(4, 60, 0, 2.4, 4096, timings, Map.of("en", 2.75, "zh", 3.5)),
+                new Coordinator.Subscribe(probe()),
+                new Coordinator.Published(dev.shoal.proto.v1.JobEvent.newBuilder()
+                        .setJobId("job-1")
+                        .setUnixMillis(1_700_000_000_000L)
+                        .setPhase(dev.shoal.proto.v1.PhaseChange.newBuilder()
+                                .setFrom(Phase.FORMING)
+                                .setTo(Phase.TRAINING)
+                                .setMeshEpoch(4)
+                                .setCause("training from step 51 on mesh epoch 4")
+                                .setSeconds(1.5))
+                        .build()),
                 new GpuWorker.StepFailed(4, 57, 1, "CUDA error: out of memory"),
                 new Coordinator.JobSubmitted("job-1", spec(), 1_700_000_000_000L),
                 new Coordinator.WorkerRegistered(r1),

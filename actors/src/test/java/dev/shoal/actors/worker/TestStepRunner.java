@@ -1,5 +1,6 @@
 // TEST DOUBLE — not a training engine. A StepRunner for control-plane tests: the loss of step s is
-// 1/s, each step consumes 1000 tokens, a step can be made slow or made to fail, and every call is
+// 1/s, each step consumes 1000 tokens, every evalEvery-th step reports held-out losses en 2/s and
+// zh 3/s, a step can be made slow or made to fail, and every call is
 // recorded so tests can check what each rank was asked to do. Child JVMs of the multi-process test
 // find it through META-INF/services in src/test/resources; -Dshoal.test.step-millis slows steps.
 package dev.shoal.actors.worker;
@@ -17,11 +18,17 @@ public final class TestStepRunner implements StepRunner {
 
     private final long stepMillis;
     private final long failAtStep;
+    private final long evalEvery;
     private volatile long abortedEpoch = -1;
 
     public TestStepRunner(long stepMillis, long failAtStep) {
+        this(stepMillis, failAtStep, 0);
+    }
+
+    public TestStepRunner(long stepMillis, long failAtStep, long evalEvery) {
         this.stepMillis = stepMillis;
         this.failAtStep = failAtStep;
+        this.evalEvery = evalEvery;
     }
 
     @Override
@@ -40,6 +47,9 @@ public final class TestStepRunner implements StepRunner {
             Thread.sleep(Math.min(5, stepMillis));
         }
         if (step == failAtStep) throw new IllegalStateException("injected failure at step " + step);
+        if (evalEvery > 0 && step % evalEvery == 0) {
+            return new StepResult(1.0 / step, 1000, java.util.Map.of("en", 2.0 / step, "zh", 3.0 / step));
+        }
         return new StepResult(1.0 / step, 1000);
     }
 
@@ -57,6 +67,7 @@ public final class TestStepRunner implements StepRunner {
         public final java.util.Map<String, TestStepRunner> runners = new java.util.concurrent.ConcurrentHashMap<>();
         private final long stepMillis;
         private final long failAtStep;
+        private final long evalEvery;
 
         /** For ServiceLoader: step time from -Dshoal.test.step-millis, never fails. */
         public Factory() {
@@ -64,13 +75,18 @@ public final class TestStepRunner implements StepRunner {
         }
 
         public Factory(long stepMillis, long failAtStep) {
+            this(stepMillis, failAtStep, 0);
+        }
+
+        public Factory(long stepMillis, long failAtStep, long evalEvery) {
             this.stepMillis = stepMillis;
             this.failAtStep = failAtStep;
+            this.evalEvery = evalEvery;
         }
 
         @Override
         public StepRunner create(WorkerInfo device) {
-            return runners.computeIfAbsent(device.id(), id -> new TestStepRunner(stepMillis, failAtStep));
+            return runners.computeIfAbsent(device.id(), id -> new TestStepRunner(stepMillis, failAtStep, evalEvery));
         }
     }
 }
