@@ -11,6 +11,9 @@
 //   move, training resumes under a new epoch from the last committed checkpoint (invariant 3).
 // - Workers come and go through the Receptionist (GpuWorker.SERVICE_KEY); a worker counts as lost
 //   only once the cluster removed its node (the split brain resolver downed it), not on a blip.
+// - Subscribers (the control plane's Watch streams; not persisted, death-watched) get a PhaseChange
+//   after every persisted phase or mesh change, a StepMetrics for every step all ranks finished, and
+//   every committed checkpoint.
 package dev.shoal.actors.coordinator;
 
 import dev.shoal.actors.serialization.ClusterMessage;
@@ -19,8 +22,10 @@ import dev.shoal.actors.worker.MeshAssignment;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.ParallelDims;
 import dev.shoal.proto.v1.CheckpointInfo;
+import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.Phase;
+import dev.shoal.proto.v1.PhaseChange;
 import dev.shoal.proto.v1.StepMetrics;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -196,6 +201,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** Ends the running job after its current step; committed checkpoints stay. */
     public record StopJob(ActorRef<StatusReply<Done>> replyTo) implements Command, ClusterMessage {}
 
+    /** Starts sending {@link Published} events to {@code subscriber} until it stops; idempotent. */
+    public record Subscribe(ActorRef<Published> subscriber) implements Command, ClusterMessage {}
+
+    /** One event for subscribers: a phase change, the metrics of a finished step, or a checkpoint. */
+    public record Published(JobEvent event) implements ClusterMessage {}
+
+    /** The start of a refusal of SubmitJob whose spec is wrong (the control plane maps it to INVALID_ARGUMENT). */
+    public static final String INVALID_SPEC = "invalid job spec: ";
+
     public record JobAccepted(String jobId) implements ClusterMessage {}
 
     public record Status(
@@ -252,6 +266,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     /** The checkpoint of a step is durable on every rank and journaled: go on. */
     private record CheckpointDone(long step) implements Command {}
+
+    private record SubscriberGone(ActorRef<Published> subscriber) implements Command {}
 
     // ================================================================== events
 
@@ -320,6 +336,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Training training;
     private boolean resumeOnListing;
     private final java.util.ArrayDeque<StepMetrics> recent = new java.util.ArrayDeque<>(); // latest steps
+    // Subscribers and what they were last told; not persisted (see publish / announce).
+    private final Set<ActorRef<Published>> subscribers = new HashSet<>();
+    private Phase announcedPhase = Phase.IDLE;
+    private long announcedEpoch = 0;
+    private long phaseSinceNanos = System.nanoTime();
 
     public static Behavior<Command> create(CoordinatorSettings settings) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -359,6 +380,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     public SignalHandler<State> signalHandler() {
         return newSignalHandlerBuilder()
                 .onSignal(RecoveryCompleted.class, (state, signal) -> {
+                    announcedPhase = state.phase();
+                    announcedEpoch = state.meshEpoch();
+                    phaseSinceNanos = System.nanoTime();
                     // Progress of a running job is not journaled: resume it under a new epoch once the
                     // receptionist has told which workers are still there.
                     resumeOnListing = state.active();
@@ -391,6 +415,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(StepTimedOut.class, this::onStepTimedOut)
                 .onCommand(LoaderFailed.class, this::onLoaderFailed)
                 .onCommand(CheckpointDone.class, this::onCheckpointDone)
+                .onCommand(Subscribe.class, this::onSubscribe)
+                .onCommand(SubscriberGone.class, (state, cmd) -> {
+                    subscribers.remove(cmd.subscriber());
+                    return Effect().none();
+                })
                 .build();
     }
 
@@ -407,11 +436,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         List<String> problems =
                 JobSpecCheck.problems(cmd.spec(), state.workers().size());
         if (!problems.isEmpty()) {
-            return Effect().reply(cmd.replyTo(), StatusReply.error("invalid job spec: " + String.join("; ", problems)));
+            return Effect().reply(cmd.replyTo(), StatusReply.error(INVALID_SPEC + String.join("; ", problems)));
         }
         String jobId = "job-" + UUID.randomUUID();
         return Effect()
                 .persist(new JobSubmitted(jobId, cmd.spec(), System.currentTimeMillis()))
+                .thenRun(this::announce)
                 .thenRun(s -> ctx.getSelf().tell(new FormMesh()))
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(new JobAccepted(jobId)));
     }
@@ -453,6 +483,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (problem != null) return Effect().reply(cmd.replyTo(), StatusReply.error(problem));
         return Effect()
                 .persist(new CheckpointCommitted(c))
+                .thenRun(s -> publish(s, JobEvent.newBuilder().setCheckpoint(c)))
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(Done.getInstance()));
     }
 
@@ -463,6 +494,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         long step = progress(state);
         return Effect()
                 .persist(new JobCompleted(step, "stopped by request after step " + step))
+                .thenRun(this::announce)
                 .thenRun(this::leaveMesh)
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(Done.getInstance()));
     }
@@ -507,6 +539,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         resumeOnListing = false;
         var effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
         return effect.thenRun(s -> {
+            announce(s);
             if (!s.active()) {
                 leaveMesh(s);
             } else if (resume) {
@@ -592,6 +625,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         forming = null;
         return Effect()
                 .persist(new MeshFormed(f.epoch(), f.ranks(), f.startStep()))
+                .thenRun(this::announce)
                 .thenRun(this::startTraining);
     }
 
@@ -623,7 +657,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (!t.pending.isEmpty()) return Effect().none();
         timers.cancel("step");
         StepRound round = t.round;
-        remember(round.metrics(state.spec()));
+        StepMetrics metrics = round.metrics(state.spec());
+        remember(metrics);
+        publish(state, JobEvent.newBuilder().setStep(metrics));
         if (round.checkpointDir().isEmpty()) return stepCompleted(state, round.step());
         // Every rank's shard is durable: only now does the checkpoint count (invariant 4).
         CheckpointInfo ckpt;
@@ -632,8 +668,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         } catch (IllegalStateException e) {
             return fail(state, e.getMessage());
         }
-        return Effect().persist(new CheckpointCommitted(ckpt)).thenRun(s -> ctx.getSelf()
-                .tell(new CheckpointDone(ckpt.getStep())));
+        return Effect()
+                .persist(new CheckpointCommitted(ckpt))
+                .thenRun(s -> publish(s, JobEvent.newBuilder().setCheckpoint(ckpt)))
+                .thenRun(s -> ctx.getSelf().tell(new CheckpointDone(ckpt.getStep())));
     }
 
     private Effect<Event, State> onCheckpointDone(State state, CheckpointDone cmd) {
@@ -671,6 +709,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             training = null;
             return Effect()
                     .persist(new JobCompleted(step, "trained all " + step + " steps"))
+                    .thenRun(this::announce)
                     .thenRun(this::leaveMesh);
         }
         t.step = t.lastCompleted + 1;
@@ -707,7 +746,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         training = null;
         timers.cancel("step");
         ctx.getLog().warn("job {} failed: {}", state.jobId(), reason);
-        return Effect().persist(new JobFailed(step, reason)).thenRun(this::leaveMesh);
+        return Effect()
+                .persist(new JobFailed(step, reason))
+                .thenRun(this::announce)
+                .thenRun(this::leaveMesh);
     }
 
     /** Tells every worker of the journaled mesh that it is gone, and drops the transient progress. */
@@ -741,5 +783,38 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private void tellIfKnown(State state, String workerId, GpuWorker.Command msg) {
         RegisteredWorker w = state.workers().get(workerId);
         if (w != null) resolver.<GpuWorker.Command>resolveActorRef(w.ref()).tell(msg);
+    }
+
+    // ------------------------------------------------------------------ subscribers (control plane)
+
+    private Effect<Event, State> onSubscribe(State state, Subscribe cmd) {
+        if (subscribers.add(cmd.subscriber())) ctx.watchWith(cmd.subscriber(), new SubscriberGone(cmd.subscriber()));
+        return Effect().none();
+    }
+
+    /** Sends one event of the current job to every subscriber. */
+    private void publish(State state, JobEvent.Builder event) {
+        if (subscribers.isEmpty()) return;
+        Published p = new Published(event.setJobId(state.jobId())
+                .setUnixMillis(System.currentTimeMillis())
+                .build());
+        for (ActorRef<Published> s : subscribers) s.tell(p);
+    }
+
+    /** After a persisted event: a PhaseChange if the phase or the mesh epoch moved since the last one. */
+    private void announce(State state) {
+        if (state.phase() == announcedPhase && state.meshEpoch() == announcedEpoch) return;
+        long now = System.nanoTime();
+        PhaseChange change = PhaseChange.newBuilder()
+                .setFrom(announcedPhase)
+                .setTo(state.phase())
+                .setMeshEpoch(state.meshEpoch())
+                .setCause(state.message())
+                .setSeconds((now - phaseSinceNanos) / 1e9)
+                .build();
+        if (state.phase() != announcedPhase) phaseSinceNanos = now;
+        announcedPhase = state.phase();
+        announcedEpoch = state.meshEpoch();
+        publish(state, JobEvent.newBuilder().setPhase(change));
     }
 }

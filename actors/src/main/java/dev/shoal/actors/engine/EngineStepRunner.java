@@ -151,7 +151,7 @@ public final class EngineStepRunner implements StepRunner {
             double secs = Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
             m.metrics().write(step, r.loss(), r.gradNorm(), lr, step * tokens, tokens / secs, evaluate ? val : null);
         }
-        return new StepResult(r.loss(), tokens, r.gradNorm(), lr, val, ckptPath, ckptBytes);
+        return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes);
     }
 
     @Override

@@ -46,6 +46,7 @@ public final class LocalCluster implements AutoCloseable {
     private final Path dir;
     private final List<Process> nodes = new ArrayList<>();
     private final List<String> addresses = new ArrayList<>();
+    private final List<Integer> grpcPorts = new ArrayList<>();
     private final List<Path> logs = new ArrayList<>();
     private final Thread hook = new Thread(this::close, "shoal-local-cluster-stop");
     private Server h2;
@@ -115,6 +116,8 @@ public final class LocalCluster implements AutoCloseable {
             int index, int port, String seed, String journalUrl, int ranks, List<String> jvmArgs) throws IOException {
         Path log = dir.resolve("node-" + index + ".log");
         addresses.add("pekko://shoal@127.0.0.1:" + port);
+        int grpc = freePort();
+        grpcPorts.add(grpc);
         logs.add(log);
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(
@@ -135,6 +138,8 @@ public final class LocalCluster implements AutoCloseable {
                 seed,
                 "--cpu-ranks",
                 String.valueOf(ranks),
+                "--grpc-port",
+                String.valueOf(grpc),
                 "--journal",
                 "h2",
                 "--journal-url",
@@ -197,6 +202,11 @@ public final class LocalCluster implements AutoCloseable {
     /** Node i's cluster address, e.g. "pekko://shoal@127.0.0.1:2552". */
     public String address(int i) {
         return addresses.get(i);
+    }
+
+    /** The port of node i's control-plane gRPC server (JobService) on 127.0.0.1. */
+    public int grpcPort(int i) {
+        return grpcPorts.get(i);
     }
 
     /** Node i's JVM (e.g. to kill -9 it in a failover test). */

@@ -13,8 +13,8 @@ import dev.shoal.actors.worker.MeshAssignment;
 import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.Parallelism;
-import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.cluster.CheckpointCommitted;
 import dev.shoal.proto.v1.cluster.CommitCheckpoint;
 import dev.shoal.proto.v1.cluster.CoordinatorSnapshot;
@@ -37,6 +37,7 @@ import dev.shoal.proto.v1.cluster.StepFailed;
 import dev.shoal.proto.v1.cluster.StepTimings;
 import dev.shoal.proto.v1.cluster.StopJob;
 import dev.shoal.proto.v1.cluster.SubmitJob;
+import dev.shoal.proto.v1.cluster.Subscribe;
 import dev.shoal.proto.v1.cluster.WorkerRegistered;
 import dev.shoal.proto.v1.cluster.WorkersLost;
 import java.io.NotSerializableException;
@@ -62,6 +63,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String STOP_JOB = "SP";
     private static final String JOB_ACCEPTED = "JA";
     private static final String STATUS = "ST";
+    private static final String SUBSCRIBE = "SU";
+    private static final String PUBLISHED = "PE";
     // Worker protocol.
     private static final String DESCRIBE = "WD";
     private static final String WORKER_INFO = "WI";
@@ -104,6 +107,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof Coordinator.StopJob) return STOP_JOB;
         if (o instanceof Coordinator.JobAccepted) return JOB_ACCEPTED;
         if (o instanceof Coordinator.Status) return STATUS;
+        if (o instanceof Coordinator.Subscribe) return SUBSCRIBE;
+        if (o instanceof Coordinator.Published) return PUBLISHED;
         if (o instanceof GpuWorker.Describe) return DESCRIBE;
         if (o instanceof WorkerInfo) return WORKER_INFO;
         if (o instanceof GpuWorker.JoinMesh) return JOIN_MESH;
@@ -160,6 +165,13 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .addAllRecent(m.recent());
             m.workers().forEach(w -> b.addWorkers(registered(w)));
             return b.build().toByteArray();
+        } else if (o instanceof Coordinator.Subscribe m) {
+            return Subscribe.newBuilder()
+                    .setSubscriber(ref(m.subscriber()))
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof Coordinator.Published m) {
+            return m.event().toByteArray();
         } else if (o instanceof GpuWorker.Describe m) {
             return DescribeWorker.newBuilder()
                     .setReplyTo(ref(m.replyTo()))
@@ -208,11 +220,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
             for (int v : b.targets()) f.addTargets(v);
             return f.build().toByteArray();
         } else if (o instanceof GpuWorker.StepDone m) {
-            StepDone.Builder d = StepDone.newBuilder();
-            m.validation()
-                    .forEach((k, v) ->
-                            d.addValidation(SourceLoss.newBuilder().setSource(k).setLoss(v)));
-            return d.setEpoch(m.epoch())
+            return StepDone.newBuilder()
+                    .setEpoch(m.epoch())
                     .setStep(m.step())
                     .setRank(m.rank())
                     .setLoss(m.loss())
@@ -220,6 +229,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setTimings(StepTimings.newBuilder()
                             .setQueueSeconds(m.timings().queueSeconds())
                             .setComputeSeconds(m.timings().computeSeconds()))
+                    .putAllValidation(m.validation())
                     .setGradNorm(m.gradNorm())
                     .setLr(m.lr())
                     .setCheckpointPath(m.checkpointPath())
@@ -342,6 +352,11 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         m.getMessage(),
                         m.getRecentList());
             }
+            case SUBSCRIBE:
+                return new Coordinator.Subscribe(
+                        resolve(Subscribe.parseFrom(bytes).getSubscriber()));
+            case PUBLISHED:
+                return new Coordinator.Published(JobEvent.parseFrom(bytes));
             case DESCRIBE:
                 return new GpuWorker.Describe(
                         resolve(DescribeWorker.parseFrom(bytes).getReplyTo()));
@@ -390,9 +405,9 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         m.getTokens(),
                         new GpuWorker.StepTimings(
                                 m.getTimings().getQueueSeconds(), m.getTimings().getComputeSeconds()),
+                        m.getValidationMap(),
                         m.getGradNorm(),
                         m.getLr(),
-                        validation(m.getValidationList()),
                         m.getCheckpointPath(),
                         m.getCheckpointBytes());
             }
@@ -463,12 +478,6 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
 
     private static WorkerInfo info(dev.shoal.proto.v1.cluster.WorkerInfo w) {
         return new WorkerInfo(w.getNode(), w.getDeviceKind(), w.getLocalIndex(), w.getBackendAddress());
-    }
-
-    private static Map<String, Double> validation(List<SourceLoss> losses) {
-        Map<String, Double> m = new LinkedHashMap<>();
-        losses.forEach(l -> m.put(l.getSource(), l.getLoss()));
-        return m;
     }
 
     private static RegisteredWorker registered(Coordinator.RegisteredWorker w) {

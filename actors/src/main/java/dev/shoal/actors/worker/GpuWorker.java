@@ -82,6 +82,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         int rank();
     }
 
+    /** {@code validation}: held-out loss per source name, at eval steps only (else empty). */
     public record StepDone(
             long epoch,
             long step,
@@ -89,9 +90,9 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
             double loss,
             long tokens,
             StepTimings timings,
+            java.util.Map<String, Double> validation,
             double gradNorm,
             double lr,
-            java.util.Map<String, Double> validation,
             String checkpointPath,
             long checkpointBytes)
             implements StepReply {
@@ -102,8 +103,21 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
             if (checkpointPath == null) checkpointPath = "";
         }
 
+        /** A step with an evaluation but without norm, LR or checkpoint. */
+        public StepDone(
+                long epoch,
+                long step,
+                int rank,
+                double loss,
+                long tokens,
+                StepTimings timings,
+                java.util.Map<String, Double> validation) {
+            this(epoch, step, rank, loss, tokens, timings, validation, Double.NaN, Double.NaN, "", 0);
+        }
+
+        /** A step without an evaluation. */
         public StepDone(long epoch, long step, int rank, double loss, long tokens, StepTimings timings) {
-            this(epoch, step, rank, loss, tokens, timings, Double.NaN, Double.NaN, java.util.Map.of(), "", 0);
+            this(epoch, step, rank, loss, tokens, timings, java.util.Map.of());
         }
     }
 
@@ -311,9 +325,9 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                             r.loss(),
                             r.tokens(),
                             m.timings(),
+                            r.validation(),
                             r.gradNorm(),
                             r.lr(),
-                            r.validation(),
                             r.checkpointPath(),
                             r.checkpointBytes()));
         }

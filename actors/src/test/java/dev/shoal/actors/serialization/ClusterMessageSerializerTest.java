@@ -133,12 +133,23 @@ class ClusterMessageSerializerTest {
                         2.5,
                         4096,
                         timings,
+                        Map.of("en", 2.25, "zh", 3.5),
                         0.75,
                         3e-4,
-                        Map.of("en", 2.25, "zh", 3.5),
                         "/ckpt/step-000057",
                         123),
                 new GpuWorker.FeedBatch(new StepRunner.Batch(4, 57, 1, new int[] {1, 2, 3}, new int[] {2, 3, 4})),
+                new Coordinator.Subscribe(probe()),
+                new Coordinator.Published(dev.shoal.proto.v1.JobEvent.newBuilder()
+                        .setJobId("job-1")
+                        .setUnixMillis(1_700_000_000_000L)
+                        .setPhase(dev.shoal.proto.v1.PhaseChange.newBuilder()
+                                .setFrom(Phase.FORMING)
+                                .setTo(Phase.TRAINING)
+                                .setMeshEpoch(4)
+                                .setCause("training from step 51 on mesh epoch 4")
+                                .setSeconds(1.5))
+                        .build()),
                 new GpuWorker.StepFailed(4, 57, 1, "CUDA error: out of memory"),
                 new Coordinator.JobSubmitted("job-1", spec(), 1_700_000_000_000L),
                 new Coordinator.WorkerRegistered(r1),
