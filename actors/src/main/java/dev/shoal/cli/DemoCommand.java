@@ -4,8 +4,8 @@
 // byte-level tokenizer, submits a tiny-model CPT job at an ALMR with tp 2 × dp 2 to the coordinator,
 // prints its progress and per-language validation losses, says where the checkpoint went, and stops
 // the JVMs (also on Ctrl-C).
-// This process drives the coordinator as a Pekko cluster client (role "client"); the gRPC control
-// API is not on this branch.
+// The job is submitted and watched through node 0's gRPC JobService (Submit, Watch, Get,
+// ListCheckpoints); this process also joins as a Pekko cluster client only to see the ranks register.
 // Exit codes: 0 the job completed, 1 it failed or the cluster did not come up, 2 a bad option.
 package dev.shoal.cli;
 
@@ -13,18 +13,28 @@ import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.node.LocalCluster;
 import dev.shoal.proto.v1.CheckpointInfo;
 import dev.shoal.proto.v1.DataSource;
+import dev.shoal.proto.v1.GetRequest;
+import dev.shoal.proto.v1.JobEvent;
+import dev.shoal.proto.v1.JobServiceGrpc;
 import dev.shoal.proto.v1.JobSpec;
+import dev.shoal.proto.v1.JobStatus;
+import dev.shoal.proto.v1.ListCheckpointsRequest;
 import dev.shoal.proto.v1.LrSchedule;
 import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.StepMetrics;
+import dev.shoal.proto.v1.SubmitRequest;
+import dev.shoal.proto.v1.WatchRequest;
 import dev.shoal.runtime.data.DemoCorpus;
 import dev.shoal.runtime.data.FortuneFiles;
 import dev.shoal.runtime.data.Preparer;
 import dev.shoal.runtime.data.SourceSpec;
 import dev.shoal.runtime.train.ByteLevelTokenizer;
 import dev.shoal.runtime.train.MetricsLog;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.StatusRuntimeException;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.PrintWriter;
@@ -36,8 +46,6 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.TimeUnit;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.pattern.StatusReply;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -96,7 +104,8 @@ public final class DemoCommand implements Callable<Integer> {
         Path data = work.resolve("data");
         Preparer.Report prep = Preparer.run(new Preparer.Config(
                 tok, data, sources, Math.max(1, Runtime.getRuntime().availableProcessors()), 1 << 20, true, null));
-        say(out, "data: " + prep.summary().lines().findFirst().orElse("") + " -> " + data);
+        prep.summary().lines().forEach(l -> say(out, "data: " + l));
+        say(out, "data: token shards in " + data);
 
         // 2. Three node JVMs: 2 + 1 + 1 CPU ranks; the coordinator runs on the first.
         say(out, "cluster: starting 3 node JVMs on 127.0.0.1 (logs in " + work.resolve("cluster") + ")");
@@ -117,37 +126,54 @@ public final class DemoCommand implements Callable<Integer> {
                                     .distinct()
                                     .count()));
 
-            // 3. The job.
-            JobSpec job = job(data, ckpt);
-            StatusReply<Coordinator.JobAccepted> accepted =
-                    AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
-                                    cluster.coordinator(),
-                                    r -> new Coordinator.SubmitJob(job, r),
-                                    Duration.ofSeconds(10),
-                                    cluster.client().scheduler())
-                            .toCompletableFuture()
-                            .get(15, TimeUnit.SECONDS);
-            if (!accepted.isSuccess()) {
+            // 3. The job, through node 0's gRPC control API.
+            ManagedChannel channel = ManagedChannelBuilder.forAddress("127.0.0.1", cluster.grpcPort(0))
+                    .usePlaintext()
+                    .build();
+            try {
+                var stub = JobServiceGrpc.newBlockingStub(channel);
+                JobSpec job = job(data, ckpt);
+                String jobId;
+                try {
+                    jobId = stub.withDeadlineAfter(30, TimeUnit.SECONDS)
+                            .submit(SubmitRequest.newBuilder().setSpec(job).build())
+                            .getJobId();
+                } catch (StatusRuntimeException e) {
+                    say(out, "error: the job was refused: " + e.getStatus().getDescription());
+                    return 1;
+                }
                 say(
                         out,
-                        "error: the coordinator refused the job: "
-                                + accepted.getError().getMessage());
-                return 1;
-            }
-            say(
-                    out,
-                    String.format(
-                            "job %s: tiny Llama, ALMR %.2f (zh) / %.2f (en), tp 2 x dp 2 (ZeRO-1), %d steps of %d x %d tokens",
-                            accepted.getValue().jobId(), almr, 1 - almr, steps, job.getGlobalBatch(), job.getSeqLen()));
+                        String.format(
+                                Locale.ROOT,
+                                "job %s (gRPC 127.0.0.1:%d): tiny Llama, ALMR %.2f (zh) / %.2f (en), tp 2 x dp 2 (ZeRO-1),"
+                                        + " %d steps of %d x %d tokens",
+                                jobId,
+                                cluster.grpcPort(0),
+                                almr,
+                                1 - almr,
+                                steps,
+                                job.getGlobalBatch(),
+                                job.getSeqLen()));
 
-            // 4. Watch it to the end.
-            Coordinator.Status end = watch(cluster, out, Duration.ofMinutes(10));
-            if (end == null || end.phase() != Phase.COMPLETED) {
-                say(out, "error: the job did not complete: " + (end == null ? "no answer" : end.message()));
-                say(out, cluster.logTails());
-                return 1;
+                // 4. Watch it to the end.
+                StepMetrics last = watch(stub, jobId, out);
+                JobStatus end = stub.withDeadlineAfter(30, TimeUnit.SECONDS)
+                        .get(GetRequest.newBuilder().setJobId(jobId).build());
+                if (end.getPhase() != Phase.COMPLETED) {
+                    say(out, "error: the job did not complete: " + end.getPhase() + " (" + end.getMessage() + ")");
+                    say(out, cluster.logTails());
+                    return 1;
+                }
+                var checkpoints = stub.withDeadlineAfter(30, TimeUnit.SECONDS)
+                        .listCheckpoints(ListCheckpointsRequest.newBuilder()
+                                .setJobId(jobId)
+                                .build())
+                        .getCheckpointsList();
+                report(out, last, checkpoints, ckpt);
+            } finally {
+                channel.shutdownNow();
             }
-            report(out, end, ckpt);
         }
         say(out, String.format("demo: done in %.0f s; the node JVMs are stopped", secs(t0)));
         return 0;
@@ -198,24 +224,19 @@ public final class DemoCommand implements Callable<Integer> {
                 + " ranks registered within " + timeout.toSeconds() + " s" + cluster.logTails());
     }
 
-    /** Prints every new step's metrics until the job ends; returns the final status. */
-    private static Coordinator.Status watch(LocalCluster cluster, PrintWriter out, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        long printed = 0;
-        Phase phase = null;
-        while (System.nanoTime() < deadline) {
-            Coordinator.Status s = cluster.status(Duration.ofSeconds(2));
-            if (s == null) {
-                sleep(200);
-                continue;
-            }
-            for (StepMetrics m : s.recent()) {
-                if (m.getStep() <= printed) continue;
+    /** Prints the job's events (Watch stream) until it ends; returns the last step's metrics. */
+    private static StepMetrics watch(JobServiceGrpc.JobServiceBlockingStub stub, String jobId, PrintWriter out) {
+        StepMetrics last = null;
+        var events = stub.withDeadlineAfter(30, TimeUnit.MINUTES)
+                .watch(WatchRequest.newBuilder().setJobId(jobId).build());
+        while (events.hasNext()) {
+            JobEvent e = events.next();
+            if (e.hasStep()) {
+                StepMetrics m = e.getStep();
                 StringBuilder line = new StringBuilder(String.format(
                         Locale.ROOT,
-                        "step %3d/%d  loss %.4f  grad norm %.3f  lr %.2e  %.2f s  %.0f tok/s",
+                        "step %3d  loss %.4f  grad norm %.3f  lr %.2e  %.2f s  %.0f tok/s",
                         m.getStep(),
-                        s.spec().getSteps(),
                         m.getLoss(),
                         m.getGradNorm(),
                         m.getLr(),
@@ -225,30 +246,36 @@ public final class DemoCommand implements Callable<Integer> {
                     line.append(String.format(Locale.ROOT, "  val %s %.4f", l.getSource(), l.getLoss()));
                 }
                 say(out, line.toString());
-                printed = m.getStep();
+                last = m;
+            } else if (e.hasPhase()) {
+                say(
+                        out,
+                        String.format(
+                                Locale.ROOT,
+                                "phase: %s -> %s after %.1f s (%s)",
+                                e.getPhase().getFrom(),
+                                e.getPhase().getTo(),
+                                e.getPhase().getSeconds(),
+                                e.getPhase().getCause()));
+            } else if (e.hasCheckpoint()) {
+                say(out, "checkpoint committed: step " + e.getCheckpoint().getStep());
             }
-            if (s.phase() != phase) {
-                say(out, "phase: " + s.phase() + " (" + s.message() + ")");
-                phase = s.phase();
-            }
-            if (s.phase() == Phase.COMPLETED || s.phase() == Phase.FAILED) return s;
-            sleep(250);
         }
-        return null;
+        return last;
     }
 
     /** Per-language validation before and after, and the committed checkpoints. */
-    private static void report(PrintWriter out, Coordinator.Status end, Path ckpt) throws IOException {
-        StepMetrics last = end.recent().get(end.recent().size() - 1);
+    private static void report(PrintWriter out, StepMetrics last, List<CheckpointInfo> checkpoints, Path ckpt)
+            throws IOException {
         var before = MetricsLog.read(ckpt.resolve("metrics.jsonl")).get(0).get("val_loss");
         say(out, "validation loss per language (held-out text, before -> after training):");
-        for (SourceLoss l : last.getValidationList()) {
+        for (SourceLoss l : last == null ? List.<SourceLoss>of() : last.getValidationList()) {
             double b = before != null && before.has(l.getSource())
                     ? before.get(l.getSource()).asDouble()
                     : Double.NaN;
             say(out, String.format(Locale.ROOT, "  %-3s %.4f -> %.4f", l.getSource(), b, l.getLoss()));
         }
-        for (CheckpointInfo c : end.checkpoints()) {
+        for (CheckpointInfo c : checkpoints) {
             say(
                     out,
                     String.format(

@@ -2,8 +2,9 @@
 // them: the step's metrics (the StepMetrics of the control API) and, when the step wrote a
 // checkpoint, the checkpoint that may be committed.
 //
-// Guarantees: metrics come from rank 0 (every rank reports the same global loss, norm and LR), the
-// step time is the slowest rank's, validation losses are rank 0's; checkpoint() refuses (naming the
+// Guarantees: metrics come from rank 0 (every rank reports the same global loss, norm, LR and
+// validation); tokens are the global batch's (B·T), the step time is the coordinator's wall time from
+// sending Step to the last answer; checkpoint() refuses (naming the
 // ranks) unless every rank reported its shard durable in the same step folder.
 package dev.shoal.actors.coordinator;
 
@@ -49,14 +50,13 @@ final class StepRound {
         done.put(d.rank(), d);
     }
 
-    /** The step's metrics (after every rank answered). */
+    /**
+     * The step's metrics (after every rank answered): rank 0's loss, norm, LR and validation; the
+     * tokens of the global batch; the wall time from sending Step to the last answer.
+     */
     StepMetrics metrics(JobSpec spec) {
         GpuWorker.StepDone r0 = done.get(0);
-        double seconds = 0;
-        for (GpuWorker.StepDone d : done.values()) {
-            seconds = Math.max(seconds, d.timings().queueSeconds() + d.timings().computeSeconds());
-        }
-        double wall = (System.nanoTime() - startedNanos) / 1e9;
+        double seconds = (System.nanoTime() - startedNanos) / 1e9;
         long tokens = (long) spec.getGlobalBatch() * spec.getSeqLen();
         StepMetrics.Builder b = StepMetrics.newBuilder()
                 .setStep(step)
@@ -65,7 +65,7 @@ final class StepRound {
                 .setLr(nanToZero(r0.lr()))
                 .setTokens(tokens)
                 .setStepSeconds(seconds)
-                .setTokensPerSecond(tokens / Math.max(1e-9, wall));
+                .setTokensPerSecond(seconds > 0 ? tokens / seconds : 0);
         for (Map.Entry<String, Double> e : r0.validation().entrySet()) {
             b.addValidation(SourceLoss.newBuilder().setSource(e.getKey()).setLoss(e.getValue()));
         }

@@ -122,7 +122,7 @@ class ControlPlaneTest {
             StepMetrics m = steps.get(i);
             if (i > 0) assertEquals(steps.get(i - 1).getStep() + 1, m.getStep(), "consecutive steps");
             assertEquals(1.0 / m.getStep(), m.getLoss(), 1e-12);
-            assertEquals(2000, m.getTokens());
+            assertEquals(512, m.getTokens(), "global batch × seq_len");
             assertEquals(m.getStep() % 2 == 0 ? 2 : 0, m.getValidationCount(), m::toString);
         }
         events.forEach(e -> assertEquals(job, e.getJobId()));
