@@ -55,7 +55,7 @@ class CoordinatorEventsTest {
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
         while (true) {
             coordinator.tell(new Coordinator.GetStatus(status.ref()));
-            var st = status.receiveMessage();
+            var st = status.receiveMessage(Duration.ofSeconds(10)); // a cold journal on a loaded machine
             if (st.workers().size() == ranks) return coordinator;
             if (System.nanoTime() > deadline) throw new AssertionError(ranks + " workers did not register");
             try {
