@@ -1,14 +1,24 @@
-// `shoal train --config job.conf [--steps N] [--resume]`: single-process training (dp 1) of a job written
-// in HOCON (see docs/training.md): the tiny/small presets or an HF directory, on a `shoal prepare` folder.
-// Progress on stderr, one summary block on stdout, metrics JSONL and step-NNNNNN/ checkpoints on disk.
+// `shoal train --config job.conf [--steps N] [--resume] [--tp T --pp P --dp D [--zero1] [--procs N]]`:
+// training of a job written in HOCON (see docs/training.md): the tiny/small presets or an HF directory, on
+// a `shoal prepare` folder. One rank runs the single-process Trainer; a larger layout (flags, else the
+// config's train.parallel block) runs T·P·D RankTrainers as threads, or with --procs one JVM per rank
+// over TCP. Progress on stderr, one summary block on stdout, metrics JSONL and step-NNNNNN/ checkpoints
+// on disk, the same in every mode.
 // Exit codes: 0 done, 1 runtime failure (e.g. a diverged step), 2 a user mistake (bad config key or value,
-// missing data or model, checkpoints present without --resume, a checkpoint of another job), one line.
+// missing data or model, checkpoints present without --resume, a checkpoint of another job, a layout that
+// does not fit the model or the batch), one line.
 package dev.shoal.cli;
 
+import dev.shoal.comm.ParallelDims;
 import dev.shoal.runtime.hf.HfFormatException;
 import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.JobConfigException;
 import dev.shoal.runtime.train.JobConfigReader;
+import dev.shoal.runtime.train.MeshLauncher;
+import dev.shoal.runtime.train.MeshRun;
+import dev.shoal.runtime.train.ParallelSpec;
+import dev.shoal.runtime.train.RankTrainer;
+import dev.shoal.runtime.train.TrainData;
 import dev.shoal.runtime.train.Trainer;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -28,11 +38,13 @@ import picocli.CommandLine.Option;
         name = "train",
         mixinStandardHelpOptions = true,
         description = {
-            "Trains a Llama model in this process (CPU, dp 1) on a prepared mixture, as a HOCON job config says:",
+            "Trains a Llama model on the CPU on a prepared mixture, as a HOCON job config says:",
             "grad accumulation over micro-batches, global grad-norm clipping, AdamW, warmup + cosine/linear/wsd LR,",
             "per-source validation loss every eval_interval steps, metrics JSONL, and atomic checkpoints",
             "checkpoint_dir/step-NNNNNN/ (HF weights, AdamW moments, step, LR state) every checkpoint_interval.",
             "A resumed run gives the same weights, bit for bit, as an uninterrupted one.",
+            "--tp/--pp/--dp (or train.parallel { tp, pp, dp, zero1 }) train with tensor, pipeline and data",
+            "parallelism: T·P·D ranks as threads here, or with --procs T·P·D one JVM per rank over TCP on 127.0.0.1.",
             ""
         })
 public final class TrainCommand implements Callable<Integer> {
@@ -49,6 +61,27 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--quiet", description = "No progress line.")
     boolean quiet;
 
+    @Option(names = "--tp", paramLabel = "T", description = "Tensor-parallel ranks (overrides train.parallel.tp).")
+    Integer tp;
+
+    @Option(names = "--pp", paramLabel = "P", description = "Pipeline stages (overrides train.parallel.pp).")
+    Integer pp;
+
+    @Option(names = "--dp", paramLabel = "D", description = "Data-parallel replicas (overrides train.parallel.dp).")
+    Integer dp;
+
+    @Option(
+            names = "--zero1",
+            negatable = true,
+            description = "ZeRO-1: shard AdamW state over the DP replicas (overrides train.parallel.zero1).")
+    Boolean zero1;
+
+    @Option(
+            names = "--procs",
+            paramLabel = "N",
+            description = "Run each rank in its own JVM (N = T·P·D), talking TCP on 127.0.0.1; default: threads.")
+    Integer procs;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -62,20 +95,56 @@ public final class TrainCommand implements Callable<Integer> {
                 if (steps < 1) throw new ShoalCli.UserError("--steps " + steps + " must be >= 1");
                 job = job.withSteps(steps);
             }
-            PrintStream log = new PrintStream(new WriterStream(out), true, StandardCharsets.UTF_8);
-            try (Trainer t = new Trainer(job, log, quiet ? null : err)) {
-                Trainer.Result r = t.run(resume, Long.MAX_VALUE);
-                ShoalCli.printTo(out, summary(job, r));
+            ParallelSpec layout = layout(JobConfigReader.loadParallel(config));
+            ParallelDims dims = layout.dims();
+            if (procs != null && procs != dims.world()) {
+                throw new ShoalCli.UserError("--procs " + procs + " must equal tp " + dims.tp() + " × pp " + dims.pp()
+                        + " × dp " + dims.dp() + " = " + dims.world() + " (one JVM per rank)");
             }
+            if (layout.world() > 1) {
+                RankTrainer.checkLayout(job, TrainData.modelConfig(job), dims);
+            }
+            PrintStream log = new PrintStream(new WriterStream(out), true, StandardCharsets.UTF_8);
+            Trainer.Result r;
+            if (procs != null) {
+                r = MeshLauncher.run(config, dims, layout.zero1(), resume, steps, quiet, log, err);
+            } else if (layout.world() > 1 || layout.zero1()) {
+                r = MeshRun.runThreads(
+                        job, dims, layout.zero1(), resume, Long.MAX_VALUE, log::println, quiet ? null : err);
+            } else {
+                try (Trainer t = new Trainer(job, log, quiet ? null : err)) {
+                    r = t.run(resume, Long.MAX_VALUE);
+                }
+            }
+            ShoalCli.printTo(out, summary(job, r));
             return 0;
         } catch (JobConfigException | HfFormatException e) {
             throw new ShoalCli.UserError(e.getMessage());
-        } catch (Trainer.TrainingFailure | IOException e) {
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            spec.commandLine().getErr().println("error: interrupted");
+            spec.commandLine().getErr().flush();
+            return 1;
+        } catch (Trainer.TrainingFailure | MeshRun.RankFailure | IOException e) {
             // A runtime failure (diverged step, a disk that fails a write): one line, exit 1.
             spec.commandLine().getErr().println("error: " + e.getMessage());
             spec.commandLine().getErr().flush();
             return 1;
         }
+    }
+
+    /** The config's layout with the flags on top; refuses sizes below 1, naming the flag. */
+    ParallelSpec layout(ParallelSpec fromConfig) {
+        for (Object[] f : new Object[][] {{"--tp", tp}, {"--pp", pp}, {"--dp", dp}, {"--procs", procs}}) {
+            if (f[1] != null && (Integer) f[1] < 1) {
+                throw new ShoalCli.UserError(f[0] + " " + f[1] + " must be >= 1");
+            }
+        }
+        return new ParallelSpec(
+                tp != null ? tp : fromConfig.tp(),
+                pp != null ? pp : fromConfig.pp(),
+                dp != null ? dp : fromConfig.dp(),
+                zero1 != null ? zero1 : fromConfig.zero1());
     }
 
     static String summary(JobConfig job, Trainer.Result r) {

@@ -40,9 +40,6 @@ final class GatheredCheckpoint {
         Map<String, Tensor> params = rt.model().params();
         // 1. This rank's moments in its shard's shapes (ZeRO-1: all-gathered over DP first; collective).
         Map<String, AdamW.State> moments = localMoments(rt);
-        if (c.coord().dp() != 0) {
-            return null;
-        }
         // 2. Per tensor in HF order: TP gather on the owning stage, then the stage sends it to stage 0.
         StagePlan stages = rt.trainer().stages();
         TpPlan tpPlan = rt.trainer().tpPlan();
@@ -52,6 +49,9 @@ final class GatheredCheckpoint {
         Map<String, AdamW.State> fullM = new LinkedHashMap<>();
         List<Tensor> owned = new ArrayList<>();
         try {
+            if (c.coord().dp() != 0) {
+                return null; // the moments' DP gather was this replica's part
+            }
             for (Map.Entry<String, long[]> e : HfConfig.expectedShapes(cfg).entrySet()) {
                 String name = e.getKey();
                 int owner = stageOf(name, stages, cfg);

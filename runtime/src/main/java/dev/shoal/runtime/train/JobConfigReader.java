@@ -42,12 +42,14 @@ public final class JobConfigReader {
             "eval_batches",
             "checkpoint_interval",
             "checkpoint_dir",
-            "metrics_file");
+            "metrics_file",
+            "parallel");
     static final List<String> DATA_KEYS = List.of("dir", "sources", "additional_language", "almr_schedule");
     static final List<String> SOURCE_KEYS = List.of("name", "language", "weight");
     static final List<String> ALMR_KEYS = List.of("step", "almr");
     static final List<String> LR_KEYS = List.of("kind", "peak_lr", "min_lr", "warmup_steps", "decay_steps");
     static final List<String> OPT_KEYS = List.of("beta1", "beta2", "eps", "weight_decay", "grad_clip");
+    static final List<String> PARALLEL_KEYS = List.of("tp", "pp", "dp", "zero1");
 
     /** Reads {@code file}; its base name is the default job name, its folder the base of relative paths. */
     public static JobConfig load(Path file) {
@@ -62,6 +64,40 @@ public final class JobConfigReader {
                                     .setAllowMissing(false))
                     .resolve();
             return read(c, dir, base);
+        } catch (ConfigException e) {
+            throw new JobConfigException(e.getMessage());
+        }
+    }
+
+    /**
+     * The optional {@code train.parallel { tp, pp, dp, zero1 }} block of {@code file} (defaults 1, 1, 1,
+     * false): the layout `shoal train` uses unless --tp/--pp/--dp/--zero1 override it.
+     */
+    public static ParallelSpec loadParallel(Path file) {
+        if (!Files.isRegularFile(file)) throw new JobConfigException("config file " + file + " does not exist");
+        try {
+            Config root = ConfigFactory.parseFile(
+                            file.toFile(),
+                            ConfigParseOptions.defaults()
+                                    .setSyntax(ConfigSyntax.CONF)
+                                    .setAllowMissing(false))
+                    .resolve();
+            if (!root.hasPath("train.parallel")) return ParallelSpec.NONE;
+            Config p = object(object(root, "train"), "train.parallel");
+            checkKeys(p, "train.parallel.", PARALLEL_KEYS);
+            boolean zero1 = false;
+            if (p.hasPath("zero1")) {
+                if (p.getValue("zero1").valueType() != ConfigValueType.BOOLEAN) {
+                    throw new JobConfigException(
+                            "train.parallel.zero1 = " + p.getValue("zero1").render() + ": must be true or false");
+                }
+                zero1 = p.getBoolean("zero1");
+            }
+            return new ParallelSpec(
+                    intKey(p, "train.parallel.", "tp", 1),
+                    intKey(p, "train.parallel.", "pp", 1),
+                    intKey(p, "train.parallel.", "dp", 1),
+                    zero1);
         } catch (ConfigException e) {
             throw new JobConfigException(e.getMessage());
         }

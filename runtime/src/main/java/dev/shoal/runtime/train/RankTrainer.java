@@ -275,6 +275,7 @@ public final class RankTrainer implements AutoCloseable {
                 d = comms.dp().rank();
         boolean last = comms.pp().rank() == dims.pp() - 1;
         Map<String, List<int[]>> val = data.validation();
+        if (val.isEmpty()) return new LinkedHashMap<>(); // the same on every rank: no collective needed
         float[] mine = new float[4 * val.size()]; // per source: sum (hi, lo), count (hi, lo)
         int si = 0;
         for (List<int[]> seqs : val.values()) {

@@ -2,8 +2,8 @@
 // fixture, clipping engaged, cosine LR with warmup): thread meshes tp 2 × dp 2 (ZeRO-1) and pp 2 × dp 2
 // give the Trainer's per-step loss, grad norm and LR and its per-source validation losses within 1e-5
 // relative; the gathered checkpoint equals the Trainer's (weights and AdamW moments); a run cut after
-// step 5 and resumed from its step-3 checkpoint at another layout ends where the uninterrupted run ends;
-// bad layouts are refused naming the value.
+// step 5 and resumed from its step-3 checkpoint at another layout ends where the uninterrupted run ends,
+// and at the same layout (tp 2 × pp 2 × dp 2 ZeRO-1) bit for bit; bad layouts are refused naming the value.
 package dev.shoal.runtime.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -106,6 +106,38 @@ class RankTrainerTest {
         assertEquals(8, r.endStep());
         assertClose(single, MetricsLog.read(dir.resolve("ckpt-cut/metrics.jsonl")), "cut and resumed");
         assertCheckpointsClose(dir.resolve("ckpt-one/step-000008"), dir.resolve("ckpt-cut/step-000008"));
+    }
+
+    @Test
+    void resumeAtTheSameLayoutIsBitIdentical() throws IOException {
+        ParallelDims dims = ParallelDims.of(2, 2, 2);
+        JobConfig full = JobConfigReader.load(TrainFixture.config(dir, "zfull.conf", "ckpt-zfull", ""));
+        JobConfig cut = JobConfigReader.load(TrainFixture.config(dir, "zcut.conf", "ckpt-zcut", ""));
+        MeshRun.runThreads(full, dims, true, false, Long.MAX_VALUE, null, null);
+        MeshRun.runThreads(cut, dims, true, false, 5, null, null);
+        assertEquals(
+                3,
+                MeshRun.runThreads(cut, dims, true, true, Long.MAX_VALUE, null, null)
+                        .startStep());
+        List<JsonNode> a = MetricsLog.read(dir.resolve("ckpt-zfull/metrics.jsonl"));
+        List<JsonNode> b = MetricsLog.read(dir.resolve("ckpt-zcut/metrics.jsonl"));
+        assertEquals(9, a.size());
+        assertEquals(a.size(), b.size());
+        for (int i = 0; i < a.size(); i++) {
+            for (String f : new String[] {"step", "loss", "grad_norm", "lr", "tokens", "val_loss"}) {
+                assertEquals(a.get(i).get(f), b.get(i).get(f), "step " + i + " " + f);
+            }
+        }
+        assertClose(single, a, "tp2 pp2 dp2 zero1");
+        for (String f : new String[] {"model.safetensors", Checkpoints.OPTIMIZER_FILE}) {
+            try (SafetensorsReader x = SafetensorsReader.open(
+                            dir.resolve("ckpt-zfull/step-000008").resolve(f));
+                    SafetensorsReader y = SafetensorsReader.open(
+                            dir.resolve("ckpt-zcut/step-000008").resolve(f))) {
+                Map<String, float[]> tx = all(x), ty = all(y);
+                for (String k : tx.keySet()) assertTrue(java.util.Arrays.equals(tx.get(k), ty.get(k)), f + " " + k);
+            }
+        }
     }
 
     @Test
