@@ -719,7 +719,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         boolean checkpoint = !spec.getCheckpointDir().isBlank()
                 && (last || (spec.getCheckpointInterval() > 0 && t.step % spec.getCheckpointInterval() == 0));
         String ckptDir = checkpoint ? spec.getCheckpointDir() : "";
-        t.round = new StepRound(t.epoch, t.step, t.ranks.size(), evaluate, ckptDir);
+        t.round = new StepRound(t.epoch, t.step, t.ranks.size(), ckptDir);
         for (int rank = 0; rank < t.ranks.size(); rank++) {
             t.pending.add(rank);
             t.ranks.get(rank).tell(new GpuWorker.Step(t.epoch, t.step, evaluate, ckptDir, stepAdapter));

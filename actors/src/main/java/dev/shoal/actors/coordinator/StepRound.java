@@ -20,25 +20,19 @@ final class StepRound {
     private final long epoch;
     private final long step;
     private final int world;
-    private final boolean evaluate;
     private final String checkpointDir;
     private final long startedNanos = System.nanoTime();
     private final TreeMap<Integer, GpuWorker.StepDone> done = new TreeMap<>();
 
-    StepRound(long epoch, long step, int world, boolean evaluate, String checkpointDir) {
+    StepRound(long epoch, long step, int world, String checkpointDir) {
         this.epoch = epoch;
         this.step = step;
         this.world = world;
-        this.evaluate = evaluate;
         this.checkpointDir = checkpointDir;
     }
 
     long step() {
         return step;
-    }
-
-    boolean evaluate() {
-        return evaluate;
     }
 
     /** Empty: the step writes no checkpoint. */
