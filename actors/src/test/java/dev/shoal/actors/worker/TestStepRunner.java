@@ -78,7 +78,11 @@ public final class TestStepRunner implements StepRunner {
         }
         if (step == failAtStep) throw new IllegalStateException("injected failure at step " + step);
         if (evalEvery > 0 && step % evalEvery == 0) {
-            return new StepResult(1.0 / step, 1000, java.util.Map.of("en", 2.0 / step, "zh", 3.0 / step));
+            // In source order, as the engine reports them (Map.of would have no order).
+            java.util.Map<String, Double> val = new java.util.LinkedHashMap<>();
+            val.put("en", 2.0 / step);
+            val.put("zh", 3.0 / step);
+            return new StepResult(1.0 / step, 1000, val);
         }
         return new StepResult(1.0 / step, 1000);
     }
