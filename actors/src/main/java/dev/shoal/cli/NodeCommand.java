@@ -71,6 +71,12 @@ public final class NodeCommand implements Callable<Integer> {
                     + " $SHOAL_JOURNAL_PASSWORD or the config file.")
     String journalUser;
 
+    @Option(
+            names = "--grpc-port",
+            description = "Port of this node's control-plane gRPC server (shoal.grpc.port); 0: any free port,"
+                    + " -1: none. Default 50051.")
+    Integer grpcPort;
+
     @Option(names = "--role", split = ",", description = "Cluster roles (shoal.node.roles); default: node.")
     List<String> roles;
 
@@ -109,7 +115,11 @@ public final class NodeCommand implements Callable<Integer> {
                         out,
                         "joined cluster " + config.getString("shoal.cluster.name")
                                 + " as " + node.address() + " (" + node.members() + " member(s) up, "
-                                + config.getInt("shoal.node.cpu-ranks") + " cpu rank(s))"));
+                                + config.getInt("shoal.node.cpu-ranks") + " cpu rank(s)"
+                                + (node.controlAddress() == null
+                                        ? ", no control plane"
+                                        : ", control plane on " + node.controlAddress())
+                                + ")"));
         // SIGTERM runs Pekko's coordinated shutdown from the JVM's hook; the system then terminates.
         node.system().getWhenTerminated().toCompletableFuture().join();
         var reason = CoordinatedShutdown.get(node.system()).getShutdownReason();
@@ -126,6 +136,7 @@ public final class NodeCommand implements Callable<Integer> {
         if (seeds != null) flags = set(flags, "shoal.cluster.seed-nodes", seeds);
         if (cpuRanks != null) flags = set(flags, "shoal.node.cpu-ranks", cpuRanks);
         if (roles != null) flags = set(flags, "shoal.node.roles", roles);
+        if (grpcPort != null) flags = set(flags, "shoal.grpc.port", grpcPort);
         if (journal != null) flags = set(flags, "shoal.journal.kind", journal);
         if (journalDir != null) flags = set(flags, "shoal.journal.h2.dir", journalDir.toString());
         String kind = journal != null ? journal : null;
@@ -148,6 +159,7 @@ public final class NodeCommand implements Callable<Integer> {
         Config c = ShoalConfig.load(flags);
         new dev.shoal.actors.node.CpuRanks().count(c);
         ShoalConfig.journal(c);
+        dev.shoal.actors.control.ControlSettings.from(c);
         return c;
     }
 

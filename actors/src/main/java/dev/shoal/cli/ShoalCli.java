@@ -26,7 +26,8 @@ import picocli.CommandLine.Command;
             PlanCommand.class,
             TrainCommand.class,
             SweepCommand.class,
-            FitCommand.class
+            FitCommand.class,
+            DemoCommand.class
         })
 public final class ShoalCli implements Runnable {
 

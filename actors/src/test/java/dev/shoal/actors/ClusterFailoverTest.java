@@ -1,5 +1,5 @@
-// Three `shoal node` JVMs on 127.0.0.1 form a cluster around a shared journal (an H2 TCP server
-// in this JVM, so the test needs nothing installed). This JVM joins as a client (role "client"),
+// Three `shoal node` JVMs on 127.0.0.1 form a cluster around a shared journal (LocalCluster: an H2
+// TCP server in this JVM, so the test needs nothing installed). This JVM joins as a client (role "client"),
 // submits a job, commits a checkpoint, then kill -9s the JVM that runs the coordinator singleton
 // and checks that the singleton restarts on the next-oldest node with the state from the journal.
 // Prints how long detection + handover took. Tagged slow: it runs in CI, not in quick loops.
@@ -8,27 +8,18 @@ package dev.shoal.actors;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigFactory;
-import dev.shoal.actors.cluster.ShoalConfig;
 import dev.shoal.actors.coordinator.Coordinator;
-import dev.shoal.actors.coordinator.CoordinatorSettings;
+import dev.shoal.actors.node.LocalCluster;
 import dev.shoal.proto.v1.CheckpointInfo;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import org.apache.pekko.Done;
@@ -36,14 +27,9 @@ import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.Cluster;
 import org.apache.pekko.cluster.Member;
-import org.apache.pekko.cluster.typed.ClusterSingleton;
-import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
-import org.apache.pekko.cluster.typed.SingletonActor;
 import org.apache.pekko.pattern.StatusReply;
-import org.h2.tools.Server;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -55,48 +41,33 @@ class ClusterFailoverTest {
     @TempDir
     Path dir;
 
-    private final List<Process> nodes = new ArrayList<>();
-    private final List<Path> logs = new ArrayList<>();
-    private Server h2;
+    private LocalCluster cluster;
+    private List<Path> logs;
     private ActorSystem<Void> client;
 
     @AfterEach
-    void cleanUp() throws Exception {
+    void cleanUp() {
         long t0 = System.nanoTime();
-        // The client leaves first, while the nodes still answer; then the nodes are killed.
-        if (client != null) {
-            client.terminate();
-            client.getWhenTerminated().toCompletableFuture().get(30, TimeUnit.SECONDS);
-        }
-        for (Process p : nodes) p.destroyForcibly();
-        for (Process p : nodes) p.waitFor(10, TimeUnit.SECONDS);
-        if (h2 != null) h2.stop();
+        if (cluster != null) cluster.close();
         System.out.printf("failover test: clean-up took %.1f s%n", (System.nanoTime() - t0) / 1e9);
     }
 
     @Test
     void theCoordinatorMovesToTheNextOldestNodeAndRecoversFromTheJournal() throws Exception {
         long started = System.nanoTime();
-        h2 = Server.createTcpServer("-tcpPort", String.valueOf(freePort()), "-baseDir", dir.toString(), "-ifNotExists")
-                .start();
-        String journalUrl = "jdbc:h2:tcp://127.0.0.1:" + h2.getPort() + "/shoal";
-        int[] ports = {freePort(), freePort(), freePort()};
-        String seed = "127.0.0.1:" + ports[0];
-
         // Node 0 is the only seed: it forms the cluster and the others can only join it, so it is
         // the oldest and runs the coordinator even though all three start at once.
-        List<CompletableFuture<String>> joined = new ArrayList<>();
-        for (int i = 0; i < 3; i++) joined.add(startNode(i, ports[i], seed, journalUrl));
-        for (int i = 0; i < 3; i++) joined.get(i).get(90, TimeUnit.SECONDS);
-
+        cluster = LocalCluster.start(
+                dir,
+                new int[] {1, 1, 1},
+                List.of(
+                        "-Dshoal.test.step-millis=50",
+                        "-Dshoal.node.engine=dev.shoal.actors.worker.TestStepRunner$Factory"),
+                Duration.ofSeconds(90));
+        logs = cluster.logs();
+        client = cluster.client();
         System.out.printf("failover test: 3 nodes up after %.1f s%n", (System.nanoTime() - started) / 1e9);
-        client = startClient(freePort(), seed);
-        ActorRef<Coordinator.Command> coordinator = ClusterSingleton.get(client)
-                .init(SingletonActor.of(
-                                Coordinator.create(CoordinatorSettings.from(
-                                        client.settings().config())),
-                                "coordinator")
-                        .withSettings(ClusterSingletonSettings.create(client).withRole("node")));
+        ActorRef<Coordinator.Command> coordinator = cluster.coordinator();
 
         await(coordinator, s -> s.workers().size() == 3, "3 registered workers", Duration.ofSeconds(30));
         StatusReply<Coordinator.JobAccepted> accepted =
@@ -131,14 +102,13 @@ class ClusterFailoverTest {
 
         List<String> byAge = nodesByAge();
         String oldest = byAge.get(0);
-        assertEquals("pekko://shoal@127.0.0.1:" + ports[0], oldest, "the seed is the oldest node");
+        assertEquals(cluster.address(0), oldest, "the seed is the oldest node");
         String next = byAge.get(1);
-        int nextIndex = next.endsWith(":" + ports[1]) ? 1 : 2;
 
         // kill -9 the coordinator's JVM and time until the new singleton answers from the journal.
         long t0 = System.nanoTime();
         System.out.println("failover timeline: kill -9 of node 0 at " + java.time.LocalTime.now());
-        nodes.get(0).destroyForcibly();
+        cluster.node(0).destroyForcibly();
         Coordinator.Status first = await(coordinator, s -> true, "any answer after the kill", Duration.ofSeconds(45));
         double handover = (System.nanoTime() - t0) / 1e9;
         Coordinator.Status after = await(
@@ -212,74 +182,6 @@ class ClusterFailoverTest {
                 .build();
     }
 
-    /** Starts `shoal node` in a new JVM; completes with its "joined" line. */
-    private CompletableFuture<String> startNode(int index, int port, String seed, String journalUrl)
-            throws IOException {
-        Path log = dir.resolve("node-" + index + ".log");
-        logs.add(log);
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        ProcessBuilder pb = new ProcessBuilder(
-                        java,
-                        "-Xmx256m",
-                        "-XX:+UseSerialGC",
-                        "-XX:TieredStopAtLevel=1",
-                        "-Dshoal.test.step-millis=50",
-                        "-Dshoal.log.level=INFO",
-                        "-cp",
-                        System.getProperty("java.class.path"),
-                        "dev.shoal.cli.ShoalCli",
-                        "node",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        String.valueOf(port),
-                        "--seeds",
-                        seed,
-                        "--cpu-ranks",
-                        "1",
-                        "--journal",
-                        "h2",
-                        "--journal-url",
-                        journalUrl)
-                .redirectError(log.toFile());
-        Process p = pb.start();
-        nodes.add(p);
-        // If this JVM dies without running @AfterEach, the nodes must not outlive it.
-        Runtime.getRuntime().addShutdownHook(new Thread(p::destroyForcibly));
-        CompletableFuture<String> joined = new CompletableFuture<>();
-        Thread reader = new Thread(
-                () -> {
-                    try (BufferedReader r =
-                            new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-                        String line;
-                        while ((line = r.readLine()) != null) {
-                            if (line.startsWith("joined cluster")) joined.complete(line);
-                        }
-                        joined.completeExceptionally(new IllegalStateException(
-                                "node " + index + " exited before joining; log:\n" + tail(log)));
-                    } catch (IOException e) {
-                        joined.completeExceptionally(e);
-                    }
-                },
-                "node-" + index + "-stdout");
-        reader.setDaemon(true);
-        reader.start();
-        return joined;
-    }
-
-    private ActorSystem<Void> startClient(int port, String seed) {
-        Config overrides = ConfigFactory.parseMap(Map.of(
-                "shoal.node.port", port,
-                "shoal.node.roles", List.of("client"),
-                "shoal.cluster.seed-nodes", List.of(seed)));
-        Config config = ShoalConfig.derive(ShoalConfig.layered(overrides), Map.of());
-        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "shoal", config);
-        CompletableFuture<Void> up = new CompletableFuture<>();
-        Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(() -> up.complete(null));
-        up.orTimeout(30, TimeUnit.SECONDS).join();
-        return system;
-    }
-
     /** Addresses of the Up members with role "node", oldest first (the singleton runs on the first). */
     private List<String> nodesByAge() {
         List<Member> members = new ArrayList<>();
@@ -321,12 +223,6 @@ class ClusterFailoverTest {
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
         } catch (IOException e) {
             return "(no log: " + e.getMessage() + ")";
-        }
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
         }
     }
 

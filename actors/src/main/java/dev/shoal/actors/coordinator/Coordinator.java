@@ -11,6 +11,9 @@
 //   move, training resumes under a new epoch from the last committed checkpoint (invariant 3).
 // - Workers come and go through the Receptionist (GpuWorker.SERVICE_KEY); a worker counts as lost
 //   only once the cluster removed its node (the split brain resolver downed it), not on a blip.
+// - Subscribers (the control plane's Watch streams; not persisted, death-watched) get a PhaseChange
+//   after every persisted phase or mesh change, a StepMetrics for every step all ranks finished, and
+//   every committed checkpoint.
 package dev.shoal.actors.coordinator;
 
 import dev.shoal.actors.serialization.ClusterMessage;
@@ -19,8 +22,11 @@ import dev.shoal.actors.worker.MeshAssignment;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.ParallelDims;
 import dev.shoal.proto.v1.CheckpointInfo;
+import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.Phase;
+import dev.shoal.proto.v1.PhaseChange;
+import dev.shoal.proto.v1.StepMetrics;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
@@ -195,6 +201,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** Ends the running job after its current step; committed checkpoints stay. */
     public record StopJob(ActorRef<StatusReply<Done>> replyTo) implements Command, ClusterMessage {}
 
+    /** Starts sending {@link Published} events to {@code subscriber} until it stops; idempotent. */
+    public record Subscribe(ActorRef<Published> subscriber) implements Command, ClusterMessage {}
+
+    /** One event for subscribers: a phase change, the metrics of a finished step, or a checkpoint. */
+    public record Published(JobEvent event) implements ClusterMessage {}
+
+    /** The start of a refusal of SubmitJob whose spec is wrong (the control plane maps it to INVALID_ARGUMENT). */
+    public static final String INVALID_SPEC = "invalid job spec: ";
+
     public record JobAccepted(String jobId) implements ClusterMessage {}
 
     public record Status(
@@ -206,12 +221,27 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             long step,
             List<RegisteredWorker> workers,
             List<CheckpointInfo> checkpoints,
-            String message)
+            String message,
+            List<StepMetrics> recent)
             implements ClusterMessage {
         public Status {
             meshRanks = List.copyOf(meshRanks);
             workers = List.copyOf(workers);
             checkpoints = List.copyOf(checkpoints);
+            recent = recent == null ? List.of() : List.copyOf(recent);
+        }
+
+        public Status(
+                String jobId,
+                JobSpec spec,
+                Phase phase,
+                long meshEpoch,
+                List<String> meshRanks,
+                long step,
+                List<RegisteredWorker> workers,
+                List<CheckpointInfo> checkpoints,
+                String message) {
+            this(jobId, spec, phase, meshEpoch, meshRanks, step, workers, checkpoints, message, List.of());
         }
     }
 
@@ -230,6 +260,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private record RunNextStep() implements Command {}
 
     private record StepTimedOut(long epoch, long step) implements Command {}
+
+    /** A DataLoader of mesh {@code epoch} cannot feed its replica. */
+    record LoaderFailed(long epoch, int replica, String reason) implements Command {}
+
+    /** The checkpoint of a step is durable on every rank and journaled: go on. */
+    private record CheckpointDone(long step) implements Command {}
+
+    private record SubscriberGone(ActorRef<Published> subscriber) implements Command {}
 
     // ================================================================== events
 
@@ -263,20 +301,30 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** A mesh being formed: ranks that have not yet answered JoinMesh. Not persisted. */
     private record Forming(long epoch, List<String> ranks, long startStep, Set<Integer> pending) {}
 
-    /** The running step: ranks that have not yet answered. Not persisted. */
+    /** The running step: ranks that have not yet answered, and the answers so far. Not persisted. */
     private static final class Training {
         final long epoch;
         final List<ActorRef<GpuWorker.Command>> ranks;
+        final List<ActorRef<DataLoader.Command>> loaders;
         long lastCompleted;
         long step = -1;
         final Set<Integer> pending = new HashSet<>();
+        StepRound round;
 
-        Training(long epoch, List<ActorRef<GpuWorker.Command>> ranks, long lastCompleted) {
+        Training(
+                long epoch,
+                List<ActorRef<GpuWorker.Command>> ranks,
+                List<ActorRef<DataLoader.Command>> loaders,
+                long lastCompleted) {
             this.epoch = epoch;
             this.ranks = ranks;
+            this.loaders = loaders;
             this.lastCompleted = lastCompleted;
         }
     }
+
+    /** Steps whose metrics GetStatus returns. */
+    static final int RECENT_STEPS = 256;
 
     private final ActorContext<Command> ctx;
     private final TimerScheduler<Command> timers;
@@ -287,6 +335,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Forming forming;
     private Training training;
     private boolean resumeOnListing;
+    private final java.util.ArrayDeque<StepMetrics> recent = new java.util.ArrayDeque<>(); // latest steps
+    // Subscribers and what they were last told; not persisted (see publish / announce).
+    private final Set<ActorRef<Published>> subscribers = new HashSet<>();
+    private Phase announcedPhase = Phase.IDLE;
+    private long announcedEpoch = 0;
+    private long phaseSinceNanos = System.nanoTime();
 
     public static Behavior<Command> create(CoordinatorSettings settings) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
@@ -326,6 +380,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     public SignalHandler<State> signalHandler() {
         return newSignalHandlerBuilder()
                 .onSignal(RecoveryCompleted.class, (state, signal) -> {
+                    announcedPhase = state.phase();
+                    announcedEpoch = state.meshEpoch();
+                    phaseSinceNanos = System.nanoTime();
                     // Progress of a running job is not journaled: resume it under a new epoch once the
                     // receptionist has told which workers are still there.
                     resumeOnListing = state.active();
@@ -356,6 +413,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(StepAnswer.class, this::onStepAnswer)
                 .onCommand(RunNextStep.class, (state, cmd) -> nextStep(state))
                 .onCommand(StepTimedOut.class, this::onStepTimedOut)
+                .onCommand(LoaderFailed.class, this::onLoaderFailed)
+                .onCommand(CheckpointDone.class, this::onCheckpointDone)
+                .onCommand(Subscribe.class, this::onSubscribe)
+                .onCommand(SubscriberGone.class, (state, cmd) -> {
+                    subscribers.remove(cmd.subscriber());
+                    return Effect().none();
+                })
                 .build();
     }
 
@@ -372,11 +436,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         List<String> problems =
                 JobSpecCheck.problems(cmd.spec(), state.workers().size());
         if (!problems.isEmpty()) {
-            return Effect().reply(cmd.replyTo(), StatusReply.error("invalid job spec: " + String.join("; ", problems)));
+            return Effect().reply(cmd.replyTo(), StatusReply.error(INVALID_SPEC + String.join("; ", problems)));
         }
         String jobId = "job-" + UUID.randomUUID();
         return Effect()
                 .persist(new JobSubmitted(jobId, cmd.spec(), System.currentTimeMillis()))
+                .thenRun(this::announce)
                 .thenRun(s -> ctx.getSelf().tell(new FormMesh()))
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(new JobAccepted(jobId)));
     }
@@ -395,7 +460,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                                 step,
                                 new ArrayList<>(state.workers().values()),
                                 state.checkpoints(),
-                                state.message()));
+                                state.message(),
+                                new ArrayList<>(recent)));
     }
 
     private Effect<Event, State> onCommitCheckpoint(State state, CommitCheckpoint cmd) {
@@ -417,6 +483,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (problem != null) return Effect().reply(cmd.replyTo(), StatusReply.error(problem));
         return Effect()
                 .persist(new CheckpointCommitted(c))
+                .thenRun(s -> publish(s, JobEvent.newBuilder().setCheckpoint(c)))
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(Done.getInstance()));
     }
 
@@ -427,6 +494,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         long step = progress(state);
         return Effect()
                 .persist(new JobCompleted(step, "stopped by request after step " + step))
+                .thenRun(this::announce)
                 .thenRun(this::leaveMesh)
                 .thenReply(cmd.replyTo(), s -> StatusReply.success(Done.getInstance()));
     }
@@ -471,6 +539,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         resumeOnListing = false;
         var effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
         return effect.thenRun(s -> {
+            announce(s);
             if (!s.active()) {
                 leaveMesh(s);
             } else if (resume) {
@@ -519,10 +588,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 ? ""
                 : state.checkpoints().get(state.checkpoints().size() - 1).getPath();
         ParallelDims dims = new ParallelDims(par.getTp(), par.getPp(), par.getDp(), world);
+        // Rendezvous: every rank gets every rank's collective backend address, in rank order.
+        List<String> peers = new ArrayList<>();
+        for (String id : ranks) peers.add(state.workers().get(id).info().backendAddress());
+        if (peers.stream().anyMatch(String::isEmpty)) peers = List.of(); // engines without a backend
         Set<Integer> pending = new HashSet<>();
         for (int rank = 0; rank < world; rank++) {
             pending.add(rank);
-            MeshAssignment mesh = new MeshAssignment(epoch, rank, dims, startStep, checkpoint);
+            MeshAssignment mesh = new MeshAssignment(epoch, rank, dims, startStep, checkpoint, peers, state.spec());
             int r = rank;
             ctx.askWithStatus(
                     GpuWorker.MeshJoined.class,
@@ -552,6 +625,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         forming = null;
         return Effect()
                 .persist(new MeshFormed(f.epoch(), f.ranks(), f.startStep()))
+                .thenRun(this::announce)
                 .thenRun(this::startTraining);
     }
 
@@ -560,7 +634,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private void startTraining(State state) {
         List<ActorRef<GpuWorker.Command>> refs = new ArrayList<>();
         for (String id : state.meshRanks()) refs.add(workerRef(state, id));
-        training = new Training(state.meshEpoch(), refs, state.meshStartStep() - 1);
+        recent.clear();
+        // One DataLoader per DP replica when the job names its data (control-plane jobs may not).
+        List<ActorRef<DataLoader.Command>> loaders = state.spec().getSourcesCount() == 0
+                ? List.of()
+                : DataLoader.spawnAll(ctx, state.spec(), state.meshEpoch(), refs, state.meshStartStep());
+        training = new Training(state.meshEpoch(), refs, loaders, state.meshStartStep() - 1);
         ctx.getSelf().tell(new RunNextStep());
     }
 
@@ -574,10 +653,49 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return fail(state, "rank " + f.rank() + " failed step " + f.step() + ": " + f.error());
         }
         t.pending.remove(r.rank());
+        t.round.add((GpuWorker.StepDone) r);
         if (!t.pending.isEmpty()) return Effect().none();
-        t.lastCompleted = t.step;
         timers.cancel("step");
+        StepRound round = t.round;
+        StepMetrics metrics = round.metrics(state.spec());
+        remember(metrics);
+        publish(state, JobEvent.newBuilder().setStep(metrics));
+        if (round.checkpointDir().isEmpty()) return stepCompleted(state, round.step());
+        // Every rank's shard is durable: only now does the checkpoint count (invariant 4).
+        CheckpointInfo ckpt;
+        try {
+            ckpt = round.checkpoint();
+        } catch (IllegalStateException e) {
+            return fail(state, e.getMessage());
+        }
+        return Effect()
+                .persist(new CheckpointCommitted(ckpt))
+                .thenRun(s -> publish(s, JobEvent.newBuilder().setCheckpoint(ckpt)))
+                .thenRun(s -> ctx.getSelf().tell(new CheckpointDone(ckpt.getStep())));
+    }
+
+    private Effect<Event, State> onCheckpointDone(State state, CheckpointDone cmd) {
+        if (training == null || training.step != cmd.step()) return Effect().none();
+        return stepCompleted(state, cmd.step());
+    }
+
+    private Effect<Event, State> stepCompleted(State state, long step) {
+        Training t = training;
+        t.lastCompleted = step;
+        t.round = null;
+        for (ActorRef<DataLoader.Command> l : t.loaders) l.tell(new DataLoader.Advance(t.epoch, step));
         return nextStep(state);
+    }
+
+    private Effect<Event, State> onLoaderFailed(State state, LoaderFailed cmd) {
+        if (training == null || training.epoch != cmd.epoch()) return Effect().none();
+        return fail(state, "the data loader of replica " + cmd.replica() + " failed: " + cmd.reason());
+    }
+
+    /** Keeps the metrics of the latest steps for GetStatus. */
+    private void remember(StepMetrics m) {
+        recent.addLast(m);
+        while (recent.size() > RECENT_STEPS) recent.removeFirst();
     }
 
     /** Starts the step after the last completed one, or completes the job after its last step. */
@@ -587,15 +705,24 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return Effect().none();
         if (t.lastCompleted >= state.spec().getSteps()) {
             long step = t.lastCompleted;
+            stopLoaders();
             training = null;
             return Effect()
                     .persist(new JobCompleted(step, "trained all " + step + " steps"))
+                    .thenRun(this::announce)
                     .thenRun(this::leaveMesh);
         }
         t.step = t.lastCompleted + 1;
+        JobSpec spec = state.spec();
+        boolean last = t.step == spec.getSteps();
+        boolean evaluate = last || (spec.getEvalInterval() > 0 && t.step % spec.getEvalInterval() == 0);
+        boolean checkpoint = !spec.getCheckpointDir().isBlank()
+                && (last || (spec.getCheckpointInterval() > 0 && t.step % spec.getCheckpointInterval() == 0));
+        String ckptDir = checkpoint ? spec.getCheckpointDir() : "";
+        t.round = new StepRound(t.epoch, t.step, t.ranks.size(), ckptDir);
         for (int rank = 0; rank < t.ranks.size(); rank++) {
             t.pending.add(rank);
-            t.ranks.get(rank).tell(new GpuWorker.Step(t.epoch, t.step, stepAdapter));
+            t.ranks.get(rank).tell(new GpuWorker.Step(t.epoch, t.step, evaluate, ckptDir, stepAdapter));
         }
         timers.startSingleTimer("step", new StepTimedOut(t.epoch, t.step), settings.stepTimeout());
         return Effect().none();
@@ -614,19 +741,28 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private Effect<Event, State> fail(State state, String reason) {
         long step = progress(state);
+        stopLoaders();
         forming = null;
         training = null;
         timers.cancel("step");
         ctx.getLog().warn("job {} failed: {}", state.jobId(), reason);
-        return Effect().persist(new JobFailed(step, reason)).thenRun(this::leaveMesh);
+        return Effect()
+                .persist(new JobFailed(step, reason))
+                .thenRun(this::announce)
+                .thenRun(this::leaveMesh);
     }
 
     /** Tells every worker of the journaled mesh that it is gone, and drops the transient progress. */
     private void leaveMesh(State state) {
+        stopLoaders();
         training = null;
         forming = null;
         timers.cancel("step");
         for (String id : state.meshRanks()) tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch()));
+    }
+
+    private void stopLoaders() {
+        if (training != null) training.loaders.forEach(ctx::stop);
     }
 
     private long progress(State state) {
@@ -647,5 +783,38 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private void tellIfKnown(State state, String workerId, GpuWorker.Command msg) {
         RegisteredWorker w = state.workers().get(workerId);
         if (w != null) resolver.<GpuWorker.Command>resolveActorRef(w.ref()).tell(msg);
+    }
+
+    // ------------------------------------------------------------------ subscribers (control plane)
+
+    private Effect<Event, State> onSubscribe(State state, Subscribe cmd) {
+        if (subscribers.add(cmd.subscriber())) ctx.watchWith(cmd.subscriber(), new SubscriberGone(cmd.subscriber()));
+        return Effect().none();
+    }
+
+    /** Sends one event of the current job to every subscriber. */
+    private void publish(State state, JobEvent.Builder event) {
+        if (subscribers.isEmpty()) return;
+        Published p = new Published(event.setJobId(state.jobId())
+                .setUnixMillis(System.currentTimeMillis())
+                .build());
+        for (ActorRef<Published> s : subscribers) s.tell(p);
+    }
+
+    /** After a persisted event: a PhaseChange if the phase or the mesh epoch moved since the last one. */
+    private void announce(State state) {
+        if (state.phase() == announcedPhase && state.meshEpoch() == announcedEpoch) return;
+        long now = System.nanoTime();
+        PhaseChange change = PhaseChange.newBuilder()
+                .setFrom(announcedPhase)
+                .setTo(state.phase())
+                .setMeshEpoch(state.meshEpoch())
+                .setCause(state.message())
+                .setSeconds((now - phaseSinceNanos) / 1e9)
+                .build();
+        if (state.phase() != announcedPhase) phaseSinceNanos = now;
+        announcedPhase = state.phase();
+        announcedEpoch = state.meshEpoch();
+        publish(state, JobEvent.newBuilder().setPhase(change));
     }
 }

@@ -1,13 +1,18 @@
 // Checks a submitted JobSpec against itself and against the ranks the coordinator has registered.
 //
 // Guarantees: every problem found is reported (not just the first), each naming the JobSpec field
-// and the value; a DP size that does not divide the global batch comes with the sizes that do
+// (with its index in a list, e.g. `sources[1].weight: -0.2 must be in [0, 1]`) and the value;
+// specProblems needs nothing but the spec (the control plane checks it before forwarding); a DP size that does not
+// divide the global batch comes with the sizes that do
 // (design invariant 2: micro_batch × grad_accum × dp = global_batch).
 package dev.shoal.actors.coordinator;
 
 import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.AlmrPoint;
 import dev.shoal.proto.v1.DataSource;
 import dev.shoal.proto.v1.JobSpec;
+import dev.shoal.proto.v1.LrSchedule;
+import dev.shoal.proto.v1.Optimizer;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -19,6 +24,28 @@ public final class JobSpecCheck {
 
     /** All problems of {@code spec} when {@code registeredRanks} ranks are available; empty when fine. */
     public static List<String> problems(JobSpec spec, int registeredRanks) {
+        List<String> p = specProblems(spec);
+        int tp = spec.getParallelism().getTp();
+        int pp = spec.getParallelism().getPp();
+        int dp = spec.getParallelism().getDp();
+        if (tp < 1 || pp < 1 || dp < 1) return p;
+        if (registeredRanks < 1) {
+            p.add("no ranks are registered yet; start the nodes before submitting");
+        } else {
+            try {
+                new ParallelDims(tp, pp, dp, registeredRanks);
+            } catch (IllegalArgumentException e) {
+                String fit = registeredRanks % (tp * pp) == 0
+                        ? "; dp " + registeredRanks / (tp * pp) + " would fit"
+                        : "; no dp fits: " + registeredRanks + " is not a multiple of tp × pp = " + tp * pp;
+                p.add("parallelism: " + e.getMessage() + " (the registered ranks)" + fit);
+            }
+        }
+        return p;
+    }
+
+    /** All problems of {@code spec} on its own (no cluster needed); empty when fine. */
+    public static List<String> specProblems(JobSpec spec) {
         List<String> p = new ArrayList<>();
         if (spec.getName().isBlank()) p.add("name is empty");
         if (spec.getModel().isBlank()) p.add("model is empty (a preset such as llama3-8b, or an HF directory)");
@@ -32,6 +59,9 @@ public final class JobSpecCheck {
             p.add("checkpoint_dir is empty but checkpoint_interval is " + spec.getCheckpointInterval());
         }
         sources(p, spec.getSourcesList());
+        almr(p, spec);
+        if (spec.hasLr()) lr(p, spec.getLr(), spec.getSteps());
+        if (spec.hasOptimizer()) optimizer(p, spec.getOptimizer());
 
         int tp = spec.getParallelism().getTp();
         int pp = spec.getParallelism().getPp();
@@ -41,18 +71,6 @@ public final class JobSpecCheck {
         positive(p, "parallelism.dp", dp);
         if (tp < 1 || pp < 1 || dp < 1) return p;
 
-        if (registeredRanks < 1) {
-            p.add("no ranks are registered yet; start the nodes before submitting");
-        } else {
-            try {
-                new ParallelDims(tp, pp, dp, registeredRanks);
-            } catch (IllegalArgumentException e) {
-                String fit = registeredRanks % (tp * pp) == 0
-                        ? "; dp " + registeredRanks / (tp * pp) + " would fit"
-                        : "; no dp fits: " + registeredRanks + " is not a multiple of tp × pp = " + tp * pp;
-                p.add("parallelism: " + e.getMessage() + " (the registered ranks)" + fit);
-            }
-        }
         int micro = spec.getMicroBatch();
         int global = spec.getGlobalBatch();
         if (micro > 0 && global > 0 && global % ((long) micro * dp) != 0) {
@@ -85,11 +103,61 @@ public final class JobSpecCheck {
             String at = "sources[" + i + "]";
             if (s.getName().isBlank()) p.add(at + ".name is empty");
             else if (!names.add(s.getName())) p.add(at + ".name \"" + s.getName() + "\" is used twice");
+            if (s.getLanguage().isBlank()) p.add(at + ".language is empty");
             if (s.getPath().isBlank()) p.add(at + ".path is empty");
-            if (!(s.getWeight() >= 0)) p.add(at + ".weight " + s.getWeight() + " < 0");
+            if (!(s.getWeight() >= 0 && s.getWeight() <= 1))
+                p.add(at + ".weight: " + s.getWeight() + " must be in [0, 1]");
             sum += s.getWeight();
         }
         if (Math.abs(sum - 1.0) > 1e-9) p.add("sources weights sum to " + sum + ", not 1");
+    }
+
+    private static void almr(List<String> p, JobSpec spec) {
+        List<AlmrPoint> points = spec.getAlmrScheduleList();
+        if (points.isEmpty()) return;
+        if (spec.getSourcesList().stream().noneMatch(s -> s.getAdditional())) {
+            p.add("almr_schedule is set but no source is marked additional");
+        }
+        for (int i = 0; i < points.size(); i++) {
+            AlmrPoint a = points.get(i);
+            String at = "almr_schedule[" + i + "]";
+            if (!(a.getAlmr() >= 0 && a.getAlmr() <= 1)) p.add(at + ".almr: " + a.getAlmr() + " must be in [0, 1]");
+            if (a.getStep() < 0) p.add(at + ".step: " + a.getStep() + " must be >= 0");
+            if (i > 0 && a.getStep() <= points.get(i - 1).getStep()) {
+                p.add(at + ".step: " + a.getStep() + " must be after almr_schedule[" + (i - 1) + "].step "
+                        + points.get(i - 1).getStep());
+            }
+        }
+    }
+
+    private static void lr(List<String> p, LrSchedule lr, long steps) {
+        if (lr.getKind() == LrSchedule.Kind.UNRECOGNIZED) p.add("lr.kind: unknown value " + lr.getKindValue());
+        double peak = lr.getPeakLr();
+        if (!(peak > 0 && Double.isFinite(peak))) p.add("lr.peak_lr: " + peak + " must be finite and > 0");
+        if (!(lr.getMinLr() >= 0 && lr.getMinLr() <= peak)) {
+            p.add("lr.min_lr: " + lr.getMinLr() + " must be in [0, lr.peak_lr " + peak + "]");
+        }
+        if (lr.getWarmupSteps() < 0) p.add("lr.warmup_steps: " + lr.getWarmupSteps() + " must be >= 0");
+        if (lr.getDecaySteps() < 0) p.add("lr.decay_steps: " + lr.getDecaySteps() + " must be >= 0");
+        if (lr.getKind() == LrSchedule.Kind.WSD) {
+            if (lr.getDecaySteps() < 1) p.add("lr.decay_steps: " + lr.getDecaySteps() + " must be >= 1 for WSD");
+            if (steps > 0 && lr.getWarmupSteps() + lr.getDecaySteps() > steps) {
+                p.add("lr.decay_steps: " + lr.getDecaySteps() + " + lr.warmup_steps " + lr.getWarmupSteps()
+                        + " must fit in steps " + steps);
+            }
+        } else if (steps > 0 && lr.getWarmupSteps() > steps) {
+            p.add("lr.warmup_steps: " + lr.getWarmupSteps() + " must not exceed steps " + steps);
+        }
+    }
+
+    private static void optimizer(List<String> p, Optimizer o) {
+        if (!(o.getBeta1() >= 0 && o.getBeta1() < 1)) p.add("optimizer.beta1: " + o.getBeta1() + " must be in [0, 1)");
+        if (!(o.getBeta2() >= 0 && o.getBeta2() < 1)) p.add("optimizer.beta2: " + o.getBeta2() + " must be in [0, 1)");
+        if (!(o.getEps() > 0)) p.add("optimizer.eps: " + o.getEps() + " must be > 0");
+        if (!(o.getWeightDecay() >= 0)) p.add("optimizer.weight_decay: " + o.getWeightDecay() + " must be >= 0");
+        if (!(o.getGradClip() >= 0 && Double.isFinite(o.getGradClip()))) {
+            p.add("optimizer.grad_clip: " + o.getGradClip() + " must be >= 0 (0: no clipping)");
+        }
     }
 
     private static void positive(List<String> p, String field, long value) {

@@ -1,12 +1,16 @@
 // Starts one Shoal node in this JVM: the ActorSystem (a cluster member), the journal tables, the
-// NodeAgent with its workers, and the coordinator singleton (on members with role "node").
+// NodeAgent with its workers, the coordinator singleton (on members with role "node") and the
+// control plane's gRPC server (shoal.grpc.*).
 //
-// Guarantees: start() returns only when the journal tables exist; joined() completes when this
-// member is Up; close() leaves the cluster gracefully (the singleton hands over) and waits.
+// Guarantees: start() returns only when the journal tables exist and the gRPC port is bound;
+// joined() completes when this member is Up; close() stops the gRPC server, then leaves the cluster
+// gracefully (the singleton hands over) and waits.
 package dev.shoal.actors.node;
 
 import com.typesafe.config.Config;
 import dev.shoal.actors.cluster.ShoalConfig;
+import dev.shoal.actors.control.ControlServer;
+import dev.shoal.actors.control.ControlSettings;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.coordinator.CoordinatorSettings;
 import dev.shoal.actors.worker.StepRunner;
@@ -17,6 +21,7 @@ import java.util.ServiceLoader;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.Props;
@@ -39,12 +44,18 @@ public final class ShoalNode implements AutoCloseable {
     private final ActorSystem<Void> system;
     private final ActorRef<NodeAgent.Command> agent;
     private final ActorRef<Coordinator.Command> coordinator;
+    private final ControlServer control; // null: shoal.grpc.port = -1
     private final CompletableFuture<Void> joined = new CompletableFuture<>();
 
-    private ShoalNode(ActorSystem<Void> system, ActorRef<NodeAgent.Command> agent, ActorRef<Coordinator.Command> c) {
+    private ShoalNode(
+            ActorSystem<Void> system,
+            ActorRef<NodeAgent.Command> agent,
+            ActorRef<Coordinator.Command> c,
+            ControlServer control) {
         this.system = system;
         this.agent = agent;
         this.coordinator = c;
+        this.control = control;
         Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(() -> joined.complete(null));
     }
 
@@ -56,8 +67,20 @@ public final class ShoalNode implements AutoCloseable {
         ServiceLoader.load(DeviceDiscovery.class).forEach(discoveries::add);
         List<StepRunner.Factory> engines = new ArrayList<>();
         ServiceLoader.load(StepRunner.Factory.class).forEach(engines::add);
+        // shoal.node.engine picks one by class name when several are on the classpath (tests).
+        String chosen = config.hasPath("shoal.node.engine") ? config.getString("shoal.node.engine") : "";
+        if (!chosen.isEmpty()) {
+            List<String> names =
+                    engines.stream().map(e -> e.getClass().getName()).toList();
+            engines.removeIf(e -> !e.getClass().getName().equals(chosen));
+            if (engines.isEmpty()) {
+                throw new IllegalStateException(
+                        "shoal.node.engine = " + chosen + " is not on the classpath; found " + names);
+            }
+        }
         if (engines.size() > 1) {
-            throw new IllegalStateException("more than one training engine on the classpath: " + engines);
+            throw new IllegalStateException("more than one training engine on the classpath: " + engines
+                    + "; choose one with shoal.node.engine");
         }
         StepRunner.Factory engine = engines.isEmpty() ? null : engines.get(0);
         if (engine == null) {
@@ -68,6 +91,7 @@ public final class ShoalNode implements AutoCloseable {
 
     public static ShoalNode start(Config config, StepRunner.Factory engine, List<DeviceDiscovery> discoveries) {
         CoordinatorSettings settings = CoordinatorSettings.from(config);
+        ControlSettings controlSettings = ControlSettings.from(config);
         warnIfJournalIsLocal(config);
         ActorSystem<Void> system =
                 ActorSystem.create(Behaviors.empty(), config.getString("shoal.cluster.name"), config);
@@ -80,7 +104,17 @@ public final class ShoalNode implements AutoCloseable {
                             .withSettings(
                                     ClusterSingletonSettings.create(system).withRole(COORDINATOR_ROLE)));
             dev.shoal.actors.ops.NodeOps.start(system, config);
-            return new ShoalNode(system, agent, coordinator);
+            ControlServer control =
+                    controlSettings.enabled() ? ControlServer.start(system, coordinator, controlSettings) : null;
+            if (control != null) {
+                // SIGTERM: stop taking control calls before the node leaves the cluster.
+                CoordinatedShutdown.get(system)
+                        .addTask(CoordinatedShutdown.PhaseServiceUnbind(), "shoal-control-plane", () -> {
+                            control.close();
+                            return CompletableFuture.completedFuture(org.apache.pekko.Done.getInstance());
+                        });
+            }
+            return new ShoalNode(system, agent, coordinator, control);
         } catch (RuntimeException e) {
             system.terminate();
             awaitTermination(system, Duration.ofSeconds(30));
@@ -130,8 +164,14 @@ public final class ShoalNode implements AutoCloseable {
         return Cluster.get(Adapter.toClassic(system)).state().members().size();
     }
 
+    /** host:port of this node's gRPC JobService, or null when it has none (shoal.grpc.port = -1). */
+    public String controlAddress() {
+        return control == null ? null : control.address();
+    }
+
     @Override
     public void close() {
+        if (control != null) control.close();
         system.terminate();
         awaitTermination(system, Duration.ofSeconds(30));
     }

@@ -10,14 +10,17 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.cluster.CheckpointCommitted;
 import dev.shoal.proto.v1.cluster.CommitCheckpoint;
 import dev.shoal.proto.v1.cluster.CoordinatorSnapshot;
 import dev.shoal.proto.v1.cluster.CoordinatorStatus;
 import dev.shoal.proto.v1.cluster.DescribeWorker;
+import dev.shoal.proto.v1.cluster.FeedBatch;
 import dev.shoal.proto.v1.cluster.GetStatus;
 import dev.shoal.proto.v1.cluster.JobAccepted;
 import dev.shoal.proto.v1.cluster.JobCompleted;
@@ -34,6 +37,7 @@ import dev.shoal.proto.v1.cluster.StepFailed;
 import dev.shoal.proto.v1.cluster.StepTimings;
 import dev.shoal.proto.v1.cluster.StopJob;
 import dev.shoal.proto.v1.cluster.SubmitJob;
+import dev.shoal.proto.v1.cluster.Subscribe;
 import dev.shoal.proto.v1.cluster.WorkerRegistered;
 import dev.shoal.proto.v1.cluster.WorkersLost;
 import java.io.NotSerializableException;
@@ -59,6 +63,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String STOP_JOB = "SP";
     private static final String JOB_ACCEPTED = "JA";
     private static final String STATUS = "ST";
+    private static final String SUBSCRIBE = "SU";
+    private static final String PUBLISHED = "PE";
     // Worker protocol.
     private static final String DESCRIBE = "WD";
     private static final String WORKER_INFO = "WI";
@@ -68,6 +74,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String STEP = "S";
     private static final String STEP_DONE = "SD";
     private static final String STEP_FAILED = "SF";
+    private static final String FEED_BATCH = "FB";
     // Coordinator events and snapshot (stored in the journal: never change these).
     private static final String JOB_SUBMITTED = "E-JS";
     private static final String WORKER_REGISTERED = "E-WR";
@@ -100,6 +107,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof Coordinator.StopJob) return STOP_JOB;
         if (o instanceof Coordinator.JobAccepted) return JOB_ACCEPTED;
         if (o instanceof Coordinator.Status) return STATUS;
+        if (o instanceof Coordinator.Subscribe) return SUBSCRIBE;
+        if (o instanceof Coordinator.Published) return PUBLISHED;
         if (o instanceof GpuWorker.Describe) return DESCRIBE;
         if (o instanceof WorkerInfo) return WORKER_INFO;
         if (o instanceof GpuWorker.JoinMesh) return JOIN_MESH;
@@ -108,6 +117,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof GpuWorker.Step) return STEP;
         if (o instanceof GpuWorker.StepDone) return STEP_DONE;
         if (o instanceof GpuWorker.StepFailed) return STEP_FAILED;
+        if (o instanceof GpuWorker.FeedBatch) return FEED_BATCH;
         if (o instanceof Coordinator.JobSubmitted) return JOB_SUBMITTED;
         if (o instanceof Coordinator.WorkerRegistered) return WORKER_REGISTERED;
         if (o instanceof Coordinator.WorkersLost) return WORKERS_LOST;
@@ -151,9 +161,17 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .addAllMeshRanks(m.meshRanks())
                     .setStep(m.step())
                     .addAllCheckpoints(m.checkpoints())
-                    .setMessage(m.message());
+                    .setMessage(m.message())
+                    .addAllRecent(m.recent());
             m.workers().forEach(w -> b.addWorkers(registered(w)));
             return b.build().toByteArray();
+        } else if (o instanceof Coordinator.Subscribe m) {
+            return Subscribe.newBuilder()
+                    .setSubscriber(ref(m.subscriber()))
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof Coordinator.Published m) {
+            return m.event().toByteArray();
         } else if (o instanceof GpuWorker.Describe m) {
             return DescribeWorker.newBuilder()
                     .setReplyTo(ref(m.replyTo()))
@@ -173,6 +191,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setStartStep(a.startStep())
                     .setCheckpointPath(a.checkpointPath())
                     .setReplyTo(ref(m.replyTo()))
+                    .addAllPeers(a.peers())
+                    .setSpec(a.spec())
                     .build()
                     .toByteArray();
         } else if (o instanceof GpuWorker.MeshJoined m) {
@@ -188,8 +208,17 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setEpoch(m.epoch())
                     .setStep(m.step())
                     .setReplyTo(ref(m.replyTo()))
+                    .setEvaluate(m.evaluate())
+                    .setCheckpointDir(m.checkpointDir())
                     .build()
                     .toByteArray();
+        } else if (o instanceof GpuWorker.FeedBatch m) {
+            StepRunner.Batch b = m.batch();
+            FeedBatch.Builder f =
+                    FeedBatch.newBuilder().setEpoch(b.epoch()).setStep(b.step()).setReplica(b.replica());
+            for (int v : b.inputs()) f.addInputs(v);
+            for (int v : b.targets()) f.addTargets(v);
+            return f.build().toByteArray();
         } else if (o instanceof GpuWorker.StepDone m) {
             return StepDone.newBuilder()
                     .setEpoch(m.epoch())
@@ -200,6 +229,11 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setTimings(StepTimings.newBuilder()
                             .setQueueSeconds(m.timings().queueSeconds())
                             .setComputeSeconds(m.timings().computeSeconds()))
+                    .putAllValidation(m.validation())
+                    .setGradNorm(m.gradNorm())
+                    .setLr(m.lr())
+                    .setCheckpointPath(m.checkpointPath())
+                    .setCheckpointBytes(m.checkpointBytes())
                     .build()
                     .toByteArray();
         } else if (o instanceof GpuWorker.StepFailed m) {
@@ -315,8 +349,14 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         m.getStep(),
                         workers,
                         m.getCheckpointsList(),
-                        m.getMessage());
+                        m.getMessage(),
+                        m.getRecentList());
             }
+            case SUBSCRIBE:
+                return new Coordinator.Subscribe(
+                        resolve(Subscribe.parseFrom(bytes).getSubscriber()));
+            case PUBLISHED:
+                return new Coordinator.Published(JobEvent.parseFrom(bytes));
             case DESCRIBE:
                 return new GpuWorker.Describe(
                         resolve(DescribeWorker.parseFrom(bytes).getReplyTo()));
@@ -327,8 +367,14 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                 Parallelism p = m.getDims();
                 ParallelDims dims =
                         new ParallelDims(p.getTp(), p.getPp(), p.getDp(), p.getTp() * p.getPp() * p.getDp());
-                MeshAssignment a =
-                        new MeshAssignment(m.getEpoch(), m.getRank(), dims, m.getStartStep(), m.getCheckpointPath());
+                MeshAssignment a = new MeshAssignment(
+                        m.getEpoch(),
+                        m.getRank(),
+                        dims,
+                        m.getStartStep(),
+                        m.getCheckpointPath(),
+                        m.getPeersList(),
+                        m.getSpec());
                 return new GpuWorker.JoinMesh(a, resolve(m.getReplyTo()));
             }
             case MESH_JOINED: {
@@ -339,7 +385,15 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                 return new GpuWorker.LeaveMesh(LeaveMesh.parseFrom(bytes).getEpoch());
             case STEP: {
                 Step m = Step.parseFrom(bytes);
-                return new GpuWorker.Step(m.getEpoch(), m.getStep(), resolve(m.getReplyTo()));
+                return new GpuWorker.Step(
+                        m.getEpoch(), m.getStep(), m.getEvaluate(), m.getCheckpointDir(), resolve(m.getReplyTo()));
+            }
+            case FEED_BATCH: {
+                FeedBatch m = FeedBatch.parseFrom(bytes);
+                int[] in = new int[m.getInputsCount()], tg = new int[m.getTargetsCount()];
+                for (int i = 0; i < in.length; i++) in[i] = m.getInputs(i);
+                for (int i = 0; i < tg.length; i++) tg[i] = m.getTargets(i);
+                return new GpuWorker.FeedBatch(new StepRunner.Batch(m.getEpoch(), m.getStep(), m.getReplica(), in, tg));
             }
             case STEP_DONE: {
                 StepDone m = StepDone.parseFrom(bytes);
@@ -350,7 +404,12 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         m.getLoss(),
                         m.getTokens(),
                         new GpuWorker.StepTimings(
-                                m.getTimings().getQueueSeconds(), m.getTimings().getComputeSeconds()));
+                                m.getTimings().getQueueSeconds(), m.getTimings().getComputeSeconds()),
+                        m.getValidationMap(),
+                        m.getGradNorm(),
+                        m.getLr(),
+                        m.getCheckpointPath(),
+                        m.getCheckpointBytes());
             }
             case STEP_FAILED: {
                 StepFailed m = StepFailed.parseFrom(bytes);
@@ -413,11 +472,12 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                 .setNode(w.node())
                 .setDeviceKind(w.deviceKind())
                 .setLocalIndex(w.localIndex())
+                .setBackendAddress(w.backendAddress())
                 .build();
     }
 
     private static WorkerInfo info(dev.shoal.proto.v1.cluster.WorkerInfo w) {
-        return new WorkerInfo(w.getNode(), w.getDeviceKind(), w.getLocalIndex());
+        return new WorkerInfo(w.getNode(), w.getDeviceKind(), w.getLocalIndex(), w.getBackendAddress());
     }
 
     private static RegisteredWorker registered(Coordinator.RegisteredWorker w) {

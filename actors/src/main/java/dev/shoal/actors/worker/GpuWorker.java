@@ -7,6 +7,8 @@
 //   epoch is not the joined mesh's is dropped, and a result of a mesh that was left meanwhile is
 //   dropped (design invariant 6).
 // - One step at a time: a Step that arrives while another runs is answered with StepFailed.
+// - The runner is made when the worker starts (on the compute thread), so Describe already carries
+//   its collective backend address; a FeedBatch of another epoch than the joined one is dropped.
 package dev.shoal.actors.worker;
 
 import dev.shoal.actors.serialization.ClusterMessage;
@@ -44,8 +46,23 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     /** The mesh of {@code epoch} is gone: abort its communicators. */
     public record LeaveMesh(long epoch) implements Command, ClusterMessage {}
 
-    /** Runs global step {@code step} of mesh {@code epoch}. */
-    public record Step(long epoch, long step, ActorRef<StepReply> replyTo) implements Command, ClusterMessage {}
+    /**
+     * Runs global step {@code step} of mesh {@code epoch}; then scores the held-out sets when
+     * {@code evaluate}, and writes this rank's checkpoint shard under {@code checkpointDir} when set.
+     */
+    public record Step(long epoch, long step, boolean evaluate, String checkpointDir, ActorRef<StepReply> replyTo)
+            implements Command, ClusterMessage {
+        public Step {
+            if (checkpointDir == null) checkpointDir = "";
+        }
+
+        public Step(long epoch, long step, ActorRef<StepReply> replyTo) {
+            this(epoch, step, false, "", replyTo);
+        }
+    }
+
+    /** One step's micro-batches from this rank's DataLoader (see StepRunner.Batch). */
+    public record FeedBatch(StepRunner.Batch batch) implements Command, ClusterMessage {}
 
     private record Joined(MeshAssignment mesh, Throwable error, ActorRef<StatusReply<MeshJoined>> replyTo)
             implements Command {}
@@ -65,8 +82,44 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         int rank();
     }
 
-    public record StepDone(long epoch, long step, int rank, double loss, long tokens, StepTimings timings)
-            implements StepReply {}
+    /** {@code validation}: held-out loss per source name, at eval steps only (else empty). */
+    public record StepDone(
+            long epoch,
+            long step,
+            int rank,
+            double loss,
+            long tokens,
+            StepTimings timings,
+            java.util.Map<String, Double> validation,
+            double gradNorm,
+            double lr,
+            String checkpointPath,
+            long checkpointBytes)
+            implements StepReply {
+        public StepDone {
+            validation = validation == null
+                    ? java.util.Map.of()
+                    : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(validation));
+            if (checkpointPath == null) checkpointPath = "";
+        }
+
+        /** A step with an evaluation but without norm, LR or checkpoint. */
+        public StepDone(
+                long epoch,
+                long step,
+                int rank,
+                double loss,
+                long tokens,
+                StepTimings timings,
+                java.util.Map<String, Double> validation) {
+            this(epoch, step, rank, loss, tokens, timings, validation, Double.NaN, Double.NaN, "", 0);
+        }
+
+        /** A step without an evaluation. */
+        public StepDone(long epoch, long step, int rank, double loss, long tokens, StepTimings timings) {
+            this(epoch, step, rank, loss, tokens, timings, java.util.Map.of());
+        }
+    }
 
     public record StepFailed(long epoch, long step, int rank, String error) implements StepReply {}
 
@@ -75,9 +128,10 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     // ------------------------------------------------------------------ state
 
-    private final WorkerInfo info;
+    private final WorkerInfo info; // with the runner's backend address
     private final StepRunner.Factory factory; // null: this node has no training engine
     private final ExecutorService compute;
+    private Throwable createError; // the factory failed to make the runner
     private volatile StepRunner runner; // created and used on the compute thread; aborted from here
     private long highestEpoch = 0; // highest epoch of any JoinMesh or LeaveMesh seen
     private long joinedEpoch = 0; // 0: in no mesh
@@ -90,13 +144,23 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     private GpuWorker(ActorContext<Command> ctx, WorkerInfo info, StepRunner.Factory factory) {
         super(ctx);
-        this.info = info;
         this.factory = factory;
         this.compute = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "shoal-compute-" + info.deviceKind() + info.localIndex());
             t.setDaemon(true);
             return t;
         });
+        String backend = "";
+        if (factory != null) {
+            try {
+                runner = compute.submit(() -> factory.create(info)).get(60, TimeUnit.SECONDS);
+                backend = runner.backendAddress();
+            } catch (Exception e) {
+                createError = cause(e instanceof java.util.concurrent.ExecutionException ? e.getCause() : e);
+                ctx.getLog().error("{}: the training engine could not start: {}", info.id(), describe(createError));
+            }
+        }
+        this.info = info.withBackend(backend);
     }
 
     // ------------------------------------------------------------------ handlers
@@ -109,6 +173,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                 .onMessage(Joined.class, this::onJoined)
                 .onMessage(LeaveMesh.class, this::onLeaveMesh)
                 .onMessage(Step.class, this::onStep)
+                .onMessage(FeedBatch.class, this::onFeedBatch)
                 .onMessage(Finished.class, this::onFinished)
                 .onSignal(PostStop.class, s -> onPostStop())
                 .onSignal(PreRestart.class, s -> onPostStop())
@@ -134,12 +199,17 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                             + StepRunner.Factory.class.getName() + " on its classpath)"));
             return this;
         }
+        if (runner == null) {
+            m.replyTo()
+                    .tell(StatusReply.error(
+                            info.id() + ": the training engine could not start: " + describe(createError)));
+            return this;
+        }
         abortJoined();
         highestEpoch = mesh.epoch();
         CompletableFuture<Void> work = CompletableFuture.runAsync(
                 () -> {
                     try {
-                        if (runner == null) runner = factory.create(info);
                         runner.joinMesh(mesh);
                     } catch (Exception e) {
                         throw new java.util.concurrent.CompletionException(e);
@@ -195,7 +265,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                 () -> {
                     long start = System.nanoTime();
                     try {
-                        StepResult result = r.runStep(m.epoch(), m.step());
+                        StepResult result = r.runStep(m.epoch(), m.step(), m.evaluate(), m.checkpointDir());
                         long end = System.nanoTime();
                         return new Object[] {result, new StepTimings((start - received) / 1e9, (end - start) / 1e9)};
                     } catch (Exception e) {
@@ -218,6 +288,23 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         return this;
     }
 
+    private Behavior<Command> onFeedBatch(FeedBatch m) {
+        StepRunner r = runner;
+        if (m.batch().epoch() != joinedEpoch || r == null) {
+            getContext()
+                    .getLog()
+                    .debug(
+                            "{}: dropped batch of step {} of stale mesh epoch {} (joined {})",
+                            info.id(),
+                            m.batch().step(),
+                            m.batch().epoch(),
+                            joinedEpoch);
+            return this;
+        }
+        r.offerBatch(m.batch());
+        return this;
+    }
+
     private Behavior<Command> onFinished(Finished m) {
         runningStep = -1;
         if (m.epoch() != joinedEpoch) {
@@ -229,14 +316,20 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         if (m.error() != null) {
             m.replyTo().tell(new StepFailed(m.epoch(), m.step(), joinedRank, describe(m.error())));
         } else {
+            StepResult r = m.result();
             m.replyTo()
                     .tell(new StepDone(
                             m.epoch(),
                             m.step(),
                             joinedRank,
-                            m.result().loss(),
-                            m.result().tokens(),
-                            m.timings()));
+                            r.loss(),
+                            r.tokens(),
+                            m.timings(),
+                            r.validation(),
+                            r.gradNorm(),
+                            r.lr(),
+                            r.checkpointPath(),
+                            r.checkpointBytes()));
         }
         return this;
     }

@@ -1,11 +1,21 @@
 // A worker's place in a mesh: the mesh epoch, its global rank, the (tp, pp, dp) layout, the first
-// step it will run, and the committed checkpoint to load before it (empty: the job's initial weights).
-// Guarantees: epoch >= 1, rank inside the world, startStep >= 1.
+// step it will run, the committed checkpoint to load before it (empty: the job's initial weights),
+// the backend address of every rank (rendezvous for the collectives) and the job it trains.
+// Guarantees: epoch >= 1, rank inside the world, startStep >= 1, peers empty or one per rank.
 package dev.shoal.actors.worker;
 
 import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.JobSpec;
+import java.util.List;
 
-public record MeshAssignment(long epoch, int rank, ParallelDims dims, long startStep, String checkpointPath) {
+public record MeshAssignment(
+        long epoch,
+        int rank,
+        ParallelDims dims,
+        long startStep,
+        String checkpointPath,
+        List<String> peers,
+        JobSpec spec) {
     public MeshAssignment {
         if (epoch < 1) throw new IllegalArgumentException("mesh epoch " + epoch + " < 1");
         if (rank < 0 || rank >= dims.world()) {
@@ -13,5 +23,16 @@ public record MeshAssignment(long epoch, int rank, ParallelDims dims, long start
         }
         if (startStep < 1) throw new IllegalArgumentException("start step " + startStep + " < 1");
         if (checkpointPath == null) checkpointPath = "";
+        peers = peers == null ? List.of() : List.copyOf(peers);
+        if (!peers.isEmpty() && peers.size() != dims.world()) {
+            throw new IllegalArgumentException(
+                    "mesh " + dims + " needs " + dims.world() + " peer addresses, got " + peers.size());
+        }
+        if (spec == null) spec = JobSpec.getDefaultInstance();
+    }
+
+    /** An assignment without peers or job (control-plane tests). */
+    public MeshAssignment(long epoch, int rank, ParallelDims dims, long startStep, String checkpointPath) {
+        this(epoch, rank, dims, startStep, checkpointPath, List.of(), JobSpec.getDefaultInstance());
     }
 }

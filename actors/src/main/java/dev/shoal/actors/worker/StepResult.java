@@ -1,9 +1,37 @@
-// What one rank reports for one training step: its local loss and the tokens it consumed.
-// Guarantees: tokens >= 0; the loss may be NaN only when the runner says so (divergence is data).
+// What one rank reports for one training step: the loss, the tokens of the step, at eval steps its
+// loss on each source's held-out set, the pre-clip gradient norm and the LR of the update, and the
+// checkpoint shard when the step wrote one.
+// Guarantees: tokens >= 0; validation maps source name to held-out loss (in the runner's order) and is
+// empty at steps without an evaluation; checkpointPath is empty exactly when no shard was written;
+// the loss may be NaN only when the runner says so (divergence is data).
 package dev.shoal.actors.worker;
 
-public record StepResult(double loss, long tokens) {
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+public record StepResult(
+        double loss,
+        long tokens,
+        Map<String, Double> validation,
+        double gradNorm,
+        double lr,
+        String checkpointPath,
+        long checkpointBytes) {
     public StepResult {
         if (tokens < 0) throw new IllegalArgumentException("step tokens " + tokens + " < 0");
+        validation = validation == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(validation));
+        if (checkpointPath == null) checkpointPath = "";
+        if (checkpointBytes < 0) throw new IllegalArgumentException("checkpoint bytes " + checkpointBytes + " < 0");
+    }
+
+    /** A step with an evaluation but without norm, LR or checkpoint. */
+    public StepResult(double loss, long tokens, Map<String, Double> validation) {
+        this(loss, tokens, validation, Double.NaN, Double.NaN, "", 0);
+    }
+
+    /** A step without an evaluation. */
+    public StepResult(double loss, long tokens) {
+        this(loss, tokens, Map.of());
     }
 }

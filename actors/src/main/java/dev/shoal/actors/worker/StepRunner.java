@@ -1,12 +1,19 @@
 // The worker-side compute that a GpuWorker drives: the training engine of one rank, seen from the
-// actors. The engine (runtime/) implements it; the actors never touch tensors.
+// actors. The engine (dev.shoal.actors.engine over runtime/) implements it; the actors never touch
+// tensors.
 //
 // Threading contract: joinMesh, runStep and close are called on the worker's own compute thread,
-// one at a time, never on a Pekko dispatcher. abortMesh is called from another thread while
-// joinMesh or runStep may be blocked in a collective; it must make them return (or throw) promptly.
+// one at a time, never on a Pekko dispatcher. abortMesh and offerBatch are called from the actor
+// while joinMesh or runStep may be blocked (in a collective, or waiting for a batch); abortMesh must
+// make them return (or throw) promptly.
 package dev.shoal.actors.worker;
 
 public interface StepRunner extends AutoCloseable {
+
+    /** "host:port" of this device's collective backend, handed to its mesh peers; empty: none. */
+    default String backendAddress() {
+        return "";
+    }
 
     /** Builds this rank's communicators and loads its shard for {@code mesh}; replaces any earlier mesh. */
     void joinMesh(MeshAssignment mesh) throws Exception;
@@ -14,11 +21,55 @@ public interface StepRunner extends AutoCloseable {
     /** Runs global step {@code step} of mesh {@code epoch} on this rank (forward, backward, update). */
     StepResult runStep(long epoch, long step) throws Exception;
 
+    /**
+     * As {@link #runStep(long, long)}, then scores the held-out sets when {@code evaluate} and writes
+     * this rank's checkpoint shard under {@code checkpointDir} when it is not empty (durable on return).
+     */
+    default StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir) throws Exception {
+        return runStep(epoch, step);
+    }
+
+    /** One step's micro-batches from this rank's DataLoader (any thread; a stale epoch is dropped). */
+    default void offerBatch(Batch batch) {}
+
     /** Aborts the communicators of mesh {@code epoch} (the mesh is gone); safe from any thread. */
     void abortMesh(long epoch);
 
     @Override
     void close();
+
+    /**
+     * Rows of one step of one DP replica: inputs for a first-stage rank, targets for a last-stage rank
+     * (either may be empty), each [grad_accum · micro_batch · seq_len] ids.
+     */
+    record Batch(long epoch, long step, int replica, int[] inputs, int[] targets) {
+        public Batch {
+            if (inputs == null) inputs = new int[0];
+            if (targets == null) targets = new int[0];
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof Batch b
+                    && b.epoch == epoch
+                    && b.step == step
+                    && b.replica == replica
+                    && java.util.Arrays.equals(b.inputs, inputs)
+                    && java.util.Arrays.equals(b.targets, targets);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(
+                    epoch, step, replica, java.util.Arrays.hashCode(inputs), java.util.Arrays.hashCode(targets));
+        }
+
+        @Override
+        public String toString() {
+            return "Batch[epoch " + epoch + ", step " + step + ", replica " + replica + ", " + inputs.length
+                    + " inputs, " + targets.length + " targets]";
+        }
+    }
 
     /**
      * Makes the runner of one device. Found with {@link java.util.ServiceLoader} when a node starts;

@@ -209,6 +209,54 @@ class CoordinatorTest {
     }
 
     @Test
+    void evalAndCheckpointStepsAreOrderedAndACheckpointCountsOnlyWithEveryShard() {
+        var factory = new TestStepRunner.Factory(0, -1, true);
+        var c = start(TestConfigs.localH2(dir, "c-eval"), 2, factory);
+        await(c, s -> s.workers().size() == 2, "2 registered workers");
+        JobSpec spec = spec(2, 4, 1, 6).toBuilder()
+                .setEvalInterval(2)
+                .setCheckpointInterval(3)
+                .setCheckpointDir("/ckpt")
+                .build();
+        submit(c, spec);
+        Coordinator.Status done = await(c, s -> s.phase() == Phase.COMPLETED, "completion");
+        for (TestStepRunner r : factory.runners.values()) {
+            assertEquals(
+                    List.of(
+                            "2 eval=true ckpt=",
+                            "3 eval=false ckpt=/ckpt",
+                            "4 eval=true ckpt=",
+                            "6 eval=true ckpt=/ckpt"),
+                    r.orders);
+        }
+        assertEquals(
+                List.of(3L, 6L),
+                done.checkpoints().stream().map(CheckpointInfo::getStep).toList());
+        assertEquals("/ckpt/step-6", done.checkpoints().get(1).getPath());
+        assertEquals(200, done.checkpoints().get(1).getBytes(), "both shards' bytes");
+        assertEquals(6, done.recent().size());
+        assertEquals(1.0 / 4, done.recent().get(3).getLoss(), 1e-12);
+        assertEquals(2.0 / 4, done.recent().get(3).getValidation(0).getLoss(), 1e-12);
+        assertEquals(0, done.recent().get(2).getValidationCount());
+    }
+
+    @Test
+    void aCheckpointWithoutDurableShardsFailsTheJobAndIsNotCommitted() {
+        var c = start(TestConfigs.localH2(dir, "c-shards"), 2, new TestStepRunner.Factory(0, -1, false));
+        await(c, s -> s.workers().size() == 2, "2 registered workers");
+        submit(
+                c,
+                spec(2, 4, 1, 6).toBuilder()
+                        .setCheckpointInterval(3)
+                        .setCheckpointDir("/ckpt")
+                        .build());
+        Coordinator.Status failed = await(c, s -> s.phase() == Phase.FAILED, "the failure");
+        assertTrue(failed.message().contains("no durable shard from rank(s) 0, 1"), failed.message());
+        assertTrue(failed.checkpoints().isEmpty(), failed.checkpoints()::toString);
+        assertEquals(2, failed.step(), "step 3 is discarded");
+    }
+
+    @Test
     void aRestartedCoordinatorResumesFromTheLastCheckpointUnderANewEpoch() {
         var factory = new TestStepRunner.Factory(20, -1);
         Config config = TestConfigs.localH2(dir, "c-resume", "shoal.coordinator.snapshot-every = 2");

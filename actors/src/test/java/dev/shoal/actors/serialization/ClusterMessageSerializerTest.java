@@ -10,12 +10,15 @@ import dev.shoal.actors.TestConfigs;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.ParallelDims;
 import dev.shoal.proto.v1.CheckpointInfo;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
+import dev.shoal.proto.v1.SourceLoss;
+import dev.shoal.proto.v1.StepMetrics;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -79,13 +82,20 @@ class ClusterMessageSerializerTest {
 
     private List<ClusterMessage> samples() {
         WorkerInfo w0 = new WorkerInfo("pekko://shoal@10.0.0.1:2552", WorkerInfo.CPU, 0);
-        WorkerInfo w1 = new WorkerInfo("pekko://shoal@10.0.0.2:2552", WorkerInfo.CUDA, 3);
+        WorkerInfo w1 = new WorkerInfo("pekko://shoal@10.0.0.2:2552", WorkerInfo.CUDA, 3, "10.0.0.2:40123");
         Coordinator.RegisteredWorker r0 = new Coordinator.RegisteredWorker(w0, "pekko://shoal/user/worker-cpu0#1");
         Coordinator.RegisteredWorker r1 = new Coordinator.RegisteredWorker(w1, "pekko://shoal/user/worker-cuda3#2");
         Map<String, Coordinator.RegisteredWorker> workers = new LinkedHashMap<>();
         workers.put(w0.id(), r0);
         workers.put(w1.id(), r1);
-        MeshAssignment mesh = new MeshAssignment(4, 1, ParallelDims.of(1, 1, 2), 51, "/ckpt/step-50");
+        MeshAssignment mesh = new MeshAssignment(
+                4,
+                1,
+                ParallelDims.of(1, 1, 2),
+                51,
+                "/ckpt/step-50",
+                List.of("10.0.0.1:40001", "10.0.0.2:40123"),
+                spec());
         GpuWorker.StepTimings timings = new GpuWorker.StepTimings(0.001, 0.25);
         return List.of(
                 new Coordinator.SubmitJob(spec(), probe()),
@@ -102,14 +112,44 @@ class ClusterMessageSerializerTest {
                         57,
                         List.of(r0, r1),
                         List.of(checkpoint(50)),
-                        "training"),
+                        "training",
+                        List.of(StepMetrics.newBuilder()
+                                .setStep(57)
+                                .setLoss(2.5)
+                                .setTokens(4096)
+                                .addValidation(
+                                        SourceLoss.newBuilder().setSource("zh").setLoss(3.1))
+                                .build())),
                 new GpuWorker.Describe(probe()),
                 w1,
                 new GpuWorker.JoinMesh(mesh, probe()),
                 new GpuWorker.MeshJoined(4, 1),
                 new GpuWorker.LeaveMesh(4),
-                new GpuWorker.Step(4, 57, probe()),
-                new GpuWorker.StepDone(4, 57, 1, 2.5, 4096, timings),
+                new GpuWorker.Step(4, 57, true, "/ckpt", probe()),
+                new GpuWorker.StepDone(
+                        4,
+                        57,
+                        1,
+                        2.5,
+                        4096,
+                        timings,
+                        Map.of("en", 2.25, "zh", 3.5),
+                        0.75,
+                        3e-4,
+                        "/ckpt/step-000057",
+                        123),
+                new GpuWorker.FeedBatch(new StepRunner.Batch(4, 57, 1, new int[] {1, 2, 3}, new int[] {2, 3, 4})),
+                new Coordinator.Subscribe(probe()),
+                new Coordinator.Published(dev.shoal.proto.v1.JobEvent.newBuilder()
+                        .setJobId("job-1")
+                        .setUnixMillis(1_700_000_000_000L)
+                        .setPhase(dev.shoal.proto.v1.PhaseChange.newBuilder()
+                                .setFrom(Phase.FORMING)
+                                .setTo(Phase.TRAINING)
+                                .setMeshEpoch(4)
+                                .setCause("training from step 51 on mesh epoch 4")
+                                .setSeconds(1.5))
+                        .build()),
                 new GpuWorker.StepFailed(4, 57, 1, "CUDA error: out of memory"),
                 new Coordinator.JobSubmitted("job-1", spec(), 1_700_000_000_000L),
                 new Coordinator.WorkerRegistered(r1),

@@ -1,4 +1,5 @@
-// GpuWorker: compute on its own thread, epochs only forward, stale steps dropped, one step at a time.
+// GpuWorker: compute on its own thread, epochs only forward, stale steps and batches dropped, one step
+// at a time.
 package dev.shoal.actors.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -67,6 +68,23 @@ class GpuWorkerTest {
         assertTrue(d.timings().computeSeconds() >= 0 && d.timings().queueSeconds() >= 0);
         TestStepRunner r = f.runners.get(INFO.id());
         assertTrue(r.threads.stream().allMatch(t -> t.equals("shoal-compute-cpu0")), r.threads::toString);
+    }
+
+    @Test
+    void passesOnlyBatchesOfTheJoinedEpochToItsRunner() {
+        var f = new TestStepRunner.Factory(0, -1);
+        var w = worker(f);
+        var early = new StepRunner.Batch(2, 1, 0, new int[] {1}, new int[] {2});
+        var stale = new StepRunner.Batch(1, 1, 0, new int[] {3}, new int[] {4});
+        var good = new StepRunner.Batch(2, 1, 0, new int[] {5}, new int[] {6});
+        w.tell(new GpuWorker.FeedBatch(early)); // in no mesh yet
+        assertTrue(join(w, 2).isSuccess());
+        w.tell(new GpuWorker.FeedBatch(stale));
+        w.tell(new GpuWorker.FeedBatch(good));
+        TestProbe<WorkerInfo> p = kit.createTestProbe();
+        w.tell(new GpuWorker.Describe(p.ref())); // answered after the batches were handled
+        p.receiveMessage();
+        assertEquals(java.util.List.of(good), f.runners.get(INFO.id()).batches);
     }
 
     @Test

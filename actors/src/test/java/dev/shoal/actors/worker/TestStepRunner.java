@@ -1,5 +1,6 @@
 // TEST DOUBLE — not a training engine. A StepRunner for control-plane tests: the loss of step s is
-// 1/s, each step consumes 1000 tokens, a step can be made slow or made to fail, and every call is
+// 1/s, each step consumes 1000 tokens, every evalEvery-th step reports held-out losses en 2/s and
+// zh 3/s, a step can be made slow or made to fail, and every call is
 // recorded so tests can check what each rank was asked to do. Child JVMs of the multi-process test
 // find it through META-INF/services in src/test/resources; -Dshoal.test.step-millis slows steps.
 package dev.shoal.actors.worker;
@@ -12,16 +13,52 @@ public final class TestStepRunner implements StepRunner {
     /** What a runner was asked to do, in order: "join e r s path" and "step e s". */
     public final List<String> calls = new CopyOnWriteArrayList<>();
 
+    /** What each step was asked besides training: "s eval=true ckpt=/dir" (steps with either only). */
+    public final List<String> orders = new CopyOnWriteArrayList<>();
+
+    /** Batches offered by a DataLoader, in arrival order. */
+    public final List<StepRunner.Batch> batches = new CopyOnWriteArrayList<>();
+
     /** Names of the threads that ran joinMesh and runStep. */
     public final List<String> threads = new CopyOnWriteArrayList<>();
 
     private final long stepMillis;
     private final long failAtStep;
+    private final long evalEvery;
+    private final boolean writesShards;
     private volatile long abortedEpoch = -1;
 
     public TestStepRunner(long stepMillis, long failAtStep) {
+        this(stepMillis, failAtStep, 0, false);
+    }
+
+    /**
+     * evalEvery: every evalEvery-th step reports held-out losses on its own; writesShards: a checkpoint
+     * request is answered as a durable 100-byte shard (no file is written).
+     */
+    public TestStepRunner(long stepMillis, long failAtStep, long evalEvery, boolean writesShards) {
         this.stepMillis = stepMillis;
         this.failAtStep = failAtStep;
+        this.evalEvery = evalEvery;
+        this.writesShards = writesShards;
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir) throws Exception {
+        StepResult r = runStep(epoch, step);
+        if (!evaluate && checkpointDir.isEmpty()) return r;
+        orders.add(step + " eval=" + evaluate + " ckpt=" + checkpointDir);
+        java.util.Map<String, Double> val = !evaluate
+                ? java.util.Map.of()
+                : r.validation().isEmpty() ? java.util.Map.of("en", 2.0 / step) : r.validation();
+        boolean shard = writesShards && !checkpointDir.isEmpty();
+        return new StepResult(
+                r.loss(), r.tokens(), val, 0.5, 1e-3, shard ? checkpointDir + "/step-" + step : "", shard ? 100 : 0);
+    }
+
+    @Override
+    public void offerBatch(StepRunner.Batch batch) {
+        batches.add(batch);
     }
 
     @Override
@@ -40,6 +77,13 @@ public final class TestStepRunner implements StepRunner {
             Thread.sleep(Math.min(5, stepMillis));
         }
         if (step == failAtStep) throw new IllegalStateException("injected failure at step " + step);
+        if (evalEvery > 0 && step % evalEvery == 0) {
+            // In source order, as the engine reports them (Map.of would have no order).
+            java.util.Map<String, Double> val = new java.util.LinkedHashMap<>();
+            val.put("en", 2.0 / step);
+            val.put("zh", 3.0 / step);
+            return new StepResult(1.0 / step, 1000, val);
+        }
         return new StepResult(1.0 / step, 1000);
     }
 
@@ -57,6 +101,8 @@ public final class TestStepRunner implements StepRunner {
         public final java.util.Map<String, TestStepRunner> runners = new java.util.concurrent.ConcurrentHashMap<>();
         private final long stepMillis;
         private final long failAtStep;
+        private final long evalEvery;
+        private final boolean writesShards;
 
         /** For ServiceLoader: step time from -Dshoal.test.step-millis, never fails. */
         public Factory() {
@@ -64,13 +110,28 @@ public final class TestStepRunner implements StepRunner {
         }
 
         public Factory(long stepMillis, long failAtStep) {
+            this(stepMillis, failAtStep, 0, false);
+        }
+
+        public Factory(long stepMillis, long failAtStep, long evalEvery) {
+            this(stepMillis, failAtStep, evalEvery, false);
+        }
+
+        public Factory(long stepMillis, long failAtStep, boolean writesShards) {
+            this(stepMillis, failAtStep, 0, writesShards);
+        }
+
+        public Factory(long stepMillis, long failAtStep, long evalEvery, boolean writesShards) {
             this.stepMillis = stepMillis;
             this.failAtStep = failAtStep;
+            this.evalEvery = evalEvery;
+            this.writesShards = writesShards;
         }
 
         @Override
         public StepRunner create(WorkerInfo device) {
-            return runners.computeIfAbsent(device.id(), id -> new TestStepRunner(stepMillis, failAtStep));
+            return runners.computeIfAbsent(
+                    device.id(), id -> new TestStepRunner(stepMillis, failAtStep, evalEvery, writesShards));
         }
     }
 }

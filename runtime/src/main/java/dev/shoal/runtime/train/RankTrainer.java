@@ -232,6 +232,18 @@ public final class RankTrainer implements AutoCloseable {
     public StepMetrics step(long s) {
         long t0 = System.nanoTime();
         int[][] rows = data.replicaRows(s, comms.dp().rank(), dims.dp());
+        return step(s, rows, t0);
+    }
+
+    /**
+     * As step(s), on rows a data loader built elsewhere: [B][T + 1] holding this replica's rows of step s
+     * (what data().replicaRows(s, d, dp) returns; a rank off the first and last stage may hold zeros).
+     */
+    public StepMetrics step(long s, int[][] rows) {
+        return step(s, rows, System.nanoTime());
+    }
+
+    private StepMetrics step(long s, int[][] rows, long t0) {
         long t1 = System.nanoTime();
         double lr = job.lrSchedule().lr(s);
         ParallelTrainer.StepResult r = trainer.step(rows, lr, maxNorm);

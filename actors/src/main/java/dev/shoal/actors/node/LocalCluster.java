@@ -1,0 +1,285 @@
+// A Shoal cluster on this machine for the demo and the multi-process tests: N `shoal node` JVMs on
+// 127.0.0.1 (this JVM's classpath, CPU ranks), a shared journal (an H2 TCP server in this JVM), and
+// this JVM as a cluster client (role "client") with a proxy to the coordinator singleton.
+//
+// Guarantees: start() returns when every node printed its "joined cluster" line and the client is
+// Up, or throws with the tail of the failing node's log; node 0 is the only seed, so it is the oldest
+// and runs the coordinator; close() (also run by a shutdown hook, e.g. on Ctrl-C) stops the client,
+// then the nodes (SIGTERM, then kill after 10 s), then the H2 server; it is safe to call twice.
+package dev.shoal.actors.node;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import dev.shoal.actors.cluster.ShoalConfig;
+import dev.shoal.actors.coordinator.Coordinator;
+import dev.shoal.actors.coordinator.CoordinatorSettings;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.sql.SQLException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.cluster.Cluster;
+import org.apache.pekko.cluster.typed.ClusterSingleton;
+import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
+import org.apache.pekko.cluster.typed.SingletonActor;
+import org.h2.tools.Server;
+
+public final class LocalCluster implements AutoCloseable {
+
+    /** Quick join retries; each node's metrics endpoint on a free port (several nodes share the host). */
+    private static final List<String> JOIN_RETRY = List.of(
+            "-Dpekko.cluster.seed-node-timeout=2s",
+            "-Dpekko.cluster.retry-unsuccessful-join-after=2s",
+            "-Dshoal.metrics.port=0");
+
+    private final Path dir;
+    private final List<Process> nodes = new ArrayList<>();
+    private final List<String> addresses = new ArrayList<>();
+    private final List<Integer> grpcPorts = new ArrayList<>();
+    private final List<Path> logs = new ArrayList<>();
+    private final Thread hook = new Thread(this::close, "shoal-local-cluster-stop");
+    private Server h2;
+    private ActorSystem<Void> client;
+    private ActorRef<Coordinator.Command> coordinator;
+    private boolean closed;
+
+    private LocalCluster(Path dir) {
+        this.dir = dir;
+    }
+
+    /**
+     * Starts one node JVM per entry of {@code cpuRanks} (that many CPU ranks each), with extra JVM
+     * options {@code jvmArgs} (e.g. "-Dshoal.node.engine=…"); logs go to dir/node-i.log.
+     */
+    public static LocalCluster start(Path dir, int[] cpuRanks, List<String> jvmArgs, Duration timeout)
+            throws IOException {
+        LocalCluster c = new LocalCluster(dir);
+        Runtime.getRuntime().addShutdownHook(c.hook);
+        try {
+            c.boot(cpuRanks, jvmArgs, timeout);
+            return c;
+        } catch (IOException | RuntimeException e) {
+            c.close();
+            throw e;
+        }
+    }
+
+    private void boot(int[] cpuRanks, List<String> jvmArgs, Duration timeout) throws IOException {
+        Files.createDirectories(dir);
+        try {
+            h2 = Server.createTcpServer(
+                            "-tcpPort", String.valueOf(freePort()), "-baseDir", dir.toString(), "-ifNotExists")
+                    .start();
+        } catch (SQLException e) {
+            throw new IOException("cannot start the H2 journal server: " + e.getMessage(), e);
+        }
+        String journalUrl = "jdbc:h2:tcp://127.0.0.1:" + h2.getPort() + "/shoal";
+        int[] ports = new int[cpuRanks.length];
+        for (int i = 0; i < ports.length; i++) ports[i] = freePort();
+        String seed = "127.0.0.1:" + ports[0];
+        List<CompletableFuture<String>> joined = new ArrayList<>();
+        for (int i = 0; i < cpuRanks.length; i++) {
+            joined.add(startNode(i, ports[i], seed, journalUrl, cpuRanks[i], jvmArgs));
+        }
+        for (int i = 0; i < joined.size(); i++) {
+            try {
+                joined.get(i).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (Exception e) {
+                Throwable cause = e.getCause() != null ? e.getCause() : e;
+                throw new IOException(
+                        "node " + i + " did not join within " + timeout.toSeconds() + " s: " + cause.getMessage()
+                                + "\n--- " + logs.get(i) + "\n" + tail(logs.get(i)),
+                        e);
+            }
+        }
+        client = startClient(freePort(), seed, timeout);
+        coordinator = ClusterSingleton.get(client)
+                .init(SingletonActor.of(
+                                Coordinator.create(CoordinatorSettings.from(
+                                        client.settings().config())),
+                                "coordinator")
+                        .withSettings(ClusterSingletonSettings.create(client).withRole(ShoalNode.COORDINATOR_ROLE)));
+    }
+
+    private CompletableFuture<String> startNode(
+            int index, int port, String seed, String journalUrl, int ranks, List<String> jvmArgs) throws IOException {
+        Path log = dir.resolve("node-" + index + ".log");
+        addresses.add("pekko://shoal@127.0.0.1:" + port);
+        int grpc = freePort();
+        grpcPorts.add(grpc);
+        logs.add(log);
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        List<String> cmd = new ArrayList<>(List.of(
+                java, "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss4m", "-Dshoal.log.level=INFO"));
+        // One machine: retry a join every 2 s instead of Pekko's 5-10 s while the seed is still starting.
+        cmd.addAll(JOIN_RETRY);
+        cmd.addAll(jvmArgs);
+        cmd.addAll(List.of(
+                "-cp",
+                System.getProperty("java.class.path"),
+                "dev.shoal.cli.ShoalCli",
+                "node",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                String.valueOf(port),
+                "--seeds",
+                seed,
+                "--cpu-ranks",
+                String.valueOf(ranks),
+                "--grpc-port",
+                String.valueOf(grpc),
+                "--journal",
+                "h2",
+                "--journal-url",
+                journalUrl));
+        Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+        nodes.add(p);
+        CompletableFuture<String> joined = new CompletableFuture<>();
+        Thread reader = new Thread(
+                () -> {
+                    try (BufferedReader r =
+                            new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
+                        String line;
+                        while ((line = r.readLine()) != null) {
+                            if (line.startsWith("joined cluster")) joined.complete(line);
+                        }
+                        joined.completeExceptionally(new IllegalStateException("node " + index + " exited"));
+                    } catch (IOException e) {
+                        joined.completeExceptionally(e);
+                    }
+                },
+                "node-" + index + "-stdout");
+        reader.setDaemon(true);
+        reader.start();
+        return joined;
+    }
+
+    private static ActorSystem<Void> startClient(int port, String seed, Duration timeout) {
+        Config overrides = ConfigFactory.parseMap(Map.of(
+                "shoal.node.port",
+                port,
+                "shoal.node.roles",
+                List.of("client"),
+                "shoal.cluster.seed-nodes",
+                List.of(seed),
+                "pekko.cluster.seed-node-timeout",
+                "2s",
+                "pekko.cluster.retry-unsuccessful-join-after",
+                "2s"));
+        Config config = ShoalConfig.derive(ShoalConfig.layered(overrides), Map.of());
+        ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "shoal", config);
+        CompletableFuture<Void> up = new CompletableFuture<>();
+        Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(() -> up.complete(null));
+        up.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).join();
+        return system;
+    }
+
+    public ActorSystem<Void> client() {
+        return client;
+    }
+
+    /** The coordinator singleton (a proxy from this client). */
+    public ActorRef<Coordinator.Command> coordinator() {
+        return coordinator;
+    }
+
+    public List<Path> logs() {
+        return List.copyOf(logs);
+    }
+
+    /** Node i's cluster address, e.g. "pekko://shoal@127.0.0.1:2552". */
+    public String address(int i) {
+        return addresses.get(i);
+    }
+
+    /** The port of node i's control-plane gRPC server (JobService) on 127.0.0.1. */
+    public int grpcPort(int i) {
+        return grpcPorts.get(i);
+    }
+
+    /** Node i's JVM (e.g. to kill -9 it in a failover test). */
+    public Process node(int i) {
+        return nodes.get(i);
+    }
+
+    /** The coordinator's status, or null when it did not answer within {@code timeout}. */
+    public Coordinator.Status status(Duration timeout) {
+        try {
+            return AskPattern.<Coordinator.Command, Coordinator.Status>ask(
+                            coordinator, Coordinator.GetStatus::new, timeout, client.scheduler())
+                    .toCompletableFuture()
+                    .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    /** The last 40 lines of every node's log (for error reports). */
+    public String logTails() {
+        StringBuilder b = new StringBuilder();
+        for (Path log : logs) b.append("\n--- ").append(log).append('\n').append(tail(log));
+        return b.toString();
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            Runtime.getRuntime().removeShutdownHook(hook);
+        } catch (IllegalStateException ignored) {
+            // already shutting down: this is the hook
+        }
+        if (client != null) {
+            client.terminate();
+            try {
+                client.getWhenTerminated().toCompletableFuture().get(20, TimeUnit.SECONDS);
+            } catch (Exception ignored) {
+                // the nodes are stopped below either way
+            }
+        }
+        for (Process p : nodes) p.destroy();
+        for (Process p : nodes) {
+            try {
+                if (!p.waitFor(10, TimeUnit.SECONDS)) {
+                    p.destroyForcibly();
+                    p.waitFor(5, TimeUnit.SECONDS);
+                }
+            } catch (InterruptedException e) {
+                p.destroyForcibly();
+                Thread.currentThread().interrupt();
+            }
+        }
+        if (h2 != null) h2.stop();
+    }
+
+    static String tail(Path log) {
+        try {
+            List<String> lines = Files.readAllLines(log);
+            return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
+        } catch (IOException e) {
+            return "(no log: " + e.getMessage() + ")";
+        }
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+}

@@ -1,0 +1,241 @@
+// The cluster trains: three `shoal node` JVMs on 127.0.0.1 (2 + 1 + 1 CPU ranks) run a tiny-model
+// CPT job for 20 steps at tp 2 × dp 2 (ZeRO-1), the TP group of ranks 2 and 3 and both DP groups
+// spanning JVMs. Its per-step losses must equal the single-process Trainer's (`shoal train`) for the
+// same seed, data and batch within 1e-5, its checkpoints must be committed only with every rank's
+// shard on disk, and rank 0 must write the metrics JSONL. Tagged slow: it runs in CI.
+package dev.shoal.actors;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.shoal.actors.coordinator.Coordinator;
+import dev.shoal.actors.engine.JobSpecs;
+import dev.shoal.actors.node.LocalCluster;
+import dev.shoal.proto.v1.CheckpointInfo;
+import dev.shoal.proto.v1.DataSource;
+import dev.shoal.proto.v1.JobSpec;
+import dev.shoal.proto.v1.LrSchedule;
+import dev.shoal.proto.v1.Parallelism;
+import dev.shoal.proto.v1.Phase;
+import dev.shoal.proto.v1.SourceLoss;
+import dev.shoal.proto.v1.StepMetrics;
+import dev.shoal.runtime.data.DocFormat;
+import dev.shoal.runtime.data.Preparer;
+import dev.shoal.runtime.data.SourceSpec;
+import dev.shoal.runtime.data.SyntheticCorpus;
+import dev.shoal.runtime.train.ByteLevelTokenizer;
+import dev.shoal.runtime.train.JobConfig;
+import dev.shoal.runtime.train.MetricsLog;
+import dev.shoal.runtime.train.Trainer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.pattern.StatusReply;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+@Tag("slow")
+class ClusterTrainTest {
+
+    static final int STEPS = 20;
+    static final double TOL = 1e-5;
+
+    @TempDir
+    Path dir;
+
+    private LocalCluster cluster;
+
+    @AfterEach
+    void stop() {
+        if (cluster != null) cluster.close();
+    }
+
+    /** A small bilingual dataset: the project's synthetic corpus through the byte-level tokenizer. */
+    static Path prepare(Path dir) throws Exception {
+        Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
+        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, 300);
+        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, 300);
+        Path data = dir.resolve("data");
+        Preparer.run(new Preparer.Config(
+                tok,
+                data,
+                List.of(
+                        new SourceSpec("en", "en", DocFormat.JSONL, List.of(dir.resolve("en.jsonl")), "text", 0.1),
+                        new SourceSpec("zh", "zh", DocFormat.JSONL, List.of(dir.resolve("zh.jsonl")), "text", 0.1)),
+                1,
+                1 << 20,
+                true,
+                null));
+        return data;
+    }
+
+    static JobSpec spec(Path data, Path ckpt) {
+        return JobSpec.newBuilder()
+                .setName("cluster-train")
+                .setModel("tiny")
+                .addSources(DataSource.newBuilder()
+                        .setName("en")
+                        .setLanguage("en")
+                        .setPath(data.toString())
+                        .setWeight(0.7))
+                .addSources(DataSource.newBuilder()
+                        .setName("zh")
+                        .setLanguage("zh")
+                        .setPath(data.toString())
+                        .setWeight(0.3)
+                        .setAdditional(true))
+                .setSeqLen(32)
+                .setGlobalBatch(4)
+                .setMicroBatch(1)
+                .setSteps(STEPS)
+                .setSeed(3)
+                .setLr(LrSchedule.newBuilder()
+                        .setKind(LrSchedule.Kind.LINEAR)
+                        .setPeakLr(2e-3)
+                        .setMinLr(2e-4)
+                        .setWarmupSteps(2))
+                .setParallelism(
+                        Parallelism.newBuilder().setTp(2).setPp(1).setDp(2).setZero1(true))
+                .setEvalInterval(10)
+                .setCheckpointInterval(10)
+                .setCheckpointDir(ckpt.toString())
+                .build();
+    }
+
+    @Test
+    void threeJvmsTrainTp2Dp2LikeTheSingleProcessTrainer() throws Exception {
+        long t0 = System.nanoTime();
+        Path data = prepare(dir);
+        Path ckpt = dir.resolve("ckpt");
+        JobSpec spec = spec(data, ckpt);
+
+        // The reference: `shoal train`'s Trainer on one thread, same spec, its own output folder.
+        JobConfig job = JobSpecs.toJobConfig(spec, 1);
+        Path refDir = dir.resolve("ref");
+        JobConfig refJob = new JobConfig(
+                job.name(),
+                job.model(),
+                job.data(),
+                job.seqLen(),
+                job.globalBatch(),
+                job.microBatch(),
+                job.steps(),
+                job.seed(),
+                1,
+                job.lr(),
+                job.optimizer(),
+                job.evalInterval(),
+                job.evalBatches(),
+                job.checkpointInterval(),
+                refDir,
+                refDir.resolve("metrics.jsonl"));
+        try (Trainer t = new Trainer(refJob, null, null)) {
+            t.run(false, Long.MAX_VALUE);
+        }
+        List<JsonNode> ref = MetricsLog.read(refDir.resolve("metrics.jsonl"));
+        double refSeconds = (System.nanoTime() - t0) / 1e9;
+
+        // The cluster: 2 + 1 + 1 ranks; rank order is node address, then device index.
+        long c0 = System.nanoTime();
+        cluster = LocalCluster.start(
+                dir.resolve("cluster"),
+                new int[] {2, 1, 1},
+                List.of("-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory"),
+                Duration.ofSeconds(60));
+        double upSeconds = (System.nanoTime() - c0) / 1e9;
+        await(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
+        StatusReply<Coordinator.JobAccepted> accepted =
+                AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
+                                cluster.coordinator(),
+                                r -> new Coordinator.SubmitJob(spec, r),
+                                Duration.ofSeconds(10),
+                                cluster.client().scheduler())
+                        .toCompletableFuture()
+                        .get(15, TimeUnit.SECONDS);
+        assertTrue(accepted.isSuccess(), () -> "submit refused: " + accepted.getError());
+        long s0 = System.nanoTime();
+        Coordinator.Status end = await(
+                s -> s.phase() == Phase.COMPLETED || s.phase() == Phase.FAILED,
+                "the job to end",
+                Duration.ofSeconds(60));
+        double trainSeconds = (System.nanoTime() - s0) / 1e9;
+        assertEquals(Phase.COMPLETED, end.phase(), () -> end.message() + cluster.logTails());
+        assertEquals(STEPS, end.step());
+
+        // Per-step losses against the single-process trainer.
+        List<StepMetrics> steps = end.recent();
+        assertEquals(STEPS, steps.size(), steps::toString);
+        double worst = 0;
+        for (int s = 1; s <= STEPS; s++) {
+            StepMetrics m = steps.get(s - 1);
+            assertEquals(s, m.getStep());
+            double want = ref.get(s).get("loss").asDouble();
+            worst = Math.max(worst, Math.abs(m.getLoss() - want));
+            assertEquals(want, m.getLoss(), TOL, "loss of step " + s);
+            assertEquals(ref.get(s).get("lr").asDouble(), m.getLr(), 1e-12, "lr of step " + s);
+            assertEquals(ref.get(s).get("grad_norm").asDouble(), m.getGradNorm(), 1e-3 * m.getGradNorm());
+            assertEquals(4 * 32, m.getTokens());
+        }
+        // Per-source validation at the eval steps (10 and 20), as the trainer scored them.
+        for (int s : new int[] {10, 20}) {
+            StepMetrics m = steps.get(s - 1);
+            assertEquals(2, m.getValidationCount(), m::toString);
+            for (SourceLoss l : m.getValidationList()) {
+                double want = ref.get(s).get("val_loss").get(l.getSource()).asDouble();
+                assertEquals(want, l.getLoss(), 1e-4, "val loss of " + l.getSource() + " at step " + s);
+            }
+        }
+        assertEquals(0, steps.get(4).getValidationCount());
+
+        // Checkpoints: committed at 10 and 20, each with all four shards durable on disk.
+        assertEquals(
+                List.of(10L, 20L),
+                end.checkpoints().stream().map(CheckpointInfo::getStep).toList());
+        for (CheckpointInfo c : end.checkpoints()) {
+            assertEquals(ckpt.resolve(String.format("step-%06d", c.getStep())).toString(), c.getPath());
+            long bytes = 0;
+            for (int r = 0; r < 4; r++) {
+                Path shard = Path.of(c.getPath(), String.format("rank-%05d.safetensors", r));
+                assertTrue(Files.isRegularFile(shard), shard + " missing");
+                bytes += Files.size(shard);
+            }
+            assertEquals(bytes, c.getBytes());
+            assertEquals(1, c.getMeshEpoch());
+        }
+
+        // Rank 0's metrics log: step 0 (validation before training) and every step.
+        List<JsonNode> lines = MetricsLog.read(ckpt.resolve("metrics.jsonl"));
+        assertEquals(STEPS + 1, lines.size());
+        assertEquals(
+                ref.get(0).get("val_loss").get("zh").asDouble(),
+                lines.get(0).get("val_loss").get("zh").asDouble(),
+                1e-4);
+        System.out.printf(
+                "cluster train: tiny, tp 2 x dp 2 (ZeRO-1) over 3 JVMs, %d steps: worst |loss - Trainer| %.2e;"
+                        + " reference %.1f s, 3 nodes up %.1f s, training %.1f s (%.2f s/step)%n",
+                STEPS, worst, refSeconds, upSeconds, trainSeconds, trainSeconds / STEPS);
+    }
+
+    private Coordinator.Status await(
+            java.util.function.Predicate<Coordinator.Status> p, String what, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Coordinator.Status last = null;
+        while (System.nanoTime() < deadline) {
+            last = cluster.status(Duration.ofMillis(1000));
+            if (last != null && p.test(last)) return last;
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new AssertionError("timed out waiting for " + what + "; last status " + last + cluster.logTails());
+    }
+}
