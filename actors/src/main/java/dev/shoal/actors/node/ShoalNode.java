@@ -103,7 +103,7 @@ public final class ShoalNode implements AutoCloseable {
                     .init(SingletonActor.of(Coordinator.create(settings), "coordinator")
                             .withSettings(
                                     ClusterSingletonSettings.create(system).withRole(COORDINATOR_ROLE)));
-            dev.shoal.actors.ops.NodeOps.start(system, config);
+            dev.shoal.actors.ops.NodeOps.start(system, config, coordinator);
             ControlServer control =
                     controlSettings.enabled() ? ControlServer.start(system, coordinator, controlSettings) : null;
             if (control != null) {

@@ -7,12 +7,17 @@
 package dev.shoal.actors.ops;
 
 import com.typesafe.config.Config;
+import dev.shoal.actors.coordinator.Coordinator;
+import dev.shoal.comm.CommException;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.cluster.Cluster;
 import org.apache.pekko.cluster.MemberStatus;
@@ -32,8 +37,11 @@ public final class NodeOps {
         this.server = server;
     }
 
-    /** Starts the metrics (always) and the endpoint (when shoal.metrics.enabled) for {@code system}. */
-    public static NodeOps start(ActorSystem<?> system, Config config) {
+    /**
+     * Starts the metrics (always), their feed from {@code coordinator}'s events, and the endpoint (when
+     * shoal.metrics.enabled) for {@code system}.
+     */
+    public static NodeOps start(ActorSystem<?> system, Config config, ActorRef<Coordinator.Command> coordinator) {
         Cluster cluster = Cluster.get(Adapter.toClassic(system));
         String self = cluster.selfAddress().hostPort();
         NodeMetrics metrics = new NodeMetrics(self);
@@ -52,6 +60,8 @@ public final class NodeOps {
                         e.getMessage());
             }
         }
+        system.systemActorOf(
+                MetricsFeed.create(coordinator, metrics, Duration.ofSeconds(10)), "metrics-feed", Props.empty());
         NodeOps ops = new NodeOps(metrics, server);
         BY_SYSTEM.put(system, ops);
         system.getWhenTerminated().thenRun(() -> {
@@ -73,6 +83,20 @@ public final class NodeOps {
     /** The endpoint's port, or -1 when there is none. */
     public int port() {
         return server == null ? -1 : server.port();
+    }
+
+    /** Records one finished step of a worker of this node: its compute time, or its failure's kind. */
+    public void recordStep(Throwable error, double computeSeconds) {
+        if (error == null) {
+            metrics.workerStep(computeSeconds);
+            return;
+        }
+        for (Throwable t = error; t != null; t = t.getCause()) {
+            if (t instanceof CommException c) {
+                metrics.commError(c.kind().name().toLowerCase(Locale.ROOT));
+                return;
+            }
+        }
     }
 
     private static MetricsServer.Health health(Cluster cluster) {

@@ -11,6 +11,7 @@
 //   its collective backend address; a FeedBatch of another epoch than the joined one is dropped.
 package dev.shoal.actors.worker;
 
+import dev.shoal.actors.ops.NodeOps;
 import dev.shoal.actors.serialization.ClusterMessage;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -307,6 +308,9 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     private Behavior<Command> onFinished(Finished m) {
         runningStep = -1;
+        NodeOps.of(getContext().getSystem())
+                .ifPresent(o -> o.recordStep(
+                        m.error(), m.timings() == null ? 0 : m.timings().computeSeconds()));
         if (m.epoch() != joinedEpoch) {
             getContext()
                     .getLog()

@@ -137,6 +137,27 @@ class ControlPlaneTest {
         assertEquals("control-test", s.getSpec().getName());
         assertEquals(s, cluster.stub.get(GetRequest.getDefaultInstance()), "an empty id is the current job");
 
+        // The node's /metrics follows the same events (its feed subscribes like a Watch does).
+        String scrape = "";
+        for (int i = 0; i < 100 && !scrape.contains("shoal_step{node=\""); i++) {
+            scrape = dev.shoal.actors.ops.NodeOps.of(cluster.node.system())
+                    .orElseThrow()
+                    .metrics()
+                    .scrape();
+            if (!scrape.lines().anyMatch(l -> l.startsWith("shoal_step{") && l.endsWith(" 20.0"))) {
+                scrape = "";
+                Thread.sleep(100);
+            }
+        }
+        assertTrue(scrape.lines().anyMatch(l -> l.startsWith("shoal_step{") && l.endsWith(" 20.0")), scrape);
+        assertTrue(
+                scrape.lines()
+                        .anyMatch(l -> l.startsWith("shoal_phase{")
+                                && l.contains("phase=\"completed\"")
+                                && l.endsWith(" 1.0")),
+                "completed phase in /metrics");
+        assertTrue(scrape.contains("shoal_worker_step_duration_seconds_count{"), "worker step times recorded");
+
         // Nothing more will happen to a finished job: its Watch ends at once, empty.
         assertEquals(List.of(), watchAll(job));
         assertEquals(

@@ -46,6 +46,7 @@ public final class ControlTestNode implements AutoCloseable {
                         """
                         shoal.node.host = "127.0.0.1"
                         shoal.grpc.port = 0
+                        shoal.metrics.port = 0
                         shoal.grpc.ask-timeout = 5s
                         shoal.grpc.watch-resubscribe = 500ms
                         pekko.loglevel = WARNING
