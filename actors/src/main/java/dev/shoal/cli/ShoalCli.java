@@ -21,7 +21,11 @@ import picocli.CommandLine.Command;
             PrepareCommand.class,
             SampleCommand.class,
             LossCommand.class,
-            TrainCommand.class
+            TrainCommand.class,
+            SubmitCommand.class,
+            StatusCommand.class,
+            WatchCommand.class,
+            StopCommand.class
         })
 public final class ShoalCli implements Runnable {
 
