@@ -78,7 +78,13 @@ final class ControlClient implements AutoCloseable {
 
     static ControlClient connect(ServerOption opt) {
         if (opt.timeoutSeconds < 1) throw new ShoalCli.UserError("--timeout " + opt.timeoutSeconds + " must be >= 1");
-        return new ControlClient(serverAddress(opt.server, System.getenv(), ConfigFactory.load()), opt.timeoutSeconds);
+        Config config;
+        try {
+            config = ConfigFactory.load();
+        } catch (com.typesafe.config.ConfigException e) {
+            throw new ShoalCli.UserError("config: " + e.getMessage());
+        }
+        return new ControlClient(serverAddress(opt.server, System.getenv(), config), opt.timeoutSeconds);
     }
 
     /** --server, else $SHOAL_SERVER, else shoal.grpc.client-server; checked to be host:port. */

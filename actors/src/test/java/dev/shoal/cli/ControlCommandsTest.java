@@ -236,6 +236,28 @@ class ControlCommandsTest {
     }
 
     @Test
+    void aServerWhoseCoordinatorDoesNotAnswerIsExit3() {
+        var system = cluster.node.system();
+        org.apache.pekko.actor.typed.ActorRef<dev.shoal.actors.coordinator.Coordinator.Command> silent =
+                system.systemActorOf(
+                        org.apache.pekko.actor.typed.javadsl.Behaviors.ignore(),
+                        "silent-for-cli",
+                        org.apache.pekko.actor.typed.Props.empty());
+        var settings = new dev.shoal.actors.control.ControlSettings(
+                "127.0.0.1", 0, java.time.Duration.ofSeconds(1), java.time.Duration.ofSeconds(1));
+        try (var server = dev.shoal.actors.control.ControlServer.start(system, silent, settings)) {
+            ShoalCliTest.Run r = ShoalCliTest.run("status", "--server", server.address());
+            assertEquals(3, r.code(), r::toString);
+            assertTrue(
+                    r.err()
+                            .startsWith("error: server " + server.address()
+                                    + ": the coordinator did not answer within 1 s"),
+                    r.err());
+            assertOneLine(r.err());
+        }
+    }
+
+    @Test
     void theServerAddressComesFromTheFlagThenTheEnvironmentThenTheConfig() {
         var config = ConfigFactory.parseString("shoal.grpc.client-server = \"10.0.0.9:7000\"");
         assertEquals("h:1", ControlClient.serverAddress("h:1", Map.of("SHOAL_SERVER", "e:2"), config));

@@ -254,4 +254,48 @@ class ControlPlaneTest {
         }
         assertEquals(Phase.TRAINING, cluster.status().phase(), "the job goes on");
     }
+
+    @Test
+    @Order(6)
+    void aCoordinatorThatDoesNotAnswerIsUnavailable() throws Exception {
+        // A second server on the same node whose "coordinator" never answers.
+        var system = cluster.node.system();
+        org.apache.pekko.actor.typed.ActorRef<dev.shoal.actors.coordinator.Coordinator.Command> silent =
+                system.systemActorOf(
+                        org.apache.pekko.actor.typed.javadsl.Behaviors.ignore(),
+                        "silent-coordinator",
+                        org.apache.pekko.actor.typed.Props.empty());
+        ControlSettings settings = new ControlSettings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(1));
+        try (ControlServer server = ControlServer.start(system, silent, settings)) {
+            var channel = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forTarget(server.address())
+                    .usePlaintext()
+                    .build();
+            try {
+                var stub = dev.shoal.proto.v1.JobServiceGrpc.newBlockingStub(channel);
+                StatusRuntimeException e = refusal(() -> stub.get(GetRequest.getDefaultInstance()));
+                assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+                assertTrue(
+                        e.getStatus().getDescription().startsWith("the coordinator did not answer within 1 s"),
+                        e::toString);
+            } finally {
+                channel.shutdownNow();
+            }
+        }
+    }
+
+    @Test
+    @Order(7)
+    void aBusyPortIsNamedWithItsKey() {
+        ControlSettings busy = new ControlSettings(
+                "127.0.0.1",
+                Integer.parseInt(cluster.server.substring(cluster.server.lastIndexOf(':') + 1)),
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(1));
+        IllegalStateException e = assertThrows(
+                IllegalStateException.class,
+                () -> ControlServer.start(cluster.node.system(), cluster.node.coordinator(), busy));
+        assertTrue(
+                e.getMessage().startsWith("control plane cannot listen on " + cluster.server + " (shoal.grpc.port): "),
+                e::getMessage);
+    }
 }
