@@ -2,6 +2,8 @@
 // Exit codes as in ControlClient: 0 stopped, 5 no such job, 6 the job is not running.
 package dev.shoal.cli;
 
+import dev.shoal.proto.v1.GetRequest;
+import dev.shoal.proto.v1.JobStatus;
 import dev.shoal.proto.v1.StopRequest;
 import dev.shoal.proto.v1.StopResponse;
 import io.grpc.StatusRuntimeException;
@@ -38,18 +40,18 @@ public final class StopCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         try (ControlClient c = ControlClient.connect(server)) {
+            String id = job == null ? "" : job;
             StopResponse r;
+            JobStatus s;
             try {
-                r = c.call()
-                        .stop(StopRequest.newBuilder()
-                                .setJobId(job == null ? "" : job)
-                                .build());
+                r = c.call().stop(StopRequest.newBuilder().setJobId(id).build());
+                s = c.call().get(GetRequest.newBuilder().setJobId(id).build());
             } catch (StatusRuntimeException e) {
                 return c.fail(e, spec.commandLine().getErr());
             }
             ShoalCli.printTo(
                     spec.commandLine().getOut(),
-                    "stopped " + (job == null ? "the cluster's job" : job) + ": it is " + r.getPhase());
+                    "stopped " + s.getJobId() + ": " + r.getPhase() + " — " + s.getMessage());
             return ControlClient.EXIT_OK;
         }
     }

@@ -155,7 +155,8 @@ class ControlCommandsTest {
         assertTrue(r.err().contains("stop it before submitting another"), r.err());
         r = run("stop", id);
         assertEquals(0, r.code(), r::toString);
-        assertEquals("stopped " + id + ": it is COMPLETED", r.out().strip());
+        assertTrue(
+                r.out().strip().startsWith("stopped " + id + ": COMPLETED — stopped by request after step "), r.out());
         r = run("status", id);
         assertEquals(0, r.code(), r::toString);
         assertTrue(r.out().contains("COMPLETED: stopped by request after step"), r.out());
