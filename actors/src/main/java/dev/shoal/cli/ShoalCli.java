@@ -27,7 +27,11 @@ import picocli.CommandLine.Command;
             TrainCommand.class,
             SweepCommand.class,
             FitCommand.class,
-            DemoCommand.class
+            DemoCommand.class,
+            SubmitCommand.class,
+            StatusCommand.class,
+            WatchCommand.class,
+            StopCommand.class
         })
 public final class ShoalCli implements Runnable {
 

@@ -168,6 +168,34 @@ class ClusterFailoverTest {
         assertEquals(before.meshEpoch() + 1, resumed.meshEpoch());
         assertEquals(2, resumed.meshRanks().size());
         assertTrue(resumed.meshRanks().stream().noneMatch(id -> id.startsWith(oldest + "/")), resumed::toString);
+
+        // The control plane of the node that does not run the coordinator forwards to the moved
+        // singleton: Get answers with the new job, and a Watch streams its steps across JVMs.
+        int other = cluster.address(1).equals(next) ? 2 : 1;
+        String control = "127.0.0.1:" + cluster.grpcPort(other);
+        io.grpc.ManagedChannel channel = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forTarget(control)
+                .usePlaintext()
+                .build();
+        try {
+            var stub =
+                    dev.shoal.proto.v1.JobServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+            dev.shoal.proto.v1.JobStatus viaGrpc = stub.get(dev.shoal.proto.v1.GetRequest.newBuilder()
+                    .setJobId(again.getValue().jobId())
+                    .build());
+            assertEquals(Phase.TRAINING, viaGrpc.getPhase());
+            assertEquals(before.meshEpoch() + 1, viaGrpc.getMeshEpoch());
+            var events = stub.watch(dev.shoal.proto.v1.WatchRequest.newBuilder()
+                    .setJobId(viaGrpc.getJobId())
+                    .build());
+            dev.shoal.proto.v1.JobEvent event;
+            do {
+                event = events.next();
+            } while (!event.hasStep());
+            assertTrue(event.getStep().getStep() > viaGrpc.getStep(), event::toString);
+            assertEquals(6 * 64, event.getStep().getTokens(), "global batch × seq_len");
+        } finally {
+            channel.shutdownNow();
+        }
     }
 
     private static JobSpec spec() {

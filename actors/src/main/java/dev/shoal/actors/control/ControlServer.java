@@ -30,6 +30,8 @@ public final class ControlServer implements AutoCloseable {
         if (!settings.enabled()) throw new IllegalArgumentException("the control plane is off (shoal.grpc.port -1)");
         Server server = NettyServerBuilder.forAddress(new InetSocketAddress(settings.host(), settings.port()))
                 .addService(new JobServiceImpl(system, coordinator, settings))
+                // Watch streams last as long as a job: clients ping every 20 s to notice a dead node.
+                .permitKeepAliveTime(10, TimeUnit.SECONDS)
                 .build();
         try {
             server.start();

@@ -44,7 +44,7 @@ import org.apache.pekko.pattern.StatusReply;
 
 final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
-    private static final AtomicLong WATCHES = new AtomicLong();
+    private final AtomicLong watches = new AtomicLong();
 
     private final ActorSystem<?> system;
     private final ActorRef<Coordinator.Command> coordinator;
@@ -102,7 +102,7 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             }
             ActorRef<Object> session = system.systemActorOf(
                     WatchSession.create(s.jobId(), call, coordinator, settings.watchResubscribe()),
-                    "control-watch-" + WATCHES.incrementAndGet(),
+                    "control-watch-" + watches.incrementAndGet(),
                     Props.empty());
             handle.attach(session);
         });

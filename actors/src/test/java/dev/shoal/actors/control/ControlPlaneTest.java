@@ -4,7 +4,6 @@
 package dev.shoal.actors.control;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -32,10 +31,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
-import org.apache.pekko.actor.ActorIdentity;
-import org.apache.pekko.actor.Identify;
-import org.apache.pekko.actor.typed.javadsl.Adapter;
-import org.apache.pekko.pattern.Patterns;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
@@ -102,9 +97,13 @@ class ControlPlaneTest {
     @Test
     @Order(2)
     void aSubmittedJobIsWatchedUntilItCompletes() throws Exception {
+        cluster.engine.hold(true); // steps wait until the watch has subscribed, so that it sees them all
         String job = submit(cluster.spec(20));
         assertTrue(job.startsWith("job-"), job);
-        List<JobEvent> events = watchAll(job);
+        CompletableFuture<List<JobEvent>> watch = CompletableFuture.supplyAsync(() -> watchAll(job));
+        cluster.awaitWatchSessions(1);
+        cluster.engine.hold(false);
+        List<JobEvent> events = watch.get(60, TimeUnit.SECONDS);
 
         JobEvent last = events.get(events.size() - 1);
         assertTrue(last.hasPhase(), last::toString);
@@ -116,8 +115,8 @@ class ControlPlaneTest {
 
         List<StepMetrics> steps =
                 events.stream().filter(JobEvent::hasStep).map(JobEvent::getStep).toList();
-        assertFalse(steps.isEmpty(), "no StepMetrics streamed");
-        assertEquals(20, steps.get(steps.size() - 1).getStep());
+        assertEquals(20, steps.size(), "one StepMetrics per step");
+        assertEquals(1, steps.get(0).getStep());
         for (int i = 0; i < steps.size(); i++) {
             StepMetrics m = steps.get(i);
             if (i > 0) assertEquals(steps.get(i - 1).getStep() + 1, m.getStep(), "consecutive steps");
@@ -267,29 +266,57 @@ class ControlPlaneTest {
             }
         });
         assertTrue(firstStep.get(30, TimeUnit.SECONDS).hasStep());
-        assertEquals(1, watchSessions(), "one session serves the open stream");
+        assertEquals(1, cluster.watchSessions(), "one session serves the open stream");
         ctx.cancel(null); // the client goes away
         long deadline = System.nanoTime() + Duration.ofSeconds(20).toNanos();
-        while (watchSessions() > 0) {
+        while (cluster.watchSessions() > 0) {
             assertTrue(System.nanoTime() < deadline, "the watch session outlived its client");
             Thread.sleep(50);
         }
         assertEquals(Phase.TRAINING, cluster.status().phase(), "the job goes on");
     }
 
-    /** Live Watch session actors on the node. */
-    private static int watchSessions() throws Exception {
-        var classic = Adapter.toClassic(cluster.node.system());
-        int live = 0;
-        for (int i = 1; i <= 20; i++) {
-            Object answer = Patterns.ask(
-                            classic.actorSelection("/system/control-watch-" + i),
-                            new Identify(i),
-                            Duration.ofSeconds(5))
-                    .toCompletableFuture()
-                    .get(10, TimeUnit.SECONDS);
-            if (((ActorIdentity) answer).getActorRef().isPresent()) live++;
+    @Test
+    @Order(6)
+    void aCoordinatorThatDoesNotAnswerIsUnavailable() throws Exception {
+        // A second server on the same node whose "coordinator" never answers.
+        var system = cluster.node.system();
+        org.apache.pekko.actor.typed.ActorRef<dev.shoal.actors.coordinator.Coordinator.Command> silent =
+                system.systemActorOf(
+                        org.apache.pekko.actor.typed.javadsl.Behaviors.ignore(),
+                        "silent-coordinator",
+                        org.apache.pekko.actor.typed.Props.empty());
+        ControlSettings settings = new ControlSettings("127.0.0.1", 0, Duration.ofSeconds(1), Duration.ofSeconds(1));
+        try (ControlServer server = ControlServer.start(system, silent, settings)) {
+            var channel = io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder.forTarget(server.address())
+                    .usePlaintext()
+                    .build();
+            try {
+                var stub = dev.shoal.proto.v1.JobServiceGrpc.newBlockingStub(channel);
+                StatusRuntimeException e = refusal(() -> stub.get(GetRequest.getDefaultInstance()));
+                assertEquals(Status.Code.UNAVAILABLE, e.getStatus().getCode());
+                assertTrue(
+                        e.getStatus().getDescription().startsWith("the coordinator did not answer within 1 s"),
+                        e::toString);
+            } finally {
+                channel.shutdownNow();
+            }
         }
-        return live;
+    }
+
+    @Test
+    @Order(7)
+    void aBusyPortIsNamedWithItsKey() {
+        ControlSettings busy = new ControlSettings(
+                "127.0.0.1",
+                Integer.parseInt(cluster.server.substring(cluster.server.lastIndexOf(':') + 1)),
+                Duration.ofSeconds(1),
+                Duration.ofSeconds(1));
+        IllegalStateException e = assertThrows(
+                IllegalStateException.class,
+                () -> ControlServer.start(cluster.node.system(), cluster.node.coordinator(), busy));
+        assertTrue(
+                e.getMessage().startsWith("control plane cannot listen on " + cluster.server + " (shoal.grpc.port): "),
+                e::getMessage);
     }
 }

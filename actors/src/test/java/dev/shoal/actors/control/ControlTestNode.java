@@ -22,7 +22,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.ActorIdentity;
+import org.apache.pekko.actor.Identify;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.pattern.Patterns;
 
 public final class ControlTestNode implements AutoCloseable {
 
@@ -31,10 +35,12 @@ public final class ControlTestNode implements AutoCloseable {
     public final ManagedChannel channel;
     public final JobServiceGrpc.JobServiceBlockingStub stub;
     public final int ranks;
+    public final TestStepRunner.Factory engine;
 
-    private ControlTestNode(ShoalNode node, int ranks) {
+    private ControlTestNode(ShoalNode node, int ranks, TestStepRunner.Factory engine) {
         this.node = node;
         this.ranks = ranks;
+        this.engine = engine;
         this.server = node.controlAddress();
         this.channel = NettyChannelBuilder.forTarget(server).usePlaintext().build();
         this.stub = JobServiceGrpc.newBlockingStub(channel);
@@ -57,8 +63,8 @@ public final class ControlTestNode implements AutoCloseable {
                 .withFallback(ShoalConfig.of("shoal.node.cpu-ranks", ranks))
                 .withFallback(ShoalConfig.of("shoal.journal.h2.dir", journalDir.toString()));
         Config config = ShoalConfig.load(overrides);
-        ShoalNode node =
-                ShoalNode.start(config, new TestStepRunner.Factory(stepMillis, -1, 2), List.of(new CpuRanks()));
+        TestStepRunner.Factory engine = new TestStepRunner.Factory(stepMillis, -1, 2);
+        ShoalNode node = ShoalNode.start(config, engine, List.of(new CpuRanks()));
         try {
             node.joined().toCompletableFuture().get(60, TimeUnit.SECONDS);
             long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
@@ -70,7 +76,7 @@ public final class ControlTestNode implements AutoCloseable {
             node.close();
             throw new AssertionError("test node did not start: " + e, e);
         }
-        return new ControlTestNode(node, ranks);
+        return new ControlTestNode(node, ranks, engine);
     }
 
     static Coordinator.Status status(ShoalNode node) throws Exception {
@@ -98,6 +104,31 @@ public final class ControlTestNode implements AutoCloseable {
                 .setSteps(steps)
                 .setParallelism(Parallelism.newBuilder().setTp(1).setPp(1).setDp(ranks))
                 .build();
+    }
+
+    /** Live Watch session actors on the node (the server names them control-watch-1, -2, ...). */
+    public int watchSessions() throws Exception {
+        var classic = Adapter.toClassic(node.system());
+        int live = 0;
+        for (int i = 1; i <= 50; i++) {
+            Object answer = Patterns.ask(
+                            classic.actorSelection("/system/control-watch-" + i),
+                            new Identify(i),
+                            Duration.ofSeconds(5))
+                    .toCompletableFuture()
+                    .get(10, TimeUnit.SECONDS);
+            if (((ActorIdentity) answer).getActorRef().isPresent()) live++;
+        }
+        return live;
+    }
+
+    /** Waits until {@code n} Watch sessions are live (a watch client has subscribed). */
+    public void awaitWatchSessions(int n) throws Exception {
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (watchSessions() != n) {
+            if (System.nanoTime() > deadline) throw new AssertionError("expected " + n + " watch sessions");
+            Thread.sleep(20);
+        }
     }
 
     public static int freePort() {

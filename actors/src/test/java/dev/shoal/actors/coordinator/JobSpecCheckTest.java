@@ -56,4 +56,50 @@ class JobSpecCheckTest {
                 all.contains("global_batch 31 is not divisible by micro_batch 2 × parallelism.dp 4 = 8; no dp works"),
                 all);
     }
+
+    @Test
+    void checksLrOptimizerAndAlmrScheduleNamingEachField() {
+        JobSpec bad = valid().setSteps(100)
+                .addSources(DataSource.newBuilder()
+                        .setName("en")
+                        .setLanguage("en")
+                        .setPath("/d")
+                        .setWeight(1.2))
+                .addSources(DataSource.newBuilder()
+                        .setName("zh")
+                        .setLanguage("zh")
+                        .setPath("/d")
+                        .setWeight(-0.2))
+                .addAlmrSchedule(
+                        dev.shoal.proto.v1.AlmrPoint.newBuilder().setStep(50).setAlmr(0.2))
+                .addAlmrSchedule(
+                        dev.shoal.proto.v1.AlmrPoint.newBuilder().setStep(10).setAlmr(1.5))
+                .setLr(dev.shoal.proto.v1.LrSchedule.newBuilder()
+                        .setKind(dev.shoal.proto.v1.LrSchedule.Kind.WSD)
+                        .setPeakLr(1e-3)
+                        .setMinLr(2e-3)
+                        .setWarmupSteps(60)
+                        .setDecaySteps(50))
+                .setOptimizer(dev.shoal.proto.v1.Optimizer.newBuilder()
+                        .setBeta1(1.0)
+                        .setBeta2(0.95)
+                        .setEps(0)
+                        .setGradClip(-1))
+                .build();
+        String all = String.join("\n", JobSpecCheck.specProblems(bad));
+        for (String expected : List.of(
+                "sources[0].weight: 1.2 must be in [0, 1]",
+                "sources[1].weight: -0.2 must be in [0, 1]",
+                "almr_schedule is set but no source is marked additional",
+                "almr_schedule[1].almr: 1.5 must be in [0, 1]",
+                "almr_schedule[1].step: 10 must be after almr_schedule[0].step 50",
+                "lr.min_lr: 0.002 must be in [0, lr.peak_lr 0.001]",
+                "lr.decay_steps: 50 + lr.warmup_steps 60 must fit in steps 100",
+                "optimizer.beta1: 1.0 must be in [0, 1)",
+                "optimizer.eps: 0.0 must be > 0",
+                "optimizer.grad_clip: -1.0 must be >= 0 (0: no clipping)")) {
+            assertTrue(all.contains(expected), () -> "missing \"" + expected + "\" in:\n" + all);
+        }
+        assertTrue(JobSpecCheck.specProblems(valid().build()).isEmpty(), "lr and optimizer are optional");
+    }
 }

@@ -1,6 +1,6 @@
 // TEST DOUBLE — not a training engine. A StepRunner for control-plane tests: the loss of step s is
 // 1/s, each step consumes 1000 tokens, every evalEvery-th step reports held-out losses en 2/s and
-// zh 3/s, a step can be made slow or made to fail, and every call is
+// zh 3/s, a step can be made slow, held (Factory.hold) or made to fail, and every call is
 // recorded so tests can check what each rank was asked to do. Child JVMs of the multi-process test
 // find it through META-INF/services in src/test/resources; -Dshoal.test.step-millis slows steps.
 package dev.shoal.actors.worker;
@@ -27,6 +27,8 @@ public final class TestStepRunner implements StepRunner {
     private final long evalEvery;
     private final boolean writesShards;
     private volatile long abortedEpoch = -1;
+    private volatile String injectedFailure; // non-null: every step from now on fails with it
+    private java.util.function.BooleanSupplier held = () -> false; // true: steps wait (still abortable)
 
     public TestStepRunner(long stepMillis, long failAtStep) {
         this(stepMillis, failAtStep, 0, false);
@@ -72,11 +74,13 @@ public final class TestStepRunner implements StepRunner {
         threads.add(Thread.currentThread().getName());
         calls.add("step " + epoch + " " + step);
         long until = System.nanoTime() + stepMillis * 1_000_000L;
-        while (System.nanoTime() < until) {
+        while (System.nanoTime() < until || held.getAsBoolean()) {
             if (abortedEpoch == epoch) throw new IllegalStateException("mesh " + epoch + " aborted");
-            Thread.sleep(Math.min(5, stepMillis));
+            Thread.sleep(Math.max(1, Math.min(5, stepMillis)));
         }
         if (step == failAtStep) throw new IllegalStateException("injected failure at step " + step);
+        String failure = injectedFailure;
+        if (failure != null) throw new IllegalStateException(failure + " at step " + step);
         if (evalEvery > 0 && step % evalEvery == 0) {
             // In source order, as the engine reports them (Map.of would have no order).
             java.util.Map<String, Double> val = new java.util.LinkedHashMap<>();
@@ -85,6 +89,11 @@ public final class TestStepRunner implements StepRunner {
             return new StepResult(1.0 / step, 1000, val);
         }
         return new StepResult(1.0 / step, 1000);
+    }
+
+    /** From now on every step fails with {@code why} (null: steps succeed again). */
+    public void failSteps(String why) {
+        injectedFailure = why;
     }
 
     @Override
@@ -103,6 +112,13 @@ public final class TestStepRunner implements StepRunner {
         private final long failAtStep;
         private final long evalEvery;
         private final boolean writesShards;
+
+        private volatile boolean held;
+
+        /** While held, every step of every runner of this factory waits (abortable); release with false. */
+        public void hold(boolean hold) {
+            held = hold;
+        }
 
         /** For ServiceLoader: step time from -Dshoal.test.step-millis, never fails. */
         public Factory() {
@@ -130,8 +146,11 @@ public final class TestStepRunner implements StepRunner {
 
         @Override
         public StepRunner create(WorkerInfo device) {
-            return runners.computeIfAbsent(
-                    device.id(), id -> new TestStepRunner(stepMillis, failAtStep, evalEvery, writesShards));
+            return runners.computeIfAbsent(device.id(), id -> {
+                TestStepRunner r = new TestStepRunner(stepMillis, failAtStep, evalEvery, writesShards);
+                r.held = () -> held;
+                return r;
+            });
         }
     }
 }
