@@ -4,17 +4,29 @@
 // Exit codes of submit, status, watch and stop (docs/cluster.md):
 //   0 ok · 1 other failure · 2 usage error or invalid job (file key or spec field named) ·
 //   3 server unreachable or not answering · 4 the job failed · 5 no such job · 6 refused in the job's
-//   current state (a job is already running; the job is not running).
+//   current state (a job is already running; the job is not running) · 7 credentials refused (bearer
+//   token or client certificate).
 // Guarantees: no stack trace for any of these; the server address comes from --server, else
-// $SHOAL_SERVER, else shoal.grpc.client-server (127.0.0.1:50051 by default).
+// $SHOAL_SERVER, else shoal.grpc.client-server (127.0.0.1:50051 by default). TLS when --tls-ca (or
+// $SHOAL_TLS_CA) names the CA to trust, a client certificate with --tls-cert/--tls-key, and the bearer
+// token from $SHOAL_TOKEN or --token-file; the token is never printed.
 package dev.shoal.cli;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import dev.shoal.proto.v1.JobServiceGrpc;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ChannelCredentials;
+import io.grpc.ClientCall;
+import io.grpc.ClientInterceptor;
+import io.grpc.ForwardingClientCall;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import io.grpc.TlsChannelCredentials;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.PrintWriter;
 import java.util.Map;
@@ -30,6 +42,7 @@ final class ControlClient implements AutoCloseable {
     static final int EXIT_JOB_FAILED = 4;
     static final int EXIT_NOT_FOUND = 5;
     static final int EXIT_REFUSED = 6;
+    static final int EXIT_UNAUTHENTICATED = 7;
 
     /** For each job command's --help. */
     static final String[] EXIT_CODES = {
@@ -39,8 +52,12 @@ final class ControlClient implements AutoCloseable {
         "3:server unreachable, or the coordinator is not answering",
         "4:the job failed",
         "5:no such job",
-        "6:refused in the job's current state (a job is already running; the job is not running)"
+        "6:refused in the job's current state (a job is already running; the job is not running)",
+        "7:credentials refused (bearer token or client certificate)"
     };
+
+    static final String TOKEN_ENV = "SHOAL_TOKEN";
+    static final String CA_ENV = "SHOAL_TLS_CA";
 
     static final String SERVER_ENV = "SHOAL_SERVER";
 
@@ -59,19 +76,42 @@ final class ControlClient implements AutoCloseable {
                 defaultValue = "20",
                 description = "How long one call may take (not a watch stream). Default: ${DEFAULT-VALUE}.")
         long timeoutSeconds;
+
+        @Option(
+                names = "--tls-ca",
+                paramLabel = "FILE",
+                description = "PEM CA certificate to trust: connect with TLS. Default: $SHOAL_TLS_CA; none: plaintext.")
+        java.nio.file.Path tlsCa;
+
+        @Option(
+                names = "--tls-cert",
+                paramLabel = "FILE",
+                description = "PEM client certificate, for servers that require one (with --tls-key).")
+        java.nio.file.Path tlsCert;
+
+        @Option(names = "--tls-key", paramLabel = "FILE", description = "PEM PKCS#8 key of --tls-cert.")
+        java.nio.file.Path tlsKey;
+
+        @Option(
+                names = "--token-file",
+                paramLabel = "FILE",
+                description = "File holding the bearer token. Default: $SHOAL_TOKEN; none: no token.")
+        java.nio.file.Path tokenFile;
     }
 
     final String server;
     final ManagedChannel channel;
     private final long timeoutSeconds;
 
-    private ControlClient(String server, long timeoutSeconds) {
+    private ControlClient(String server, long timeoutSeconds, ChannelCredentials creds, String token) {
         this.server = server;
         this.timeoutSeconds = timeoutSeconds;
         // Pings every 20 s (the server permits 10 s) so that a watch notices a node that died.
-        this.channel = NettyChannelBuilder.forTarget(server)
-                .usePlaintext()
-                .keepAliveTime(20, TimeUnit.SECONDS)
+        NettyChannelBuilder b = creds == null
+                ? NettyChannelBuilder.forTarget(server).usePlaintext()
+                : NettyChannelBuilder.forTarget(server, creds);
+        if (!token.isEmpty()) b.intercept(bearer(token));
+        this.channel = b.keepAliveTime(20, TimeUnit.SECONDS)
                 .keepAliveTimeout(10, TimeUnit.SECONDS)
                 .build();
     }
@@ -84,7 +124,72 @@ final class ControlClient implements AutoCloseable {
         } catch (com.typesafe.config.ConfigException e) {
             throw new ShoalCli.UserError("config: " + e.getMessage());
         }
-        return new ControlClient(serverAddress(opt.server, System.getenv(), config), opt.timeoutSeconds);
+        Map<String, String> env = System.getenv();
+        return new ControlClient(
+                serverAddress(opt.server, env, config), opt.timeoutSeconds, credentials(opt, env), token(opt, env));
+    }
+
+    /** TLS credentials from --tls-ca/--tls-cert/--tls-key (or $SHOAL_TLS_CA); null for plaintext. */
+    static ChannelCredentials credentials(ServerOption opt, Map<String, String> env) {
+        java.nio.file.Path ca = opt.tlsCa;
+        if (ca == null && env.get(CA_ENV) != null && !env.get(CA_ENV).isBlank())
+            ca = java.nio.file.Path.of(env.get(CA_ENV));
+        if ((opt.tlsCert == null) != (opt.tlsKey == null)) {
+            throw new ShoalCli.UserError("--tls-cert and --tls-key go together");
+        }
+        if (ca == null) {
+            if (opt.tlsCert != null) throw new ShoalCli.UserError("--tls-cert needs --tls-ca (TLS) as well");
+            return null;
+        }
+        try {
+            TlsChannelCredentials.Builder b = TlsChannelCredentials.newBuilder().trustManager(readable(ca, "--tls-ca"));
+            if (opt.tlsCert != null) {
+                b.keyManager(readable(opt.tlsCert, "--tls-cert"), readable(opt.tlsKey, "--tls-key"));
+            }
+            return b.build();
+        } catch (java.io.IOException | IllegalArgumentException e) {
+            throw new ShoalCli.UserError("TLS files: " + rootMessage(e));
+        }
+    }
+
+    /** The bearer token from --token-file, else $SHOAL_TOKEN; "" for none. */
+    static String token(ServerOption opt, Map<String, String> env) {
+        if (opt.tokenFile != null) {
+            try {
+                return java.nio.file.Files.readString(
+                                readable(opt.tokenFile, "--token-file").toPath())
+                        .strip();
+            } catch (java.io.IOException e) {
+                throw new ShoalCli.UserError("--token-file " + opt.tokenFile + ": " + rootMessage(e));
+            }
+        }
+        String t = env.get(TOKEN_ENV);
+        return t == null ? "" : t.strip();
+    }
+
+    private static java.io.File readable(java.nio.file.Path p, String flag) {
+        if (!java.nio.file.Files.isRegularFile(p) || !java.nio.file.Files.isReadable(p)) {
+            throw new ShoalCli.UserError(flag + " " + p + ": no such readable file");
+        }
+        return p.toFile();
+    }
+
+    /** Adds "authorization: Bearer TOKEN" to every call. */
+    private static ClientInterceptor bearer(String token) {
+        Metadata.Key<String> key = Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
+        return new ClientInterceptor() {
+            @Override
+            public <Q, R> ClientCall<Q, R> interceptCall(
+                    MethodDescriptor<Q, R> method, CallOptions options, Channel next) {
+                return new ForwardingClientCall.SimpleForwardingClientCall<>(next.newCall(method, options)) {
+                    @Override
+                    public void start(Listener<R> listener, Metadata headers) {
+                        headers.put(key, "Bearer " + token);
+                        super.start(listener, headers);
+                    }
+                };
+            }
+        };
     }
 
     /** --server, else $SHOAL_SERVER, else shoal.grpc.client-server; checked to be host:port. */
@@ -156,6 +261,11 @@ final class ControlClient implements AutoCloseable {
             case FAILED_PRECONDITION -> {
                 code = EXIT_REFUSED;
                 line = d;
+            }
+            case UNAUTHENTICATED -> {
+                code = EXIT_UNAUTHENTICATED;
+                line = "the Shoal server at " + server + " refused the credentials: " + d + " (set $" + TOKEN_ENV
+                        + " or --token-file)";
             }
             default -> {
                 code = EXIT_FAILURE;

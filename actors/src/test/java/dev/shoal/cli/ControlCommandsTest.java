@@ -35,7 +35,9 @@ class ControlCommandsTest {
     static ControlTestNode cluster;
 
     @BeforeAll
-    static void startNode() {
+    static void startNode() throws Exception {
+        // The job files name dir/data: the coordinator's data loaders read it (the test engine does not).
+        dev.shoal.actors.TestData.prepareBilingual(dir);
         cluster = ControlTestNode.start(dir.resolve("journal"), 2, 10);
     }
 
@@ -123,7 +125,7 @@ class ControlCommandsTest {
         }
         assertTrue(out.contains("eval step 10: en 0.200000, zh 0.300000"), out);
         assertTrue(out.contains("phase TRAINING -> COMPLETED after "), out);
-        assertTrue(out.strip().endsWith("COMPLETED at step 10: trained all 10 steps"), out);
+        assertTrue(out.strip().endsWith("COMPLETED at step 10 (last checkpoint step 10): trained all 10 steps"), out);
 
         r = run("status");
         assertEquals(0, r.code(), r::toString);

@@ -12,8 +12,15 @@ import java.time.Duration;
  * @param port TCP port; 0: any free port; -1: no server on this node
  * @param askTimeout how long one call waits for the coordinator singleton
  * @param watchResubscribe how often a Watch stream renews its subscription and checks the job's phase
+ * @param security TLS, bearer token and message size limit
  */
-public record ControlSettings(String host, int port, Duration askTimeout, Duration watchResubscribe) {
+public record ControlSettings(
+        String host, int port, Duration askTimeout, Duration watchResubscribe, ControlSecurity security) {
+
+    /** Plaintext settings without a token (tests, one machine). */
+    public ControlSettings(String host, int port, Duration askTimeout, Duration watchResubscribe) {
+        this(host, port, askTimeout, watchResubscribe, ControlSecurity.NONE);
+    }
 
     public static final String PORT_KEY = "shoal.grpc.port";
 
@@ -40,7 +47,8 @@ public record ControlSettings(String host, int port, Duration askTimeout, Durati
                     c.getString("shoal.grpc.host"),
                     c.getInt(PORT_KEY),
                     c.getDuration("shoal.grpc.ask-timeout"),
-                    c.getDuration("shoal.grpc.watch-resubscribe"));
+                    c.getDuration("shoal.grpc.watch-resubscribe"),
+                    ControlSecurity.from(c));
         } catch (ConfigException e) {
             throw new IllegalArgumentException(e.getMessage(), e);
         }

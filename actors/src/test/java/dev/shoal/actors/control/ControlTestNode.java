@@ -48,8 +48,15 @@ public final class ControlTestNode implements AutoCloseable {
 
     /** Starts the node, waits until it is Up and its {@code ranks} workers are registered. */
     public static ControlTestNode start(Path journalDir, int ranks, long stepMillis) {
-        Config overrides = ConfigFactory.parseString(
-                        """
+        return start(journalDir, ranks, stepMillis, "");
+    }
+
+    /** As {@link #start(Path, int, long)}, with extra HOCON on top (e.g. control-plane security). */
+    public static ControlTestNode start(Path journalDir, int ranks, long stepMillis, String hocon) {
+        Config overrides = ConfigFactory.parseString(hocon)
+                .withFallback(
+                        ConfigFactory.parseString(
+                                """
                         shoal.node.host = "127.0.0.1"
                         shoal.grpc.port = 0
                         shoal.metrics.port = 0
@@ -58,12 +65,12 @@ public final class ControlTestNode implements AutoCloseable {
                         pekko.loglevel = WARNING
                         pekko.coordinated-shutdown.exit-jvm = off
                         pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
-                        """)
+                        """))
                 .withFallback(ShoalConfig.of("shoal.node.port", freePort()))
                 .withFallback(ShoalConfig.of("shoal.node.cpu-ranks", ranks))
                 .withFallback(ShoalConfig.of("shoal.journal.h2.dir", journalDir.toString()));
         Config config = ShoalConfig.load(overrides);
-        TestStepRunner.Factory engine = new TestStepRunner.Factory(stepMillis, -1, 2);
+        TestStepRunner.Factory engine = new TestStepRunner.Factory(stepMillis, -1, 2, true);
         ShoalNode node = ShoalNode.start(config, engine, List.of(new CpuRanks()));
         try {
             node.joined().toCompletableFuture().get(60, TimeUnit.SECONDS);

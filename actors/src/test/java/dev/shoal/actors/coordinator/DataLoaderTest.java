@@ -16,12 +16,7 @@ import dev.shoal.proto.v1.DataSource;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.LrSchedule;
 import dev.shoal.proto.v1.Parallelism;
-import dev.shoal.runtime.data.DocFormat;
 import dev.shoal.runtime.data.MixtureSampler;
-import dev.shoal.runtime.data.Preparer;
-import dev.shoal.runtime.data.SourceSpec;
-import dev.shoal.runtime.data.SyntheticCorpus;
-import dev.shoal.runtime.train.ByteLevelTokenizer;
 import dev.shoal.runtime.train.JobConfig;
 import java.nio.IntBuffer;
 import java.nio.file.Path;
@@ -42,20 +37,7 @@ class DataLoaderTest {
     @BeforeAll
     static void start(@TempDir Path dir) throws Exception {
         kit = ActorTestKit.create("shoal", TestConfigs.localH2(dir, "loader-test"));
-        Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, 100);
-        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, 100);
-        data = dir.resolve("data");
-        Preparer.run(new Preparer.Config(
-                tok,
-                data,
-                List.of(
-                        new SourceSpec("en", "en", DocFormat.JSONL, List.of(dir.resolve("en.jsonl")), "text", 0.1),
-                        new SourceSpec("zh", "zh", DocFormat.JSONL, List.of(dir.resolve("zh.jsonl")), "text", 0.1)),
-                1,
-                1 << 20,
-                true,
-                null));
+        data = dev.shoal.actors.TestData.prepareBilingual(dir);
     }
 
     @AfterAll
