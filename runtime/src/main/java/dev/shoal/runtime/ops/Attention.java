@@ -3,8 +3,10 @@
 // j <= i only (masked probabilities are exactly 0). QKᵀ, PV and all four backward products go through
 // Gemm. Work is split over (batch, KV head) pairs, so the G query heads that add into one KV head's
 // gradient run in a fixed order on one thread: results do not depend on the thread count.
-// For T >= 2·TILE the work goes to TiledAttention (query blocks of TILE rows, causal blocks skipped,
-// only the per-row log-sum-exp saved); the path is chosen by the shape alone, never the thread count.
+// For T >= TILED_MIN_T the work goes to TiledAttention (query blocks of TILE rows, causal blocks
+// skipped, only the per-row log-sum-exp saved); the path is chosen by the shape alone, never the thread
+// count. Below that the T×T path is faster on the CPU (AttentionBench: at T 128/256 the tiled path's
+// extra score recomputation and its many small GEMM calls cost more than the skipped blocks save).
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
@@ -19,9 +21,12 @@ public final class Attention {
     /** Query rows per block of the tiled path. */
     public static final int TILE = 64;
 
+    /** Sequence length from which the tiled path runs (measured crossover, AttentionBench). */
+    public static final int TILED_MIN_T = 512;
+
     /** Whether these sizes run the tiled path (shape only: the same on every thread count). */
     public static boolean tiled(Dims d) {
-        return d.t() >= 2 * TILE;
+        return d.t() >= TILED_MIN_T;
     }
 
     /** The sizes of one attention call. */
@@ -75,7 +80,7 @@ public final class Attention {
     }
 
     /** The T×T path of forward for any shape (att keeps the probabilities). */
-    static void forwardFull(Compute cx, Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, Dims d) {
+    public static void forwardFull(Compute cx, Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, Dims d) {
         check(d, out, att, q, k, v);
         int t = d.t(), hd = d.hd(), c = d.c(), kvDim = d.kvDim();
         float scale = (float) (1.0 / Math.sqrt(hd));
@@ -157,7 +162,7 @@ public final class Attention {
     }
 
     /** The T×T path of backward for any shape (att holds forwardFull's probabilities). */
-    static void backwardFull(
+    public static void backwardFull(
             Compute cx,
             Tensor dq,
             Tensor dk,

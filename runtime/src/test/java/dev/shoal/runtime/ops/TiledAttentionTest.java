@@ -134,8 +134,8 @@ class TiledAttentionTest {
 
     @Test
     void attentionDispatchesByShapeAndMatchesTheFullPath() {
-        Attention.Dims small = new Attention.Dims(1, 2 * Attention.TILE - 1, 2, 1, 8);
-        Attention.Dims large = new Attention.Dims(2, 2 * Attention.TILE + 3, 4, 2, 8);
+        Attention.Dims small = new Attention.Dims(1, Attention.TILED_MIN_T - 1, 2, 1, 8);
+        Attention.Dims large = new Attention.Dims(1, Attention.TILED_MIN_T + 3, 2, 1, 8);
         assertFalse(Attention.tiled(small));
         assertTrue(Attention.tiled(large));
         Inputs in = Inputs.random(large, 31);
