@@ -1,12 +1,11 @@
 // SGEMM through OpenBLAS (bytedeco presets) on the tensors' off-heap memory: no copies, no float[].
 // Guarantees: bounds are checked in Java before the native call. Two threading modes:
-//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into two blocks of rows
-//    or columns (four for products of >= 2^26 multiply-adds; at least 128 rows each), shared out over a Parallel pool.
-// The pool blocks instead of spinning, so
-// it
-//    stays fast when the machine is shared, and a GEMM called from inside a parallel region
-//    (attention heads) runs its blocks on its caller's thread. The blocks depend only on the shape,
-//    never on the thread count, so the result has the same bits on 1 thread or many.
+//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into two blocks of
+//    rows or columns (four for products of >= 2^26 multiply-adds; at least 128 each), shared out over
+//    a Parallel pool. The pool blocks instead of spinning, so it stays fast when the machine is
+//    shared, and a GEMM called from inside a parallel region (attention heads) runs its blocks on its
+//    caller's thread. The blocks depend only on the shape, never on the thread count, so the result
+//    has the same bits on 1 thread or many.
 //  - blasThreaded: OpenBLAS's own (process-wide) thread pool; kept for comparison in benchmarks.
 package dev.shoal.runtime.tensor;
 
