@@ -3,6 +3,10 @@
 // j <= i only (masked probabilities are exactly 0). QKᵀ, PV and all four backward products go through
 // Gemm. Work is split over (batch, KV head) pairs, so the G query heads that add into one KV head's
 // gradient run in a fixed order on one thread: results do not depend on the thread count.
+// For T >= TILED_MIN_T the work goes to TiledAttention (query blocks of TILE rows, causal blocks
+// skipped, only the per-row log-sum-exp saved); the path is chosen by the shape alone, never the thread
+// count. Below that the T×T path is faster on the CPU (AttentionBench: at T 128/256 the tiled path's
+// extra score recomputation and its many small GEMM calls cost more than the skipped blocks save).
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
@@ -13,6 +17,17 @@ import dev.shoal.runtime.tensor.Tensor;
 
 public final class Attention {
     private Attention() {}
+
+    /** Query rows per block of the tiled path. */
+    public static final int TILE = 64;
+
+    /** Sequence length from which the tiled path runs (measured crossover, AttentionBench). */
+    public static final int TILED_MIN_T = 512;
+
+    /** Whether these sizes run the tiled path (shape only: the same on every thread count). */
+    public static boolean tiled(Dims d) {
+        return d.t() >= TILED_MIN_T;
+    }
 
     /** The sizes of one attention call. */
     public record Dims(int b, int t, int nh, int nkv, int hd) {
@@ -42,9 +57,30 @@ public final class Attention {
 
     /**
      * out [B, T, C] = softmax(q·kᵀ/sqrt(hd) + causal mask)·v per head; att [B, NH, T, T] keeps the
-     * probabilities for the backward pass. q [B, T, C], k and v [B, T, kvDim].
+     * probabilities for the backward pass. q [B, T, C], k and v [B, T, kvDim]. When tiled(d), att's
+     * first B·NH·T elements keep the rows' log-sum-exp instead and the rest is scratch.
      */
     public static void forward(Compute cx, Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, Dims d) {
+        check(d, out, att, q, k, v);
+        if (tiled(d)) {
+            long lseElems = TiledAttention.lseElems(d);
+            TiledAttention.forward(
+                    cx,
+                    out,
+                    att.flatRange(0, Math.toIntExact(lseElems)),
+                    att.flatRange(lseElems, Math.toIntExact(TiledAttention.forwardScratchElems(d, TILE))),
+                    q,
+                    k,
+                    v,
+                    d,
+                    TILE);
+            return;
+        }
+        forwardFull(cx, out, att, q, k, v, d);
+    }
+
+    /** The T×T path of forward for any shape (att keeps the probabilities). */
+    public static void forwardFull(Compute cx, Tensor out, Tensor att, Tensor q, Tensor k, Tensor v, Dims d) {
         check(d, out, att, q, k, v);
         int t = d.t(), hd = d.hd(), c = d.c(), kvDim = d.kvDim();
         float scale = (float) (1.0 / Math.sqrt(hd));
@@ -90,9 +126,43 @@ public final class Attention {
 
     /**
      * dq [B, T, C], dk and dv [B, T, kvDim] (all assigned) from dout [B, T, C], using the saved att
-     * probabilities; datt [B, NH, T, T] is scratch.
+     * probabilities (or log-sum-exp, when tiled(d)); datt [B, NH, T, T] is scratch.
      */
     public static void backward(
+            Compute cx,
+            Tensor dq,
+            Tensor dk,
+            Tensor dv,
+            Tensor datt,
+            Tensor dout,
+            Tensor q,
+            Tensor k,
+            Tensor v,
+            Tensor att,
+            Dims d) {
+        check(d, dout, att, q, k, v);
+        check(d, dq, datt, q, dk, dv);
+        if (tiled(d)) {
+            TiledAttention.backward(
+                    cx,
+                    dq,
+                    dk,
+                    dv,
+                    datt.flatRange(0, Math.toIntExact(TiledAttention.backwardScratchElems(d, TILE))),
+                    dout,
+                    q,
+                    k,
+                    v,
+                    att.flatRange(0, Math.toIntExact(TiledAttention.lseElems(d))),
+                    d,
+                    TILE);
+            return;
+        }
+        backwardFull(cx, dq, dk, dv, datt, dout, q, k, v, att, d);
+    }
+
+    /** The T×T path of backward for any shape (att holds forwardFull's probabilities). */
+    public static void backwardFull(
             Compute cx,
             Tensor dq,
             Tensor dk,

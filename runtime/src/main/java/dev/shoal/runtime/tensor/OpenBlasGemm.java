@@ -1,11 +1,11 @@
 // SGEMM through OpenBLAS (bytedeco presets) on the tensors' off-heap memory: no copies, no float[].
 // Guarantees: bounds are checked in Java before the native call. Two threading modes:
-//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into about four blocks
-//    of rows or columns (at least 128 each), shared out over a Parallel pool. The pool blocks instead of spinning, so
-// it
-//    stays fast when the machine is shared, and a GEMM called from inside a parallel region
-//    (attention heads) runs its blocks on its caller's thread. The blocks depend only on the shape,
-//    never on the thread count, so the result has the same bits on 1 thread or many.
+//  - split (the default): OpenBLAS runs single-threaded and this class cuts C into two blocks of
+//    rows or columns (four for products of >= 2^26 multiply-adds; at least 128 each), shared out over
+//    a Parallel pool. The pool blocks instead of spinning, so it stays fast when the machine is
+//    shared, and a GEMM called from inside a parallel region (attention heads) runs its blocks on its
+//    caller's thread. The blocks depend only on the shape, never on the thread count, so the result
+//    has the same bits on 1 thread or many.
 //  - blasThreaded: OpenBLAS's own (process-wide) thread pool; kept for comparison in benchmarks.
 package dev.shoal.runtime.tensor;
 
@@ -22,15 +22,22 @@ public final class OpenBlasGemm implements Gemm {
     /** Smallest block of rows (or columns) of C per OpenBLAS call when splitting. */
     private static final int BLOCK = 128;
 
+    /** From this many multiply-adds on, C is cut into about four blocks instead of two. */
+    private static final long QUARTER_MIN_MACS = 1L << 26;
+
     /**
-     * Rows (or columns) per block for a dimension of size d: about d/4 (so 1, 2 or 4 threads share the
-     * blocks evenly and the other operand is packed only about four times), at least BLOCK, a multiple
-     * of 16. It depends on the shape only, never on the thread count, so the same calls happen on 1
-     * thread or many and the result has the same bits.
+     * Rows (or columns) per block for a dimension of size d of a product of macs multiply-adds: about
+     * d/2, or d/4 for products of at least QUARTER_MIN_MACS (so 1, 2 or 4 threads share the blocks
+     * evenly), at least BLOCK, a multiple of 16. Each block re-packs the other operand, which on one
+     * thread costs 5–15 % on the engine's products against a single call (GemmSplitBench); halves
+     * recover about half of that, and only large products are cut finer. It depends on the shape only,
+     * never on the thread count, so the same calls happen on 1 thread or many and the result has the
+     * same bits.
      */
-    static int blockSize(int d) {
-        int quarter = ((d + 3) / 4 + 15) / 16 * 16;
-        return Math.max(BLOCK, quarter);
+    static int blockSize(int d, long macs) {
+        int parts = macs >= QUARTER_MIN_MACS ? 4 : 2;
+        int part = ((d + parts - 1) / parts + 15) / 16 * 16;
+        return Math.max(BLOCK, part);
     }
 
     private final Parallel par; // null in blasThreaded mode
@@ -104,7 +111,7 @@ public final class OpenBlasGemm implements Gemm {
         }
         if (m >= n) {
             // Row blocks of C: rows i0..i1 of op(A) start at row i0 of A (or column i0 of Aᵀ).
-            int rows = blockSize(m);
+            int rows = blockSize(m, (long) m * n * k);
             int blocks = (m + rows - 1) / rows;
             par.forRange(blocks, 1, (s, e) -> {
                 for (long blk = s; blk < e; blk++) {
@@ -131,7 +138,7 @@ public final class OpenBlasGemm implements Gemm {
             });
         } else {
             // Column blocks of C: columns j0..j1 of op(B) start at column j0 of B (or row j0 of Bᵀ).
-            int cols = blockSize(n);
+            int cols = blockSize(n, (long) m * n * k);
             int blocks = (n + cols - 1) / cols;
             par.forRange(blocks, 1, (s, e) -> {
                 for (long blk = s; blk < e; blk++) {
