@@ -27,7 +27,8 @@ import picocli.CommandLine.Command;
             TrainCommand.class,
             SweepCommand.class,
             FitCommand.class,
-            DemoCommand.class
+            DemoCommand.class,
+            SimulateCommand.class
         })
 public final class ShoalCli implements Runnable {
 
