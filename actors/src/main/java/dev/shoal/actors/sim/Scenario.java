@@ -4,8 +4,9 @@
 //
 // File form: `scenarios = [ { name = …, model = llama3-70b, gpu = h100, nodes = 128, gpus-per-node = 8,
 // layout { tp = 8, pp = 8, dp = 16, micro-batch = 1 }, seq-len = 8192, global-batch = 1024, steps = 20,
-// actor-systems = 2, events = [form-mesh, run-steps] } ]`. Only the events form-mesh and run-steps
-// exist: the coordinator has no node-loss recovery yet, so no other event is accepted.
+// actor-systems = 2, events = [form-mesh, run-steps] } ]` (actor-systems defaults to 2, 1 for one node).
+// Only the events form-mesh and run-steps exist: the coordinator has no node-loss recovery yet, so no other event is
+// accepted.
 // Guarantees: every size is >= 1, tp × pp × dp = nodes × gpus-per-node, the model and GPU are known
 // presets, the batch divides into micro-batches; any problem throws naming the file and field.
 package dev.shoal.actors.sim;
@@ -134,7 +135,7 @@ public record Scenario(
                         c.getInt("seq-len"),
                         c.getInt("global-batch"),
                         c.getInt("steps"),
-                        c.hasPath("actor-systems") ? c.getInt("actor-systems") : 2));
+                        c.hasPath("actor-systems") ? c.getInt("actor-systems") : Math.min(2, c.getInt("nodes"))));
             } catch (ConfigException | IllegalArgumentException e) {
                 throw new IllegalArgumentException(at + ": " + e.getMessage(), e);
             }
