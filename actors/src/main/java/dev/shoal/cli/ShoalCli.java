@@ -31,7 +31,8 @@ import picocli.CommandLine.Command;
             SubmitCommand.class,
             StatusCommand.class,
             WatchCommand.class,
-            StopCommand.class
+            StopCommand.class,
+            SimulateCommand.class
         })
 public final class ShoalCli implements Runnable {
 

@@ -54,13 +54,26 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
      */
     public static Behavior<Command> create(
             List<DeviceDiscovery> discoveries, Config config, StepRunner.Factory factory) {
-        return Behaviors.setup(ctx -> new NodeAgent(ctx, discoveries, config, factory));
+        return create(discoveries, config, factory, null);
+    }
+
+    /**
+     * As above, with the workers' node named {@code node} instead of the ActorSystem's address: the
+     * simulator runs many simulated nodes in one ActorSystem, each an agent with its own name.
+     */
+    public static Behavior<Command> create(
+            List<DeviceDiscovery> discoveries, Config config, StepRunner.Factory factory, String node) {
+        return Behaviors.setup(ctx -> new NodeAgent(ctx, discoveries, config, factory, node));
     }
 
     private NodeAgent(
-            ActorContext<Command> ctx, List<DeviceDiscovery> discoveries, Config config, StepRunner.Factory factory) {
+            ActorContext<Command> ctx,
+            List<DeviceDiscovery> discoveries,
+            Config config,
+            StepRunner.Factory factory,
+            String nodeName) {
         super(ctx);
-        String node = ctx.getSystem().address().toString();
+        String node = nodeName != null ? nodeName : ctx.getSystem().address().toString();
         for (DeviceDiscovery d : discoveries) {
             int n = d.count(config);
             for (int i = 0; i < n; i++) {

@@ -69,6 +69,7 @@ public final class ShoalNode implements AutoCloseable {
         ServiceLoader.load(StepRunner.Factory.class).forEach(engines::add);
         // shoal.node.engine picks one by class name when several are on the classpath (tests).
         String chosen = config.hasPath("shoal.node.engine") ? config.getString("shoal.node.engine") : "";
+        if (chosen.isEmpty()) engines.removeIf(StepRunner.Factory::explicitOnly);
         if (!chosen.isEmpty()) {
             List<String> names =
                     engines.stream().map(e -> e.getClass().getName()).toList();

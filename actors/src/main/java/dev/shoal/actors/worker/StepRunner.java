@@ -78,5 +78,10 @@ public interface StepRunner extends AutoCloseable {
      */
     interface Factory {
         StepRunner create(WorkerInfo device) throws Exception;
+
+        /** True for an engine used only when shoal.node.engine names it (the simulator), never by default. */
+        default boolean explicitOnly() {
+            return false;
+        }
     }
 }
