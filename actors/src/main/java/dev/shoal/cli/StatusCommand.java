@@ -25,7 +25,8 @@ import picocli.CommandLine.Parameters;
             "2:usage error",
             "3:server unreachable, or the coordinator is not answering",
             "4:shown, and the job failed",
-            "5:no such job (or none submitted yet)"
+            "5:no such job (or none submitted yet)",
+            "7:credentials refused (bearer token or client certificate)"
         })
 public final class StatusCommand implements Callable<Integer> {
 

@@ -24,7 +24,8 @@ import picocli.CommandLine.Parameters;
             "2:usage error",
             "3:server unreachable, or the coordinator is not answering",
             "5:no such job (or none submitted yet)",
-            "6:the job is not running"
+            "6:the job is not running",
+            "7:credentials refused (bearer token or client certificate)"
         })
 public final class StopCommand implements Callable<Integer> {
 

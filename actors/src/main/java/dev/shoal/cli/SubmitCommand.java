@@ -34,7 +34,8 @@ import picocli.CommandLine.Parameters;
             "2:usage error, or an invalid job file or spec (the key or field is named)",
             "3:server unreachable, or the coordinator is not answering",
             "4:with --watch: the job failed",
-            "6:refused: another job is running"
+            "6:refused: another job is running",
+            "7:credentials refused (bearer token or client certificate)"
         })
 public final class SubmitCommand implements Callable<Integer> {
 

@@ -31,7 +31,8 @@ import picocli.CommandLine.Parameters;
             "2:usage error",
             "3:server unreachable, or the coordinator is not answering",
             "4:the job failed",
-            "5:no such job"
+            "5:no such job",
+            "7:credentials refused (bearer token or client certificate)"
         })
 public final class WatchCommand implements Callable<Integer> {
 

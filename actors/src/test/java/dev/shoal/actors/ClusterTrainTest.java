@@ -20,11 +20,6 @@ import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.StepMetrics;
-import dev.shoal.runtime.data.DocFormat;
-import dev.shoal.runtime.data.Preparer;
-import dev.shoal.runtime.data.SourceSpec;
-import dev.shoal.runtime.data.SyntheticCorpus;
-import dev.shoal.runtime.train.ByteLevelTokenizer;
 import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.MetricsLog;
 import dev.shoal.runtime.train.Trainer;
@@ -58,21 +53,7 @@ class ClusterTrainTest {
 
     /** A small bilingual dataset: the project's synthetic corpus through the byte-level tokenizer. */
     static Path prepare(Path dir) throws Exception {
-        Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, 300);
-        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, 300);
-        Path data = dir.resolve("data");
-        Preparer.run(new Preparer.Config(
-                tok,
-                data,
-                List.of(
-                        new SourceSpec("en", "en", DocFormat.JSONL, List.of(dir.resolve("en.jsonl")), "text", 0.1),
-                        new SourceSpec("zh", "zh", DocFormat.JSONL, List.of(dir.resolve("zh.jsonl")), "text", 0.1)),
-                1,
-                1 << 20,
-                true,
-                null));
-        return data;
+        return TestData.prepareBilingual(dir, 300);
     }
 
     static JobSpec spec(Path data, Path ckpt) {

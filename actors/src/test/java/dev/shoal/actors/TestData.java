@@ -16,9 +16,14 @@ public final class TestData {
 
     /** Prepares sources en and zh (100 documents each, 10% held out) into dir/data; returns it. */
     public static Path prepareBilingual(Path dir) throws Exception {
+        return prepareBilingual(dir, 100);
+    }
+
+    /** As {@link #prepareBilingual(Path)} with {@code docs} documents per source. */
+    public static Path prepareBilingual(Path dir, int docs) throws Exception {
         Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, 100);
-        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, 100);
+        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, docs);
+        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, docs);
         Path data = dir.resolve("data");
         Preparer.run(new Preparer.Config(
                 tok,
