@@ -4,6 +4,7 @@
 // RECOVERING, re-form the full mesh with the restarted node, reload the last committed checkpoint and
 // finish; the final checkpoint shards must be byte-identical to the uninterrupted run's and the
 // replayed steps' losses equal bit for bit (invariant 5). Prints the recovery timings seen from here.
+// A second run kills without restart before the first checkpoint: DP shrinks, the batch stays.
 // Tagged slow: it runs in CI.
 package dev.shoal.actors;
 
@@ -142,6 +143,64 @@ class ClusterRecoveryTest {
                 resumeFrom,
                 firstStep,
                 recovering.message());
+    }
+
+    /**
+     * Kill without restart, before the first checkpoint: after the grace the job re-forms on the one
+     * whole TP pair left (dp 2 → 1, grad accumulation 2 → 4, global batch kept) from step 1 and
+     * completes; its losses agree with the dp 2 run within float reordering (2e-5).
+     */
+    @Test
+    void aKilledWorkerJvmWithoutRestartShrinksDpAndCompletes() throws Exception {
+        Path data = ClusterTrainTest.prepare(dir);
+        cluster = LocalCluster.start(
+                dir.resolve("cluster"),
+                new int[] {2, 1, 1},
+                List.of(
+                        "-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory",
+                        "-Dshoal.coordinator.recovery-grace=2s",
+                        "-Dshoal.coordinator.step-timeout=30s"),
+                Duration.ofSeconds(60));
+        await(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
+        // Checkpoints only at the last step, so the shrunk mesh starts from the seeded init.
+        Path ckptA = dir.resolve("ckpt-a");
+        submit(spec(data, ckptA).toBuilder().setCheckpointInterval(0).build());
+        Coordinator.Status a = await(s -> !active(s), "run A to end", Duration.ofSeconds(60));
+        assertEquals(Phase.COMPLETED, a.phase(), () -> a.message() + cluster.logTails());
+        Map<Long, Double> lossA = new HashMap<>();
+        for (StepMetrics m : a.recent()) lossA.put(m.getStep(), m.getLoss());
+
+        Path ckptC = dir.resolve("ckpt-c");
+        submit(spec(data, ckptC).toBuilder().setCheckpointInterval(0).build());
+        Coordinator.Status before =
+                await(s -> s.phase() == Phase.TRAINING && s.step() >= 3, "run C at step 3", Duration.ofSeconds(60));
+        long killedAt = System.nanoTime();
+        cluster.kill(2);
+        Coordinator.Status reformed = await(
+                s -> (s.phase() == Phase.TRAINING && s.meshEpoch() > before.meshEpoch() + 1) || !active(s),
+                "a smaller mesh",
+                Duration.ofSeconds(60));
+        double remeshed = (System.nanoTime() - killedAt) / 1e9;
+        assertEquals(Phase.TRAINING, reformed.phase(), () -> reformed.message() + cluster.logTails());
+        assertEquals(2, reformed.meshRanks().size(), "one whole tp 2 replica");
+        Coordinator.Status c = await(s -> !active(s), "run C to end", Duration.ofSeconds(60));
+        assertEquals(Phase.COMPLETED, c.phase(), () -> c.message() + cluster.logTails());
+        assertEquals(STEPS, c.step());
+        assertEquals(STEPS, c.recent().size(), "steps 1.. replayed on the new mesh");
+        double worst = 0;
+        for (StepMetrics m : c.recent()) {
+            assertEquals(4 * 32, m.getTokens(), "global batch unchanged");
+            worst = Math.max(worst, Math.abs(m.getLoss() - lossA.get(m.getStep())));
+            assertEquals(lossA.get(m.getStep()), m.getLoss(), 2e-5, "loss of step " + m.getStep());
+        }
+        CheckpointInfo last = c.checkpoints().get(c.checkpoints().size() - 1);
+        assertEquals(STEPS, last.getStep());
+        assertTrue(Files.isRegularFile(Path.of(last.getPath(), "rank-00001.safetensors")));
+        assertTrue(!Files.exists(Path.of(last.getPath(), "rank-00002.safetensors")), "a 2-rank checkpoint");
+        System.out.printf(
+                "cluster shrink: node 2 killed after step %d, no restart; tp 2 x dp 1 TRAINING %.2f s after the"
+                        + " kill (grace 2 s), %d steps done, worst |loss - dp 2 run| %.2e%n",
+                before.step(), remeshed, STEPS, worst);
     }
 
     private static boolean active(Coordinator.Status s) {
