@@ -3,7 +3,8 @@
 // submits a job, commits a checkpoint, then kill -9s the JVM that runs the coordinator singleton
 // and checks that the singleton restarts on the next-oldest node with the state from the journal,
 // and that the job recovers on the two surviving ranks (dp 3 → 2, RECOVERING → TRAINING from the
-// committed checkpoint). Prints how long detection + handover + recovery took. Tagged slow: it runs in CI, not in quick loops.
+// committed checkpoint). Prints how long detection + handover + recovery took. Tagged slow: it runs in CI, not in quick
+// loops.
 package dev.shoal.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
