@@ -2,8 +2,10 @@
 // the registered workers, the mesh epochs and the committed checkpoints are rebuilt from the
 // journal wherever the singleton (re)starts.
 //
-// Phases: IDLE → FORMING → TRAINING → COMPLETED | FAILED (RECOVERING and RESCALING come later; a
-// lost mesh worker fails the job until then).
+// Phases: IDLE → FORMING → TRAINING ⇄ RECOVERING → COMPLETED | FAILED (RESCALING comes later). A
+// lost mesh worker, a StepFailed or a step timeout starts RECOVERING: MeshLost is journaled (new
+// epoch), the old mesh is aborted, the live workers are probed, RemeshPolicy picks the mesh and the
+// job goes on from the last committed checkpoint (see Recovery and docs/cluster.md "Recovery").
 //
 // Guarantees:
 // - Only the coordinator decides the mesh; every mesh gets a new, higher epoch (invariant 6).
@@ -149,6 +151,18 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                         cs,
                         message,
                         Math.max(lastStep, c.checkpoint().getStep()));
+            } else if (e instanceof MeshLost l) {
+                return new State(
+                        jobId,
+                        spec,
+                        Phase.RECOVERING,
+                        l.epoch(),
+                        meshRanks,
+                        meshStartStep,
+                        workers,
+                        checkpoints,
+                        l.cause(),
+                        Math.max(lastStep, l.step()));
             } else if (e instanceof JobCompleted c) {
                 return new State(
                         jobId,
@@ -269,6 +283,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private record SubscriberGone(ActorRef<Published> subscriber) implements Command {}
 
+    /** A worker's answer (or silence) to the liveness probe of a recovery round. */
+    private record ProbeAnswer(int round, String workerId, boolean alive) implements Command {}
+
+    private record ProbeAgain(int round) implements Command {}
+
     // ================================================================== events
 
     public sealed interface Event extends ClusterMessage {}
@@ -295,6 +314,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     public record JobCompleted(long step, String message) implements Event {}
 
     public record JobFailed(long step, String reason) implements Event {}
+
+    /** The mesh before {@code epoch} is gone after step {@code step}: RECOVERING under {@code epoch}. */
+    public record MeshLost(long epoch, long step, String cause) implements Event {}
 
     // ================================================================== behavior
 
@@ -335,6 +357,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Forming forming;
     private Training training;
     private boolean resumeOnListing;
+    private Recovery recovery; // the running or last recovery; null: none since start
+    private boolean recoveryFirstStep; // publish the first step after a recovery
+    private int recoveriesInARow; // since a step beyond lostAtStep finished
+    private long lostAtStep = -1; // progress when the last mesh was lost
+    /** How long a worker gets to answer a recovery probe (a dead JVM never does). */
+    static final java.time.Duration PROBE_TIMEOUT = java.time.Duration.ofSeconds(2);
+
     private final java.util.ArrayDeque<StepMetrics> recent = new java.util.ArrayDeque<>(); // latest steps
     // Subscribers and what they were last told; not persisted (see publish / announce).
     private final Set<ActorRef<Published>> subscribers = new HashSet<>();
@@ -416,6 +445,13 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(LoaderFailed.class, this::onLoaderFailed)
                 .onCommand(CheckpointDone.class, this::onCheckpointDone)
                 .onCommand(Subscribe.class, this::onSubscribe)
+                .onCommand(ProbeAnswer.class, this::onProbeAnswer)
+                .onCommand(ProbeAgain.class, (state, cmd) -> {
+                    if (recovery == null || cmd.round() != recovery.round || state.phase() != Phase.RECOVERING)
+                        return Effect().none();
+                    probe(state);
+                    return Effect().none();
+                })
                 .onCommand(SubscriberGone.class, (state, cmd) -> {
                     subscribers.remove(cmd.subscriber());
                     return Effect().none();
@@ -527,20 +563,19 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             String hit =
                     lost.stream().filter(id -> inJob(state, id)).findFirst().orElse(null);
             if (hit != null) {
-                long step = progress(state);
-                events.add(new JobFailed(
-                        step,
-                        "worker " + hit + " left the cluster after step " + step
-                                + "; automatic recovery (RECOVERING) is not built yet; the last committed"
-                                + " checkpoint is step " + state.lastCheckpointStep()));
+                events.add(
+                        lostEvent(state, "worker " + hit + " left the cluster (downed) after step " + progress(state)));
             }
         }
         boolean resume = resumeOnListing;
         resumeOnListing = false;
         var effect = events.isEmpty() ? Effect().none() : Effect().persist(events);
+        boolean lostMesh = events.stream().anyMatch(e -> e instanceof MeshLost || e instanceof JobFailed);
         return effect.thenRun(s -> {
             announce(s);
-            if (!s.active()) {
+            if (lostMesh) {
+                afterLost(s);
+            } else if (!s.active()) {
                 leaveMesh(s);
             } else if (resume) {
                 ctx.getLog()
@@ -570,12 +605,25 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private Effect<Event, State> onFormMesh(State state, FormMesh cmd) {
         if (!state.active() || forming != null) return Effect().none();
+        if (state.phase() == Phase.RECOVERING) {
+            // The singleton moved during a recovery: probe afresh.
+            if (recovery == null) recovery = new Recovery(state.message(), state.meshRanks());
+            probe(state);
+            return Effect().none();
+        }
         var par = state.spec().getParallelism();
         int world = par.getTp() * par.getPp() * par.getDp();
         List<RegisteredWorker> all = new ArrayList<>(state.workers().values());
         if (all.size() < world) {
             return fail(state, "only " + all.size() + " ranks are registered; the job needs tp × pp × dp = " + world);
         }
+        return formMesh(state, all, new ParallelDims(par.getTp(), par.getPp(), par.getDp(), world));
+    }
+
+    /** Asks the first dims.world() of {@code all} (node, kind, index order) to join the next mesh epoch. */
+    private Effect<Event, State> formMesh(State state, List<RegisteredWorker> all, ParallelDims dims) {
+        int world = dims.world();
+        all = new ArrayList<>(all);
         // TP is the fastest axis: keeping a node's devices on consecutive ranks keeps TP groups in a node.
         all.sort(Comparator.comparing((RegisteredWorker w) -> w.info().node())
                 .thenComparing(w -> w.info().deviceKind())
@@ -587,7 +635,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         String checkpoint = state.checkpoints().isEmpty()
                 ? ""
                 : state.checkpoints().get(state.checkpoints().size() - 1).getPath();
-        ParallelDims dims = new ParallelDims(par.getTp(), par.getPp(), par.getDp(), world);
+        JobSpec spec = meshSpec(state.spec(), world);
         // Rendezvous: every rank gets every rank's collective backend address, in rank order.
         List<String> peers = new ArrayList<>();
         for (String id : ranks) peers.add(state.workers().get(id).info().backendAddress());
@@ -595,7 +643,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         Set<Integer> pending = new HashSet<>();
         for (int rank = 0; rank < world; rank++) {
             pending.add(rank);
-            MeshAssignment mesh = new MeshAssignment(epoch, rank, dims, startStep, checkpoint, peers, state.spec());
+            MeshAssignment mesh = new MeshAssignment(epoch, rank, dims, startStep, checkpoint, peers, spec);
             int r = rank;
             ctx.askWithStatus(
                     GpuWorker.MeshJoined.class,
@@ -615,6 +663,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             String reason = "rank " + cmd.rank() + " (" + forming.ranks().get(cmd.rank()) + ") did not join mesh epoch "
                     + cmd.epoch() + ": " + cmd.error().getMessage();
             List<String> ranks = forming.ranks();
+            // A silent rank (ask timeout) may have died while joining: recover; an answered refusal fails.
+            boolean silent = cmd.error() instanceof java.util.concurrent.TimeoutException;
+            if (silent && state.phase() != Phase.FORMING) return recover(state, reason);
             forming = null;
             for (String id : ranks) tellIfKnown(state, id, new GpuWorker.LeaveMesh(cmd.epoch()));
             return fail(state, reason);
@@ -623,6 +674,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (!forming.pending().isEmpty()) return Effect().none();
         Forming f = forming;
         forming = null;
+        if (state.phase() == Phase.RECOVERING && recovery != null) {
+            recovery.formedNanos = System.nanoTime();
+            recovery.resumeStep = f.startStep();
+            recoveryFirstStep = true;
+        }
         return Effect()
                 .persist(new MeshFormed(f.epoch(), f.ranks(), f.startStep()))
                 .thenRun(this::announce)
@@ -638,7 +694,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         // One DataLoader per DP replica when the job names its data (control-plane jobs may not).
         List<ActorRef<DataLoader.Command>> loaders = state.spec().getSourcesCount() == 0
                 ? List.of()
-                : DataLoader.spawnAll(ctx, state.spec(), state.meshEpoch(), refs, state.meshStartStep());
+                : DataLoader.spawnAll(
+                        ctx, meshSpec(state.spec(), refs.size()), state.meshEpoch(), refs, state.meshStartStep());
         training = new Training(state.meshEpoch(), refs, loaders, state.meshStartStep() - 1);
         ctx.getSelf().tell(new RunNextStep());
     }
@@ -650,7 +707,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (r.epoch() != t.epoch || r.step() != t.step || !t.pending.contains(r.rank()))
             return Effect().none();
         if (r instanceof GpuWorker.StepFailed f) {
-            return fail(state, "rank " + f.rank() + " failed step " + f.step() + ": " + f.error());
+            // The data plane saw it first (e.g. a peer's connection reset): recover now, not after downing.
+            return recover(state, "rank " + f.rank() + " failed step " + f.step() + ": " + f.error());
         }
         t.pending.remove(r.rank());
         t.round.add((GpuWorker.StepDone) r);
@@ -683,6 +741,21 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         Training t = training;
         t.lastCompleted = step;
         t.round = null;
+        if (step > lostAtStep) recoveriesInARow = 0;
+        if (recoveryFirstStep && recovery != null) {
+            recoveryFirstStep = false;
+            String done = recovery.firstStepSummary(step);
+            ctx.getLog().info("job {}: {}", state.jobId(), done);
+            publish(
+                    state,
+                    JobEvent.newBuilder()
+                            .setPhase(PhaseChange.newBuilder()
+                                    .setFrom(Phase.TRAINING)
+                                    .setTo(Phase.TRAINING)
+                                    .setMeshEpoch(state.meshEpoch())
+                                    .setCause(done)
+                                    .setSeconds((System.nanoTime() - recovery.detectedNanos) / 1e9)));
+        }
         for (ActorRef<DataLoader.Command> l : t.loaders) l.tell(new DataLoader.Advance(t.epoch, step));
         return nextStep(state);
     }
@@ -731,10 +804,106 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Effect<Event, State> onStepTimedOut(State state, StepTimedOut cmd) {
         if (training == null || training.epoch != cmd.epoch() || training.step != cmd.step())
             return Effect().none();
-        return fail(
+        return recover(
                 state,
                 "step " + cmd.step() + " took longer than " + settings.stepTimeout() + " on ranks "
                         + new java.util.TreeSet<>(training.pending));
+    }
+
+    // ------------------------------------------------------------------ recovery
+
+    /** Journals MeshLost (or JobFailed after too many recoveries in a row), then aborts and probes. */
+    private Effect<Event, State> recover(State state, String cause) {
+        return Effect().persist(lostEvent(state, cause)).thenRun(this::announce).thenRun(this::afterLost);
+    }
+
+    /** The event that ends the current mesh; drops the transient progress. */
+    private Event lostEvent(State state, String cause) {
+        long step = progress(state);
+        long epoch = Math.max(state.meshEpoch(), forming != null ? forming.epoch() : 0) + 1;
+        List<String> old = new ArrayList<>(state.meshRanks());
+        if (forming != null) old.addAll(forming.ranks());
+        stopLoaders();
+        forming = null;
+        training = null;
+        timers.cancel("step");
+        lostAtStep = Math.max(lostAtStep, step);
+        if (++recoveriesInARow > settings.maxRecoveries()) {
+            ctx.getLog().warn("job {} failed: {} ({} recoveries in a row)", state.jobId(), cause, recoveriesInARow - 1);
+            return new JobFailed(
+                    step,
+                    cause + " (after " + settings.maxRecoveries() + " recoveries in a row without getting past step "
+                            + step + "; the last committed checkpoint is step " + state.lastCheckpointStep() + ")");
+        }
+        ctx.getLog().warn("job {} RECOVERING (mesh epoch {}): {}", state.jobId(), epoch, cause);
+        recovery = new Recovery(cause, old);
+        return new MeshLost(epoch, step, cause);
+    }
+
+    /** After MeshLost: tells the old mesh's workers to abort (StepRunner.abortMesh) and probes them all. */
+    private void afterLost(State state) {
+        if (state.phase() != Phase.RECOVERING) {
+            leaveMesh(state);
+            return;
+        }
+        for (String id : recovery.oldRanks) tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch() - 1));
+        probe(state);
+    }
+
+    /** Asks every registered worker to describe itself; a dead JVM stays silent. */
+    private void probe(State state) {
+        int round = recovery.newRound(state.workers().keySet());
+        for (RegisteredWorker w : state.workers().values()) {
+            String id = w.info().id();
+            ctx.ask(
+                    WorkerInfo.class,
+                    resolver.<GpuWorker.Command>resolveActorRef(w.ref()),
+                    PROBE_TIMEOUT,
+                    GpuWorker.Describe::new,
+                    (info, err) -> new ProbeAnswer(round, id, err == null));
+        }
+        if (state.workers().isEmpty()) ctx.getSelf().tell(new ProbeAnswer(round, "", false));
+    }
+
+    private Effect<Event, State> onProbeAnswer(State state, ProbeAnswer cmd) {
+        if (recovery == null || state.phase() != Phase.RECOVERING || forming != null)
+            return Effect().none();
+        if (!recovery.answer(cmd.round(), cmd.workerId(), cmd.alive()))
+            return Effect().none();
+        var par = state.spec().getParallelism();
+        List<RegisteredWorker> alive = new ArrayList<>();
+        for (String id : recovery.alive) alive.add(state.workers().get(id));
+        RemeshPolicy.Decision d = RemeshPolicy.decide(
+                alive.size(),
+                par.getTp(),
+                par.getPp(),
+                par.getDp(),
+                state.spec().getGlobalBatch(),
+                state.spec().getMicroBatch());
+        if (!d.full(par.getDp()) && !recovery.graceOver(settings.recoveryGrace())) {
+            // Wait a while for lost ranks to come back (a restarted node) before shrinking.
+            timers.startSingleTimer("probe", new ProbeAgain(recovery.round), java.time.Duration.ofSeconds(1));
+            return Effect().none();
+        }
+        if (!d.ok()) {
+            return fail(
+                    state,
+                    "cannot recover from '" + recovery.cause + "': " + d.refusal()
+                            + "; the last committed checkpoint is step " + state.lastCheckpointStep());
+        }
+        recovery.remeshedNanos = System.nanoTime();
+        recovery.layout = "tp " + d.dims().tp() + " × pp " + d.dims().pp() + " × dp "
+                + d.dims().dp();
+        ctx.getLog().info("job {}: re-forming on {} of {} live ranks", state.jobId(), recovery.layout, alive.size());
+        return formMesh(state, alive, d.dims());
+    }
+
+    /** The job's spec as one mesh of {@code world} ranks runs it: dp = world / (tp × pp), batch unchanged. */
+    static JobSpec meshSpec(JobSpec spec, int world) {
+        var par = spec.getParallelism();
+        int dp = world / (par.getTp() * par.getPp());
+        if (dp == par.getDp()) return spec;
+        return spec.toBuilder().setParallelism(par.toBuilder().setDp(dp)).build();
     }
 
     // ------------------------------------------------------------------ helpers
@@ -774,6 +943,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (forming != null) return forming.ranks().contains(workerId);
         // A recovered FORMING job has no mesh yet: FormMesh checks the remaining ranks.
         return state.phase() == Phase.TRAINING && state.meshRanks().contains(workerId);
+        // (RECOVERING without a forming mesh: the probe decides who is alive.)
     }
 
     private ActorRef<GpuWorker.Command> workerRef(State state, String workerId) {
@@ -809,7 +979,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .setFrom(announcedPhase)
                 .setTo(state.phase())
                 .setMeshEpoch(state.meshEpoch())
-                .setCause(state.message())
+                .setCause(
+                        announcedPhase == Phase.RECOVERING && state.phase() == Phase.TRAINING && recovery != null
+                                ? state.message() + "; " + recovery.formedSummary()
+                                : state.message())
                 .setSeconds((now - phaseSinceNanos) / 1e9)
                 .build();
         if (state.phase() != announcedPhase) phaseSinceNanos = now;

@@ -11,7 +11,9 @@ public record CoordinatorSettings(
         int keepSnapshots,
         Duration formingTimeout,
         Duration describeTimeout,
-        Duration stepTimeout) {
+        Duration stepTimeout,
+        Duration recoveryGrace,
+        int maxRecoveries) {
     public CoordinatorSettings {
         if (persistenceId.isBlank()) throw new IllegalArgumentException("shoal.coordinator.persistence-id is empty");
         if (snapshotEvery < 1) {
@@ -29,6 +31,8 @@ public record CoordinatorSettings(
                 c.getInt("shoal.coordinator.keep-snapshots"),
                 c.getDuration("shoal.coordinator.forming-timeout"),
                 c.getDuration("shoal.coordinator.describe-timeout"),
-                c.getDuration("shoal.coordinator.step-timeout"));
+                c.getDuration("shoal.coordinator.step-timeout"),
+                c.getDuration("shoal.coordinator.recovery-grace"),
+                c.getInt("shoal.coordinator.max-recoveries"));
     }
 }

@@ -56,6 +56,12 @@ public final class LocalCluster implements AutoCloseable {
     private ActorSystem<Void> client;
     private ActorRef<Coordinator.Command> coordinator;
     private boolean closed;
+    // What boot() started the nodes with, for restart().
+    private String seed;
+    private String journalUrl;
+    private int[] cpuRanks;
+    private List<String> jvmArgs;
+    private int restarts;
 
     private LocalCluster(Path dir) {
         this.dir = dir;
@@ -91,6 +97,10 @@ public final class LocalCluster implements AutoCloseable {
         int[] ports = new int[cpuRanks.length];
         for (int i = 0; i < ports.length; i++) ports[i] = freePort();
         String seed = "127.0.0.1:" + ports[0];
+        this.seed = seed;
+        this.journalUrl = journalUrl;
+        this.cpuRanks = cpuRanks.clone();
+        this.jvmArgs = List.copyOf(jvmArgs);
         List<CompletableFuture<String>> joined = new ArrayList<>();
         for (int i = 0; i < cpuRanks.length; i++) {
             joined.add(startNode(i, ports[i], seed, journalUrl, cpuRanks[i], jvmArgs));
@@ -117,11 +127,17 @@ public final class LocalCluster implements AutoCloseable {
 
     private CompletableFuture<String> startNode(
             int index, int port, String seed, String journalUrl, int ranks, List<String> jvmArgs) throws IOException {
-        Path log = dir.resolve("node-" + index + ".log");
-        addresses.add("pekko://shoal@127.0.0.1:" + port);
+        boolean again = index < nodes.size(); // a restart replaces node index's entries
+        Path log = dir.resolve("node-" + index + (again ? ".restart-" + (++restarts) : "") + ".log");
         int grpc = freePort();
-        grpcPorts.add(grpc);
-        logs.add(log);
+        if (again) {
+            grpcPorts.set(index, grpc);
+            logs.set(index, log);
+        } else {
+            addresses.add("pekko://shoal@127.0.0.1:" + port);
+            grpcPorts.add(grpc);
+            logs.add(log);
+        }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(
                 java, "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss4m", "-Dshoal.log.level=INFO"));
@@ -148,7 +164,8 @@ public final class LocalCluster implements AutoCloseable {
                 "--journal-url",
                 journalUrl));
         Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
-        nodes.add(p);
+        if (again) nodes.set(index, p);
+        else nodes.add(p);
         CompletableFuture<String> joined = new CompletableFuture<>();
         Thread reader = new Thread(
                 () -> {
@@ -215,6 +232,31 @@ public final class LocalCluster implements AutoCloseable {
     /** Node i's JVM (e.g. to kill -9 it in a failover test). */
     public Process node(int i) {
         return nodes.get(i);
+    }
+
+    /** Kills node i's JVM with SIGKILL (kill -9: no shutdown hook, no leaving the cluster) and waits for it. */
+    public void kill(int i) throws InterruptedException {
+        Process p = nodes.get(i);
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+    }
+
+    /**
+     * Starts node i again, on its old cluster port with its old ranks (a new incarnation: the cluster
+     * removes the old one when it joins); returns once it joined. Its log goes to a new file.
+     */
+    public void restart(int i, Duration timeout) throws IOException {
+        if (nodes.get(i).isAlive()) throw new IllegalStateException("node " + i + " is still running");
+        String a = addresses.get(i);
+        int port = Integer.parseInt(a.substring(a.lastIndexOf(':') + 1));
+        try {
+            startNode(i, port, seed, journalUrl, cpuRanks[i], jvmArgs).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            throw new IOException(
+                    "node " + i + " did not rejoin within " + timeout.toSeconds() + " s: " + e + "\n--- " + logs.get(i)
+                            + "\n" + tail(logs.get(i)),
+                    e);
+        }
     }
 
     /** The coordinator's status, or null when it did not answer within {@code timeout}. */

@@ -30,6 +30,7 @@ import dev.shoal.proto.v1.cluster.JoinMesh;
 import dev.shoal.proto.v1.cluster.LeaveMesh;
 import dev.shoal.proto.v1.cluster.MeshFormed;
 import dev.shoal.proto.v1.cluster.MeshJoined;
+import dev.shoal.proto.v1.cluster.MeshLost;
 import dev.shoal.proto.v1.cluster.RegisteredWorker;
 import dev.shoal.proto.v1.cluster.Step;
 import dev.shoal.proto.v1.cluster.StepDone;
@@ -83,6 +84,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String CHECKPOINT_COMMITTED = "E-CC";
     private static final String JOB_COMPLETED = "E-JC";
     private static final String JOB_FAILED = "E-JF";
+    private static final String MESH_LOST = "E-ML";
     private static final String SNAPSHOT = "SN";
 
     private final ExtendedActorSystem system;
@@ -125,6 +127,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof Coordinator.CheckpointCommitted) return CHECKPOINT_COMMITTED;
         if (o instanceof Coordinator.JobCompleted) return JOB_COMPLETED;
         if (o instanceof Coordinator.JobFailed) return JOB_FAILED;
+        if (o instanceof Coordinator.MeshLost) return MESH_LOST;
         if (o instanceof Coordinator.State) return SNAPSHOT;
         throw new IllegalArgumentException(
                 "no protobuf mapping for " + o.getClass().getName());
@@ -278,6 +281,13 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
             return JobCompleted.newBuilder()
                     .setStep(m.step())
                     .setMessage(m.message())
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof Coordinator.MeshLost m) {
+            return MeshLost.newBuilder()
+                    .setEpoch(m.epoch())
+                    .setStep(m.step())
+                    .setCause(m.cause())
                     .build()
                     .toByteArray();
         } else if (o instanceof Coordinator.JobFailed m) {
@@ -436,6 +446,10 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
             case JOB_COMPLETED: {
                 JobCompleted m = JobCompleted.parseFrom(bytes);
                 return new Coordinator.JobCompleted(m.getStep(), m.getMessage());
+            }
+            case MESH_LOST: {
+                MeshLost m = MeshLost.parseFrom(bytes);
+                return new Coordinator.MeshLost(m.getEpoch(), m.getStep(), m.getCause());
             }
             case JOB_FAILED: {
                 JobFailed m = JobFailed.parseFrom(bytes);

@@ -1,6 +1,7 @@
 // The coordinator's subscribers: a subscriber that joins before the submit sees every phase change
 // in order (with the cause and the time spent in the phase that ended) and one StepMetrics per step
-// with the ranks' answers aggregated; a failed step ends with a PhaseChange to FAILED naming it.
+// with the ranks' answers aggregated; a failing step goes RECOVERING (with causes and timings) until
+// max-recoveries, then ends with a PhaseChange to FAILED naming it.
 package dev.shoal.actors.coordinator;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -159,6 +160,33 @@ class CoordinatorEventsTest {
         assertEquals(Phase.TRAINING, last.getFrom());
         assertEquals(Phase.FAILED, last.getTo());
         assertTrue(last.getCause().contains("injected failure at step 3"), last.getCause());
-        assertEquals(2, events.stream().filter(JobEvent::hasStep).count(), "steps 1 and 2 finished");
+        // RECOVERING three times (max-recoveries), each replaying steps 1 and 2 (no checkpoint), then FAILED.
+        List<PhaseChange> phases = events.stream()
+                .filter(JobEvent::hasPhase)
+                .map(JobEvent::getPhase)
+                .toList();
+        List<PhaseChange> lost =
+                phases.stream().filter(p -> p.getTo() == Phase.RECOVERING).toList();
+        assertEquals(3, lost.size(), phases::toString);
+        assertTrue(
+                lost.get(0).getCause().contains("rank 0 failed step 3"),
+                lost.get(0).getCause());
+        List<PhaseChange> back = phases.stream()
+                .filter(p -> p.getFrom() == Phase.RECOVERING && p.getTo() == Phase.TRAINING)
+                .toList();
+        assertEquals(3, back.size(), phases::toString);
+        assertTrue(
+                back.get(0).getCause().contains("recovered from: rank 0 failed step 3"),
+                back.get(0).getCause());
+        assertTrue(
+                back.get(0).getCause().contains("resuming at step 1 on tp 1 × pp 1 × dp 1"),
+                back.get(0).getCause());
+        assertTrue(
+                phases.stream()
+                        .anyMatch(p -> p.getFrom() == Phase.TRAINING
+                                && p.getTo() == Phase.TRAINING
+                                && p.getCause().startsWith("recovery done: step 1 finished")),
+                phases::toString);
+        assertEquals(8, events.stream().filter(JobEvent::hasStep).count(), "steps 1 and 2, four times");
     }
 }

@@ -156,20 +156,27 @@ class CoordinatorTest {
     }
 
     @Test
-    void aFailedStepFailsTheJobNamingRankAndCause() {
-        var c = start(TestConfigs.localH2(dir, "c-fail"), 2, new TestStepRunner.Factory(0, 3));
+    void aStepThatFailsAfterEveryRecoveryFailsTheJobNamingRankAndCause() {
+        var c = start(
+                TestConfigs.localH2(dir, "c-fail", "shoal.coordinator.max-recoveries = 2"),
+                2,
+                new TestStepRunner.Factory(0, 3));
         await(c, s -> s.workers().size() == 2, "2 registered workers");
         submit(c, spec(2, 8, 2, 10));
         Coordinator.Status failed = await(c, s -> s.phase() == Phase.FAILED, "FAILED");
         assertTrue(failed.message().contains("failed step 3"), failed.message());
         assertTrue(failed.message().contains("injected failure at step 3"), failed.message());
+        assertTrue(failed.message().contains("after 2 recoveries in a row"), failed.message());
         assertEquals(2, failed.step());
+        // Each recovery journaled MeshLost (epoch + 1) and formed a new mesh (epoch + 1): 1 + 2 × 2.
+        assertEquals(5, failed.meshEpoch());
     }
 
     @Test
     void aStepSlowerThanTheTimeoutFailsTheJobNamingTheRanks() {
         var c = start(
-                TestConfigs.localH2(dir, "c-slow", "shoal.coordinator.step-timeout = 300ms"),
+                TestConfigs.localH2(
+                        dir, "c-slow", "shoal.coordinator.step-timeout = 300ms\nshoal.coordinator.max-recoveries = 0"),
                 1,
                 new TestStepRunner.Factory(3_000, -1));
         await(c, s -> s.workers().size() == 1, "1 registered worker");
@@ -310,15 +317,20 @@ class CoordinatorTest {
         kit = null;
 
         // A new system without workers: the job, its mesh and checkpoints come back from the journal;
-        // its mesh workers are gone, so (until RECOVERING exists) the job fails, naming the cause.
-        var recovered = start(config.get(), 0, null);
+        // its mesh workers are gone: RECOVERING finds no live rank and (after the grace) fails, saying why.
+        var recovered = start(
+                com.typesafe.config.ConfigFactory.parseString("shoal.coordinator.recovery-grace = 1s")
+                        .withFallback(config.get()),
+                0,
+                null);
         Coordinator.Status after = await(recovered, s -> s.phase() == Phase.FAILED, "FAILED after recovery");
         assertEquals(job, after.jobId());
         assertEquals(before.spec(), after.spec());
-        assertEquals(before.meshEpoch(), after.meshEpoch());
+        assertEquals(before.meshEpoch() + 1, after.meshEpoch(), "MeshLost opened a new epoch");
         assertEquals(before.meshRanks(), after.meshRanks());
         assertEquals(List.of(checkpoint(1), checkpoint(2)), after.checkpoints());
         assertTrue(after.message().contains("left the cluster"), after.message());
+        assertTrue(after.message().contains("no full replica is left: 0 live rank(s)"), after.message());
         assertTrue(after.message().contains("last committed checkpoint is step 2"), after.message());
         assertEquals(0, after.workers().size());
     }

@@ -158,6 +158,7 @@ class ClusterMessageSerializerTest {
                 new Coordinator.CheckpointCommitted(checkpoint(50)),
                 new Coordinator.JobCompleted(100, "trained all 100 steps"),
                 new Coordinator.JobFailed(57, "rank 1 failed"),
+                new Coordinator.MeshLost(4, 56, "rank 1 failed step 57: connection reset"),
                 new Coordinator.State(
                         "job-1",
                         spec(),
