@@ -175,12 +175,16 @@ class ControlCommandsTest {
         cluster.engine.runners.values().forEach(x -> x.failSteps("disk on fire"));
         r = watch.get(60, TimeUnit.SECONDS);
         assertEquals(4, r.code(), r::toString);
+        // Each failed step sends the job to RECOVERING; the same failure again and again fails it.
+        assertTrue(r.out().contains("phase TRAINING -> RECOVERING after "), r.out());
         assertTrue(r.out().contains("phase TRAINING -> FAILED after "), r.out());
         assertTrue(
                 r.out()
                         .strip()
-                        .endsWith("disk on fire at step " + (cluster.status().step() + 1)),
+                        .endsWith("(after 3 recoveries in a row without getting past step "
+                                + cluster.status().step() + "; the last committed checkpoint is step 0)"),
                 r.out());
+        assertTrue(r.out().contains("IllegalStateException: disk on fire at step"), r.out());
         r = run("status");
         assertEquals(4, r.code(), r::toString);
         assertTrue(r.out().contains("phase       FAILED: rank "), r.out());
