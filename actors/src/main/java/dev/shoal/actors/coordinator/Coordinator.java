@@ -539,12 +539,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private Effect<Event, State> onWorkersListed(State state, WorkersListed cmd) {
         Set<String> listed = new HashSet<>();
+        // One pass over the registered workers per listing (a listing names every worker: at 4096
+        // ranks a scan per listed worker made registration quadratic).
+        Set<String> known = new HashSet<>();
+        for (RegisteredWorker w : state.workers().values()) known.add(w.ref());
         for (ActorRef<GpuWorker.Command> ref : cmd.refs()) {
             String s = resolver.toSerializationFormat(ref);
             listed.add(s);
-            boolean known =
-                    state.workers().values().stream().anyMatch(w -> w.ref().equals(s));
-            if (!known && describing.add(s)) {
+            if (!known.contains(s) && describing.add(s)) {
                 ctx.ask(
                         WorkerInfo.class,
                         ref,
