@@ -24,7 +24,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.function.Predicate;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.AfterEach;
@@ -66,12 +65,12 @@ class ClusterRecoveryTest {
                         "-Dshoal.coordinator.recovery-grace=60s",
                         "-Dshoal.coordinator.step-timeout=30s"),
                 Duration.ofSeconds(60));
-        await(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
+        cluster.awaitStatus(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
 
         // Run A: uninterrupted.
         Path ckptA = dir.resolve("ckpt-a");
         submit(spec(data, ckptA));
-        Coordinator.Status a = await(s -> !active(s), "run A to end", Duration.ofSeconds(60));
+        Coordinator.Status a = cluster.awaitStatus(s -> !active(s), "run A to end", Duration.ofSeconds(60));
         assertEquals(Phase.COMPLETED, a.phase(), () -> a.message() + cluster.logTails());
         Map<Long, Double> lossA = new HashMap<>();
         for (StepMetrics m : a.recent()) lossA.put(m.getStep(), m.getLoss());
@@ -80,20 +79,20 @@ class ClusterRecoveryTest {
         // Run B: node 2 is killed once a checkpoint is committed and a step after it has run.
         Path ckptB = dir.resolve("ckpt-b");
         submit(spec(data, ckptB));
-        Coordinator.Status before = await(
+        Coordinator.Status before = cluster.awaitStatus(
                 s -> s.phase() == Phase.TRAINING && !s.checkpoints().isEmpty() && s.step() >= 6,
                 "run B past its first checkpoint",
                 Duration.ofSeconds(60));
         long killedAt = System.nanoTime();
         cluster.kill(2);
         double killSeconds = (System.nanoTime() - killedAt) / 1e9;
-        Coordinator.Status recovering =
-                await(s -> s.phase() == Phase.RECOVERING || !active(s), "RECOVERING", Duration.ofSeconds(30));
+        Coordinator.Status recovering = cluster.awaitStatus(
+                s -> s.phase() == Phase.RECOVERING || !active(s), "RECOVERING", Duration.ofSeconds(30));
         double detect = (System.nanoTime() - killedAt) / 1e9;
         assertEquals(Phase.RECOVERING, recovering.phase(), () -> recovering.message() + cluster.logTails());
         cluster.restart(2, Duration.ofSeconds(60));
         double restarted = (System.nanoTime() - killedAt) / 1e9;
-        Coordinator.Status reformed = await(
+        Coordinator.Status reformed = cluster.awaitStatus(
                 s -> (s.phase() == Phase.TRAINING && s.meshEpoch() > before.meshEpoch()) || !active(s),
                 "a new mesh",
                 Duration.ofSeconds(60));
@@ -102,9 +101,10 @@ class ClusterRecoveryTest {
         assertEquals(4, reformed.meshRanks().size(), "the restarted node's rank is back in the mesh");
         long resumeFrom =
                 reformed.checkpoints().get(reformed.checkpoints().size() - 1).getStep();
-        await(s -> s.step() > resumeFrom || !active(s), "the first step after recovery", Duration.ofSeconds(60));
+        cluster.awaitStatus(
+                s -> s.step() > resumeFrom || !active(s), "the first step after recovery", Duration.ofSeconds(60));
         double firstStep = (System.nanoTime() - killedAt) / 1e9;
-        Coordinator.Status b = await(s -> !active(s), "run B to end", Duration.ofSeconds(60));
+        Coordinator.Status b = cluster.awaitStatus(s -> !active(s), "run B to end", Duration.ofSeconds(60));
         assertEquals(Phase.COMPLETED, b.phase(), () -> b.message() + cluster.logTails());
         assertEquals(STEPS, b.step());
 
@@ -161,29 +161,29 @@ class ClusterRecoveryTest {
                         "-Dshoal.coordinator.recovery-grace=2s",
                         "-Dshoal.coordinator.step-timeout=30s"),
                 Duration.ofSeconds(60));
-        await(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
+        cluster.awaitStatus(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
         // Checkpoints only at the last step, so the shrunk mesh starts from the seeded init.
         Path ckptA = dir.resolve("ckpt-a");
         submit(spec(data, ckptA).toBuilder().setCheckpointInterval(0).build());
-        Coordinator.Status a = await(s -> !active(s), "run A to end", Duration.ofSeconds(60));
+        Coordinator.Status a = cluster.awaitStatus(s -> !active(s), "run A to end", Duration.ofSeconds(60));
         assertEquals(Phase.COMPLETED, a.phase(), () -> a.message() + cluster.logTails());
         Map<Long, Double> lossA = new HashMap<>();
         for (StepMetrics m : a.recent()) lossA.put(m.getStep(), m.getLoss());
 
         Path ckptC = dir.resolve("ckpt-c");
         submit(spec(data, ckptC).toBuilder().setCheckpointInterval(0).build());
-        Coordinator.Status before =
-                await(s -> s.phase() == Phase.TRAINING && s.step() >= 3, "run C at step 3", Duration.ofSeconds(60));
+        Coordinator.Status before = cluster.awaitStatus(
+                s -> s.phase() == Phase.TRAINING && s.step() >= 3, "run C at step 3", Duration.ofSeconds(60));
         long killedAt = System.nanoTime();
         cluster.kill(2);
-        Coordinator.Status reformed = await(
+        Coordinator.Status reformed = cluster.awaitStatus(
                 s -> (s.phase() == Phase.TRAINING && s.meshEpoch() > before.meshEpoch() + 1) || !active(s),
                 "a smaller mesh",
                 Duration.ofSeconds(60));
         double remeshed = (System.nanoTime() - killedAt) / 1e9;
         assertEquals(Phase.TRAINING, reformed.phase(), () -> reformed.message() + cluster.logTails());
         assertEquals(2, reformed.meshRanks().size(), "one whole tp 2 replica");
-        Coordinator.Status c = await(s -> !active(s), "run C to end", Duration.ofSeconds(60));
+        Coordinator.Status c = cluster.awaitStatus(s -> !active(s), "run C to end", Duration.ofSeconds(60));
         assertEquals(Phase.COMPLETED, c.phase(), () -> c.message() + cluster.logTails());
         assertEquals(STEPS, c.step());
         assertEquals(STEPS, c.recent().size(), "steps 1.. replayed on the new mesh");
@@ -220,21 +220,5 @@ class ClusterRecoveryTest {
                         .toCompletableFuture()
                         .get(15, TimeUnit.SECONDS);
         assertTrue(accepted.isSuccess(), () -> "submit refused: " + accepted.getError());
-    }
-
-    private Coordinator.Status await(Predicate<Coordinator.Status> p, String what, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        Coordinator.Status last = null;
-        while (System.nanoTime() < deadline) {
-            last = cluster.status(Duration.ofMillis(1000));
-            if (last != null && p.test(last)) return last;
-            try {
-                Thread.sleep(50);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        throw new AssertionError("timed out waiting for " + what + "; last status " + last + cluster.logTails());
     }
 }

@@ -130,7 +130,7 @@ class ClusterTrainTest {
                 List.of("-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory"),
                 Duration.ofSeconds(60));
         double upSeconds = (System.nanoTime() - c0) / 1e9;
-        await(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
+        cluster.awaitStatus(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
         StatusReply<Coordinator.JobAccepted> accepted =
                 AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
                                 cluster.coordinator(),
@@ -141,7 +141,7 @@ class ClusterTrainTest {
                         .get(15, TimeUnit.SECONDS);
         assertTrue(accepted.isSuccess(), () -> "submit refused: " + accepted.getError());
         long s0 = System.nanoTime();
-        Coordinator.Status end = await(
+        Coordinator.Status end = cluster.awaitStatus(
                 s -> s.phase() == Phase.COMPLETED || s.phase() == Phase.FAILED,
                 "the job to end",
                 Duration.ofSeconds(60));
@@ -201,22 +201,5 @@ class ClusterTrainTest {
                 "cluster train: tiny, tp 2 x dp 2 (ZeRO-1) over 3 JVMs, %d steps: worst |loss - Trainer| %.2e;"
                         + " reference %.1f s, 3 nodes up %.1f s, training %.1f s (%.2f s/step)%n",
                 STEPS, worst, refSeconds, upSeconds, trainSeconds, trainSeconds / STEPS);
-    }
-
-    private Coordinator.Status await(
-            java.util.function.Predicate<Coordinator.Status> p, String what, Duration timeout) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        Coordinator.Status last = null;
-        while (System.nanoTime() < deadline) {
-            last = cluster.status(Duration.ofMillis(1000));
-            if (last != null && p.test(last)) return last;
-            try {
-                Thread.sleep(100);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                break;
-            }
-        }
-        throw new AssertionError("timed out waiting for " + what + "; last status " + last + cluster.logTails());
     }
 }

@@ -6,8 +6,6 @@ package dev.shoal.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shoal.runtime.data.SyntheticCorpus;
-import dev.shoal.runtime.train.ByteLevelTokenizer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,30 +17,9 @@ class SweepCommandTest {
     @TempDir
     Path dir;
 
-    private static String oneLine(ShoalCliTest.Run r) {
-        assertEquals(2, r.code(), r.out() + r.err());
-        assertEquals(1, r.err().strip().lines().count(), r.err());
-        assertTrue(r.err().startsWith("error: "), r.err());
-        return r.err().strip().substring("error: ".length());
-    }
-
     @Test
     void sweepsFitsAndRefusesMistakes() throws IOException {
-        Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, 150);
-        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, 150);
-        ShoalCliTest.Run prep = ShoalCliTest.run(
-                "prepare",
-                "--tokenizer",
-                tok.toString(),
-                "--out",
-                dir.resolve("data").toString(),
-                "--source",
-                "name=en,lang=en,path=" + dir.resolve("en.jsonl") + ",valid=0.1",
-                "--source",
-                "name=zh,lang=zh,path=" + dir.resolve("zh.jsonl") + ",valid=0.1",
-                "--quiet");
-        assertEquals(0, prep.code(), prep.err());
+        ShoalCliTest.prepareBilingual(dir, 150);
         Files.writeString(
                 dir.resolve("job.conf"),
                 """
@@ -82,13 +59,14 @@ class SweepCommandTest {
         Files.writeString(conf, "sweep { job = job.conf, almr = [0.2, 1.6], peak_lr = [1e-3] }\n");
         assertEquals(
                 "sweep.almr[1] = 1.6: must be in [0, 1]",
-                oneLine(ShoalCliTest.run("sweep", "--config", conf.toString())));
-        assertTrue(oneLine(ShoalCliTest.run("fit", "--sweep", dir.toString())).contains("no sweep.json"));
-        assertTrue(
-                oneLine(ShoalCliTest.run("fit", "--sweep", dir.resolve("grid").toString(), "--epsilon", "-1"))
-                        .contains("--epsilon -1.0"));
-        assertTrue(
-                oneLine(ShoalCliTest.run("fit", "--sweep", dir.resolve("grid").toString(), "--baseline", "x"))
-                        .contains("allowed lowest-almr, start"));
+                ShoalCliTest.userError(ShoalCliTest.run("sweep", "--config", conf.toString())));
+        assertTrue(ShoalCliTest.userError(ShoalCliTest.run("fit", "--sweep", dir.toString()))
+                .contains("no sweep.json"));
+        assertTrue(ShoalCliTest.userError(
+                        ShoalCliTest.run("fit", "--sweep", dir.resolve("grid").toString(), "--epsilon", "-1"))
+                .contains("--epsilon -1.0"));
+        assertTrue(ShoalCliTest.userError(
+                        ShoalCliTest.run("fit", "--sweep", dir.resolve("grid").toString(), "--baseline", "x"))
+                .contains("allowed lowest-almr, start"));
     }
 }

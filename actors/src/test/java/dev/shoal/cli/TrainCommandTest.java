@@ -6,8 +6,6 @@ package dev.shoal.cli;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
-import dev.shoal.runtime.data.SyntheticCorpus;
-import dev.shoal.runtime.train.ByteLevelTokenizer;
 import dev.shoal.runtime.train.MetricsLog;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,30 +42,9 @@ class TrainCommandTest {
         return f;
     }
 
-    private static String oneLine(ShoalCliTest.Run r) {
-        assertEquals(2, r.code(), r.out() + r.err());
-        assertEquals(1, r.err().strip().lines().count(), r.err());
-        assertTrue(r.err().startsWith("error: "), r.err());
-        return r.err().strip().substring("error: ".length());
-    }
-
     @Test
     void trainsResumesAndRefusesMistakes() throws IOException {
-        Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, 200);
-        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, 200);
-        ShoalCliTest.Run prep = ShoalCliTest.run(
-                "prepare",
-                "--tokenizer",
-                tok.toString(),
-                "--out",
-                dir.resolve("data").toString(),
-                "--source",
-                "name=en,lang=en,path=" + dir.resolve("en.jsonl") + ",valid=0.1",
-                "--source",
-                "name=zh,lang=zh,path=" + dir.resolve("zh.jsonl") + ",valid=0.1",
-                "--quiet");
-        assertEquals(0, prep.code(), prep.err());
+        ShoalCliTest.prepareBilingual(dir, 200);
         Path job = conf("job.conf", "");
 
         ShoalCliTest.Run r = ShoalCliTest.run("train", "--config", job.toString(), "--steps", "4");
@@ -84,7 +61,7 @@ class TrainCommandTest {
         assertEquals(5, MetricsLog.read(dir.resolve("ckpt/metrics.jsonl")).size());
 
         // Checkpoints present: refused without --resume, continued with it.
-        String again = oneLine(ShoalCliTest.run("train", "--config", job.toString(), "--steps", "4"));
+        String again = ShoalCliTest.userError(ShoalCliTest.run("train", "--config", job.toString(), "--steps", "4"));
         assertTrue(again.contains("already holds step-000004; pass --resume"), again);
         r = ShoalCliTest.run("train", "--config", job.toString(), "--steps", "6", "--resume", "--quiet");
         assertEquals(0, r.code(), r.err());
@@ -96,25 +73,25 @@ class TrainCommandTest {
         // User mistakes: one line each, exit 2.
         assertEquals(
                 "train.lr.kind = \"cosin\": allowed cosine, linear, wsd",
-                oneLine(ShoalCliTest.run(
+                ShoalCliTest.userError(ShoalCliTest.run(
                         "train",
                         "--config",
                         conf("k.conf", "lr.kind = \"cosin\"").toString())));
         assertEquals(
                 "config file " + dir.resolve("none.conf") + " does not exist",
-                oneLine(ShoalCliTest.run(
+                ShoalCliTest.userError(ShoalCliTest.run(
                         "train", "--config", dir.resolve("none.conf").toString())));
         assertEquals(
                 "--steps 0 must be >= 1",
-                oneLine(ShoalCliTest.run("train", "--config", job.toString(), "--steps", "0")));
-        String seed = oneLine(
+                ShoalCliTest.userError(ShoalCliTest.run("train", "--config", job.toString(), "--steps", "0")));
+        String seed = ShoalCliTest.userError(
                 ShoalCliTest.run("train", "--config", conf("s.conf", "seed = 9").toString(), "--resume"));
         assertTrue(seed.contains("differs in seed: checkpoint 1, config 9"), seed);
         assertEquals(
                 "train.seq_len = 300: model 'tiny' allows at most 256 positions",
-                oneLine(ShoalCliTest.run(
+                ShoalCliTest.userError(ShoalCliTest.run(
                         "train", "--config", conf("t.conf", "seq_len = 300").toString())));
-        String unknown = oneLine(ShoalCliTest.run(
+        String unknown = ShoalCliTest.userError(ShoalCliTest.run(
                 "train", "--config", conf("u.conf", "stepz = 3").toString()));
         assertTrue(unknown.startsWith("unknown key train.stepz (allowed under train.: name, model,"), unknown);
     }

@@ -11,8 +11,6 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.shoal.runtime.data.SyntheticCorpus;
-import dev.shoal.runtime.train.ByteLevelTokenizer;
 import dev.shoal.runtime.train.MetricsLog;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -61,21 +59,7 @@ class TrainParallelCommandTest {
 
     @BeforeAll
     static void prepareAndTrainOneRank() throws IOException {
-        Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, 200);
-        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, 200);
-        ShoalCliTest.Run prep = ShoalCliTest.run(
-                "prepare",
-                "--tokenizer",
-                tok.toString(),
-                "--out",
-                dir.resolve("data").toString(),
-                "--source",
-                "name=en,lang=en,path=" + dir.resolve("en.jsonl") + ",valid=0.1",
-                "--source",
-                "name=zh,lang=zh,path=" + dir.resolve("zh.jsonl") + ",valid=0.1",
-                "--quiet");
-        assertEquals(0, prep.code(), prep.err());
+        ShoalCliTest.prepareBilingual(dir, 200);
         ShoalCliTest.Run r = ShoalCliTest.run(
                 "train", "--config", conf("one.conf", "ckpt-one", "").toString(), "--quiet");
         assertEquals(0, r.code(), r.err());
@@ -158,36 +142,31 @@ class TrainParallelCommandTest {
         assertMatchesSingle(dir.resolve("ckpt-block/metrics.jsonl"), "train.parallel { dp = 2, zero1 } --pp 1");
     }
 
-    private static String oneLine(ShoalCliTest.Run r) {
-        assertEquals(2, r.code(), r.out() + r.err());
-        assertEquals(1, r.err().strip().lines().count(), r.err());
-        assertTrue(r.err().startsWith("error: "), r.err());
-        return r.err().strip().substring("error: ".length());
-    }
-
     @Test
     void badLayoutsExit2NamingTheValue() throws IOException {
         String job = conf("bad.conf", "ckpt-bad", "").toString();
-        String dp = oneLine(ShoalCliTest.run("train", "--config", job, "--dp", "3"));
+        String dp = ShoalCliTest.userError(ShoalCliTest.run("train", "--config", job, "--dp", "3"));
         assertTrue(
                 dp.contains("dp 3 cannot fit global_batch 4 with micro_batch 2")
                         && dp.contains("dp sizes that work: [1, 2]"),
                 dp);
-        String tp = oneLine(ShoalCliTest.run("train", "--config", job, "--tp", "4"));
+        String tp = ShoalCliTest.userError(ShoalCliTest.run("train", "--config", job, "--tp", "4"));
         assertTrue(tp.contains("tp 4 does not divide 2 kv heads of model 'tiny'"), tp);
-        String pp = oneLine(ShoalCliTest.run("train", "--config", job, "--pp", "3"));
+        String pp = ShoalCliTest.userError(ShoalCliTest.run("train", "--config", job, "--pp", "3"));
         assertTrue(pp.contains("pp 3 must be between 1 and the 2 layers of model 'tiny'"), pp);
         assertEquals(
                 "--procs 3 must equal tp 2 × pp 1 × dp 2 = 4 (one JVM per rank)",
-                oneLine(ShoalCliTest.run("train", "--config", job, "--tp", "2", "--dp", "2", "--procs", "3")));
-        assertEquals("--dp 0 must be >= 1", oneLine(ShoalCliTest.run("train", "--config", job, "--dp", "0")));
+                ShoalCliTest.userError(
+                        ShoalCliTest.run("train", "--config", job, "--tp", "2", "--dp", "2", "--procs", "3")));
+        assertEquals(
+                "--dp 0 must be >= 1", ShoalCliTest.userError(ShoalCliTest.run("train", "--config", job, "--dp", "0")));
         assertEquals(
                 "train.parallel.tp = 0: must be >= 1",
-                oneLine(ShoalCliTest.run(
+                ShoalCliTest.userError(ShoalCliTest.run(
                         "train",
                         "--config",
                         conf("t0.conf", "ckpt-t0", "parallel { tp = 0 }").toString())));
-        String key = oneLine(ShoalCliTest.run(
+        String key = ShoalCliTest.userError(ShoalCliTest.run(
                 "train",
                 "--config",
                 conf("k.conf", "ckpt-k", "parallel { tpp = 2 }").toString()));
@@ -228,7 +207,8 @@ class TrainParallelCommandTest {
     @Test
     void aUserMistakeFoundByTheRankJvmsIsOneLine() throws Exception {
         Path c = conf("nodata.conf", "ckpt-nodata", "data.dir = nodata");
-        String line = oneLine(ShoalCliTest.run("train", "--config", c.toString(), "--dp", "2", "--procs", "2"));
+        String line = ShoalCliTest.userError(
+                ShoalCliTest.run("train", "--config", c.toString(), "--dp", "2", "--procs", "2"));
         assertEquals(
                 "train.data.dir = " + dir.resolve("nodata") + ": no such folder (make one with shoal prepare)", line);
     }

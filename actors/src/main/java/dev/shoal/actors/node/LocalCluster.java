@@ -272,6 +272,27 @@ public final class LocalCluster implements AutoCloseable {
     }
 
     /** The last 40 lines of every node's log (for error reports). */
+    /**
+     * Polls the coordinator until its status satisfies {@code p}; throws AssertionError naming
+     * {@code what}, with the last status and the nodes' log tails, after {@code timeout}.
+     */
+    public Coordinator.Status awaitStatus(
+            java.util.function.Predicate<Coordinator.Status> p, String what, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Coordinator.Status last = null;
+        while (System.nanoTime() < deadline) {
+            last = status(Duration.ofMillis(1000));
+            if (last != null && p.test(last)) return last;
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new AssertionError("timed out waiting for " + what + "; last status " + last + logTails());
+    }
+
     public String logTails() {
         StringBuilder b = new StringBuilder();
         for (Path log : logs) b.append("\n--- ").append(log).append('\n').append(tail(log));
