@@ -1,6 +1,8 @@
-// `shoal sweep --config sweep.conf [--out DIR]`: runs an ALMR × LR (× token budget) grid, one training job
-// per point, sequentially in this process (LocalPointExecutor), into DIR (default: a folder named after
-// the sweep next to its config). Resumable: finished points are skipped, a half-run point resumes from its
+// `shoal sweep --config sweep.conf [--out DIR] [--cluster[=HOST:PORT]]`: runs an ALMR × LR (× token budget)
+// grid, one training job per point, into DIR (default: a folder named after the sweep next to its config):
+// sequentially in this process (LocalPointExecutor), or with --cluster as cluster jobs, several at once
+// (ClusterPointExecutor; the same TLS and token options as `shoal submit`). Resumable: finished points are skipped, a
+// half-run point resumes from its
 // newest checkpoint. One progress bar over the whole grid on stderr; one line per finished point on stdout.
 // Exit codes: 0 every point ran (diverged points are recorded and listed; see --retry-failed), 1 a runtime
 // failure (disk), 2 a user mistake (bad grid value or key, a point folder of another job), one line.
@@ -31,7 +33,7 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         description = {
             "Runs an ALMR × peak-LR grid (optionally × token budgets) of a base training job, one point after",
-            "another, recording each point's per-source validation loss curves in DIR/points/<id>/. Rerun the same",
+            "another (or, with --cluster, as concurrent cluster jobs), recording each point's per-source validation loss curves in DIR/points/<id>/. Rerun the same",
             "command to resume: finished points are skipped, a half-run point continues from its checkpoint.",
             "Then `shoal fit --sweep DIR` fits the laws and writes the report. See docs/sweep.md.",
             ""
@@ -56,6 +58,47 @@ public final class SweepCommand implements Callable<Integer> {
 
     @Option(names = "--quiet", description = "No progress bar.")
     boolean quiet;
+
+    @Option(
+            names = "--cluster",
+            arity = "0..1",
+            fallbackValue = "",
+            paramLabel = "HOST:PORT",
+            description = "Run the points as jobs on the cluster whose control plane is at HOST:PORT (default:"
+                    + " --server, $SHOAL_SERVER, shoal.grpc.client-server), as many at once as it has job slots"
+                    + " and free ranks. The nodes must see the sweep folder and the data at the same paths.")
+    String cluster;
+
+    @Option(
+            names = "--max-parallel",
+            paramLabel = "N",
+            defaultValue = "16",
+            description = "With --cluster: at most N points submitted at once. Default: ${DEFAULT-VALUE}.")
+    int maxParallel;
+
+    @Option(
+            names = "--tp",
+            paramLabel = "N",
+            defaultValue = "1",
+            description = "With --cluster: tensor parallel size of each point's job.")
+    int tp;
+
+    @Option(
+            names = "--pp",
+            paramLabel = "N",
+            defaultValue = "1",
+            description = "With --cluster: pipeline stages of each point's job.")
+    int pp;
+
+    @Option(
+            names = "--dp",
+            paramLabel = "N",
+            defaultValue = "1",
+            description = "With --cluster: data parallel replicas of each point's job.")
+    int dp;
+
+    @CommandLine.Mixin
+    ControlClient.ServerOption server;
 
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -90,7 +133,37 @@ public final class SweepCommand implements Callable<Integer> {
                     c.points().size(),
                     dir);
             o.flush();
-            SweepRunner.Summary s = new SweepRunner(c, dir, new LocalPointExecutor()).run(notes, err, retryFailed);
+            SweepRunner.Summary s;
+            if (cluster == null) {
+                s = new SweepRunner(c, dir, new LocalPointExecutor()).run(notes, err, retryFailed);
+            } else {
+                if (maxParallel < 1) throw new ShoalCli.UserError("--max-parallel " + maxParallel + " must be >= 1");
+                if (tp < 1 || pp < 1 || dp < 1) {
+                    throw new ShoalCli.UserError("--tp " + tp + " --pp " + pp + " --dp " + dp + ": each must be >= 1");
+                }
+                if (!cluster.isEmpty()) server.server = cluster;
+                var par = dev.shoal.proto.v1.Parallelism.newBuilder()
+                        .setTp(tp)
+                        .setPp(pp)
+                        .setDp(dp)
+                        .build();
+                try (ControlClient client = ControlClient.connect(server)) {
+                    o.printf(
+                            Locale.ROOT,
+                            "running the points as cluster jobs on %s (tp %d × pp %d × dp %d each)%n",
+                            client.server,
+                            tp,
+                            pp,
+                            dp);
+                    o.flush();
+                    s = new SweepRunner(
+                                    c,
+                                    dir,
+                                    new ClusterPointExecutor(
+                                            client, par, maxParallel, java.time.Duration.ofMillis(250)))
+                            .run(notes, err, retryFailed);
+                }
+            }
             o.printf(
                     Locale.ROOT,
                     "ran %d, skipped %d (done before), diverged %d%s in %.1fs%nnext: shoal fit --sweep %s%n",

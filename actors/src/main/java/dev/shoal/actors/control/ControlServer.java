@@ -34,6 +34,12 @@ public final class ControlServer implements AutoCloseable {
     /** Binds {@code settings.host():settings.port()} and serves JobService until closed. */
     public static ControlServer start(
             ActorSystem<?> system, ActorRef<Coordinator.Command> coordinator, ControlSettings settings) {
+        return start(system, java.util.List.of(coordinator), settings);
+    }
+
+    /** As above, routing jobs over several job slots' coordinators (JobSlots; slot 0 first). */
+    public static ControlServer start(
+            ActorSystem<?> system, java.util.List<ActorRef<Coordinator.Command>> slots, ControlSettings settings) {
         if (!settings.enabled()) throw new IllegalArgumentException("the control plane is off (shoal.grpc.port -1)");
         ControlSecurity sec = settings.security();
         InetSocketAddress address = new InetSocketAddress(settings.host(), settings.port());
@@ -41,7 +47,7 @@ public final class ControlServer implements AutoCloseable {
                 ? NettyServerBuilder.forAddress(address, credentials(sec))
                 : NettyServerBuilder.forAddress(address);
         ServerServiceDefinition service =
-                StrictRequests.wrap(new JobServiceImpl(system, coordinator, settings).bindService());
+                StrictRequests.wrap(new JobServiceImpl(system, slots, settings).bindService());
         if (sec.needsToken()) service = ServerInterceptors.intercept(service, new BearerTokenCheck(sec.token()));
         Server server = builder.addService(service)
                 // Larger requests are refused with RESOURCE_EXHAUSTED; the server goes on serving.

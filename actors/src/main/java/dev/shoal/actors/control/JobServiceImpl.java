@@ -6,6 +6,11 @@
 // FAILED_PRECONDITION when the cluster's state refuses the call (a job is already running, the job
 // is not running); UNAVAILABLE when the coordinator does not answer within shoal.grpc.ask-timeout;
 // UNIMPLEMENTED for Scale (elasticity is not built yet).
+//
+// Job slots (shoal.coordinator.job-slots > 1): Submit goes to a slot without a running job (trying
+// the next free one when a slot refuses because it just got busy; FAILED_PRECONDITION naming every
+// slot's job when none is free); Get, Watch, Stop and ListCheckpoints go to the slot that holds the
+// job id (an empty id: the only job, or the only running one). With one slot nothing changes.
 package dev.shoal.actors.control;
 
 import dev.shoal.actors.coordinator.Coordinator;
@@ -28,11 +33,14 @@ import dev.shoal.proto.v1.WatchRequest;
 import io.grpc.Status;
 import io.grpc.stub.ServerCallStreamObserver;
 import io.grpc.stub.StreamObserver;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.BiConsumer;
 import java.util.function.Consumer;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -47,13 +55,18 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private final AtomicLong watches = new AtomicLong();
 
     private final ActorSystem<?> system;
-    private final ActorRef<Coordinator.Command> coordinator;
+    private final List<ActorRef<Coordinator.Command>> slots; // slot 0 first
     private final ControlSettings settings;
 
-    JobServiceImpl(ActorSystem<?> system, ActorRef<Coordinator.Command> coordinator, ControlSettings settings) {
+    JobServiceImpl(ActorSystem<?> system, List<ActorRef<Coordinator.Command>> slots, ControlSettings settings) {
+        if (slots.isEmpty()) throw new IllegalArgumentException("no coordinator slots");
         this.system = system;
-        this.coordinator = coordinator;
+        this.slots = List.copyOf(slots);
         this.settings = settings;
+    }
+
+    JobServiceImpl(ActorSystem<?> system, ActorRef<Coordinator.Command> coordinator, ControlSettings settings) {
+        this(system, List.of(coordinator), settings);
     }
 
     // ------------------------------------------------------------------ calls
@@ -65,6 +78,10 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             out.onError(Status.INVALID_ARGUMENT
                     .withDescription(Coordinator.INVALID_SPEC + String.join("; ", problems))
                     .asRuntimeException());
+            return;
+        }
+        if (slots.size() > 1) {
+            submitToFreeSlot(req, out);
             return;
         }
         this.<StatusReply<Coordinator.JobAccepted>>ask(r -> new Coordinator.SubmitJob(req.getSpec(), r), out, reply -> {
@@ -84,7 +101,7 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void get(GetRequest req, StreamObserver<JobStatus> out) {
-        withJob(req.getJobId(), out, s -> {
+        withJob(req.getJobId(), out, (s, slot) -> {
             out.onNext(toProto(s));
             out.onCompleted();
         });
@@ -95,13 +112,13 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         ServerCallStreamObserver<JobEvent> call = (ServerCallStreamObserver<JobEvent>) out;
         WatchSession.Handle handle = new WatchSession.Handle();
         call.setOnCancelHandler(handle::cancel); // only allowed before this method returns
-        withJob(req.getJobId(), out, s -> {
+        withJob(req.getJobId(), out, (s, slot) -> {
             if (terminal(s.phase())) {
                 out.onCompleted(); // nothing will happen to this job any more
                 return;
             }
             ActorRef<Object> session = system.systemActorOf(
-                    WatchSession.create(s.jobId(), call, coordinator, settings.watchResubscribe()),
+                    WatchSession.create(s.jobId(), call, slot, settings.watchResubscribe()),
                     "control-watch-" + watches.incrementAndGet(),
                     Props.empty());
             handle.attach(session);
@@ -110,7 +127,7 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void stop(StopRequest req, StreamObserver<StopResponse> out) {
-        withJob(req.getJobId(), out, s -> {
+        withJob(req.getJobId(), out, (s, slot) -> {
             if (!active(s.phase())) {
                 out.onError(Status.FAILED_PRECONDITION
                         .withDescription(
@@ -118,7 +135,7 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                         .asRuntimeException());
                 return;
             }
-            this.<StatusReply<Done>>ask(Coordinator.StopJob::new, out, reply -> {
+            this.<StatusReply<Done>>ask(slot, Coordinator.StopJob::new, out, reply -> {
                 if (reply.isSuccess()) {
                     out.onNext(
                             StopResponse.newBuilder().setPhase(Phase.COMPLETED).build());
@@ -134,7 +151,7 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void listCheckpoints(ListCheckpointsRequest req, StreamObserver<ListCheckpointsResponse> out) {
-        withJob(req.getJobId(), out, s -> {
+        withJob(req.getJobId(), out, (s, slot) -> {
             out.onNext(ListCheckpointsResponse.newBuilder()
                     .addAllCheckpoints(s.checkpoints())
                     .build());
@@ -154,7 +171,13 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     // ------------------------------------------------------------------ helpers
 
     /** Asks the coordinator for its status and runs {@code then} if it knows {@code jobId} ("" = its job). */
-    private void withJob(String jobId, StreamObserver<?> out, Consumer<Coordinator.Status> then) {
+    private void withJob(
+            String jobId, StreamObserver<?> out, BiConsumer<Coordinator.Status, ActorRef<Coordinator.Command>> then) {
+        if (slots.size() > 1) {
+            withSlotJob(jobId, out, then);
+            return;
+        }
+        ActorRef<Coordinator.Command> coordinator = slots.get(0);
         this.<Coordinator.Status>ask(Coordinator.GetStatus::new, out, s -> {
             if (s.jobId().isEmpty()) {
                 out.onError(Status.NOT_FOUND
@@ -166,13 +189,163 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                                 + " (it keeps the latest job only)")
                         .asRuntimeException());
             } else {
-                then.accept(s);
+                then.accept(s, coordinator);
             }
         });
     }
 
-    /** Asks the coordinator; a timeout becomes UNAVAILABLE, anything else INTERNAL. */
+    // ------------------------------------------------------------------ job slots
+
+    /** Every slot's status (null where a slot did not answer in time), slot order. */
+    private CompletableFuture<List<Coordinator.Status>> statuses() {
+        List<CompletableFuture<Coordinator.Status>> asks = new ArrayList<>();
+        for (ActorRef<Coordinator.Command> slot : slots) {
+            asks.add(AskPattern.<Coordinator.Command, Coordinator.Status>ask(
+                            slot, Coordinator.GetStatus::new, settings.askTimeout(), system.scheduler())
+                    .toCompletableFuture()
+                    .exceptionally(e -> null));
+        }
+        return CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
+                .thenApply(v -> asks.stream().map(CompletableFuture::join).toList());
+    }
+
+    private void submitToFreeSlot(SubmitRequest req, StreamObserver<SubmitResponse> out) {
+        statuses().whenComplete((all, error) -> {
+            if (error != null) {
+                out.onError(Status.INTERNAL.withDescription(error.toString()).asRuntimeException());
+                return;
+            }
+            if (all.stream().allMatch(java.util.Objects::isNull)) {
+                out.onError(unavailable());
+                return;
+            }
+            List<Integer> free = new ArrayList<>();
+            for (int k = 0; k < all.size(); k++) {
+                if (all.get(k) != null && !active(all.get(k).phase())) free.add(k);
+            }
+            trySlots(req, free, 0, all, out);
+        });
+    }
+
+    /** Submits to free.get(i); a slot that got busy meanwhile passes the job on to the next one. */
+    private void trySlots(
+            SubmitRequest req,
+            List<Integer> free,
+            int i,
+            List<Coordinator.Status> all,
+            StreamObserver<SubmitResponse> out) {
+        if (i >= free.size()) {
+            StringBuilder b = new StringBuilder();
+            for (int k = 0; k < all.size(); k++) {
+                Coordinator.Status s = all.get(k);
+                b.append(k == 0 ? "" : ", ")
+                        .append(s == null ? "slot " + k + " not answering" : s.jobId() + " " + s.phase());
+            }
+            out.onError(Status.FAILED_PRECONDITION
+                    .withDescription("all " + slots.size() + " job slots are busy (" + b
+                            + "); submit again when one ends, or raise shoal.coordinator.job-slots")
+                    .asRuntimeException());
+            return;
+        }
+        this.<StatusReply<Coordinator.JobAccepted>>ask(
+                slots.get(free.get(i)), r -> new Coordinator.SubmitJob(req.getSpec(), r), out, reply -> {
+                    if (reply.isSuccess()) {
+                        out.onNext(SubmitResponse.newBuilder()
+                                .setJobId(reply.getValue().jobId())
+                                .build());
+                        out.onCompleted();
+                    } else if (reply.getError().getMessage().startsWith(Coordinator.INVALID_SPEC)) {
+                        out.onError(Status.INVALID_ARGUMENT
+                                .withDescription(reply.getError().getMessage())
+                                .asRuntimeException());
+                    } else {
+                        trySlots(req, free, i + 1, all, out);
+                    }
+                });
+    }
+
+    /** The slot holding {@code jobId}; "" picks the only job, else the only running one. */
+    private void withSlotJob(
+            String jobId, StreamObserver<?> out, BiConsumer<Coordinator.Status, ActorRef<Coordinator.Command>> then) {
+        statuses().whenComplete((all, error) -> {
+            if (error != null) {
+                out.onError(Status.INTERNAL.withDescription(error.toString()).asRuntimeException());
+                return;
+            }
+            List<Integer> withJob = new ArrayList<>();
+            List<Integer> running = new ArrayList<>();
+            for (int k = 0; k < all.size(); k++) {
+                Coordinator.Status s = all.get(k);
+                if (s == null || s.jobId().isEmpty()) continue;
+                if (jobId.isEmpty() || jobId.equals(s.jobId())) withJob.add(k);
+                if (active(s.phase())) running.add(k);
+            }
+            int k = -1;
+            if (!jobId.isEmpty() && !withJob.isEmpty()) k = withJob.get(0);
+            else if (jobId.isEmpty() && withJob.size() == 1) k = withJob.get(0);
+            else if (jobId.isEmpty() && running.size() == 1) k = running.get(0);
+            if (k >= 0) {
+                try {
+                    then.accept(all.get(k), slots.get(k));
+                } catch (RuntimeException e) {
+                    out.onError(Status.INTERNAL.withDescription(e.toString()).asRuntimeException());
+                }
+            } else if (all.stream().anyMatch(java.util.Objects::isNull)
+                    && all.stream()
+                            .allMatch(s -> s == null
+                                    || s.jobId().isEmpty()
+                                    || !s.jobId().equals(jobId))) {
+                out.onError(
+                        all.stream().allMatch(java.util.Objects::isNull)
+                                ? unavailable()
+                                : Status.NOT_FOUND
+                                        .withDescription("job '" + jobId + "' is not on the job slots that answered"
+                                                + " (some did not answer within "
+                                                + settings.askTimeout().toSeconds()
+                                                + " s)")
+                                        .asRuntimeException());
+            } else if (withJob.isEmpty() && jobId.isEmpty()) {
+                out.onError(Status.NOT_FOUND
+                        .withDescription("no job has been submitted to this cluster")
+                        .asRuntimeException());
+            } else if (jobId.isEmpty()) {
+                StringBuilder b = new StringBuilder();
+                for (int j : withJob)
+                    b.append(b.length() == 0 ? "" : ", ")
+                            .append(all.get(j).jobId())
+                            .append(' ')
+                            .append(all.get(j).phase());
+                out.onError(Status.NOT_FOUND
+                        .withDescription("this cluster has " + withJob.size() + " jobs (" + b + "): name one")
+                        .asRuntimeException());
+            } else {
+                out.onError(Status.NOT_FOUND
+                        .withDescription("unknown job id '" + jobId + "'; each of the " + slots.size()
+                                + " job slots keeps its latest job only")
+                        .asRuntimeException());
+            }
+        });
+    }
+
+    private RuntimeException unavailable() {
+        return Status.UNAVAILABLE
+                .withDescription("the coordinator did not answer within "
+                        + settings.askTimeout().toSeconds()
+                        + " s (is a node with role \"node\" up and the cluster formed?)")
+                .asRuntimeException();
+    }
+
+    /** Asks slot 0's coordinator (the only one of a one-job cluster). */
     private <T> void ask(Function<ActorRef<T>, Coordinator.Command> message, StreamObserver<?> out, Consumer<T> then) {
+        ask(slots.get(0), message, out, then);
+    }
+
+    /** Asks the coordinator; a timeout becomes UNAVAILABLE, anything else INTERNAL. */
+    private <T> void ask(
+            ActorRef<Coordinator.Command> coordinator,
+            Function<ActorRef<T>, Coordinator.Command> message,
+            StreamObserver<?> out,
+            Consumer<T> then) {
         CompletionStage<T> answer =
                 AskPattern.ask(coordinator, message::apply, settings.askTimeout(), system.scheduler());
         answer.whenComplete((value, error) -> {

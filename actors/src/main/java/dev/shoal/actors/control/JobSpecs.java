@@ -6,7 +6,7 @@
 // full key (`job.conf: train.parallelism.dp = 0: must be >= 1`); relative paths (data.dir,
 // checkpoint_dir, an HF model folder) become absolute, resolved against the file's folder, because the
 // nodes that train are not where the CLI ran; source weights are normalised to sum to 1.
-// Keys that only matter to one process (threads, eval_batches, metrics_file) have no JobSpec field.
+// Keys that only matter to one process (threads, metrics_file) have no JobSpec field.
 package dev.shoal.actors.control;
 
 import com.typesafe.config.Config;
@@ -83,6 +83,7 @@ public final class JobSpecs {
                 .setSteps(job.steps())
                 .setSeed(job.seed())
                 .setEvalInterval(job.evalInterval())
+                .setEvalBatches(job.evalBatches())
                 .setCheckpointInterval(job.checkpointInterval())
                 .setCheckpointDir(job.checkpointDir().toAbsolutePath().toString())
                 .setParallelism(par);

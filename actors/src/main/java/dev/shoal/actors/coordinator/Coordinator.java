@@ -16,6 +16,8 @@
 // - Subscribers (the control plane's Watch streams; not persisted, death-watched) get a PhaseChange
 //   after every persisted phase or mesh change, a StepMetrics for every step all ranks finished, and
 //   every committed checkpoint.
+// - With job slots > 1 (JobSlots) each slot is one Coordinator; a "shared" one forms its mesh only
+//   from workers it reserved (WorkerReserver) and waits in FORMING while too few are free.
 package dev.shoal.actors.coordinator;
 
 import dev.shoal.actors.serialization.ClusterMessage;
@@ -288,6 +290,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private record ProbeAgain(int round) implements Command {}
 
+    /** WorkerReserver's answer: the workers held for this job, and who holds the others. */
+    record WorkersReserved(long attempt, List<String> granted, Map<String, String> busy, int silent)
+            implements Command {}
+
     // ================================================================== events
 
     public sealed interface Event extends ClusterMessage {}
@@ -351,6 +357,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final ActorContext<Command> ctx;
     private final TimerScheduler<Command> timers;
     private final CoordinatorSettings settings;
+    private final boolean shared; // one of several job slots: workers are reserved before a mesh forms
+    private long reserveAttempt; // the running WorkerReserver's attempt; 0: none
+    private String waiting = ""; // why a FORMING job waits for workers (GetStatus); "": not waiting
     private final ActorRefResolver resolver;
     private final ActorRef<GpuWorker.StepReply> stepAdapter;
     private final Set<String> describing = new HashSet<>();
@@ -372,20 +381,31 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private long phaseSinceNanos = System.nanoTime();
 
     public static Behavior<Command> create(CoordinatorSettings settings) {
+        return create(settings, settings.persistenceId(), false);
+    }
+
+    /** One job slot journaling under {@code persistenceId}; {@code shared}: one of several (see JobSlots). */
+    public static Behavior<Command> create(CoordinatorSettings settings, String persistenceId, boolean shared) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
             ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(
                     Receptionist.Listing.class,
                     l -> new WorkersListed(l.getAllServiceInstances(GpuWorker.SERVICE_KEY)));
             ctx.getSystem().receptionist().tell(Receptionist.subscribe(GpuWorker.SERVICE_KEY, listings));
-            return new Coordinator(ctx, timers, settings);
+            return new Coordinator(ctx, timers, settings, persistenceId, shared);
         }));
     }
 
-    private Coordinator(ActorContext<Command> ctx, TimerScheduler<Command> timers, CoordinatorSettings settings) {
-        super(PersistenceId.ofUniqueId(settings.persistenceId()));
+    private Coordinator(
+            ActorContext<Command> ctx,
+            TimerScheduler<Command> timers,
+            CoordinatorSettings settings,
+            String persistenceId,
+            boolean shared) {
+        super(PersistenceId.ofUniqueId(persistenceId));
         this.ctx = ctx;
         this.timers = timers;
         this.settings = settings;
+        this.shared = shared;
         this.resolver = ActorRefResolver.get(ctx.getSystem());
         this.stepAdapter = ctx.messageAdapter(GpuWorker.StepReply.class, StepAnswer::new);
     }
@@ -446,6 +466,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(CheckpointDone.class, this::onCheckpointDone)
                 .onCommand(Subscribe.class, this::onSubscribe)
                 .onCommand(ProbeAnswer.class, this::onProbeAnswer)
+                .onCommand(WorkersReserved.class, this::onWorkersReserved)
                 .onCommand(ProbeAgain.class, (state, cmd) -> {
                     if (recovery == null || cmd.round() != recovery.round || state.phase() != Phase.RECOVERING)
                         return Effect().none();
@@ -496,7 +517,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                                 step,
                                 new ArrayList<>(state.workers().values()),
                                 state.checkpoints(),
-                                state.message(),
+                                waiting.isEmpty() || state.phase() != Phase.FORMING ? state.message() : waiting,
                                 new ArrayList<>(recent)));
     }
 
@@ -619,6 +640,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (all.size() < world) {
             return fail(state, "only " + all.size() + " ranks are registered; the job needs tp × pp × dp = " + world);
         }
+        if (shared) return reserveWorkers(state);
         return formMesh(state, all, new ParallelDims(par.getTp(), par.getPp(), par.getDp(), world));
     }
 
@@ -645,7 +667,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         Set<Integer> pending = new HashSet<>();
         for (int rank = 0; rank < world; rank++) {
             pending.add(rank);
-            MeshAssignment mesh = new MeshAssignment(epoch, rank, dims, startStep, checkpoint, peers, spec);
+            MeshAssignment mesh =
+                    new MeshAssignment(epoch, rank, dims, startStep, checkpoint, peers, spec, meshJob(state));
             int r = rank;
             ctx.askWithStatus(
                     GpuWorker.MeshJoined.class,
@@ -669,7 +692,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             boolean silent = cmd.error() instanceof java.util.concurrent.TimeoutException;
             if (silent && state.phase() != Phase.FORMING) return recover(state, reason);
             forming = null;
-            for (String id : ranks) tellIfKnown(state, id, new GpuWorker.LeaveMesh(cmd.epoch()));
+            for (String id : ranks) tellIfKnown(state, id, new GpuWorker.LeaveMesh(cmd.epoch(), meshJob(state)));
+            if (shared && state.phase() == Phase.FORMING && reason.contains(GpuWorker.BUSY)) {
+                return waitForWorkers(state, reason); // another slot took the worker first
+            }
             return fail(state, reason);
         }
         forming.pending().remove(cmd.rank());
@@ -848,7 +874,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             leaveMesh(state);
             return;
         }
-        for (String id : recovery.oldRanks) tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch() - 1));
+        for (String id : recovery.oldRanks)
+            tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch() - 1, meshJob(state)));
         probe(state);
     }
 
@@ -857,6 +884,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         int round = recovery.newRound(state.workers().keySet());
         for (RegisteredWorker w : state.workers().values()) {
             String id = w.info().id();
+            if (shared) { // a worker that serves another job is not available to this one
+                ctx.ask(
+                        GpuWorker.Reservation.class,
+                        resolver.<GpuWorker.Command>resolveActorRef(w.ref()),
+                        PROBE_TIMEOUT,
+                        r -> new GpuWorker.Reserve(state.jobId(), false, r),
+                        (r, err) -> new ProbeAnswer(round, id, err == null && r.granted()));
+                continue;
+            }
             ctx.ask(
                     WorkerInfo.class,
                     resolver.<GpuWorker.Command>resolveActorRef(w.ref()),
@@ -929,7 +965,69 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         training = null;
         forming = null;
         timers.cancel("step");
-        for (String id : state.meshRanks()) tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch()));
+        for (String id : state.meshRanks())
+            tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch(), meshJob(state)));
+    }
+
+    // ------------------------------------------------------------------ job slots (shared workers)
+
+    /** The job id a worker is told (shared slots), or "" (one job per cluster: any mesh may take it). */
+    private String meshJob(State state) {
+        return shared ? state.jobId() : "";
+    }
+
+    /** Asks every registered worker to hold itself for this job; the answer is WorkersReserved. */
+    private Effect<Event, State> reserveWorkers(State state) {
+        if (reserveAttempt != 0) return Effect().none();
+        reserveAttempt = System.nanoTime();
+        Map<String, ActorRef<GpuWorker.Command>> refs = new LinkedHashMap<>();
+        for (RegisteredWorker w : state.workers().values()) refs.put(w.info().id(), resolver.resolveActorRef(w.ref()));
+        ctx.spawnAnonymous(
+                WorkerReserver.create(state.jobId(), refs, settings.describeTimeout(), reserveAttempt, ctx.getSelf()));
+        return Effect().none();
+    }
+
+    private Effect<Event, State> onWorkersReserved(State state, WorkersReserved cmd) {
+        if (cmd.attempt() != reserveAttempt) return Effect().none();
+        reserveAttempt = 0;
+        var par = state.spec().getParallelism();
+        int world = par.getTp() * par.getPp() * par.getDp();
+        boolean use = state.phase() == Phase.FORMING
+                && forming == null
+                && cmd.granted().size() >= world;
+        // Sorted as formMesh sorts, so the held workers it does not take are the ones released.
+        List<RegisteredWorker> held = new ArrayList<>();
+        for (String id : cmd.granted())
+            if (state.workers().containsKey(id)) held.add(state.workers().get(id));
+        held.sort(Comparator.comparing((RegisteredWorker w) -> w.info().node())
+                .thenComparing(w -> w.info().deviceKind())
+                .thenComparingInt(w -> w.info().localIndex()));
+        for (int i = use ? world : 0; i < held.size(); i++) {
+            resolver.<GpuWorker.Command>resolveActorRef(held.get(i).ref())
+                    .tell(new GpuWorker.Reserve(
+                            state.jobId(), true, ctx.getSystem().ignoreRef()));
+        }
+        if (state.phase() != Phase.FORMING || forming != null) return Effect().none();
+        if (!use) {
+            return waitForWorkers(
+                    state,
+                    "waiting for " + world + " free ranks: " + cmd.granted().size() + " of "
+                            + state.workers().size()
+                            + " registered are free"
+                            + (cmd.busy().isEmpty() ? "" : ", busy: " + WorkerReserver.busySummary(cmd.busy()))
+                            + (cmd.silent() > 0 ? ", " + cmd.silent() + " silent" : ""));
+        }
+        waiting = "";
+        return formMesh(state, held, new ParallelDims(par.getTp(), par.getPp(), par.getDp(), world));
+    }
+
+    /** Tries forming again in about a second (jittered, so two slots that collided do not collide again). */
+    private Effect<Event, State> waitForWorkers(State state, String why) {
+        if (!why.equals(waiting)) ctx.getLog().info("job {}: {}", state.jobId(), why);
+        waiting = why;
+        long ms = 500 + java.util.concurrent.ThreadLocalRandom.current().nextLong(1000);
+        timers.startSingleTimer("form-wait", new FormMesh(), java.time.Duration.ofMillis(ms));
+        return Effect().none();
     }
 
     private void stopLoaders() {

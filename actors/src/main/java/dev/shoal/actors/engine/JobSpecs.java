@@ -21,7 +21,7 @@ import java.util.List;
 public final class JobSpecs {
     private JobSpecs() {}
 
-    /** Held-out micro-batches scored per source at an eval step (as `shoal train`'s eval_batches default). */
+    /** Held-out micro-batches scored per source at an eval step when the spec leaves eval_batches 0. */
     public static final int EVAL_BATCHES = 4;
 
     /** The one prepared folder every source is read from. */
@@ -108,7 +108,7 @@ public final class JobSpecs {
                 jobLr,
                 opt,
                 spec.getEvalInterval(),
-                EVAL_BATCHES,
+                spec.getEvalBatches() > 0 ? spec.getEvalBatches() : EVAL_BATCHES,
                 spec.getCheckpointInterval(),
                 out,
                 out.resolve("metrics.jsonl"));

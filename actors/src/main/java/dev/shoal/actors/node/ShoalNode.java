@@ -28,9 +28,6 @@ import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.Cluster;
-import org.apache.pekko.cluster.typed.ClusterSingleton;
-import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
-import org.apache.pekko.cluster.typed.SingletonActor;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -100,13 +97,12 @@ public final class ShoalNode implements AutoCloseable {
             JournalSchema.ensure(system, config, Duration.ofSeconds(60));
             ActorRef<NodeAgent.Command> agent =
                     system.systemActorOf(NodeAgent.create(discoveries, config, engine), "node-agent", Props.empty());
-            ActorRef<Coordinator.Command> coordinator = ClusterSingleton.get(system)
-                    .init(SingletonActor.of(Coordinator.create(settings), "coordinator")
-                            .withSettings(
-                                    ClusterSingletonSettings.create(system).withRole(COORDINATOR_ROLE)));
+            List<ActorRef<Coordinator.Command>> slots =
+                    dev.shoal.actors.coordinator.JobSlots.init(system, config, settings, COORDINATOR_ROLE);
+            ActorRef<Coordinator.Command> coordinator = slots.get(0);
             dev.shoal.actors.ops.NodeOps.start(system, config, coordinator);
             ControlServer control =
-                    controlSettings.enabled() ? ControlServer.start(system, coordinator, controlSettings) : null;
+                    controlSettings.enabled() ? ControlServer.start(system, slots, controlSettings) : null;
             if (control != null) {
                 // SIGTERM: stop taking control calls before the node leaves the cluster.
                 CoordinatedShutdown.get(system)

@@ -32,6 +32,7 @@ import dev.shoal.proto.v1.cluster.MeshFormed;
 import dev.shoal.proto.v1.cluster.MeshJoined;
 import dev.shoal.proto.v1.cluster.MeshLost;
 import dev.shoal.proto.v1.cluster.RegisteredWorker;
+import dev.shoal.proto.v1.cluster.ReserveWorker;
 import dev.shoal.proto.v1.cluster.Step;
 import dev.shoal.proto.v1.cluster.StepDone;
 import dev.shoal.proto.v1.cluster.StepFailed;
@@ -40,6 +41,7 @@ import dev.shoal.proto.v1.cluster.StopJob;
 import dev.shoal.proto.v1.cluster.SubmitJob;
 import dev.shoal.proto.v1.cluster.Subscribe;
 import dev.shoal.proto.v1.cluster.WorkerRegistered;
+import dev.shoal.proto.v1.cluster.WorkerReservation;
 import dev.shoal.proto.v1.cluster.WorkersLost;
 import java.io.NotSerializableException;
 import java.util.ArrayList;
@@ -76,6 +78,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String STEP_DONE = "SD";
     private static final String STEP_FAILED = "SF";
     private static final String FEED_BATCH = "FB";
+    private static final String RESERVE = "RW";
+    private static final String RESERVATION = "RA";
     // Coordinator events and snapshot (stored in the journal: never change these).
     private static final String JOB_SUBMITTED = "E-JS";
     private static final String WORKER_REGISTERED = "E-WR";
@@ -120,6 +124,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof GpuWorker.StepDone) return STEP_DONE;
         if (o instanceof GpuWorker.StepFailed) return STEP_FAILED;
         if (o instanceof GpuWorker.FeedBatch) return FEED_BATCH;
+        if (o instanceof GpuWorker.Reserve) return RESERVE;
+        if (o instanceof GpuWorker.Reservation) return RESERVATION;
         if (o instanceof Coordinator.JobSubmitted) return JOB_SUBMITTED;
         if (o instanceof Coordinator.WorkerRegistered) return WORKER_REGISTERED;
         if (o instanceof Coordinator.WorkersLost) return WORKERS_LOST;
@@ -196,6 +202,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setReplyTo(ref(m.replyTo()))
                     .addAllPeers(a.peers())
                     .setSpec(a.spec())
+                    .setJobId(a.jobId())
                     .build()
                     .toByteArray();
         } else if (o instanceof GpuWorker.MeshJoined m) {
@@ -205,7 +212,25 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .build()
                     .toByteArray();
         } else if (o instanceof GpuWorker.LeaveMesh m) {
-            return LeaveMesh.newBuilder().setEpoch(m.epoch()).build().toByteArray();
+            return LeaveMesh.newBuilder()
+                    .setEpoch(m.epoch())
+                    .setJobId(m.jobId())
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof GpuWorker.Reserve m) {
+            return ReserveWorker.newBuilder()
+                    .setJobId(m.jobId())
+                    .setRelease(m.release())
+                    .setReplyTo(ref(m.replyTo()))
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof GpuWorker.Reservation m) {
+            return WorkerReservation.newBuilder()
+                    .setWorkerId(m.workerId())
+                    .setGranted(m.granted())
+                    .setBusyWith(m.busyWith())
+                    .build()
+                    .toByteArray();
         } else if (o instanceof GpuWorker.Step m) {
             return Step.newBuilder()
                     .setEpoch(m.epoch())
@@ -384,15 +409,26 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         m.getStartStep(),
                         m.getCheckpointPath(),
                         m.getPeersList(),
-                        m.getSpec());
+                        m.getSpec(),
+                        m.getJobId());
                 return new GpuWorker.JoinMesh(a, resolve(m.getReplyTo()));
             }
             case MESH_JOINED: {
                 MeshJoined m = MeshJoined.parseFrom(bytes);
                 return new GpuWorker.MeshJoined(m.getEpoch(), m.getRank());
             }
-            case LEAVE_MESH:
-                return new GpuWorker.LeaveMesh(LeaveMesh.parseFrom(bytes).getEpoch());
+            case LEAVE_MESH: {
+                LeaveMesh m = LeaveMesh.parseFrom(bytes);
+                return new GpuWorker.LeaveMesh(m.getEpoch(), m.getJobId());
+            }
+            case RESERVE: {
+                ReserveWorker m = ReserveWorker.parseFrom(bytes);
+                return new GpuWorker.Reserve(m.getJobId(), m.getRelease(), resolve(m.getReplyTo()));
+            }
+            case RESERVATION: {
+                WorkerReservation m = WorkerReservation.parseFrom(bytes);
+                return new GpuWorker.Reservation(m.getWorkerId(), m.getGranted(), m.getBusyWith());
+            }
             case STEP: {
                 Step m = Step.parseFrom(bytes);
                 return new GpuWorker.Step(

@@ -5,7 +5,10 @@
 //   on a Pekko dispatcher; the actor only schedules work and forwards results.
 // - Mesh epochs only move forward: a JoinMesh older than one already seen is refused, a Step whose
 //   epoch is not the joined mesh's is dropped, and a result of a mesh that was left meanwhile is
-//   dropped (design invariant 6).
+//   dropped (design invariant 6). Epochs are per job (each job slot's coordinator counts its own).
+// - One job at a time (job slots > 1): while the worker is in, joining, or reserved for a mesh of
+//   job A, a JoinMesh or ReserveWorker of job B is refused naming A, and a LeaveMesh of B is ignored.
+//   Jobs without an id (one-job clusters) are all the same job: the single-slot behaviour is unchanged.
 // - One step at a time: a Step that arrives while another runs is answered with StepFailed.
 // - The runner is made when the worker starts (on the compute thread), so Describe already carries
 //   its collective backend address; a FeedBatch of another epoch than the joined one is dropped.
@@ -44,8 +47,29 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     public record JoinMesh(MeshAssignment mesh, ActorRef<StatusReply<MeshJoined>> replyTo)
             implements Command, ClusterMessage {}
 
-    /** The mesh of {@code epoch} is gone: abort its communicators. */
-    public record LeaveMesh(long epoch) implements Command, ClusterMessage {}
+    /** The mesh of {@code epoch} of job {@code jobId} ("": whatever job) is gone: abort its communicators. */
+    public record LeaveMesh(long epoch, String jobId) implements Command, ClusterMessage {
+        public LeaveMesh {
+            if (jobId == null) jobId = "";
+        }
+
+        public LeaveMesh(long epoch) {
+            this(epoch, "");
+        }
+    }
+
+    /**
+     * Holds this worker for {@code jobId} for {@link #RESERVATION_TTL} while that job forms a mesh, or drops
+     * the hold ({@code release}); answered with a {@link Reservation}.
+     */
+    public record Reserve(String jobId, boolean release, ActorRef<Reservation> replyTo)
+            implements Command, ClusterMessage {}
+
+    /** {@code busyWith}: the job that holds the worker when not granted ("" otherwise). */
+    public record Reservation(String workerId, boolean granted, String busyWith) implements ClusterMessage {}
+
+    /** How long a reservation holds a worker that no JoinMesh of its job reached. */
+    public static final java.time.Duration RESERVATION_TTL = java.time.Duration.ofSeconds(30);
 
     /**
      * Runs global step {@code step} of mesh {@code epoch}; then scores the held-out sets when
@@ -134,7 +158,11 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     private final ExecutorService compute;
     private Throwable createError; // the factory failed to make the runner
     private volatile StepRunner runner; // created and used on the compute thread; aborted from here
-    private long highestEpoch = 0; // highest epoch of any JoinMesh or LeaveMesh seen
+    private final java.util.Map<String, Long> highestEpochs = new java.util.HashMap<>(); // per job id
+    private String meshJob = ""; // the job of the joined or joining mesh
+    private long joiningEpoch = 0; // a JoinMesh accepted and not yet answered
+    private String reservedFor = ""; // a Reserve granted to this job ...
+    private long reservedUntilNanos; // ... until then
     private long joinedEpoch = 0; // 0: in no mesh
     private int joinedRank = -1;
     private long runningStep = -1; // -1: idle
@@ -173,6 +201,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                 .onMessage(JoinMesh.class, this::onJoinMesh)
                 .onMessage(Joined.class, this::onJoined)
                 .onMessage(LeaveMesh.class, this::onLeaveMesh)
+                .onMessage(Reserve.class, this::onReserve)
                 .onMessage(Step.class, this::onStep)
                 .onMessage(FeedBatch.class, this::onFeedBatch)
                 .onMessage(Finished.class, this::onFinished)
@@ -188,6 +217,12 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     private Behavior<Command> onJoinMesh(JoinMesh m) {
         MeshAssignment mesh = m.mesh();
+        String other = busyWith();
+        if (other != null && !other.equals(mesh.jobId())) {
+            m.replyTo().tell(StatusReply.error(info.id() + ": " + BUSY + other));
+            return this;
+        }
+        long highestEpoch = highest(mesh.jobId());
         if (mesh.epoch() < highestEpoch) {
             m.replyTo()
                     .tell(StatusReply.error(info.id() + ": mesh epoch " + mesh.epoch() + " is stale (already at "
@@ -207,7 +242,10 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
             return this;
         }
         abortJoined();
-        highestEpoch = mesh.epoch();
+        highestEpochs.put(mesh.jobId(), mesh.epoch());
+        meshJob = mesh.jobId();
+        joiningEpoch = mesh.epoch();
+        reservedFor = "";
         CompletableFuture<Void> work = CompletableFuture.runAsync(
                 () -> {
                     try {
@@ -223,8 +261,13 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     private Behavior<Command> onJoined(Joined m) {
         long epoch = m.mesh().epoch();
+        long highestEpoch = highest(m.mesh().jobId());
+        boolean current = m.mesh().jobId().equals(meshJob) && epoch == joiningEpoch;
+        if (current) joiningEpoch = 0;
         if (epoch != highestEpoch) {
             m.replyTo().tell(StatusReply.error(info.id() + ": mesh epoch " + epoch + " superseded by " + highestEpoch));
+        } else if (!current) {
+            m.replyTo().tell(StatusReply.error(info.id() + ": mesh epoch " + epoch + " was left while joining"));
         } else if (m.error() != null) {
             m.replyTo()
                     .tell(StatusReply.error(
@@ -238,9 +281,43 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     }
 
     private Behavior<Command> onLeaveMesh(LeaveMesh m) {
-        highestEpoch = Math.max(highestEpoch, m.epoch());
+        String job = m.jobId().isEmpty() ? meshJob : m.jobId();
+        highestEpochs.merge(job, m.epoch(), Math::max);
+        if (!job.equals(meshJob)) return this; // another job's mesh, left long ago
+        if (joiningEpoch != 0 && joiningEpoch <= m.epoch()) joiningEpoch = 0;
         if (joinedEpoch != 0 && joinedEpoch <= m.epoch()) abortJoined();
         return this;
+    }
+
+    private Behavior<Command> onReserve(Reserve m) {
+        String other = busyWith();
+        if (m.release()) {
+            if (m.jobId().equals(reservedFor)) reservedFor = "";
+            m.replyTo().tell(new Reservation(info.id(), false, ""));
+        } else if (other != null && !other.equals(m.jobId())) {
+            m.replyTo().tell(new Reservation(info.id(), false, other));
+        } else {
+            if (joinedEpoch == 0 && joiningEpoch == 0) {
+                reservedFor = m.jobId();
+                reservedUntilNanos = System.nanoTime() + RESERVATION_TTL.toNanos();
+            }
+            m.replyTo().tell(new Reservation(info.id(), true, ""));
+        }
+        return this;
+    }
+
+    /** The start of a refusal because the worker serves another job (then that job's id). */
+    public static final String BUSY = "busy with job ";
+
+    /** The job this worker is in, joining or reserved for; null when free. */
+    private String busyWith() {
+        if (joinedEpoch != 0 || joiningEpoch != 0) return meshJob;
+        if (!reservedFor.isEmpty() && System.nanoTime() - reservedUntilNanos < 0) return reservedFor;
+        return null;
+    }
+
+    private long highest(String job) {
+        return highestEpochs.getOrDefault(job, 0L);
     }
 
     private Behavior<Command> onStep(Step m) {

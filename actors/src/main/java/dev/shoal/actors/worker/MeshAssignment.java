@@ -1,6 +1,7 @@
 // A worker's place in a mesh: the mesh epoch, its global rank, the (tp, pp, dp) layout, the first
 // step it will run, the committed checkpoint to load before it (empty: the job's initial weights),
-// the backend address of every rank (rendezvous for the collectives) and the job it trains.
+// the backend address of every rank (rendezvous for the collectives), the job it trains and that job's
+// id (a worker serves one job at a time; "" on one-job clusters and in tests).
 // Guarantees: epoch >= 1, rank inside the world, startStep >= 1, peers empty or one per rank.
 package dev.shoal.actors.worker;
 
@@ -15,7 +16,8 @@ public record MeshAssignment(
         long startStep,
         String checkpointPath,
         List<String> peers,
-        JobSpec spec) {
+        JobSpec spec,
+        String jobId) {
     public MeshAssignment {
         if (epoch < 1) throw new IllegalArgumentException("mesh epoch " + epoch + " < 1");
         if (rank < 0 || rank >= dims.world()) {
@@ -29,10 +31,23 @@ public record MeshAssignment(
                     "mesh " + dims + " needs " + dims.world() + " peer addresses, got " + peers.size());
         }
         if (spec == null) spec = JobSpec.getDefaultInstance();
+        if (jobId == null) jobId = "";
+    }
+
+    /** An assignment of a job without an id. */
+    public MeshAssignment(
+            long epoch,
+            int rank,
+            ParallelDims dims,
+            long startStep,
+            String checkpointPath,
+            List<String> peers,
+            JobSpec spec) {
+        this(epoch, rank, dims, startStep, checkpointPath, peers, spec, "");
     }
 
     /** An assignment without peers or job (control-plane tests). */
     public MeshAssignment(long epoch, int rank, ParallelDims dims, long startStep, String checkpointPath) {
-        this(epoch, rank, dims, startStep, checkpointPath, List.of(), JobSpec.getDefaultInstance());
+        this(epoch, rank, dims, startStep, checkpointPath, List.of(), JobSpec.getDefaultInstance(), "");
     }
 }

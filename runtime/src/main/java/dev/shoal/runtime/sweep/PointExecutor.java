@@ -1,5 +1,6 @@
-// How a sweep point gets trained. The sweep runner only knows this interface, so a cluster executor (one
-// that submits the point as a job and follows its metrics) can replace the in-process one later.
+// How a sweep point gets trained. The sweep runner only knows this interface: LocalPointExecutor trains
+// in this process, one point at a time; the cluster executor (actors: dev.shoal.cli.ClusterPointExecutor)
+// submits each point as a job and runs several at once (concurrency()).
 // Contract: run() trains the job to job.steps(), resuming from the newest complete checkpoint in
 // job.checkpointDir() when there is one (else from step 0, with a fresh metrics file), leaves one metrics
 // line per step in job.metricsFile() as the Trainer writes it, and reports steps done as they happen.
@@ -22,4 +23,9 @@ public interface PointExecutor {
      * @throws dev.shoal.runtime.train.Trainer.TrainingFailure when the run diverges
      */
     long run(JobConfig job, Path pointDir, LongConsumer stepsDone) throws IOException;
+
+    /** How many points the runner may hand this executor at once (run() is then called from that many threads). */
+    default int concurrency() {
+        return 1;
+    }
 }

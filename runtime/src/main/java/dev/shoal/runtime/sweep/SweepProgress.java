@@ -1,7 +1,9 @@
 // One progress line over the whole grid, redrawn on stderr a few times a second:
 //   sweep [#########...........] 45% | point 5/12 almr0.2_lr0.002_s300 step 120/300 | ETA 4m10s
 // Progress counts optimizer steps over all points (every step of a grid costs the same: same model,
-// batch and sequence length). Guarantees: a null stream draws nothing; the ETA uses only the steps run by
+// batch and sequence length). Points running at once (a cluster sweep) are listed with their steps:
+//   sweep [####................] 22% | 3 running: #1 12/20 #2 9/20 #3 4/20 of 8 points | ETA 1m05s
+// Guarantees: a null stream draws nothing; the ETA uses only the steps run by
 // this process (skipped and resumed steps do not make it optimistic); clearLine() makes room for a note.
 package dev.shoal.runtime.sweep;
 
@@ -15,15 +17,30 @@ public final class SweepProgress implements AutoCloseable {
     private final int totalPoints;
     private final long startNanos = System.nanoTime();
     private final Thread drawer;
-    private volatile boolean running = true;
+    private volatile boolean alive = true;
 
-    private long stepsBefore; // steps of points finished or skipped, plus the current point's restored steps
+    private long stepsBefore; // steps of points finished or skipped
     private long ranBefore; // steps this process ran in finished points
-    private long pointSteps; // the current point's steps done
-    private long pointStart; // where the current point started (resumed checkpoint)
-    private long pointTotal;
-    private int pointIndex;
-    private String pointId = "";
+    private final java.util.Map<Integer, Running> running = new java.util.TreeMap<>(); // by point index
+
+    /** A point that is running: its index (1-based), id, steps, where it started and how far it is. */
+    private static final class Running {
+        final int index;
+        final String id;
+        final long total;
+        long start = -1; // the first report: where a resumed run started
+        long done;
+
+        Running(int index, String id, long total) {
+            this.index = index;
+            this.id = id;
+            this.total = total;
+        }
+
+        long ran() {
+            return Math.max(0, done - Math.max(0, start));
+        }
+    }
 
     public SweepProgress(PrintStream out, long totalSteps, int totalPoints) {
         this.out = out;
@@ -43,29 +60,25 @@ public final class SweepProgress implements AutoCloseable {
         stepsBefore += steps;
     }
 
-    /** A point starts (index 1-based). */
+    /** A point starts (index 1-based); several may run at once. */
     public synchronized void start(int index, String id, long steps) {
-        pointIndex = index;
-        pointId = id;
-        pointTotal = steps;
-        pointSteps = 0;
-        pointStart = -1;
+        running.put(index, new Running(index, id, steps));
     }
 
-    /** Steps done so far in the current point (the first report tells where a resumed run started). */
-    public synchronized void stepsDone(long done) {
-        if (pointStart < 0) pointStart = done;
-        pointSteps = Math.max(pointSteps, done);
+    /** Steps done so far in point {@code index} (the first report tells where a resumed run started). */
+    public synchronized void stepsDone(int index, long done) {
+        Running r = running.get(index);
+        if (r == null) return;
+        if (r.start < 0) r.start = done;
+        r.done = Math.max(r.done, done);
     }
 
-    /** The current point ended (done or failed). */
-    public synchronized void finish() {
-        stepsBefore += pointTotal;
-        ranBefore += Math.max(0, pointSteps - Math.max(0, pointStart));
-        pointSteps = 0;
-        pointTotal = 0;
-        pointStart = -1;
-        pointId = "";
+    /** Point {@code index} ended (done or failed). */
+    public synchronized void finish(int index) {
+        Running r = running.remove(index);
+        if (r == null) return;
+        stepsBefore += r.total;
+        ranBefore += r.ran();
     }
 
     /** Erases the bar's line (so a note printed next starts clean); the drawer redraws it soon. */
@@ -76,7 +89,7 @@ public final class SweepProgress implements AutoCloseable {
     }
 
     private void loop() {
-        while (running) {
+        while (alive) {
             synchronized (this) {
                 draw();
             }
@@ -89,22 +102,30 @@ public final class SweepProgress implements AutoCloseable {
     }
 
     private void draw() {
-        long done = Math.min(totalSteps, stepsBefore + pointSteps);
-        long ran = ranBefore + Math.max(0, pointSteps - Math.max(0, pointStart));
+        long inFlight = 0, ran = ranBefore;
+        for (Running r : running.values()) {
+            inFlight += r.done;
+            ran += r.ran();
+        }
+        long done = Math.min(totalSteps, stepsBefore + inFlight);
         double secs = (System.nanoTime() - startNanos) / 1e9;
         String eta = ran > 0 && done < totalSteps ? fmtSecs(secs / ran * (totalSteps - done)) : "-";
         int width = 20;
         int filled = (int) (width * done / totalSteps);
-        String point = pointId.isEmpty()
-                ? ""
-                : String.format(
-                        Locale.ROOT,
-                        " | point %d/%d %s step %d/%d",
-                        pointIndex,
-                        totalPoints,
-                        pointId,
-                        pointSteps,
-                        pointTotal);
+        String point;
+        if (running.isEmpty()) {
+            point = "";
+        } else if (running.size() == 1) {
+            Running r = running.values().iterator().next();
+            point = String.format(
+                    Locale.ROOT, " | point %d/%d %s step %d/%d", r.index, totalPoints, r.id, r.done, r.total);
+        } else {
+            StringBuilder b = new StringBuilder(String.format(Locale.ROOT, " | %d running:", running.size()));
+            for (Running r : running.values())
+                b.append(String.format(Locale.ROOT, " #%d %d/%d", r.index, r.done, r.total));
+            b.append(String.format(Locale.ROOT, " of %d points", totalPoints));
+            point = b.toString();
+        }
         out.printf(
                 Locale.ROOT,
                 "\rsweep [%s%s] %3d%%%s | ETA %s   ",
@@ -125,7 +146,7 @@ public final class SweepProgress implements AutoCloseable {
     @Override
     public void close() {
         if (drawer == null) return;
-        running = false;
+        alive = false;
         drawer.interrupt();
         try {
             drawer.join(1000);

@@ -1,4 +1,5 @@
-// Runs every point of a sweep through a PointExecutor, one after another, into an output folder:
+// Runs every point of a sweep through a PointExecutor (one after another, or up to the executor's
+// concurrency() at once) into an output folder:
 //   DIR/sweep.json                 the grid, the languages and the base job's shape (what `shoal fit` reads)
 //   DIR/points/<id>/point.json     the point and its job fingerprint, written before it runs
 //   DIR/points/<id>/metrics.jsonl  the trainer's metrics: per-source validation loss curves
@@ -55,7 +56,8 @@ public final class SweepRunner {
 
     /**
      * Runs the points not yet done. notes gets one line per point (may be null); progress gets the grid bar
-     * (null: none). retryFailed runs diverged points again.
+     * (null: none). retryFailed runs diverged points again. Points run one after another, or up to
+     * executor.concurrency() at once (each point's files are its own; done.json is still written last).
      */
     public Summary run(PrintStream notes, PrintStream progress, boolean retryFailed) throws IOException {
         long t0 = System.nanoTime();
@@ -65,8 +67,9 @@ public final class SweepRunner {
         Files.createDirectories(out.resolve("points"));
         writeSweepJson();
         long total = points.stream().mapToLong(SweepPoint::steps).sum();
-        int ran = 0, skipped = 0;
+        int skipped = 0;
         List<String> failed = new ArrayList<>();
+        List<Integer> toRun = new ArrayList<>();
         try (SweepProgress bar = new SweepProgress(progress, total, points.size())) {
             for (int i = 0; i < points.size(); i++) {
                 SweepPoint p = points.get(i);
@@ -74,47 +77,95 @@ public final class SweepRunner {
                 if (Files.exists(dir.resolve("done.json"))) {
                     bar.skipped(p.steps());
                     skipped++;
-                    continue;
-                }
-                if (Files.exists(dir.resolve("failed.json")) && !retryFailed) {
+                } else if (Files.exists(dir.resolve("failed.json")) && !retryFailed) {
                     bar.skipped(p.steps());
                     failed.add(p.id());
                     skipped++;
-                    continue;
-                }
-                Files.deleteIfExists(dir.resolve("failed.json"));
-                JobConfig job = p.job(config.base(), dir);
-                writeAtomically(dir.resolve("point.json"), pointJson(p, job));
-                bar.start(i + 1, p.id(), p.steps());
-                long t = System.nanoTime();
-                try {
-                    long from = executor.run(job, dir, bar::stepsDone);
-                    ObjectNode done = doneJson(p, job, (System.nanoTime() - t) / 1e9, from);
-                    writeAtomically(dir.resolve("done.json"), done);
-                    if (!config.keepCheckpoints()) deleteTree(job.checkpointDir());
-                    bar.finish();
-                    ran++;
-                    note(
-                            bar,
-                            notes,
-                            String.format(
-                                    Locale.ROOT,
-                                    "done %s%s: val_loss %s (%.1fs)",
-                                    p.id(),
-                                    from > 0 ? " (resumed at step " + from + ")" : "",
-                                    done.get("val_loss"),
-                                    (System.nanoTime() - t) / 1e9));
-                } catch (Trainer.TrainingFailure e) {
-                    ObjectNode f = base(p, job);
-                    f.put("error", e.getMessage());
-                    writeAtomically(dir.resolve("failed.json"), f);
-                    bar.finish();
-                    failed.add(p.id());
-                    note(bar, notes, "FAILED " + p.id() + ": " + e.getMessage());
+                } else {
+                    toRun.add(i);
                 }
             }
+            int ran = 0;
+            int parallel = Math.max(1, Math.min(executor.concurrency(), toRun.size()));
+            if (parallel == 1) {
+                for (int i : toRun) {
+                    if (runPoint(i, bar, notes)) ran++;
+                    else failed.add(points.get(i).id());
+                }
+            } else {
+                java.util.concurrent.ExecutorService pool =
+                        java.util.concurrent.Executors.newFixedThreadPool(parallel, r -> {
+                            Thread t = new Thread(r, "sweep-point");
+                            t.setDaemon(true);
+                            return t;
+                        });
+                try {
+                    List<java.util.concurrent.Future<Boolean>> results = new ArrayList<>();
+                    for (int i : toRun) results.add(pool.submit(() -> runPoint(i, bar, notes)));
+                    IOException first = null;
+                    for (int k = 0; k < results.size(); k++) {
+                        try {
+                            if (results.get(k).get()) ran++;
+                            else failed.add(points.get(toRun.get(k)).id());
+                        } catch (java.util.concurrent.ExecutionException e) {
+                            IOException io = e.getCause() instanceof IOException x
+                                    ? x
+                                    : new IOException(
+                                            "point " + points.get(toRun.get(k)).id() + ": " + e.getCause(),
+                                            e.getCause());
+                            if (first == null) first = io;
+                            else first.addSuppressed(io);
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new IOException("interrupted while the sweep's points ran", e);
+                        }
+                    }
+                    if (first != null) throw first;
+                } finally {
+                    pool.shutdownNow();
+                }
+            }
+            return new Summary(ran, skipped, failed, (System.nanoTime() - t0) / 1e9);
         }
-        return new Summary(ran, skipped, failed, (System.nanoTime() - t0) / 1e9);
+    }
+
+    /** Runs point i to done.json (true) or failed.json (false, diverged). */
+    private boolean runPoint(int i, SweepProgress bar, PrintStream notes) throws IOException {
+        SweepPoint p = config.points().get(i);
+        Path dir = pointDir(out, p);
+        Files.deleteIfExists(dir.resolve("failed.json"));
+        JobConfig job = p.job(config.base(), dir);
+        writeAtomically(dir.resolve("point.json"), pointJson(p, job));
+        bar.start(i + 1, p.id(), p.steps());
+        long t = System.nanoTime();
+        try {
+            long from = executor.run(job, dir, done -> bar.stepsDone(i + 1, done));
+            ObjectNode done = doneJson(p, job, (System.nanoTime() - t) / 1e9, from);
+            writeAtomically(dir.resolve("done.json"), done);
+            if (!config.keepCheckpoints()) deleteTree(job.checkpointDir());
+            bar.finish(i + 1);
+            note(
+                    bar,
+                    notes,
+                    String.format(
+                            Locale.ROOT,
+                            "done %s%s: val_loss %s (%.1fs)",
+                            p.id(),
+                            from > 0 ? " (resumed at step " + from + ")" : "",
+                            done.get("val_loss"),
+                            (System.nanoTime() - t) / 1e9));
+            return true;
+        } catch (Trainer.TrainingFailure e) {
+            ObjectNode f = base(p, job);
+            f.put("error", e.getMessage());
+            writeAtomically(dir.resolve("failed.json"), f);
+            bar.finish(i + 1);
+            note(bar, notes, "FAILED " + p.id() + ": " + e.getMessage());
+            return false;
+        } catch (IOException | RuntimeException e) {
+            bar.finish(i + 1);
+            throw e;
+        }
     }
 
     private static void note(SweepProgress bar, PrintStream notes, String line) {
