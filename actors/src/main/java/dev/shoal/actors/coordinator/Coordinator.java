@@ -490,8 +490,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                             StatusReply.error("job " + state.jobId() + " is " + state.phase()
                                     + "; stop it before submitting another"));
         }
-        List<String> problems =
-                JobSpecCheck.problems(cmd.spec(), state.workers().size());
+        List<String> problems = shared
+                ? JobSpecCheck.problemsOnShared(cmd.spec(), state.workers().size())
+                : JobSpecCheck.problems(cmd.spec(), state.workers().size());
         if (!problems.isEmpty()) {
             return Effect().reply(cmd.replyTo(), StatusReply.error(INVALID_SPEC + String.join("; ", problems)));
         }
@@ -889,7 +890,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                         GpuWorker.Reservation.class,
                         resolver.<GpuWorker.Command>resolveActorRef(w.ref()),
                         PROBE_TIMEOUT,
-                        r -> new GpuWorker.Reserve(state.jobId(), false, r),
+                        r -> new GpuWorker.Reserve(state.jobId(), true, r), // asks, holds nothing
                         (r, err) -> new ProbeAnswer(round, id, err == null && r.granted()));
                 continue;
             }

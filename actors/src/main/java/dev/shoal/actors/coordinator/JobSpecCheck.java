@@ -44,6 +44,24 @@ public final class JobSpecCheck {
         return p;
     }
 
+    /**
+     * As {@link #problems}, for a job slot of a cluster that runs several jobs: the job takes
+     * tp × pp × dp of the registered ranks, so its world must not exceed them (it need not equal them).
+     */
+    public static List<String> problemsOnShared(JobSpec spec, int registeredRanks) {
+        var par = spec.getParallelism();
+        long world = (long) par.getTp() * par.getPp() * par.getDp();
+        if (par.getTp() < 1 || par.getPp() < 1 || par.getDp() < 1 || registeredRanks < 1) {
+            return problems(spec, registeredRanks);
+        }
+        if (world > registeredRanks) {
+            List<String> p = specProblems(spec);
+            p.add("parallelism: tp × pp × dp = " + world + " > the " + registeredRanks + " registered ranks");
+            return p;
+        }
+        return problems(spec, (int) world);
+    }
+
     /** All problems of {@code spec} on its own (no cluster needed); empty when fine. */
     public static List<String> specProblems(JobSpec spec) {
         List<String> p = new ArrayList<>();

@@ -60,7 +60,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /**
      * Holds this worker for {@code jobId} for {@link #RESERVATION_TTL} while that job forms a mesh, or drops
-     * the hold ({@code release}); answered with a {@link Reservation}.
+     * the hold ({@code release}); answered with a {@link Reservation}: granted, or (release) whether the
+     * worker is free for that job (a liveness probe that holds nothing).
      */
     public record Reserve(String jobId, boolean release, ActorRef<Reservation> replyTo)
             implements Command, ClusterMessage {}
@@ -291,9 +292,11 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     private Behavior<Command> onReserve(Reserve m) {
         String other = busyWith();
-        if (m.release()) {
+        if (m.release()) { // drops this job's hold; answers whether the worker is free for the job
             if (m.jobId().equals(reservedFor)) reservedFor = "";
-            m.replyTo().tell(new Reservation(info.id(), false, ""));
+            String holder = busyWith();
+            boolean free = holder == null || holder.equals(m.jobId());
+            m.replyTo().tell(new Reservation(info.id(), free, free ? "" : holder));
         } else if (other != null && !other.equals(m.jobId())) {
             m.replyTo().tell(new Reservation(info.id(), false, other));
         } else {

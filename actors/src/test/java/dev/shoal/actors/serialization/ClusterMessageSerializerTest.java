@@ -125,6 +125,21 @@ class ClusterMessageSerializerTest {
                 new GpuWorker.JoinMesh(mesh, probe()),
                 new GpuWorker.MeshJoined(4, 1),
                 new GpuWorker.LeaveMesh(4),
+                new GpuWorker.LeaveMesh(5, "job-1"),
+                new GpuWorker.JoinMesh(
+                        new MeshAssignment(
+                                mesh.epoch(),
+                                mesh.rank(),
+                                mesh.dims(),
+                                mesh.startStep(),
+                                mesh.checkpointPath(),
+                                mesh.peers(),
+                                mesh.spec(),
+                                "job-1"),
+                        probe()),
+                new GpuWorker.Reserve("job-1", false, probe()),
+                new GpuWorker.Reserve("job-2", true, probe()),
+                new GpuWorker.Reservation(w1.id(), false, "job-2"),
                 new GpuWorker.Step(4, 57, true, "/ckpt", probe()),
                 new GpuWorker.StepDone(
                         4,

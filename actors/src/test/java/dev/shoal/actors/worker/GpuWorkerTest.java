@@ -1,5 +1,5 @@
 // GpuWorker: compute on its own thread, epochs only forward, stale steps and batches dropped, one step
-// at a time.
+// at a time, one job at a time (job slots: reservations, busy refusals, per-job epochs).
 package dev.shoal.actors.worker;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -43,6 +43,50 @@ class GpuWorkerTest {
         TestProbe<StatusReply<GpuWorker.MeshJoined>> p = kit.createTestProbe();
         w.tell(new GpuWorker.JoinMesh(new MeshAssignment(epoch, 1, ParallelDims.of(1, 1, 2), 1, ""), p.ref()));
         return p.receiveMessage();
+    }
+
+    private static StatusReply<GpuWorker.MeshJoined> join(ActorRef<GpuWorker.Command> w, long epoch, String job) {
+        TestProbe<StatusReply<GpuWorker.MeshJoined>> p = kit.createTestProbe();
+        w.tell(new GpuWorker.JoinMesh(
+                new MeshAssignment(epoch, 0, ParallelDims.of(1, 1, 1), 1, "", java.util.List.of(), null, job),
+                p.ref()));
+        return p.receiveMessage();
+    }
+
+    private static GpuWorker.Reservation reserve(ActorRef<GpuWorker.Command> w, String job, boolean release) {
+        TestProbe<GpuWorker.Reservation> p = kit.createTestProbe();
+        w.tell(new GpuWorker.Reserve(job, release, p.ref()));
+        return p.receiveMessage();
+    }
+
+    @Test
+    void servesOneJobAtATimeWithEpochsPerJob() {
+        var w = worker(new TestStepRunner.Factory(0, -1));
+        // A reservation holds the worker for job a: b is refused, a may join.
+        assertTrue(reserve(w, "a", false).granted());
+        GpuWorker.Reservation busy = reserve(w, "b", false);
+        assertEquals(new GpuWorker.Reservation(INFO.id(), false, "a"), busy);
+        StatusReply<GpuWorker.MeshJoined> refused = join(w, 1, "b");
+        assertTrue(refused.isError());
+        assertTrue(
+                refused.getError().getMessage().contains(GpuWorker.BUSY + "a"),
+                refused.getError().getMessage());
+        assertTrue(join(w, 5, "a").isSuccess());
+        // In a's mesh: b is still refused; a LeaveMesh of b (another job) changes nothing.
+        w.tell(new GpuWorker.LeaveMesh(1, "b"));
+        assertEquals("a", reserve(w, "b", false).busyWith());
+        // a leaves: the worker is free, and b's epochs are b's own (2 is not stale against a's 5;
+        // 1 is, as b's LeaveMesh above ended it).
+        w.tell(new GpuWorker.LeaveMesh(5, "a"));
+        assertTrue(join(w, 1, "b").isError());
+        assertTrue(join(w, 2, "b").isSuccess());
+        // a join of a is refused while b holds the worker.
+        assertTrue(join(w, 6, "a").isError());
+        w.tell(new GpuWorker.LeaveMesh(2, "b"));
+        // A released reservation frees the worker at once.
+        assertTrue(reserve(w, "c", false).granted());
+        reserve(w, "c", true);
+        assertTrue(reserve(w, "d", false).granted());
     }
 
     @Test
