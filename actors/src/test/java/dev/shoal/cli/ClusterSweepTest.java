@@ -2,8 +2,9 @@
 // and shoal.coordinator.job-slots = 2 train a 2 × 2 grid of the tiny model as four one-rank cluster
 // jobs. The points must run concurrently (two jobs' recorded start..end intervals overlap), every
 // point's per-source validation curve must equal the local sequential sweep's (`shoal sweep` without
-// --cluster, same config) within fp tolerance, `shoal fit` must run on the cluster sweep's folder, and
-// a rerun must skip every point. Tagged slow: it starts JVMs.
+// --cluster, same config) within fp tolerance, `shoal fit` must run on the cluster sweep's folder, a
+// rerun must skip every point, and a point cut off before done.json must collect its recorded job
+// instead of training it again. Tagged slow: it starts JVMs.
 package dev.shoal.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -64,7 +65,22 @@ class ClusterSweepTest {
         Path conf = dir.resolve("grid.conf");
         Files.writeString(conf, "sweep { job = job.conf, almr = [0.2, 0.6], peak_lr = [1e-3, 4e-3] }\n");
 
-        // The reference: the local sequential sweep.
+        // The cluster boots (two node JVMs) while this JVM runs the reference: the local sequential sweep.
+        long c0 = System.nanoTime();
+        java.util.concurrent.CompletableFuture<LocalCluster> booting =
+                java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return LocalCluster.start(
+                                dir.resolve("cluster"),
+                                new int[] {1, 1},
+                                List.of(
+                                        "-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory",
+                                        "-Dshoal.coordinator.job-slots=2"),
+                                Duration.ofSeconds(90));
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                });
         ShoalCliTest.Run local = ShoalCliTest.run(
                 "sweep",
                 "--config",
@@ -72,17 +88,9 @@ class ClusterSweepTest {
                 "--out",
                 dir.resolve("local").toString(),
                 "--quiet");
-        assertEquals(0, local.code(), local.err());
         double localSeconds = (System.nanoTime() - t0) / 1e9;
-
-        long c0 = System.nanoTime();
-        cluster = LocalCluster.start(
-                dir.resolve("cluster"),
-                new int[] {1, 1},
-                List.of(
-                        "-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory",
-                        "-Dshoal.coordinator.job-slots=2"),
-                Duration.ofSeconds(60));
+        cluster = booting.get(120, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(0, local.code(), local.err());
         cluster.awaitStatus(s -> s.workers().size() == 2, "2 registered ranks", Duration.ofSeconds(30));
         double upSeconds = (System.nanoTime() - c0) / 1e9;
 
@@ -161,6 +169,27 @@ class ClusterSweepTest {
                 "sweep", "--config", conf.toString(), "--out", out.toString(), "--cluster=" + server, "--quiet");
         assertEquals(0, again.code(), again.err());
         assertTrue(again.out().contains("ran 0, skipped 4"), again.out());
+        // A point whose run was cut off before done.json follows (here: collects) its recorded job, which
+        // the cluster still holds, instead of training it again.
+        Path last = out.resolve("points").resolve(ids.get(ids.size() - 1));
+        JsonNode before = json.readTree(last.resolve("done.json").toFile());
+        String jobId = json.readTree(last.resolve(ClusterPointExecutor.JOB_FILE).toFile())
+                .get("job_id")
+                .asText();
+        Files.delete(last.resolve("done.json"));
+        ShoalCliTest.Run resumed = ShoalCliTest.run(
+                "sweep", "--config", conf.toString(), "--out", out.toString(), "--cluster=" + server, "--quiet");
+        assertEquals(0, resumed.code(), resumed.err());
+        assertTrue(resumed.out().contains("ran 1, skipped 3"), resumed.out());
+        assertTrue(Files.readString(last.resolve("train.log")).contains("following cluster job " + jobId));
+        assertEquals(
+                jobId,
+                json.readTree(last.resolve(ClusterPointExecutor.JOB_FILE).toFile())
+                        .get("job_id")
+                        .asText());
+        assertEquals(
+                before.get("val_loss"),
+                json.readTree(last.resolve("done.json").toFile()).get("val_loss"));
         System.out.printf(
                 "cluster sweep: 2 x 2 grid, 6 steps a point, 2 node JVMs x 1 CPU rank, 2 job slots: %d overlapping"
                         + " pairs, worst |val_loss - local| %.2e; local sweep %.1f s, cluster up %.1f s, cluster"

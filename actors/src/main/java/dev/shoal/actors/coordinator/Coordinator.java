@@ -359,7 +359,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final CoordinatorSettings settings;
     private final boolean shared; // one of several job slots: workers are reserved before a mesh forms
     private long reserveAttempt; // the running WorkerReserver's attempt; 0: none
-    private String waiting = ""; // why a FORMING job waits for workers (GetStatus); "": not waiting
+    private String waiting = ""; // why job waitingJob, FORMING, waits for workers (GetStatus); "": not waiting
+    private String waitingJob = "";
     private final ActorRefResolver resolver;
     private final ActorRef<GpuWorker.StepReply> stepAdapter;
     private final Set<String> describing = new HashSet<>();
@@ -518,7 +519,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                                 step,
                                 new ArrayList<>(state.workers().values()),
                                 state.checkpoints(),
-                                waiting.isEmpty() || state.phase() != Phase.FORMING ? state.message() : waiting,
+                                state.phase() == Phase.FORMING && waitingJob.equals(state.jobId())
+                                        ? waiting
+                                        : state.message(),
                                 new ArrayList<>(recent)));
     }
 
@@ -1018,7 +1021,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                             + (cmd.busy().isEmpty() ? "" : ", busy: " + WorkerReserver.busySummary(cmd.busy()))
                             + (cmd.silent() > 0 ? ", " + cmd.silent() + " silent" : ""));
         }
-        waiting = "";
+        waitingJob = "";
         return formMesh(state, held, new ParallelDims(par.getTp(), par.getPp(), par.getDp(), world));
     }
 
@@ -1026,6 +1029,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Effect<Event, State> waitForWorkers(State state, String why) {
         if (!why.equals(waiting)) ctx.getLog().info("job {}: {}", state.jobId(), why);
         waiting = why;
+        waitingJob = state.jobId();
         long ms = 500 + java.util.concurrent.ThreadLocalRandom.current().nextLong(1000);
         timers.startSingleTimer("form-wait", new FormMesh(), java.time.Duration.ofMillis(ms));
         return Effect().none();

@@ -95,7 +95,8 @@ class ClusterMessageSerializerTest {
                 51,
                 "/ckpt/step-50",
                 List.of("10.0.0.1:40001", "10.0.0.2:40123"),
-                spec());
+                spec(),
+                "job-1");
         GpuWorker.StepTimings timings = new GpuWorker.StepTimings(0.001, 0.25);
         return List.of(
                 new Coordinator.SubmitJob(spec(), probe()),
@@ -124,21 +125,8 @@ class ClusterMessageSerializerTest {
                 w1,
                 new GpuWorker.JoinMesh(mesh, probe()),
                 new GpuWorker.MeshJoined(4, 1),
-                new GpuWorker.LeaveMesh(4),
-                new GpuWorker.LeaveMesh(5, "job-1"),
-                new GpuWorker.JoinMesh(
-                        new MeshAssignment(
-                                mesh.epoch(),
-                                mesh.rank(),
-                                mesh.dims(),
-                                mesh.startStep(),
-                                mesh.checkpointPath(),
-                                mesh.peers(),
-                                mesh.spec(),
-                                "job-1"),
-                        probe()),
-                new GpuWorker.Reserve("job-1", false, probe()),
-                new GpuWorker.Reserve("job-2", true, probe()),
+                new GpuWorker.LeaveMesh(4, "job-1"),
+                new GpuWorker.Reserve("job-1", true, probe()),
                 new GpuWorker.Reservation(w1.id(), false, "job-2"),
                 new GpuWorker.Step(4, 57, true, "/ckpt", probe()),
                 new GpuWorker.StepDone(

@@ -75,10 +75,10 @@ class GpuWorkerTest {
         // In a's mesh: b is still refused; a LeaveMesh of b (another job) changes nothing.
         w.tell(new GpuWorker.LeaveMesh(1, "b"));
         assertEquals("a", reserve(w, "b", false).busyWith());
-        // a leaves: the worker is free, and b's epochs are b's own (2 is not stale against a's 5;
-        // 1 is, as b's LeaveMesh above ended it).
+        // a leaves: the worker is free, and b's epochs are b's own (2 is not stale against a's 5).
         w.tell(new GpuWorker.LeaveMesh(5, "a"));
-        assertTrue(join(w, 1, "b").isError());
+        assertTrue(join(w, 2, "b").isSuccess());
+        assertTrue(join(w, 1, "b").isError(), "older than b's epoch 2");
         assertTrue(join(w, 2, "b").isSuccess());
         // a join of a is refused while b holds the worker.
         assertTrue(join(w, 6, "a").isError());
