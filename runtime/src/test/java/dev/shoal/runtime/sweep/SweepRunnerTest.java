@@ -1,7 +1,8 @@
 // The sweep end to end on a 2 × 2 grid of the tiny model over a small synthetic bilingual dataset, a few
 // steps per point: every point records its metrics and done.json; a rerun skips finished points; a point
 // whose final checkpoint and done marker are gone resumes from its step-2 checkpoint and ends bit for bit
-// where it ended before; a folder made by another job is refused; the report files exist and parse.
+// where it ended before; a folder made by another job is refused; the report files exist and parse. An
+// executor with concurrency() 2 gets two points at once, and every point still gets its done.json.
 package dev.shoal.runtime.sweep;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -144,6 +145,66 @@ class SweepRunnerTest {
         String md = Files.readString(dir.resolve("report/report.md"));
         assertTrue(md.contains("refused: 2 points"), md);
         json.readTree(dir.resolve("report/fit.json").toFile());
+    }
+
+    /** An executor that runs two points at once: each run waits until the other has started. */
+    @Test
+    void runsPointsConcurrentlyWhenTheExecutorAllows() throws Exception {
+        prepare(dir); // the config's checks read the prepared folder; this executor trains nothing
+        SweepConfig c = config(3);
+        java.util.concurrent.CountDownLatch both = new java.util.concurrent.CountDownLatch(2);
+        java.util.concurrent.atomic.AtomicInteger inFlight = new java.util.concurrent.atomic.AtomicInteger();
+        java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+        PointExecutor two = new PointExecutor() {
+            @Override
+            public long run(dev.shoal.runtime.train.JobConfig job, Path pointDir, java.util.function.LongConsumer done)
+                    throws IOException {
+                most.accumulateAndGet(inFlight.incrementAndGet(), Math::max);
+                both.countDown();
+                try {
+                    assertTrue(both.await(10, java.util.concurrent.TimeUnit.SECONDS), "the other point never started");
+                } catch (InterruptedException e) {
+                    throw new IOException(e);
+                }
+                // The lines a trainer writes: validation at step 0 and at the last step.
+                Files.createDirectories(job.metricsFile().getParent());
+                Files.writeString(
+                        job.metricsFile(),
+                        "{\"step\":0,\"val_loss\":{\"en\":3.0,\"zh\":4.0}}\n{\"step\":" + job.steps()
+                                + ",\"loss\":1.0,\"val_loss\":{\"en\":2.0,\"zh\":"
+                                + job.data().almrSchedule().ppb()[0]
+                                + "}}\n");
+                done.accept(job.steps());
+                inFlight.decrementAndGet();
+                return 0;
+            }
+
+            @Override
+            public int concurrency() {
+                return 2;
+            }
+        };
+        Path out = dir.resolve("concurrent");
+        ByteArrayOutputStream notes = new ByteArrayOutputStream();
+        SweepRunner.Summary s =
+                new SweepRunner(c, out, two).run(new PrintStream(notes, true, StandardCharsets.UTF_8), null, false);
+        assertEquals(4, s.ran());
+        assertEquals(2, most.get(), "two points in flight at once, never more");
+        ObjectMapper json = new ObjectMapper();
+        for (SweepPoint p : c.points()) {
+            JsonNode done = json.readTree(
+                    SweepRunner.pointDir(out, p).resolve("done.json").toFile());
+            assertEquals(
+                    Math.round(p.almr() * dev.shoal.runtime.data.AlmrSchedule.Q),
+                    done.get("val_loss").get("zh").asLong());
+            assertEquals(3.0, done.get("start_val_loss").get("en").asDouble());
+        }
+        assertEquals(
+                4,
+                notes.toString(StandardCharsets.UTF_8)
+                        .lines()
+                        .filter(l -> l.startsWith("done "))
+                        .count());
     }
 
     @Test
