@@ -84,10 +84,19 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void get(GetRequest req, StreamObserver<JobStatus> out) {
-        withJob(req.getJobId(), out, s -> {
-            out.onNext(toProto(s));
-            out.onCompleted();
-        });
+        withJob(req.getJobId(), out, s -> ClusterViews.gather(system, s, agentTimeout())
+                .whenComplete((view, err) -> {
+                    JobStatus.Builder b = toProto(s).toBuilder();
+                    if (view != null) b.setCluster(view);
+                    out.onNext(b.build());
+                    out.onCompleted();
+                }));
+    }
+
+    /** How long `shoal status` waits for each node agent's report (a silent node shows "no answer"). */
+    private java.time.Duration agentTimeout() {
+        java.time.Duration cap = java.time.Duration.ofSeconds(2);
+        return settings.askTimeout().compareTo(cap) < 0 ? settings.askTimeout() : cap;
     }
 
     @Override
