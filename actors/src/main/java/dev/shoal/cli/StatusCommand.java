@@ -8,6 +8,7 @@ package dev.shoal.cli;
 
 import dev.shoal.proto.v1.ClusterView;
 import dev.shoal.proto.v1.DeviceGroup;
+import dev.shoal.proto.v1.GetClusterRequest;
 import dev.shoal.proto.v1.GetRequest;
 import dev.shoal.proto.v1.JobStatus;
 import dev.shoal.proto.v1.NodeReport;
@@ -37,7 +38,7 @@ import picocli.CommandLine.Parameters;
             "2:usage error",
             "3:server unreachable, or the coordinator is not answering",
             "4:shown, and the job failed",
-            "5:no such job (or none submitted yet)",
+            "5:no such job (or none submitted yet: the cluster table is still shown)",
             "7:credentials refused (bearer token or client certificate)"
         })
 public final class StatusCommand implements Callable<Integer> {
@@ -61,6 +62,16 @@ public final class StatusCommand implements Callable<Integer> {
                                 .setJobId(job == null ? "" : job)
                                 .build());
             } catch (StatusRuntimeException e) {
+                if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && job == null) {
+                    // No job yet: the cluster table still says what is there (exit 5 as before).
+                    try {
+                        ClusterView view = c.call().getCluster(GetClusterRequest.getDefaultInstance());
+                        spec.commandLine().getOut().print(nodes(view));
+                        spec.commandLine().getOut().flush();
+                    } catch (StatusRuntimeException ignored) {
+                        // the error line below is what matters
+                    }
+                }
                 return c.fail(e, spec.commandLine().getErr());
             }
             PrintWriter out = spec.commandLine().getOut();

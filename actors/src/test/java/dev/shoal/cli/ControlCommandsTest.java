@@ -100,6 +100,13 @@ class ControlCommandsTest {
         ShoalCliTest.Run r = run("status");
         assertEquals(5, r.code(), r::toString);
         assertEquals("error: no job has been submitted to this cluster", r.err().strip());
+        // The cluster table is there before any job: this node, its two CPU ranks, the coordinator.
+        assertTrue(r.out().startsWith("NODE  "), r.out());
+        assertTrue(
+                r.out()
+                        .lines()
+                        .anyMatch(l -> l.contains("  up  ") && l.contains("cpu 2/2") && l.contains("coordinator")),
+                r.out());
     }
 
     @Test

@@ -11,6 +11,8 @@ package dev.shoal.actors.control;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.coordinator.JobSpecCheck;
 import dev.shoal.proto.v1.CheckpointInfo;
+import dev.shoal.proto.v1.ClusterView;
+import dev.shoal.proto.v1.GetClusterRequest;
 import dev.shoal.proto.v1.GetRequest;
 import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.JobServiceGrpc;
@@ -89,6 +91,21 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
                     JobStatus.Builder b = toProto(s).toBuilder();
                     if (view != null) b.setCluster(view);
                     out.onNext(b.build());
+                    out.onCompleted();
+                }));
+    }
+
+    @Override
+    public void getCluster(GetClusterRequest req, StreamObserver<ClusterView> out) {
+        this.<Coordinator.Status>ask(Coordinator.GetStatus::new, out, s -> ClusterViews.gather(
+                        system, s.jobId().isEmpty() ? null : s, agentTimeout())
+                .whenComplete((view, err) -> {
+                    if (err != null) {
+                        out.onError(
+                                Status.INTERNAL.withDescription(err.toString()).asRuntimeException());
+                        return;
+                    }
+                    out.onNext(view);
                     out.onCompleted();
                 }));
     }
