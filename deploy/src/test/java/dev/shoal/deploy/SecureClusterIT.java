@@ -157,8 +157,15 @@ class SecureClusterIT {
                         "no healthy row for " + node + " in\n" + s);
             }
             assertTrue(s.lines().anyMatch(l -> l.startsWith("127.0.0.1:" + port[0]) && l.contains("coordinator")), s);
-            assertTrue(s.contains("0     0   0   0   pekko://shoal@127.0.0.1:" + port[0] + "/cpu0"), s);
-            assertTrue(s.contains("1     0   0   1   pekko://shoal@127.0.0.1:" + port[1] + "/cpu0"), s);
+            // Two ranks, (tp 0, pp 0, dp 0) and (0, 0, 1), one on each node (the coordinator orders by address).
+            String rank0 = "0     0   0   0   pekko://shoal@127.0.0.1:",
+                    rank1 = "1     0   0   1   pekko://shoal@127.0.0.1:";
+            assertTrue(s.contains(rank0) && s.contains(rank1), s);
+            for (int i = 0; i < 2; i++) {
+                assertTrue(
+                        s.contains("   pekko://shoal@127.0.0.1:" + port[i] + "/cpu0"),
+                        "no rank on node " + i + "\n" + s);
+            }
 
             // /metrics on both nodes: the job's values, fed from the coordinator and the node's own work.
             HttpClient http = HttpClient.newHttpClient();
