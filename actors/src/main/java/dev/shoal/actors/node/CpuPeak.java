@@ -1,5 +1,5 @@
 // The peak FLOP/s of one CPU rank, for MFU: shoal.node.cpu-peak-flops when set (> 0), else measured
-// once per JVM: the best of several single-thread OpenBLAS SGEMMs of 512 × 512 × 512 (2·512³ FLOPs
+// once per JVM: the best of several single-thread OpenBLAS SGEMMs of 384 × 384 × 384 (2·384³ FLOPs
 // each), times the rank's compute threads (shoal.node.threads-per-rank). A measured peak is what this
 // machine's GEMM reaches now, not a datasheet number: on a loaded machine it is lower, so MFU reads
 // higher; the source string says which one a number is.
@@ -14,8 +14,8 @@ import dev.shoal.runtime.tensor.Tensor;
 
 final class CpuPeak {
     static final String KEY = "shoal.node.cpu-peak-flops";
-    private static final int N = 512;
-    private static final int REPEATS = 6;
+    private static final int N = 384;
+    private static final int REPEATS = 5;
 
     private static volatile double measuredPerThread; // 0: not yet
 
