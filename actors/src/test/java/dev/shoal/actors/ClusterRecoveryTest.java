@@ -197,10 +197,49 @@ class ClusterRecoveryTest {
         assertEquals(STEPS, last.getStep());
         assertTrue(Files.isRegularFile(Path.of(last.getPath(), "rank-00001.safetensors")));
         assertTrue(!Files.exists(Path.of(last.getPath(), "rank-00002.safetensors")), "a 2-rank checkpoint");
+        // The operations view of it: every surviving node's /metrics counted the recovery and its
+        // duration (from the coordinator's events), and the ranks that lost their peer counted
+        // communicator errors (their own step failures).
+        double commErrors = 0;
+        for (int i = 0; i < 2; i++) {
+            String m = scrape(i);
+            assertTrue(metric(m, "shoal_recoveries_total{") >= 1, m);
+            assertTrue(metric(m, "shoal_recovery_duration_seconds_count{") >= 1, m);
+            assertTrue(metric(m, "shoal_recovery_duration_seconds_sum{") > 0, m);
+            commErrors += m.lines()
+                    .filter(l -> l.startsWith("shoal_comm_errors_total{"))
+                    .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+                    .sum();
+        }
+        assertTrue(commErrors >= 1, "no communicator error counted on the surviving nodes");
         System.out.printf(
                 "cluster shrink: node 2 killed after step %d, no restart; tp 2 x dp 1 TRAINING %.2f s after the"
                         + " kill (grace 2 s), %d steps done, worst |loss - dp 2 run| %.2e%n",
                 before.step(), remeshed, STEPS, worst);
+    }
+
+    /** Node i's /metrics (its port from the "metrics on http://host:port/metrics" line of its log). */
+    private String scrape(int i) throws Exception {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("metrics on http://([^/\\s]+)/metrics")
+                .matcher(Files.readString(cluster.logs().get(i)));
+        assertTrue(m.find(), "node " + i + " logged no metrics endpoint");
+        String hostPort = m.group(1).replace("0.0.0.0", "127.0.0.1");
+        var http = java.net.http.HttpClient.newHttpClient();
+        var r = http.send(
+                java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://" + hostPort + "/metrics"))
+                        .build(),
+                java.net.http.HttpResponse.BodyHandlers.ofString());
+        assertEquals(200, r.statusCode());
+        return r.body();
+    }
+
+    /** The value of the first sample line starting with {@code prefix}; fails when there is none. */
+    private static double metric(String scrape, String prefix) {
+        return scrape.lines()
+                .filter(l -> l.startsWith(prefix))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
+                .findFirst()
+                .orElseThrow(() -> new AssertionError("no " + prefix + " in /metrics"));
     }
 
     private static boolean active(Coordinator.Status s) {

@@ -40,7 +40,9 @@ public final class TestConfigs {
 
     private static Config local(Config overrides) {
         Config derived = ShoalConfig.derive(ShoalConfig.layered(overrides), Map.of());
-        return ConfigFactory.parseString("pekko.actor.provider = local\npekko.loglevel = WARNING")
+        // A configured CPU peak: these tests need no measured one (NodeAgentTest measures it).
+        return ConfigFactory.parseString(
+                        "pekko.actor.provider = local\npekko.loglevel = WARNING\nshoal.node.cpu-peak-flops = 1e10")
                 .withFallback(derived);
     }
 

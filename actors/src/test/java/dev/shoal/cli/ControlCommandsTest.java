@@ -100,6 +100,13 @@ class ControlCommandsTest {
         ShoalCliTest.Run r = run("status");
         assertEquals(5, r.code(), r::toString);
         assertEquals("error: no job has been submitted to this cluster", r.err().strip());
+        // The cluster table is there before any job: this node, its two CPU ranks, the coordinator.
+        assertTrue(r.out().startsWith("NODE  "), r.out());
+        assertTrue(
+                r.out()
+                        .lines()
+                        .anyMatch(l -> l.contains("  up  ") && l.contains("cpu 2/2") && l.contains("coordinator")),
+                r.out());
     }
 
     @Test
@@ -133,7 +140,18 @@ class ControlCommandsTest {
         assertTrue(r.out().contains("step        10 / 10"), r.out());
         assertTrue(r.out().contains("mesh        epoch 1, tp 1 × pp 1 × dp 2 = 2 ranks"), r.out());
         assertTrue(r.out().contains("workers     2 registered"), r.out());
-        assertTrue(r.out().contains("  rank 1  pekko://shoal@127.0.0.1:"), r.out());
+        // The cluster table: this node (coordinator, 2 CPU ranks, health from its checks) and the mesh.
+        String node = cluster.node.address().substring("pekko://shoal@".length());
+        assertTrue(
+                r.out()
+                        .lines()
+                        .anyMatch(l -> l.startsWith(node + "  up  ")
+                                && l.contains("node,coordinator")
+                                && l.contains("cpu 2/2")
+                                && l.matches(".*  (ok|warn: .*)  .*")),
+                r.out());
+        assertTrue(r.out().contains("RANK  TP  PP  DP  WORKER"), r.out());
+        assertTrue(r.out().contains("1     0   0   1   pekko://shoal@" + node + "/cpu1"), r.out());
 
         r = run("stop");
         assertEquals(6, r.code(), r::toString);

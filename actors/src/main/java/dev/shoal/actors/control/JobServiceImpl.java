@@ -16,6 +16,8 @@ package dev.shoal.actors.control;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.coordinator.JobSpecCheck;
 import dev.shoal.proto.v1.CheckpointInfo;
+import dev.shoal.proto.v1.ClusterView;
+import dev.shoal.proto.v1.GetClusterRequest;
 import dev.shoal.proto.v1.GetRequest;
 import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.JobServiceGrpc;
@@ -101,10 +103,34 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void get(GetRequest req, StreamObserver<JobStatus> out) {
-        withJob(req.getJobId(), out, (s, slot) -> {
-            out.onNext(toProto(s));
-            out.onCompleted();
-        });
+        withJob(req.getJobId(), out, (s, slot) -> ClusterViews.gather(system, s, agentTimeout())
+                .whenComplete((view, err) -> {
+                    JobStatus.Builder b = toProto(s).toBuilder();
+                    if (view != null) b.setCluster(view);
+                    out.onNext(b.build());
+                    out.onCompleted();
+                }));
+    }
+
+    @Override
+    public void getCluster(GetClusterRequest req, StreamObserver<ClusterView> out) {
+        this.<Coordinator.Status>ask(Coordinator.GetStatus::new, out, s -> ClusterViews.gather(
+                        system, s.jobId().isEmpty() ? null : s, agentTimeout())
+                .whenComplete((view, err) -> {
+                    if (err != null) {
+                        out.onError(
+                                Status.INTERNAL.withDescription(err.toString()).asRuntimeException());
+                        return;
+                    }
+                    out.onNext(view);
+                    out.onCompleted();
+                }));
+    }
+
+    /** How long `shoal status` waits for each node agent's report (a silent node shows "no answer"). */
+    private java.time.Duration agentTimeout() {
+        java.time.Duration cap = java.time.Duration.ofSeconds(2);
+        return settings.askTimeout().compareTo(cap) < 0 ? settings.askTimeout() : cap;
     }
 
     @Override

@@ -375,6 +375,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     static final java.time.Duration PROBE_TIMEOUT = java.time.Duration.ofSeconds(2);
 
     private final java.util.ArrayDeque<StepMetrics> recent = new java.util.ArrayDeque<>(); // latest steps
+    private StepMfu stepMfu = StepMfu.UNKNOWN; // model FLOPs and peak of the current mesh (ops: MFU)
     // Subscribers and what they were last told; not persisted (see publish / announce).
     private final Set<ActorRef<Published>> subscribers = new HashSet<>();
     private Phase announcedPhase = Phase.IDLE;
@@ -729,6 +730,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 : DataLoader.spawnAll(
                         ctx, meshSpec(state.spec(), refs.size()), state.meshEpoch(), refs, state.meshStartStep());
         training = new Training(state.meshEpoch(), refs, loaders, state.meshStartStep() - 1);
+        stepMfu = StepMfu.of(
+                state.spec(),
+                state.meshRanks().stream()
+                        .map(id -> state.workers().get(id).info())
+                        .toList());
         ctx.getSelf().tell(new RunNextStep());
     }
 
@@ -747,7 +753,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (!t.pending.isEmpty()) return Effect().none();
         timers.cancel("step");
         StepRound round = t.round;
-        StepMetrics metrics = round.metrics(state.spec());
+        StepMetrics metrics = stepMfu.apply(round.metrics(state.spec()));
         remember(metrics);
         publish(state, JobEvent.newBuilder().setStep(metrics));
         if (round.checkpointDir().isEmpty()) return stepCompleted(state, round.step());

@@ -135,7 +135,9 @@ public final class EngineStepRunner implements StepRunner {
         Map<String, Double> val = evaluate ? m.trainer().evaluate() : Map.of();
         String ckptPath = "";
         long ckptBytes = 0;
+        double ckptSeconds = 0;
         if (!checkpointDir.isEmpty()) {
+            long saveStart = System.nanoTime();
             RankCheckpoint.Written w = RankCheckpoint.save(
                     Path.of(checkpointDir),
                     step,
@@ -145,13 +147,14 @@ public final class EngineStepRunner implements StepRunner {
                     m.job());
             ckptPath = w.stepDir().toString();
             ckptBytes = w.bytes();
+            ckptSeconds = (System.nanoTime() - saveStart) / 1e9; // written, fsynced and renamed
         }
         long tokens = (long) m.job().globalBatch() * m.job().seqLen();
         if (m.metrics() != null) {
             double secs = Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
             m.metrics().write(step, r.loss(), r.gradNorm(), lr, step * tokens, tokens / secs, evaluate ? val : null);
         }
-        return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes);
+        return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes, ckptSeconds);
     }
 
     @Override

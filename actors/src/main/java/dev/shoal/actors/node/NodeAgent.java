@@ -2,19 +2,29 @@
 // if it crashes), registers each with the Receptionist under GpuWorker.SERVICE_KEY — which is how
 // the coordinator learns about them — and watches them.
 //
+// A node's agent (ShoalNode's; not the simulator's) also answers DescribeNode from anywhere in the
+// cluster (registered under NODE_KEY): its devices with their peak FLOP/s, whether their workers run,
+// its start-up checks (re-run in the background every shoal.node.recheck-interval), uptime and heap —
+// the health columns of `shoal status`.
+//
 // Guarantees: worker names are stable ("worker-cpu0", "worker-cuda3"); a worker that stops for
 // good is reported in the log and in ListWorkers' answer (the Receptionist drops it, so the
-// coordinator sees it leave).
+// coordinator sees it leave); checks never run on the actor's thread, and DescribeNode is answered at
+// once with the last results.
 package dev.shoal.actors.node;
 
 import com.typesafe.config.Config;
+import dev.shoal.actors.serialization.ClusterMessage;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
@@ -23,6 +33,7 @@ import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
+import org.apache.pekko.actor.typed.receptionist.ServiceKey;
 
 public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
 
@@ -43,10 +54,30 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
 
     private record WorkerStopped(WorkerInfo info) implements Command {}
 
+    /** Agents of real nodes register under this key; the control plane asks them for `shoal status`. */
+    public static final ServiceKey<Command> NODE_KEY = ServiceKey.create(Command.class, "shoal-node-agent");
+
+    /** Asks a node's agent to describe its node (a cluster message). */
+    public record DescribeNode(ActorRef<NodeReport> replyTo) implements Command, ClusterMessage {}
+
+    /** The answer to DescribeNode. */
+    public record NodeReport(dev.shoal.proto.v1.NodeReport report) implements ClusterMessage {}
+
+    private record ChecksDone(List<StartupChecks.Check> checks, Throwable error) implements Command {}
+
+    private enum Recheck implements Command {
+        INSTANCE
+    }
+
     // ------------------------------------------------------------------ state
 
     private final Map<WorkerInfo, ActorRef<GpuWorker.Command>> workers = new LinkedHashMap<>();
     private final Map<WorkerInfo, Boolean> running = new LinkedHashMap<>();
+    private final Supplier<List<StartupChecks.Check>> checks; // null: this agent does not check
+    private final long startedNanos = System.nanoTime();
+    private List<StartupChecks.Check> lastChecks = List.of();
+    private long lastChecksNanos;
+    private boolean checking;
 
     /**
      * @param factory the training engine's runner factory; null when the node has none (it then
@@ -63,7 +94,26 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
      */
     public static Behavior<Command> create(
             List<DeviceDiscovery> discoveries, Config config, StepRunner.Factory factory, String node) {
-        return Behaviors.setup(ctx -> new NodeAgent(ctx, discoveries, config, factory, node));
+        return Behaviors.setup(ctx -> new NodeAgent(ctx, discoveries, config, factory, node, null));
+    }
+
+    /**
+     * The agent of a real node: as {@link #create(List, Config, StepRunner.Factory)}, registered under
+     * {@link #NODE_KEY}, and running {@code checks} now and every {@code recheck} in the background.
+     */
+    public static Behavior<Command> createNode(
+            List<DeviceDiscovery> discoveries,
+            Config config,
+            StepRunner.Factory factory,
+            Supplier<List<StartupChecks.Check>> checks,
+            Duration recheck) {
+        return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            NodeAgent agent = new NodeAgent(ctx, discoveries, config, factory, null, checks);
+            ctx.getSystem().receptionist().tell(Receptionist.register(NODE_KEY, ctx.getSelf()));
+            timers.startTimerWithFixedDelay(Recheck.INSTANCE, recheck);
+            ctx.getSelf().tell(Recheck.INSTANCE);
+            return agent;
+        }));
     }
 
     private NodeAgent(
@@ -71,13 +121,16 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
             List<DeviceDiscovery> discoveries,
             Config config,
             StepRunner.Factory factory,
-            String nodeName) {
+            String nodeName,
+            Supplier<List<StartupChecks.Check>> checks) {
         super(ctx);
+        this.checks = checks;
         String node = nodeName != null ? nodeName : ctx.getSystem().address().toString();
         for (DeviceDiscovery d : discoveries) {
             int n = d.count(config);
             for (int i = 0; i < n; i++) {
-                WorkerInfo info = new WorkerInfo(node, d.kind(), i);
+                DeviceDiscovery.Peak peak = peakOf(d, config, i, ctx);
+                WorkerInfo info = new WorkerInfo(node, d.kind(), i).withPeak(peak.flops(), peak.source());
                 ActorRef<GpuWorker.Command> ref = ctx.spawn(
                         Behaviors.supervise(GpuWorker.create(info, factory)).onFailure(SupervisorStrategy.restart()),
                         "worker-" + d.kind() + i);
@@ -97,6 +150,9 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
         return newReceiveBuilder()
                 .onMessage(ListWorkers.class, this::onList)
                 .onMessage(WorkerStopped.class, this::onStopped)
+                .onMessage(DescribeNode.class, this::onDescribe)
+                .onMessage(Recheck.class, r -> onRecheck())
+                .onMessage(ChecksDone.class, this::onChecksDone)
                 .build();
     }
 
@@ -117,5 +173,66 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                         "worker {} stopped; its device is out of service",
                         m.info().id());
         return this;
+    }
+
+    private Behavior<Command> onRecheck() {
+        if (checks == null || checking) return this;
+        checking = true;
+        getContext().pipeToSelf(CompletableFuture.supplyAsync(checks), ChecksDone::new);
+        return this;
+    }
+
+    private Behavior<Command> onChecksDone(ChecksDone m) {
+        checking = false;
+        lastChecksNanos = System.nanoTime();
+        lastChecks = m.error() == null
+                ? List.copyOf(m.checks())
+                : List.of(new StartupChecks.Check(
+                        "checks", StartupChecks.Verdict.WARN, "the checks could not run: " + m.error()));
+        return this;
+    }
+
+    private Behavior<Command> onDescribe(DescribeNode m) {
+        dev.shoal.proto.v1.NodeReport.Builder b = dev.shoal.proto.v1.NodeReport.newBuilder()
+                .setAddress(getContext().getSystem().address().toString())
+                .setUptimeSeconds((System.nanoTime() - startedNanos) / 1e9)
+                .setHeapUsedBytes(Runtime.getRuntime().totalMemory()
+                        - Runtime.getRuntime().freeMemory())
+                .setHeapMaxBytes(Runtime.getRuntime().maxMemory())
+                .setMetricsPort(dev.shoal.actors.ops.NodeOps.of(getContext().getSystem())
+                        .map(dev.shoal.actors.ops.NodeOps::port)
+                        .orElse(-1));
+        Map<String, dev.shoal.proto.v1.DeviceGroup.Builder> groups = new LinkedHashMap<>();
+        for (Map.Entry<WorkerInfo, Boolean> e : running.entrySet()) {
+            WorkerInfo w = e.getKey();
+            dev.shoal.proto.v1.DeviceGroup.Builder g =
+                    groups.computeIfAbsent(w.deviceKind(), k -> dev.shoal.proto.v1.DeviceGroup.newBuilder()
+                            .setKind(k)
+                            .setPeakFlops(w.peakFlops())
+                            .setPeakSource(w.peakSource()));
+            g.setCount(g.getCount() + 1).setRunning(g.getRunning() + (e.getValue() ? 1 : 0));
+        }
+        groups.values().forEach(b::addDevices);
+        for (StartupChecks.Check c : lastChecks) {
+            b.addChecks(dev.shoal.proto.v1.NodeCheck.newBuilder()
+                    .setName(c.name())
+                    .setVerdict(c.verdict().name())
+                    .setDetail(c.detail()));
+        }
+        if (lastChecksNanos != 0) b.setChecksAgeSeconds((System.nanoTime() - lastChecksNanos) / 1e9);
+        m.replyTo().tell(new NodeReport(b.build()));
+        return this;
+    }
+
+    /** The peak FLOP/s of one device; a discovery that cannot tell is logged and gives UNKNOWN. */
+    private static DeviceDiscovery.Peak peakOf(DeviceDiscovery d, Config config, int index, ActorContext<?> ctx) {
+        try {
+            return d.peak(config, index);
+        } catch (IllegalArgumentException e) {
+            throw e; // a bad setting: the node refuses to start, naming the key
+        } catch (RuntimeException | LinkageError e) {
+            ctx.getLog().warn("{}{}: peak FLOP/s unknown (MFU will read 0): {}", d.kind(), index, e.toString());
+            return DeviceDiscovery.Peak.UNKNOWN;
+        }
     }
 }

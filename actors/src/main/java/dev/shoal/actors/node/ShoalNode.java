@@ -95,8 +95,16 @@ public final class ShoalNode implements AutoCloseable {
                 ActorSystem.create(Behaviors.empty(), config.getString("shoal.cluster.name"), config);
         try {
             JournalSchema.ensure(system, config, Duration.ofSeconds(60));
-            ActorRef<NodeAgent.Command> agent =
-                    system.systemActorOf(NodeAgent.create(discoveries, config, engine), "node-agent", Props.empty());
+            ActorRef<NodeAgent.Command> agent = system.systemActorOf(
+                    NodeAgent.createNode(
+                            discoveries,
+                            config,
+                            engine,
+                            () -> StartupChecks.run(
+                                    config, StartupChecks.dataDirs(config), StartupChecks.thisMachine()),
+                            config.getDuration("shoal.node.recheck-interval")),
+                    "node-agent",
+                    Props.empty());
             List<ActorRef<Coordinator.Command>> slots =
                     dev.shoal.actors.coordinator.JobSlots.init(system, config, settings, COORDINATOR_ROLE);
             ActorRef<Coordinator.Command> coordinator = slots.get(0);

@@ -31,7 +31,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.LongSupplier;
+import java.util.function.DoubleSupplier;
 
 public final class NodeMetrics implements AutoCloseable {
 
@@ -97,7 +97,7 @@ public final class NodeMetrics implements AutoCloseable {
                 .description("Recoveries from a lost worker or communicator")
                 .register(registry);
         recoveryTime = Timer.builder("shoal_recovery_duration")
-                .description("Time spent recovering, detection to the next step")
+                .description("Time spent in RECOVERING, from detecting the lost mesh to the re-formed one")
                 .register(registry);
         Gauge.builder("shoal_checkpoint_step", lastCheckpointStep, AtomicLong::get)
                 .description("Step of the newest committed checkpoint")
@@ -185,11 +185,16 @@ public final class NodeMetrics implements AutoCloseable {
                 .increment();
     }
 
-    /** Reports the bytes in use on one GPU (e.g. DeviceMemoryPool's), read at every scrape. */
-    public void gpuMemory(int device, LongSupplier bytesInUse) {
-        Gauge.builder("shoal_gpu_memory_used", bytesInUse, s -> (double) s.getAsLong())
+    /** Reports the bytes in use and in total on one GPU, read at every scrape (see GpuMemory). */
+    public void gpuMemory(int device, DoubleSupplier usedBytes, DoubleSupplier totalBytes) {
+        Gauge.builder("shoal_gpu_memory_used", usedBytes, DoubleSupplier::getAsDouble)
                 .baseUnit("bytes")
-                .description("GPU memory held by this node's memory pool")
+                .description("GPU memory in use on the device (cudaMemGetInfo total - free)")
+                .tag("device", Integer.toString(device))
+                .register(registry);
+        Gauge.builder("shoal_gpu_memory_total", totalBytes, DoubleSupplier::getAsDouble)
+                .baseUnit("bytes")
+                .description("GPU memory of the device")
                 .tag("device", Integer.toString(device))
                 .register(registry);
     }

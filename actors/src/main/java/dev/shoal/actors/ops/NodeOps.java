@@ -60,6 +60,7 @@ public final class NodeOps {
                         e.getMessage());
             }
         }
+        GpuMemory.register(metrics, cudaDevices(config), GpuMemory.CUDA);
         system.systemActorOf(
                 MetricsFeed.create(coordinator, metrics, Duration.ofSeconds(10)), "metrics-feed", Props.empty());
         NodeOps ops = new NodeOps(metrics, server);
@@ -96,6 +97,15 @@ public final class NodeOps {
                 metrics.commError(c.kind().name().toLowerCase(Locale.ROOT));
                 return;
             }
+        }
+    }
+
+    /** The node's CUDA devices (0 without CUDA, or when shoal.node.gpus is bad: the agent reports that). */
+    private static int cudaDevices(Config config) {
+        try {
+            return new dev.shoal.actors.node.CudaDevices().count(config);
+        } catch (RuntimeException | LinkageError e) {
+            return 0;
         }
     }
 

@@ -8,6 +8,7 @@ package dev.shoal.actors.serialization;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.shoal.actors.coordinator.Coordinator;
+import dev.shoal.actors.node.NodeAgent;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.MeshAssignment;
 import dev.shoal.actors.worker.StepRunner;
@@ -80,6 +81,9 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String FEED_BATCH = "FB";
     private static final String RESERVE = "RW";
     private static final String RESERVATION = "RA";
+    // Node agent protocol (shoal status).
+    private static final String DESCRIBE_NODE = "ND";
+    private static final String NODE_REPORT = "NR";
     // Coordinator events and snapshot (stored in the journal: never change these).
     private static final String JOB_SUBMITTED = "E-JS";
     private static final String WORKER_REGISTERED = "E-WR";
@@ -126,6 +130,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof GpuWorker.FeedBatch) return FEED_BATCH;
         if (o instanceof GpuWorker.Reserve) return RESERVE;
         if (o instanceof GpuWorker.Reservation) return RESERVATION;
+        if (o instanceof NodeAgent.DescribeNode) return DESCRIBE_NODE;
+        if (o instanceof NodeAgent.NodeReport) return NODE_REPORT;
         if (o instanceof Coordinator.JobSubmitted) return JOB_SUBMITTED;
         if (o instanceof Coordinator.WorkerRegistered) return WORKER_REGISTERED;
         if (o instanceof Coordinator.WorkersLost) return WORKERS_LOST;
@@ -188,6 +194,14 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .toByteArray();
         } else if (o instanceof WorkerInfo m) {
             return info(m).toByteArray();
+        } else if (o instanceof NodeAgent.DescribeNode m) {
+            // Only a reply_to, as DescribeWorker.
+            return DescribeWorker.newBuilder()
+                    .setReplyTo(ref(m.replyTo()))
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof NodeAgent.NodeReport m) {
+            return m.report().toByteArray();
         } else if (o instanceof GpuWorker.JoinMesh m) {
             MeshAssignment a = m.mesh();
             return JoinMesh.newBuilder()
@@ -397,6 +411,11 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         resolve(DescribeWorker.parseFrom(bytes).getReplyTo()));
             case WORKER_INFO:
                 return info(dev.shoal.proto.v1.cluster.WorkerInfo.parseFrom(bytes));
+            case DESCRIBE_NODE:
+                return new NodeAgent.DescribeNode(
+                        resolve(DescribeWorker.parseFrom(bytes).getReplyTo()));
+            case NODE_REPORT:
+                return new NodeAgent.NodeReport(dev.shoal.proto.v1.NodeReport.parseFrom(bytes));
             case JOIN_MESH: {
                 JoinMesh m = JoinMesh.parseFrom(bytes);
                 Parallelism p = m.getDims();
@@ -523,11 +542,19 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                 .setDeviceKind(w.deviceKind())
                 .setLocalIndex(w.localIndex())
                 .setBackendAddress(w.backendAddress())
+                .setPeakFlops(w.peakFlops())
+                .setPeakSource(w.peakSource())
                 .build();
     }
 
     private static WorkerInfo info(dev.shoal.proto.v1.cluster.WorkerInfo w) {
-        return new WorkerInfo(w.getNode(), w.getDeviceKind(), w.getLocalIndex(), w.getBackendAddress());
+        return new WorkerInfo(
+                w.getNode(),
+                w.getDeviceKind(),
+                w.getLocalIndex(),
+                w.getBackendAddress(),
+                w.getPeakFlops(),
+                w.getPeakSource());
     }
 
     private static RegisteredWorker registered(Coordinator.RegisteredWorker w) {

@@ -270,6 +270,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         } else if (!current) {
             m.replyTo().tell(StatusReply.error(info.id() + ": mesh epoch " + epoch + " was left while joining"));
         } else if (m.error() != null) {
+            // A rendezvous that timed out or a peer that refused is a communicator error too.
+            NodeOps.of(getContext().getSystem()).ifPresent(o -> o.recordStep(m.error(), 0));
             m.replyTo()
                     .tell(StatusReply.error(
                             info.id() + ": joining mesh epoch " + epoch + " failed: " + describe(m.error())));
@@ -388,9 +390,12 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     private Behavior<Command> onFinished(Finished m) {
         runningStep = -1;
-        NodeOps.of(getContext().getSystem())
-                .ifPresent(o -> o.recordStep(
-                        m.error(), m.timings() == null ? 0 : m.timings().computeSeconds()));
+        NodeOps.of(getContext().getSystem()).ifPresent(o -> {
+            o.recordStep(m.error(), m.timings() == null ? 0 : m.timings().computeSeconds());
+            if (m.result() != null && !m.result().checkpointPath().isEmpty()) {
+                o.metrics().checkpointSaved(m.result().checkpointSeconds());
+            }
+        });
         if (m.epoch() != joinedEpoch) {
             getContext()
                     .getLog()

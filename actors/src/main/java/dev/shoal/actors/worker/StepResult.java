@@ -1,6 +1,6 @@
 // What one rank reports for one training step: the loss, the tokens of the step, at eval steps its
 // loss on each source's held-out set, the pre-clip gradient norm and the LR of the update, and the
-// checkpoint shard when the step wrote one.
+// checkpoint shard when the step wrote one, with the seconds it took to make it durable.
 // Guarantees: tokens >= 0; validation maps source name to held-out loss (in the runner's order) and is
 // empty at steps without an evaluation; checkpointPath is empty exactly when no shard was written;
 // the loss may be NaN only when the runner says so (divergence is data).
@@ -17,12 +17,28 @@ public record StepResult(
         double gradNorm,
         double lr,
         String checkpointPath,
-        long checkpointBytes) {
+        long checkpointBytes,
+        double checkpointSeconds) {
     public StepResult {
         if (tokens < 0) throw new IllegalArgumentException("step tokens " + tokens + " < 0");
         validation = validation == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(validation));
         if (checkpointPath == null) checkpointPath = "";
         if (checkpointBytes < 0) throw new IllegalArgumentException("checkpoint bytes " + checkpointBytes + " < 0");
+        if (!(checkpointSeconds >= 0)) {
+            throw new IllegalArgumentException("checkpoint seconds " + checkpointSeconds + " must be >= 0");
+        }
+    }
+
+    /** A step whose checkpoint save time was not measured. */
+    public StepResult(
+            double loss,
+            long tokens,
+            Map<String, Double> validation,
+            double gradNorm,
+            double lr,
+            String checkpointPath,
+            long checkpointBytes) {
+        this(loss, tokens, validation, gradNorm, lr, checkpointPath, checkpointBytes, 0);
     }
 
     /** A step with an evaluation but without norm, LR or checkpoint. */

@@ -1,13 +1,16 @@
 // One compute device of one node, as the coordinator knows it: the node's cluster address, the
 // device kind ("cpu" or "cuda"), the device's index on that node, and the "host:port" its
-// collective backend listens on (the rendezvous address the coordinator hands to every rank).
-// Guarantees: node, kind and index are set; id() is unique in a cluster and stable across
-// coordinator moves (it does not include the backend address, which changes when a worker restarts).
+// collective backend listens on (the rendezvous address the coordinator hands to every rank), and
+// the device's peak FLOP/s with where that number came from (for MFU; 0 and "" when unknown).
+// Guarantees: node, kind and index are set; peakFlops >= 0 and finite; id() is unique in a cluster
+// and stable across coordinator moves (it does not include the backend address, which changes when a
+// worker restarts).
 package dev.shoal.actors.worker;
 
 import dev.shoal.actors.serialization.ClusterMessage;
 
-public record WorkerInfo(String node, String deviceKind, int localIndex, String backendAddress)
+public record WorkerInfo(
+        String node, String deviceKind, int localIndex, String backendAddress, double peakFlops, String peakSource)
         implements ClusterMessage {
 
     public static final String CPU = "cpu";
@@ -20,6 +23,15 @@ public record WorkerInfo(String node, String deviceKind, int localIndex, String 
         }
         if (localIndex < 0) throw new IllegalArgumentException("worker local index " + localIndex + " < 0");
         if (backendAddress == null) backendAddress = "";
+        if (!(peakFlops >= 0) || Double.isInfinite(peakFlops)) {
+            throw new IllegalArgumentException("worker peak FLOP/s must be >= 0 and finite, got " + peakFlops);
+        }
+        if (peakSource == null) peakSource = "";
+    }
+
+    /** A device whose peak is not known. */
+    public WorkerInfo(String node, String deviceKind, int localIndex, String backendAddress) {
+        this(node, deviceKind, localIndex, backendAddress, 0, "");
     }
 
     /** A device without a collective backend address (yet). */
@@ -29,7 +41,12 @@ public record WorkerInfo(String node, String deviceKind, int localIndex, String 
 
     /** The same device, reachable for collectives at {@code address} ("host:port"). */
     public WorkerInfo withBackend(String address) {
-        return new WorkerInfo(node, deviceKind, localIndex, address);
+        return new WorkerInfo(node, deviceKind, localIndex, address, peakFlops, peakSource);
+    }
+
+    /** The same device with its peak FLOP/s ({@code source}: e.g. "configured", "measured", "h100 datasheet"). */
+    public WorkerInfo withPeak(double flops, String source) {
+        return new WorkerInfo(node, deviceKind, localIndex, backendAddress, flops, source);
     }
 
     /** e.g. "pekko://shoal@10.0.0.5:2552/cuda3". */

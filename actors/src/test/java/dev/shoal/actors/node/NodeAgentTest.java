@@ -41,9 +41,12 @@ class NodeAgentTest {
         NodeAgent.Workers w = p.receiveMessage();
         assertEquals(3, w.devices().size());
         for (int i = 0; i < 3; i++) {
+            WorkerInfo d = w.devices().get(i);
             assertEquals(
-                    new WorkerInfo("pekko://shoal", WorkerInfo.CPU, i),
-                    w.devices().get(i));
+                    new WorkerInfo("pekko://shoal", WorkerInfo.CPU, i), new WorkerInfo(d.node(), d.deviceKind(), i));
+            // No shoal.node.cpu-peak-flops: each rank's peak is the measured SGEMM rate.
+            assertTrue(d.peakFlops() > 1e8, "measured peak " + d.peakFlops());
+            assertTrue(d.peakSource().startsWith("measured: 1-thread OpenBLAS SGEMM"), d.peakSource());
             assertEquals("worker-cpu" + i, w.refs().get(i).path().name());
         }
         assertEquals(List.of(true, true, true), w.running());
@@ -59,6 +62,64 @@ class NodeAgentTest {
         }
         assertEquals(3, found);
         assertTrue(w.refs().stream().allMatch(r -> r.path().parent().name().equals("agent")));
+    }
+
+    @Test
+    void aNodeAgentDescribesItsDevicesAndItsLatestChecks() {
+        var config = ConfigFactory.parseString("shoal.node.cpu-ranks = 2\nshoal.node.cpu-peak-flops = 5e10");
+        java.util.concurrent.atomic.AtomicInteger runs = new java.util.concurrent.atomic.AtomicInteger();
+        var agent = kit.spawn(
+                NodeAgent.createNode(
+                        List.of(new CpuRanks()),
+                        config,
+                        null,
+                        () -> List.of(
+                                new StartupChecks.Check(
+                                        "clock", StartupChecks.Verdict.WARN, "run " + runs.incrementAndGet()),
+                                new StartupChecks.Check("open files", StartupChecks.Verdict.OK, "65536")),
+                        Duration.ofMillis(200)),
+                "described");
+        TestProbe<NodeAgent.NodeReport> p = kit.createTestProbe();
+        long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+        dev.shoal.proto.v1.NodeReport r;
+        do {
+            agent.tell(new NodeAgent.DescribeNode(p.ref()));
+            r = p.receiveMessage().report();
+        } while (runs.get() < 3 && System.nanoTime() < deadline);
+        assertTrue(runs.get() >= 3, "the checks re-run in the background: " + runs.get() + " runs");
+        assertEquals("pekko://shoal", r.getAddress());
+        assertEquals(1, r.getDevicesCount());
+        assertEquals("cpu", r.getDevices(0).getKind());
+        assertEquals(2, r.getDevices(0).getCount());
+        assertEquals(2, r.getDevices(0).getRunning());
+        assertEquals(5e10, r.getDevices(0).getPeakFlops());
+        assertEquals("configured (shoal.node.cpu-peak-flops)", r.getDevices(0).getPeakSource());
+        assertEquals(2, r.getChecksCount());
+        assertEquals("WARN", r.getChecks(0).getVerdict());
+        assertTrue(r.getChecks(0).getDetail().startsWith("run "), r.getChecks(0).getDetail());
+        assertTrue(r.getUptimeSeconds() > 0 && r.getHeapMaxBytes() > 0);
+
+        // It is found through the Receptionist under NODE_KEY (how the control plane finds every node).
+        TestProbe<Receptionist.Listing> listing = kit.createTestProbe();
+        kit.system().receptionist().tell(Receptionist.find(NodeAgent.NODE_KEY, listing.ref()));
+        assertEquals(
+                1,
+                listing.receiveMessage().getServiceInstances(NodeAgent.NODE_KEY).size());
+    }
+
+    @Test
+    void peaksComeFromTheConfigOrTheGpuName() {
+        assertEquals(
+                989.4e12, CudaDevices.datasheetPeak("NVIDIA H100 80GB HBM3").flops());
+        assertEquals(
+                "h200 datasheet (dense bf16)",
+                CudaDevices.datasheetPeak("NVIDIA H200").source());
+        assertEquals(DeviceDiscovery.Peak.UNKNOWN, CudaDevices.datasheetPeak("NVIDIA GeForce RTX 4090"));
+        var bad = assertThrows(IllegalArgumentException.class, () -> new CpuRanks()
+                .peak(ConfigFactory.parseString("shoal.node.cpu-peak-flops = -3"), 0));
+        assertTrue(bad.getMessage().contains("shoal.node.cpu-peak-flops must be >= 0"), bad.getMessage());
+        var gpu = new CudaDevices().peak(ConfigFactory.parseString("shoal.node.gpu-peak-flops = 1.5e14"), 0);
+        assertEquals(new DeviceDiscovery.Peak(1.5e14, "configured (shoal.node.gpu-peak-flops)"), gpu);
     }
 
     @Test

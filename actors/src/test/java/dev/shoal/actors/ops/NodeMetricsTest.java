@@ -56,7 +56,10 @@ class NodeMetricsTest {
                     .build());
             m.commError("timeout");
             m.workerStep(0.25);
-            m.gpuMemory(0, () -> 123456789L);
+            GpuMemory.register(m, 2, d -> {
+                if (d == 1) throw new IllegalStateException("device lost");
+                return new long[] {123456789L, 80L << 30};
+            });
             String s = m.scrape();
             assertLine(s, "shoal_step{node=\"n1\"} 8.0");
             assertLine(s, "shoal_loss{node=\"n1\"} 2.25");
@@ -71,7 +74,19 @@ class NodeMetricsTest {
             assertLine(s, "shoal_checkpoint_step{node=\"n1\"} 8.0");
             assertLine(s, "shoal_comm_errors_total{kind=\"timeout\",node=\"n1\"} 1.0");
             assertLine(s, "shoal_gpu_memory_used_bytes{device=\"0\",node=\"n1\"} 1.23456789E8");
+            assertLine(s, "shoal_gpu_memory_total_bytes{device=\"0\",node=\"n1\"} 8.589934592E10");
+            assertLine(s, "shoal_gpu_memory_used_bytes{device=\"1\",node=\"n1\"} NaN"); // a failed read
             assertTrue(s.contains("jvm_memory_used_bytes{"), "JVM memory is exported");
+        }
+    }
+
+    @Test
+    void aNodeWithoutGpusHasNoGpuMemorySeries() {
+        try (NodeMetrics m = new NodeMetrics("cpu-node")) {
+            GpuMemory.register(m, 0, d -> {
+                throw new AssertionError("no device to read");
+            });
+            assertTrue(!m.scrape().contains("shoal_gpu_memory"), "GPU memory series on a CPU node");
         }
     }
 

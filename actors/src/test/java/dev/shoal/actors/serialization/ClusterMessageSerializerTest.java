@@ -82,7 +82,8 @@ class ClusterMessageSerializerTest {
 
     private List<ClusterMessage> samples() {
         WorkerInfo w0 = new WorkerInfo("pekko://shoal@10.0.0.1:2552", WorkerInfo.CPU, 0);
-        WorkerInfo w1 = new WorkerInfo("pekko://shoal@10.0.0.2:2552", WorkerInfo.CUDA, 3, "10.0.0.2:40123");
+        WorkerInfo w1 = new WorkerInfo("pekko://shoal@10.0.0.2:2552", WorkerInfo.CUDA, 3, "10.0.0.2:40123")
+                .withPeak(989.4e12, "h100 datasheet (dense bf16)");
         Coordinator.RegisteredWorker r0 = new Coordinator.RegisteredWorker(w0, "pekko://shoal/user/worker-cpu0#1");
         Coordinator.RegisteredWorker r1 = new Coordinator.RegisteredWorker(w1, "pekko://shoal/user/worker-cuda3#2");
         Map<String, Coordinator.RegisteredWorker> workers = new LinkedHashMap<>();
@@ -142,6 +143,22 @@ class ClusterMessageSerializerTest {
                         "/ckpt/step-000057",
                         123),
                 new GpuWorker.FeedBatch(new StepRunner.Batch(4, 57, 1, new int[] {1, 2, 3}, new int[] {2, 3, 4})),
+                new dev.shoal.actors.node.NodeAgent.DescribeNode(probe()),
+                new dev.shoal.actors.node.NodeAgent.NodeReport(dev.shoal.proto.v1.NodeReport.newBuilder()
+                        .setAddress("pekko://shoal@10.0.0.2:2552")
+                        .addDevices(dev.shoal.proto.v1.DeviceGroup.newBuilder()
+                                .setKind("cuda")
+                                .setCount(8)
+                                .setRunning(7)
+                                .setPeakFlops(989.4e12)
+                                .setPeakSource("h100 datasheet (dense bf16)"))
+                        .addChecks(dev.shoal.proto.v1.NodeCheck.newBuilder()
+                                .setName("clock")
+                                .setVerdict("WARN")
+                                .setDetail("not synchronized"))
+                        .setUptimeSeconds(12.5)
+                        .setMetricsPort(9464)
+                        .build()),
                 new Coordinator.Subscribe(probe()),
                 new Coordinator.Published(dev.shoal.proto.v1.JobEvent.newBuilder()
                         .setJobId("job-1")
