@@ -1,4 +1,7 @@
 // A reusable barrier for the ranks of one in-JVM group that can be aborted and times out.
+// A waiter first spins for up to SPIN_NANOS on the (volatile) generation, then parks on the condition:
+// when the ranks arrive close together (every collective ends with a barrier) the hand-off costs a
+// cache-line transfer instead of a futex wake-up and a reschedule; when they do not, the spin is short.
 // Guarantees: await() returns only when every rank of this generation arrived; abort() wakes every
 // waiter with CommException(ABORTED); a timeout aborts the group and names the ranks that never came.
 package dev.shoal.runtime.comm;
@@ -17,7 +20,11 @@ final class GroupBarrier {
     private final Condition tripped = lock.newCondition();
     private final boolean[] arrived;
     private int waiting;
-    private long generation;
+    private volatile long generation; // written under lock, read by spinning waiters without it
+
+    /** How long a waiter spins before it parks. */
+    static final long SPIN_NANOS = 20_000;
+
     private volatile CommException broken;
 
     GroupBarrier(int parties, long timeoutMillis) {
@@ -28,19 +35,33 @@ final class GroupBarrier {
 
     /** Waits for all ranks; {@code what} names the operation in error messages. */
     void await(int rank, String what) {
+        long gen;
         lock.lock();
         try {
             throwIfBroken();
-            long gen = generation;
+            gen = generation;
             arrived[rank] = true;
             if (++waiting == parties) {
                 java.util.Arrays.fill(arrived, false);
                 waiting = 0;
-                generation++;
+                generation = gen + 1;
                 tripped.signalAll();
                 return;
             }
-            long left = timeoutNanos;
+        } finally {
+            lock.unlock();
+        }
+        // Spin briefly: the last rank usually arrives within microseconds.
+        long spinStart = System.nanoTime();
+        while (generation == gen && broken == null && System.nanoTime() - spinStart < SPIN_NANOS) {
+            Thread.onSpinWait();
+        }
+        if (generation != gen) {
+            return;
+        }
+        lock.lock();
+        try {
+            long left = timeoutNanos - (System.nanoTime() - spinStart);
             while (gen == generation) {
                 throwIfBroken();
                 if (left <= 0) {

@@ -13,7 +13,6 @@ import dev.shoal.comm.CommException;
 import dev.shoal.comm.Communicator;
 import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
-import java.nio.ByteBuffer;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import org.bytedeco.javacpp.BytePointer;
@@ -118,14 +117,14 @@ public final class InJvmWorld {
             long step = BLOCK_BYTES / dtype.bytesFor(1);
             for (long b = from; b < from + n; b += step) {
                 long m = Math.min(step, from + n - b);
-                ByteBuffer own = HostMemory.view(g.addr[rank], dtype, b, m);
+                long off = dtype.bytesFor(b), bytes = dtype.bytesFor(m);
+                long own = g.addr[rank] + off;
                 // 1. Reduce the block over the other ranks, in rank order, into this rank's buffer.
                 for (int r = 0; r < g.size; r++) {
-                    if (r != rank) Reduce.accumulate(own, HostMemory.view(g.addr[r], dtype, b, m), m, dtype, op);
+                    if (r != rank) Reduce.accumulate(own, g.addr[r] + off, m, dtype, op);
                 }
                 Reduce.finish(own, m, dtype, op, g.size);
                 // 2. Copy the reduced block into every peer's buffer.
-                long off = dtype.bytesFor(b), bytes = dtype.bytesFor(m);
                 for (int r = 0; r < g.size; r++) {
                     if (r != rank) HostMemory.copy(g.addr[r] + off, g.addr[rank] + off, bytes);
                 }
@@ -136,23 +135,17 @@ public final class InJvmWorld {
 
         /** Reduces chunk [from, from+n) over all ranks, in rank order, into acc (not a rank's buffer). */
         private void reduceChunk(long acc, long from, long n, DType dtype, ReduceOp op) {
-            ByteBuffer a = HostMemory.view(acc, dtype, 0, n);
+            long off = dtype.bytesFor(from);
             if (g.size == 1) {
-                HostMemory.copy(acc, g.addr[0] + dtype.bytesFor(from), dtype.bytesFor(n));
+                HostMemory.copy(acc, g.addr[0] + off, dtype.bytesFor(n));
             } else {
                 // rank 0 op rank 1 straight into acc (no copy of rank 0's chunk first), then the rest.
-                Reduce.combine(
-                        a,
-                        HostMemory.view(g.addr[0], dtype, from, n),
-                        HostMemory.view(g.addr[1], dtype, from, n),
-                        n,
-                        dtype,
-                        op);
+                Reduce.combine(acc, g.addr[0] + off, g.addr[1] + off, n, dtype, op);
             }
             for (int r = 2; r < g.size; r++) {
-                Reduce.accumulate(a, HostMemory.view(g.addr[r], dtype, from, n), n, dtype, op);
+                Reduce.accumulate(acc, g.addr[r] + off, n, dtype, op);
             }
-            Reduce.finish(a, n, dtype, op, g.size);
+            Reduce.finish(acc, n, dtype, op, g.size);
         }
 
         @Override

@@ -287,9 +287,8 @@ final class TcpCommunicator implements Communicator {
                 } else {
                     readFully(in, prev, seg, len);
                     long elems = len / dtype.bytesFor(1);
-                    ByteBuffer d = HostMemory.view(dst[s] + o, len);
-                    Reduce.combine(d, HostMemory.view(a[s] + o, len), HostMemory.view(seg, len), elems, dtype, op);
-                    if (s == finishStep) Reduce.finish(d, elems, dtype, op, size);
+                    Reduce.combine(dst[s] + o, a[s] + o, seg, elems, dtype, op);
+                    if (s == finishStep) Reduce.finish(dst[s] + o, elems, dtype, op, size);
                 }
                 ringProgress = received[s] + o + len;
                 Thread t = senderThread;
@@ -359,7 +358,7 @@ final class TcpCommunicator implements Communicator {
             long bytes = dtype.bytesFor(recvElems);
             if (size == 1) {
                 HostMemory.copy(out, in, bytes);
-                Reduce.finish(HostMemory.view(out, bytes), recvElems, dtype, op, 1);
+                Reduce.finish(out, recvElems, dtype, op, 1);
                 return;
             }
             // Ring reduce-scatter that ends with chunk `rank` in recv; the input stays untouched. Step s

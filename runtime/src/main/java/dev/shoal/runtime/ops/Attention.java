@@ -104,11 +104,13 @@ public final class Attention {
                         for (int j = 0; j <= i; j++) {
                             max = Math.max(max, row[j]);
                         }
+                        for (int j = 0; j <= i; j++) {
+                            row[j] -= max;
+                        }
+                        FastMath.expInPlace(row, 0, i + 1);
                         double sum = 0;
                         for (int j = 0; j <= i; j++) {
-                            float ev = FastMath.expf(row[j] - max);
-                            row[j] = ev;
-                            sum += ev;
+                            sum += row[j];
                         }
                         float inv = (float) (1.0 / sum);
                         for (int j = 0; j <= i; j++) {

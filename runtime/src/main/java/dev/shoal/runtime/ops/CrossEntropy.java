@@ -1,8 +1,9 @@
 // Softmax cross-entropy over the vocabulary, averaged over the targets that are not IGNORE_INDEX (-100),
 // as torch.nn.functional.cross_entropy does by default.
-// Guarantees: log-sum-exp per row in double; a target outside [0, V) that is not -100 is refused with
-// its position; dlogits may alias logits (the backward pass reads each row before writing it). With no
-// valid target at all, the loss is 0 and the gradient 0 (torch would give NaN).
+// Guarantees: log-sum-exp per row summed in double over float exps (FastMath, relative error < 3e-7
+// each); a target outside [0, V) that is not -100 is refused with its position; dlogits may alias
+// logits (the backward pass reads each row before writing it). With no valid target at all, the loss
+// is 0 and the gradient 0 (torch would give NaN).
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
@@ -109,7 +110,11 @@ public final class CrossEntropy {
                 // Softmax term for every class, minus the one-hot term at the target.
                 float sc = (float) scale;
                 for (int j = 0; j < v; j++) {
-                    xr[j] = sc * FastMath.expf(xr[j] - rowLse);
+                    xr[j] -= rowLse;
+                }
+                FastMath.expInPlace(xr, 0, v);
+                for (int j = 0; j < v; j++) {
+                    xr[j] = sc * xr[j];
                 }
                 xr[y] -= sc;
                 dlogits.write(row, xr, 0, v);
@@ -124,9 +129,14 @@ public final class CrossEntropy {
         for (int j = 0; j < v; j++) {
             max = Math.max(max, xr[j]);
         }
+        // exp(x − max) in float (bulk, vectorised; relative error < 3e-7 each), summed in double.
+        for (int j = 0; j < v; j++) {
+            xr[j] -= max;
+        }
+        FastMath.expInPlace(xr, 0, v);
         double sum = 0;
         for (int j = 0; j < v; j++) {
-            sum += Math.exp(xr[j] - max);
+            sum += xr[j];
         }
         return max + Math.log(sum);
     }

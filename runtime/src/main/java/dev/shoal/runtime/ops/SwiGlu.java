@@ -56,14 +56,19 @@ public final class SwiGlu {
     public static void activation(Compute cx, Tensor h, Tensor gate, Tensor up) {
         long total = h.numel();
         cx.par().forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
-            float[] g = Scratch.row(0, CHUNK), u = Scratch.row(1, CHUNK);
+            float[] g = Scratch.row(0, CHUNK), u = Scratch.row(1, CHUNK), ex = Scratch.row(2, CHUNK);
             for (long ch = cs; ch < ce; ch++) {
                 long off = ch * CHUNK;
                 int len = (int) Math.min(CHUNK, total - off);
                 gate.read(off, g, 0, len);
                 up.read(off, u, 0, len);
+                // e^(−g) in bulk (vectorised), then σ(g) = 1 / (1 + e^(−g)).
                 for (int i = 0; i < len; i++) {
-                    float sig = 1f / (1f + FastMath.expf(-g[i]));
+                    ex[i] = -g[i];
+                }
+                FastMath.expInPlace(ex, 0, len);
+                for (int i = 0; i < len; i++) {
+                    float sig = 1f / (1f + ex[i]);
                     u[i] = g[i] * sig * u[i];
                 }
                 h.write(off, u, 0, len);
@@ -98,6 +103,7 @@ public final class SwiGlu {
         long total = dh.numel();
         cx.par().forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
             float[] g = Scratch.row(0, CHUNK), u = Scratch.row(1, CHUNK), d = Scratch.row(2, CHUNK);
+            float[] ex = Scratch.row(3, CHUNK);
             for (long ch = cs; ch < ce; ch++) {
                 long off = ch * CHUNK;
                 int len = (int) Math.min(CHUNK, total - off);
@@ -105,7 +111,11 @@ public final class SwiGlu {
                 up.read(off, u, 0, len);
                 dh.read(off, d, 0, len);
                 for (int i = 0; i < len; i++) {
-                    float sig = 1f / (1f + FastMath.expf(-g[i]));
+                    ex[i] = -g[i];
+                }
+                FastMath.expInPlace(ex, 0, len);
+                for (int i = 0; i < len; i++) {
+                    float sig = 1f / (1f + ex[i]);
                     float di = d[i];
                     d[i] = di * u[i] * sig * (1f + g[i] * (1f - sig)); // dgate
                     u[i] = di * g[i] * sig; // dup

@@ -75,11 +75,13 @@ public final class TiledAttention {
                             for (int j = 0; j <= i; j++) {
                                 max = Math.max(max, row[j]);
                             }
+                            for (int j = 0; j <= i; j++) {
+                                row[j] -= max;
+                            }
+                            FastMath.expInPlace(row, 0, i + 1);
                             double sum = 0;
                             for (int j = 0; j <= i; j++) {
-                                float ev = FastMath.expf(row[j] - max);
-                                row[j] = ev;
-                                sum += ev;
+                                sum += row[j];
                             }
                             float inv = (float) (1.0 / sum);
                             for (int j = 0; j <= i; j++) {
@@ -147,11 +149,13 @@ public final class TiledAttention {
                             scratch.read(rowP, pr, 0, i + 1);
                             scratch.read(rowD, dr, 0, i + 1);
                             float l = lse.get(lseOff + i);
+                            for (int j = 0; j <= i; j++) {
+                                pr[j] -= l;
+                            }
+                            FastMath.expInPlace(pr, 0, i + 1);
                             double dot = 0;
                             for (int j = 0; j <= i; j++) {
-                                float p = FastMath.expf(pr[j] - l);
-                                pr[j] = p;
-                                dot += (double) p * dr[j];
+                                dot += (double) pr[j] * dr[j];
                             }
                             float fdot = (float) dot;
                             for (int j = 0; j <= i; j++) {

@@ -7,6 +7,7 @@
 package dev.shoal.runtime.ops;
 
 import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.FastMath;
 import dev.shoal.runtime.tensor.Scratch;
 import dev.shoal.runtime.tensor.Tensor;
 import java.util.function.Consumer;
@@ -52,9 +53,14 @@ public final class VocabShardCrossEntropy {
             for (long i = s; i < e; i++) {
                 logits.read(i * vl, xr, 0, vl);
                 float max = lse.get(i);
+                // exp(x − max) in float (bulk, vectorised), summed in double: as CrossEntropy.
+                for (int j = 0; j < vl; j++) {
+                    xr[j] -= max;
+                }
+                FastMath.expInPlace(xr, 0, vl);
                 double sum = 0;
                 for (int j = 0; j < vl; j++) {
-                    sum += Math.exp(xr[j] - max);
+                    sum += xr[j];
                 }
                 rowTarget.set(i, (float) sum);
             }
@@ -111,7 +117,11 @@ public final class VocabShardCrossEntropy {
                 logits.read(row, xr, 0, vl);
                 // Softmax term for this rank's columns, minus the one-hot term when the target is here.
                 for (int j = 0; j < vl; j++) {
-                    xr[j] = sc * (float) Math.exp(xr[j] - rowLse);
+                    xr[j] -= rowLse;
+                }
+                FastMath.expInPlace(xr, 0, vl);
+                for (int j = 0; j < vl; j++) {
+                    xr[j] = sc * xr[j];
                 }
                 int local = y - vocabStart;
                 if (local >= 0 && local < vl) {
