@@ -1,9 +1,10 @@
 // Rescale with real processes: `shoal node` JVMs with one CPU rank each train a tiny-model job with
-// replicated DP (tp 1) while its mesh is re-formed mid-run.
-// 1. `shoal scale --dp 3`, later `--dp 2`, on 3 JVMs: dp 2 → 3 → 2. Each rescale commits a checkpoint
-//    at the step boundary, re-forms the mesh under a new epoch and every rank reloads that state.
-// 2. Auto-grow (shoal.coordinator.auto-grow = on): the job starts on 2 JVMs (dp 2), a third node
-//    joins, and the mesh grows to dp 3 on its own.
+// replicated DP (tp 1) while its mesh is re-formed mid-run, dp 2 → 3 → 2 → 3:
+// 1. auto-grow (shoal.coordinator.auto-grow = on): the job starts on 2 JVMs (dp 2), a third node
+//    joins, and the mesh grows to dp 3 on its own;
+// 2. `shoal scale --dp 2`, then 3. `shoal scale --dp 3`, through node 0's control plane.
+// Each rescale commits a checkpoint at the step boundary, re-forms the mesh under a new epoch, and
+// every rank reloads that state. One cluster for all three keeps the test's JVM start-ups to three.
 // The nodes run the real engine behind PacedEngineStepRunner, which only lets the test hold steps
 // (a file) while it acts, so that the tiny model cannot finish before a JVM has started.
 // In both, every step's tokens (the global batch) are unchanged, and every step's loss agrees with the
@@ -85,102 +86,86 @@ class ClusterRescaleTest {
     }
 
     @Test
-    void scaleDp2To3To2MidRunKeepsTheBatchAndTheLosses() throws Exception {
+    void autoGrowThenScaleDownAndUpMidRunKeepTheBatchAndTheLosses() throws Exception {
         Path data = ClusterTrainTest.prepare(dir);
         JobSpec spec = spec(data, dir.resolve("ckpt"), STEPS);
         Map<Long, JsonNode> ref = reference(spec);
         long t0 = System.nanoTime();
-        cluster = LocalCluster.start(
-                dir.resolve("cluster"), new int[] {1, 1, 1}, jvmArgs("off"), Duration.ofSeconds(120));
+        cluster = LocalCluster.start(dir.resolve("cluster"), new int[] {1, 1}, jvmArgs(), Duration.ofSeconds(120));
         double up = (System.nanoTime() - t0) / 1e9;
-        cluster.awaitStatus(s -> s.workers().size() == 3, "3 registered ranks", Duration.ofSeconds(30));
-        subscribe();
-        submit(spec);
-        cluster.awaitStatus(s -> s.phase() == Phase.TRAINING && s.step() >= 3, "step 3", Duration.ofSeconds(60));
-
-        hold(true);
-        long grow = scaleWithCli(3);
-        hold(false);
-        Coordinator.Status three = cluster.awaitStatus(
-                s -> (s.phase() == Phase.TRAINING && s.meshRanks().size() == 3 && s.step() >= grow + 1) || !active(s),
-                "two steps at dp 3",
-                Duration.ofSeconds(60));
-        assertEquals(Phase.TRAINING, three.phase(), () -> three.message() + cluster.logTails());
-        assertEquals(3, three.spec().getParallelism().getDp());
-
-        hold(true);
-        long shrink = scaleWithCli(2);
-        hold(false);
-        Coordinator.Status done = cluster.awaitStatus(s -> !active(s), "the job to end", Duration.ofSeconds(90));
-        assertEquals(Phase.COMPLETED, done.phase(), () -> done.message() + cluster.logTails());
-        assertEquals(STEPS, done.step());
-        assertEquals(2, done.meshRanks().size(), "back at dp 2");
-
-        // The boundary checkpoints: the dp 2 → 3 one has 2 shards, the dp 3 → 2 one 3.
-        List<Long> ckpts =
-                done.checkpoints().stream().map(CheckpointInfo::getStep).toList();
-        assertEquals(List.of(grow - 1, shrink - 1, (long) STEPS), ckpts);
-        Path atShrink = Path.of(done.checkpoints().get(1).getPath());
-        assertTrue(Files.isRegularFile(atShrink.resolve("rank-00002.safetensors")), "3 shards at dp 3");
-        assertTrue(!Files.exists(Path.of(done.checkpoints().get(0).getPath(), "rank-00002.safetensors")));
-
-        double worst = compare(ref, STEPS);
-        List<String> rescales = timings();
-        assertEquals(2, rescales.size(), () -> "two rescales: " + phases);
-        System.out.printf(
-                "cluster rescale: tiny, tp 1, dp 2 -> 3 (from step %d) -> 2 (from step %d) over 3 JVMs, %d steps;"
-                        + " worst |loss - Trainer| %.2e (tol %.0e); cluster up %.1f s; box shared with other builds%n"
-                        + "  %s%n",
-                grow, shrink, STEPS, worst, TOL, up, String.join("\n  ", rescales));
-    }
-
-    @Test
-    void autoGrowAddsAReplicaWhenANodeJoins() throws Exception {
-        Path data = ClusterTrainTest.prepare(dir);
-        JobSpec spec = spec(data, dir.resolve("ckpt"), STEPS);
-        Map<Long, JsonNode> ref = reference(spec);
-        cluster = LocalCluster.start(dir.resolve("cluster"), new int[] {1, 1}, jvmArgs("on"), Duration.ofSeconds(120));
         cluster.awaitStatus(s -> s.workers().size() == 2, "2 registered ranks", Duration.ofSeconds(30));
         subscribe();
         submit(spec);
         Coordinator.Status before = cluster.awaitStatus(
                 s -> s.phase() == Phase.TRAINING && s.step() >= 2, "step 2", Duration.ofSeconds(60));
+
+        // 1. Auto-grow: a third node joins; the mesh grows to dp 3 on its own.
         hold(true);
         long added = System.nanoTime();
-        cluster.addNode(1, Duration.ofSeconds(60));
+        cluster.addNode(1, Duration.ofSeconds(120));
         double joined = (System.nanoTime() - added) / 1e9;
         cluster.awaitStatus(
                 s -> s.phase() == Phase.RESCALING || !active(s), "RESCALING by auto-grow", Duration.ofSeconds(30));
         hold(false);
-        Coordinator.Status grown = cluster.awaitStatus(
+        Coordinator.Status three = cluster.awaitStatus(
                 s -> (s.phase() == Phase.TRAINING && s.meshRanks().size() == 3) || !active(s),
                 "the dp 3 mesh",
                 Duration.ofSeconds(60));
-        double formed = (System.nanoTime() - added) / 1e9;
-        assertEquals(Phase.TRAINING, grown.phase(), () -> grown.message() + cluster.logTails());
-        assertTrue(grown.meshEpoch() > before.meshEpoch());
+        assertEquals(Phase.TRAINING, three.phase(), () -> three.message() + cluster.logTails());
+        assertEquals(3, three.spec().getParallelism().getDp());
+        assertTrue(three.meshEpoch() > before.meshEpoch());
+        long grown = three.checkpoints().get(0).getStep() + 1;
+        cluster.awaitStatus(s -> s.step() >= grown + 1 || !active(s), "two steps at dp 3", Duration.ofSeconds(60));
+
+        // 2. `shoal scale --dp 2`: the free rank stays free (auto-grow reacts to new workers only).
+        hold(true);
+        long shrink = scaleWithCli(2);
+        hold(false);
+        cluster.awaitStatus(
+                s -> (s.phase() == Phase.TRAINING && s.meshRanks().size() == 2 && s.step() >= shrink + 1) || !active(s),
+                "two steps at dp 2",
+                Duration.ofSeconds(60));
+
+        // 3. `shoal scale --dp 3` again.
+        hold(true);
+        long regrow = scaleWithCli(3);
+        hold(false);
         Coordinator.Status done = cluster.awaitStatus(s -> !active(s), "the job to end", Duration.ofSeconds(90));
         assertEquals(Phase.COMPLETED, done.phase(), () -> done.message() + cluster.logTails());
         assertEquals(STEPS, done.step());
         assertEquals(3, done.meshRanks().size());
+
+        // One boundary checkpoint per rescale, with the shards of the mesh that wrote it.
+        List<Long> ckpts =
+                done.checkpoints().stream().map(CheckpointInfo::getStep).toList();
+        assertEquals(List.of(grown - 1, shrink - 1, regrow - 1, (long) STEPS), ckpts);
+        int[] shards = {2, 3, 2, 3};
+        for (int i = 0; i < shards.length; i++) {
+            Path d = Path.of(done.checkpoints().get(i).getPath());
+            assertTrue(
+                    Files.isRegularFile(d.resolve(String.format("rank-%05d.safetensors", shards[i] - 1))), d::toString);
+            assertTrue(!Files.exists(d.resolve(String.format("rank-%05d.safetensors", shards[i]))), d::toString);
+        }
+
         double worst = compare(ref, STEPS);
         List<String> rescales = timings();
-        assertEquals(1, rescales.size(), () -> "one rescale: " + phases);
+        assertEquals(3, rescales.size(), () -> "three rescales: " + phases);
         assertTrue(rescales.get(0).contains("auto-grow: 3 ranks registered"), rescales.get(0));
+        assertTrue(rescales.get(1).contains("requested through the control plane"), rescales.get(1));
         System.out.printf(
-                "cluster auto-grow: tiny, tp 1, dp 2 over 2 JVMs, %d steps; a third node joined %.1f s after it"
-                        + " started, dp 3 TRAINING %.1f s after it started; worst |loss - Trainer| %.2e;"
-                        + " box shared with other builds%n  %s%n",
-                STEPS, joined, formed, worst, rescales.get(0));
+                "cluster rescale: tiny, tp 1, dp 2 -> 3 (auto-grow, from step %d) -> 2 (from step %d) -> 3 (from step"
+                        + " %d), %d steps; the third node joined %.1f s after it started; worst |loss - Trainer|"
+                        + " %.2e (tol %.0e); cluster up %.1f s; box shared with other builds%n  %s%n",
+                grown, shrink, regrow, STEPS, joined, worst, TOL, up, String.join("\n  ", rescales));
     }
 
-    private List<String> jvmArgs(String autoGrow) {
+    private List<String> jvmArgs() {
         return List.of(
                 "-Dshoal.node.engine=dev.shoal.actors.engine.PacedEngineStepRunner$Factory",
                 "-Dshoal.test.hold-file=" + dir.resolve("hold"),
                 "-Dshoal.test.min-step-millis=100",
                 "-Dshoal.coordinator.step-timeout=120s",
-                "-Dshoal.coordinator.auto-grow=" + autoGrow);
+                "-Dshoal.coordinator.auto-grow=on");
     }
 
     /** Holds (true) or releases every rank's next step. */
