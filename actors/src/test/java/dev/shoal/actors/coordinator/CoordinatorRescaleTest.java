@@ -76,7 +76,7 @@ class CoordinatorRescaleTest {
         Coordinator.Status last = null;
         while (System.nanoTime() < deadline) {
             c.tell(new Coordinator.GetStatus(probe.ref()));
-            last = probe.receiveMessage(Duration.ofSeconds(5));
+            last = probe.receiveMessage(Duration.ofSeconds(15));
             if (p.test(last)) return last;
             try {
                 Thread.sleep(10);
@@ -102,7 +102,7 @@ class CoordinatorRescaleTest {
 
     @Test
     void aScaleReformsAtTheNextStepBoundaryFromACheckpointTakenThere() {
-        var factory = new TestStepRunner.Factory(30, -1, true);
+        var factory = new TestStepRunner.Factory(5, -1, true);
         var c = start(3, factory);
         TestProbe<Coordinator.Published> events = kit.createTestProbe();
         c.tell(new Coordinator.Subscribe(events.ref()));
@@ -110,7 +110,9 @@ class CoordinatorRescaleTest {
         Coordinator.Status before = await(c, s -> s.phase() == Phase.TRAINING && s.step() >= 3, "step 3");
         assertEquals(2, before.meshRanks().size());
 
+        factory.hold(true); // steps wait while the test acts (a fast machine would finish the job first)
         StatusReply<Coordinator.ScaleAccepted> up = scale(c, 3);
+        factory.hold(false);
         assertTrue(up.isSuccess(), () -> up.getError().getMessage());
         long effective = up.getValue().effectiveStep();
         Coordinator.Status grown =
@@ -128,7 +130,9 @@ class CoordinatorRescaleTest {
 
         // Shrink back to 2; the boundary again reloads a committed step.
         Coordinator.Status at = await(c, s -> s.step() >= effective + 2, "two steps on dp 3");
+        factory.hold(true);
         assertTrue(scale(c, 2).isSuccess());
+        factory.hold(false);
         Coordinator.Status shrunk =
                 await(c, s -> s.phase() == Phase.TRAINING && s.meshRanks().size() == 2, "the dp 2 mesh");
         assertEquals(at.meshEpoch() + 1, shrunk.meshEpoch());
