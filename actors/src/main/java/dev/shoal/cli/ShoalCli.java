@@ -32,6 +32,7 @@ import picocli.CommandLine.Command;
             StatusCommand.class,
             WatchCommand.class,
             StopCommand.class,
+            ScaleCommand.class,
             SimulateCommand.class
         })
 public final class ShoalCli implements Runnable {

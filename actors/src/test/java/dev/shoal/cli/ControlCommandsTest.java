@@ -283,6 +283,53 @@ class ControlCommandsTest {
     }
 
     @Test
+    @Order(6)
+    void scaleRefusesNamingTheValueAndRescalesARunningJob() throws Exception {
+        ShoalCliTest.Run r = run("scale", "--dp", "2");
+        assertEquals(6, r.code(), r::toString);
+        assertTrue(r.err().contains("no running job"), r.err());
+        assertOneLine(r.err());
+
+        // 1 of the 2 ranks trains; global batch 8 in micro-batches of 2.
+        r = run("submit", jobFile("scale.conf", 100_000, 1, "").toString());
+        assertEquals(0, r.code(), r::toString);
+        awaitStatus(s -> s.phase() == Phase.TRAINING && s.step() >= 1);
+
+        r = run("scale", "--dp", "3");
+        assertEquals(2, r.code(), r::toString);
+        assertTrue(
+                r.err()
+                        .contains(
+                                "dp 3: global_batch 8 is not divisible by micro_batch 2 × dp 3; dp 1, 2 or 4 would work"),
+                r.err());
+        assertOneLine(r.err());
+        r = run("scale", "--dp", "4");
+        assertEquals(6, r.code(), r::toString);
+        assertTrue(r.err().contains("dp 4: tp 1 × pp 1 × dp 4 = 4 ranks, but 2 are registered"), r.err());
+
+        r = run("scale", "--dp", "2");
+        assertEquals(0, r.code(), r::toString);
+        assertTrue(r.out().startsWith("rescaling to dp 2: the new mesh trains from step "), r.out());
+        var grown =
+                awaitStatus(s -> s.phase() == Phase.TRAINING && s.meshRanks().size() == 2);
+        assertEquals(2, grown.spec().getParallelism().getDp());
+        assertEquals(1, grown.checkpoints().size(), "the boundary step's checkpoint");
+        run("stop");
+    }
+
+    private static dev.shoal.actors.coordinator.Coordinator.Status awaitStatus(
+            java.util.function.Predicate<dev.shoal.actors.coordinator.Coordinator.Status> p) throws Exception {
+        long deadline = System.nanoTime() + java.time.Duration.ofSeconds(30).toNanos();
+        var s = cluster.status();
+        while (!p.test(s)) {
+            if (System.nanoTime() > deadline) throw new AssertionError("timed out; last status " + s);
+            Thread.sleep(20);
+            s = cluster.status();
+        }
+        return s;
+    }
+
+    @Test
     void theServerAddressComesFromTheFlagThenTheEnvironmentThenTheConfig() {
         var config = ConfigFactory.parseString("shoal.grpc.client-server = \"10.0.0.9:7000\"");
         assertEquals("h:1", ControlClient.serverAddress("h:1", Map.of("SHOAL_SERVER", "e:2"), config));
@@ -298,7 +345,7 @@ class ControlCommandsTest {
 
     @Test
     void everyCommandHasHelpWithItsExitCodes() {
-        for (String cmd : List.of("submit", "status", "watch", "stop")) {
+        for (String cmd : List.of("submit", "status", "watch", "stop", "scale")) {
             ShoalCliTest.Run r = ShoalCliTest.run(cmd, "--help");
             assertEquals(0, r.code(), cmd);
             assertTrue(r.out().contains("Usage: shoal " + cmd), r.out());

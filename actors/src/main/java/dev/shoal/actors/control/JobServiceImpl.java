@@ -4,8 +4,10 @@
 // Status codes: INVALID_ARGUMENT for a spec with problems (every one named by field); NOT_FOUND for a
 // job id the coordinator does not know (it keeps the latest job; an empty id means that job);
 // FAILED_PRECONDITION when the cluster's state refuses the call (a job is already running, the job
-// is not running); UNAVAILABLE when the coordinator does not answer within shoal.grpc.ask-timeout;
-// UNIMPLEMENTED for Scale (elasticity is not built yet).
+// is not running; a Scale the cluster cannot take now); UNAVAILABLE when the coordinator does not
+// answer within shoal.grpc.ask-timeout. Scale: INVALID_ARGUMENT for a dp that can never work (below 1,
+// not dividing the global batch, above max_dp), FAILED_PRECONDITION for one the cluster cannot take
+// now (too few registered ranks, the job not TRAINING, no checkpoint_dir, the mesh already at it).
 //
 // Job slots (shoal.coordinator.job-slots > 1): Submit goes to a slot without a running job (trying
 // the next free one when a slot refuses because it just got busy; FAILED_PRECONDITION naming every
@@ -187,11 +189,27 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void scale(ScaleRequest req, StreamObserver<ScaleResponse> out) {
-        out.onError(Status.UNIMPLEMENTED
-                .withDescription("Scale: elasticity (the RESCALING phase) is not built yet; a job keeps the"
-                        + " parallelism it was submitted with (stop it and submit again with another"
-                        + " parallelism.dp; it resumes from its last committed checkpoint only once resume is built)")
-                .asRuntimeException());
+        withJob(
+                req.getJobId(),
+                out,
+                s -> this.<StatusReply<Coordinator.ScaleAccepted>>ask(
+                        r -> new Coordinator.ScaleJob(req.getDp(), "requested through the control plane", r),
+                        out,
+                        reply -> {
+                            if (reply.isSuccess()) {
+                                out.onNext(ScaleResponse.newBuilder()
+                                        .setEffectiveStep(reply.getValue().effectiveStep())
+                                        .build());
+                                out.onCompleted();
+                            } else {
+                                String msg = reply.getError().getMessage();
+                                Status code = msg.startsWith(Coordinator.INVALID_SCALE)
+                                        ? Status.INVALID_ARGUMENT
+                                        : Status.FAILED_PRECONDITION;
+                                out.onError(code.withDescription("job " + s.jobId() + ": " + msg)
+                                        .asRuntimeException());
+                            }
+                        }));
     }
 
     // ------------------------------------------------------------------ helpers

@@ -1,6 +1,6 @@
 // The HOCON job file → the JobSpec that `shoal submit` sends. The file is the one `shoal train` reads
 // (train { ... }, runtime/train/JobConfigReader, every key and default documented in docs/training.md)
-// plus an optional `train.parallelism { tp, pp, dp, zero1, recompute }` for the cluster.
+// plus an optional `train.parallelism { tp, pp, dp, zero1, recompute, max-dp }` for the cluster.
 //
 // Guarantees: every mistake in the file fails with a JobConfigException that names the file and the
 // full key (`job.conf: train.parallelism.dp = 0: must be >= 1`); relative paths (data.dir,
@@ -36,7 +36,7 @@ import java.util.TreeSet;
 public final class JobSpecs {
 
     /** Keys allowed under train.parallelism. */
-    public static final List<String> PARALLELISM_KEYS = List.of("tp", "pp", "dp", "zero1", "recompute");
+    public static final List<String> PARALLELISM_KEYS = List.of("tp", "pp", "dp", "zero1", "recompute", "max-dp");
 
     private JobSpecs() {}
 
@@ -131,7 +131,8 @@ public final class JobSpecs {
         if (!root.hasPath("train.parallelism"))
             return Parallelism.newBuilder().setTp(1).setPp(1).setDp(1).build();
         if (root.getValue("train.parallelism").valueType() != ConfigValueType.OBJECT) {
-            throw new JobConfigException("train.parallelism must be an object { tp, pp, dp, zero1, recompute }");
+            throw new JobConfigException(
+                    "train.parallelism must be an object { tp, pp, dp, zero1, recompute, max-dp }");
         }
         Config c = root.getConfig("train.parallelism");
         Set<String> unknown = new TreeSet<>(c.root().keySet());
@@ -146,6 +147,7 @@ public final class JobSpecs {
                 .setDp(size(c, p, "dp"))
                 .setZero1(flag(c, p, "zero1"))
                 .setRecompute(flag(c, p, "recompute"))
+                .setMaxDp(c.hasPath("max-dp") ? size(c, p, "max-dp") : 0)
                 .build();
     }
 

@@ -2,10 +2,12 @@
 // the registered workers, the mesh epochs and the committed checkpoints are rebuilt from the
 // journal wherever the singleton (re)starts.
 //
-// Phases: IDLE → FORMING → TRAINING ⇄ RECOVERING → COMPLETED | FAILED (RESCALING comes later). A
-// lost mesh worker, a StepFailed or a step timeout starts RECOVERING: MeshLost is journaled (new
-// epoch), the old mesh is aborted, the live workers are probed, RemeshPolicy picks the mesh and the
-// job goes on from the last committed checkpoint (see Recovery and docs/cluster.md "Recovery").
+// Phases: IDLE → FORMING → TRAINING ⇄ RECOVERING | RESCALING → COMPLETED | FAILED. A lost mesh
+// worker, a StepFailed or a step timeout starts RECOVERING: MeshLost is journaled (new epoch), the
+// old mesh is aborted, the live workers are probed, RemeshPolicy picks the mesh and the job goes on
+// from the last committed checkpoint (see Recovery and docs/cluster.md "Recovery"). ScaleJob or
+// auto-grow journals ScaleRequested (RESCALING); training goes on to a step boundary with a committed
+// checkpoint, then the mesh re-forms at the new dp from it (see Rescale, RescalePolicy).
 //
 // Guarantees:
 // - Only the coordinator decides the mesh; every mesh gets a new, higher epoch (invariant 6).
@@ -165,6 +167,19 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                         checkpoints,
                         l.cause(),
                         Math.max(lastStep, l.step()));
+            } else if (e instanceof ScaleRequested r) {
+                var par = spec.getParallelism().toBuilder().setDp(r.dp());
+                return new State(
+                        jobId,
+                        spec.toBuilder().setParallelism(par).build(),
+                        Phase.RESCALING,
+                        meshEpoch,
+                        meshRanks,
+                        meshStartStep,
+                        workers,
+                        checkpoints,
+                        r.cause(),
+                        lastStep);
             } else if (e instanceof JobCompleted c) {
                 return new State(
                         jobId,
@@ -219,6 +234,18 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     /** Starts sending {@link Published} events to {@code subscriber} until it stops; idempotent. */
     public record Subscribe(ActorRef<Published> subscriber) implements Command, ClusterMessage {}
+
+    /**
+     * Re-forms the running job's mesh at {@code dp} at the next step boundary (RESCALING); answered
+     * with the first step trained at the new size, or a refusal (INVALID_SCALE: a wrong request).
+     */
+    public record ScaleJob(int dp, String cause, ActorRef<StatusReply<ScaleAccepted>> replyTo)
+            implements Command, ClusterMessage {}
+
+    public record ScaleAccepted(long effectiveStep) implements ClusterMessage {}
+
+    /** The start of a refusal of ScaleJob whose request is wrong (the control plane maps it to INVALID_ARGUMENT). */
+    public static final String INVALID_SCALE = "invalid scale: ";
 
     /** One event for subscribers: a phase change, the metrics of a finished step, or a checkpoint. */
     public record Published(JobEvent event) implements ClusterMessage {}
@@ -324,6 +351,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** The mesh before {@code epoch} is gone after step {@code step}: RECOVERING under {@code epoch}. */
     public record MeshLost(long epoch, long step, String cause) implements Event {}
 
+    /** The job's dp becomes {@code dp}: RESCALING until the mesh re-forms at the next step boundary. */
+    public record ScaleRequested(int dp, String cause) implements Event {}
+
     // ================================================================== behavior
 
     /** A mesh being formed: ranks that have not yet answered JoinMesh. Not persisted. */
@@ -370,6 +400,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private Recovery recovery; // the running or last recovery; null: none since start
     private boolean recoveryFirstStep; // publish the first step after a recovery
     private int recoveriesInARow; // since a step beyond lostAtStep finished
+    private Rescale rescale; // the running or last rescale; null: none since start
     private long lostAtStep = -1; // progress when the last mesh was lost
     /** How long a worker gets to answer a recovery probe (a dead JVM never does). */
     static final java.time.Duration PROBE_TIMEOUT = java.time.Duration.ofSeconds(2);
@@ -457,6 +488,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(GetStatus.class, this::onGetStatus)
                 .onCommand(CommitCheckpoint.class, this::onCommitCheckpoint)
                 .onCommand(StopJob.class, this::onStop)
+                .onCommand(ScaleJob.class, this::onScale)
                 .onCommand(WorkersListed.class, this::onWorkersListed)
                 .onCommand(WorkerDescribed.class, this::onWorkerDescribed)
                 .onCommand(FormMesh.class, this::onFormMesh)
@@ -626,7 +658,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         RegisteredWorker w = new RegisteredWorker(cmd.info(), ref);
         if (w.equals(state.workers().get(cmd.info().id()))) return Effect().none();
-        return Effect().persist(new WorkerRegistered(w));
+        ScaleRequested grow = autoGrow(
+                state,
+                state.workers().size() + (state.workers().containsKey(w.info().id()) ? 0 : 1));
+        if (grow == null) return Effect().persist(new WorkerRegistered(w));
+        return Effect().persist(List.of(new WorkerRegistered(w), grow)).thenRun(s -> rescaling(s, grow));
     }
 
     // ------------------------------------------------------------------ mesh forming
@@ -712,6 +748,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             recovery.resumeStep = f.startStep();
             recoveryFirstStep = true;
         }
+        if (state.phase() == Phase.RESCALING && rescale != null) rescale.formed(f.startStep());
         return Effect()
                 .persist(new MeshFormed(f.epoch(), f.ranks(), f.startStep()))
                 .thenRun(this::announce)
@@ -740,7 +777,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private Effect<Event, State> onStepAnswer(State state, StepAnswer cmd) {
         Training t = training;
-        if (t == null || state.phase() != Phase.TRAINING) return Effect().none();
+        if (t == null || !stepping(state)) return Effect().none();
         GpuWorker.StepReply r = cmd.reply();
         if (r.epoch() != t.epoch || r.step() != t.step || !t.pending.contains(r.rank()))
             return Effect().none();
@@ -794,6 +831,20 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                                     .setCause(done)
                                     .setSeconds((System.nanoTime() - recovery.detectedNanos) / 1e9)));
         }
+        if (rescale != null && rescale.firstStepPending) {
+            rescale.firstStepPending = false;
+            String done = rescale.firstStepSummary(step);
+            ctx.getLog().info("job {}: {}", state.jobId(), done);
+            publish(
+                    state,
+                    JobEvent.newBuilder()
+                            .setPhase(PhaseChange.newBuilder()
+                                    .setFrom(Phase.TRAINING)
+                                    .setTo(Phase.TRAINING)
+                                    .setMeshEpoch(state.meshEpoch())
+                                    .setCause(done)
+                                    .setSeconds((System.nanoTime() - rescale.boundaryNanos) / 1e9)));
+        }
         for (ActorRef<DataLoader.Command> l : t.loaders) l.tell(new DataLoader.Advance(t.epoch, step));
         return nextStep(state);
     }
@@ -812,7 +863,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** Starts the step after the last completed one, or completes the job after its last step. */
     private Effect<Event, State> nextStep(State state) {
         Training t = training;
-        if (t == null || state.phase() != Phase.TRAINING || !t.pending.isEmpty())
+        if (t == null || !stepping(state) || !t.pending.isEmpty())
             return Effect().none();
         if (t.lastCompleted >= state.spec().getSteps()) {
             long step = t.lastCompleted;
@@ -823,12 +874,17 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                     .thenRun(this::announce)
                     .thenRun(this::leaveMesh);
         }
+        // RESCALING: re-form once the last completed step's state is committed; else checkpoint this step.
+        boolean rescaleBoundary = state.phase() == Phase.RESCALING;
+        if (rescaleBoundary && t.lastCompleted == state.lastCheckpointStep()) return reformAtBoundary(state);
         t.step = t.lastCompleted + 1;
         JobSpec spec = state.spec();
         boolean last = t.step == spec.getSteps();
         boolean evaluate = last || (spec.getEvalInterval() > 0 && t.step % spec.getEvalInterval() == 0);
         boolean checkpoint = !spec.getCheckpointDir().isBlank()
-                && (last || (spec.getCheckpointInterval() > 0 && t.step % spec.getCheckpointInterval() == 0));
+                && (last
+                        || rescaleBoundary
+                        || (spec.getCheckpointInterval() > 0 && t.step % spec.getCheckpointInterval() == 0));
         String ckptDir = checkpoint ? spec.getCheckpointDir() : "";
         t.round = new StepRound(t.epoch, t.step, t.ranks.size(), ckptDir);
         for (int rank = 0; rank < t.ranks.size(); rank++) {
@@ -866,6 +922,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         training = null;
         timers.cancel("step");
         lostAtStep = Math.max(lostAtStep, step);
+        rescale = null;
         if (++recoveriesInARow > settings.maxRecoveries()) {
             ctx.getLog().warn("job {} failed: {} ({} recoveries in a row)", state.jobId(), cause, recoveriesInARow - 1);
             return new JobFailed(
@@ -952,6 +1009,105 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         int dp = world / (par.getTp() * par.getPp());
         if (dp == par.getDp()) return spec;
         return spec.toBuilder().setParallelism(par.toBuilder().setDp(dp)).build();
+    }
+
+    // ------------------------------------------------------------------ rescale
+
+    private Effect<Event, State> onScale(State state, ScaleJob cmd) {
+        if (!state.active()) {
+            return Effect().reply(cmd.replyTo(), StatusReply.error("no running job (phase " + state.phase() + ")"));
+        }
+        RescalePolicy.Decision d = RescalePolicy.request(
+                cmd.dp(), rescaleView(state), state.workers().size());
+        if (!d.ok()) {
+            String why = (d.kind() == RescalePolicy.Kind.INVALID ? INVALID_SCALE : "") + d.refusal();
+            return Effect().reply(cmd.replyTo(), StatusReply.error(why));
+        }
+        ScaleRequested e = scaleEvent(state, cmd.dp(), cmd.cause().isBlank() ? "requested" : cmd.cause());
+        long effective = boundaryStep(state) + 1;
+        return Effect()
+                .persist(e)
+                .thenRun(s -> rescaling(s, e))
+                .thenReply(cmd.replyTo(), s -> StatusReply.success(new ScaleAccepted(effective)));
+    }
+
+    /** Auto-grow (shoal.coordinator.auto-grow): a ScaleRequested when {@code registered} ranks hold more replicas. */
+    private ScaleRequested autoGrow(State state, int registered) {
+        if (!settings.autoGrow() || training == null || state.phase() != Phase.TRAINING) return null;
+        RescalePolicy.Job job = rescaleView(state);
+        int dp = RescalePolicy.grow(
+                registered, job.tp(), job.pp(), job.meshDp(), job.maxDp(), job.globalBatch(), job.microBatch());
+        if (dp == 0 || !RescalePolicy.request(dp, job, registered).ok()) return null;
+        return scaleEvent(state, dp, "auto-grow: " + registered + " ranks registered");
+    }
+
+    private ScaleRequested scaleEvent(State state, int dp, String why) {
+        RescalePolicy.Job job = rescaleView(state);
+        return new ScaleRequested(
+                dp, "rescaling dp " + job.meshDp() + " → " + dp + " after step " + boundaryStep(state) + ": " + why);
+    }
+
+    /** After ScaleRequested is journaled: announce RESCALING; the step loop finds the boundary. */
+    private void rescaling(State state, ScaleRequested e) {
+        rescale = new Rescale(e.dp(), e.cause());
+        ctx.getLog().info("job {} RESCALING: {}", state.jobId(), e.cause());
+        announce(state);
+        ctx.getSelf().tell(new RunNextStep());
+    }
+
+    /** What RescalePolicy needs to know of the running job. */
+    private RescalePolicy.Job rescaleView(State state) {
+        var par = state.spec().getParallelism();
+        int maxDp = par.getMaxDp() > 0 ? par.getMaxDp() : settings.maxDp();
+        return new RescalePolicy.Job(
+                training == null ? Phase.FORMING : state.phase(),
+                par.getTp(),
+                par.getPp(),
+                state.meshRanks().size() / (par.getTp() * par.getPp()),
+                state.spec().getGlobalBatch(),
+                state.spec().getMicroBatch(),
+                maxDp,
+                !state.spec().getCheckpointDir().isBlank(),
+                training == null ? state.lastStep() : boundaryStep(state),
+                state.spec().getSteps());
+    }
+
+    /** The step whose committed state a rescale asked for now reloads: the running step if it checkpoints. */
+    private long boundaryStep(State state) {
+        Training t = training;
+        if (t == null) return state.lastStep();
+        if (!t.pending.isEmpty() && t.round != null)
+            return t.round.checkpointDir().isEmpty() ? t.step + 1 : t.step;
+        return t.lastCompleted == state.lastCheckpointStep() ? t.lastCompleted : t.lastCompleted + 1;
+    }
+
+    /** RESCALING at a step whose state is committed: leave the old mesh, form the new one from it. */
+    private Effect<Event, State> reformAtBoundary(State state) {
+        int dp = state.spec().getParallelism().getDp();
+        if (rescale == null) rescale = new Rescale(dp, state.message()); // the singleton moved meanwhile
+        rescale.boundaryNanos = System.nanoTime();
+        leaveMesh(state);
+        var par = state.spec().getParallelism();
+        int world = par.getTp() * par.getPp() * dp;
+        List<RegisteredWorker> all = new ArrayList<>(state.workers().values());
+        if (all.size() < world) {
+            return recover(
+                    state,
+                    "rescale to dp " + dp + " needs " + world + " ranks; only " + all.size() + " are registered");
+        }
+        rescale.remeshedNanos = System.nanoTime();
+        ctx.getLog()
+                .info(
+                        "job {}: re-forming at dp {} from the checkpoint of step {}",
+                        state.jobId(),
+                        dp,
+                        state.lastCheckpointStep());
+        return formMesh(state, all, new ParallelDims(par.getTp(), par.getPp(), dp, world));
+    }
+
+    /** TRAINING or RESCALING: the mesh trains steps. */
+    private static boolean stepping(State state) {
+        return state.phase() == Phase.TRAINING || state.phase() == Phase.RESCALING;
     }
 
     // ------------------------------------------------------------------ helpers
@@ -1053,7 +1209,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (!state.active()) return false;
         if (forming != null) return forming.ranks().contains(workerId);
         // A recovered FORMING job has no mesh yet: FormMesh checks the remaining ranks.
-        return state.phase() == Phase.TRAINING && state.meshRanks().contains(workerId);
+        return stepping(state) && state.meshRanks().contains(workerId);
         // (RECOVERING without a forming mesh: the probe decides who is alive.)
     }
 
@@ -1093,7 +1249,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .setCause(
                         announcedPhase == Phase.RECOVERING && state.phase() == Phase.TRAINING && recovery != null
                                 ? state.message() + "; " + recovery.formedSummary()
-                                : state.message())
+                                : announcedPhase == Phase.RESCALING
+                                                && state.phase() == Phase.TRAINING
+                                                && rescale != null
+                                        ? state.message() + "; " + rescale.formedSummary()
+                                        : state.message())
                 .setSeconds((now - phaseSinceNanos) / 1e9)
                 .build();
         if (state.phase() != announcedPhase) phaseSinceNanos = now;

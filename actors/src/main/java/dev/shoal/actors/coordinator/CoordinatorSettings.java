@@ -13,12 +13,15 @@ public record CoordinatorSettings(
         Duration describeTimeout,
         Duration stepTimeout,
         Duration recoveryGrace,
-        int maxRecoveries) {
+        int maxRecoveries,
+        boolean autoGrow,
+        int maxDp) {
     public CoordinatorSettings {
         if (persistenceId.isBlank()) throw new IllegalArgumentException("shoal.coordinator.persistence-id is empty");
         if (snapshotEvery < 1) {
             throw new IllegalArgumentException("shoal.coordinator.snapshot-every must be >= 1, got " + snapshotEvery);
         }
+        if (maxDp < 0) throw new IllegalArgumentException("shoal.coordinator.max-dp must be >= 0, got " + maxDp);
         if (keepSnapshots < 1) {
             throw new IllegalArgumentException("shoal.coordinator.keep-snapshots must be >= 1, got " + keepSnapshots);
         }
@@ -33,6 +36,8 @@ public record CoordinatorSettings(
                 c.getDuration("shoal.coordinator.describe-timeout"),
                 c.getDuration("shoal.coordinator.step-timeout"),
                 c.getDuration("shoal.coordinator.recovery-grace"),
-                c.getInt("shoal.coordinator.max-recoveries"));
+                c.getInt("shoal.coordinator.max-recoveries"),
+                c.getBoolean("shoal.coordinator.auto-grow"),
+                c.getInt("shoal.coordinator.max-dp"));
     }
 }

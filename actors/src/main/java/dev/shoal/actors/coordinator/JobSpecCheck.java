@@ -31,13 +31,14 @@ public final class JobSpecCheck {
         if (tp < 1 || pp < 1 || dp < 1) return p;
         if (registeredRanks < 1) {
             p.add("no ranks are registered yet; start the nodes before submitting");
-        } else {
+        } else if ((long) tp * pp * dp > registeredRanks) {
+            // Fewer ranks than registered is fine: the others stay free (a later rescale or auto-grow uses them).
             try {
                 new ParallelDims(tp, pp, dp, registeredRanks);
             } catch (IllegalArgumentException e) {
-                String fit = registeredRanks % (tp * pp) == 0
+                String fit = registeredRanks >= tp * pp
                         ? "; dp " + registeredRanks / (tp * pp) + " would fit"
-                        : "; no dp fits: " + registeredRanks + " is not a multiple of tp × pp = " + tp * pp;
+                        : "; no dp fits: one replica needs tp × pp = " + tp * pp + " ranks";
                 p.add("parallelism: " + e.getMessage() + " (the registered ranks)" + fit);
             }
         }
@@ -88,6 +89,10 @@ public final class JobSpecCheck {
         positive(p, "parallelism.pp", pp);
         positive(p, "parallelism.dp", dp);
         if (tp < 1 || pp < 1 || dp < 1) return p;
+        int maxDp = spec.getParallelism().getMaxDp();
+        if (maxDp != 0 && maxDp < dp) {
+            p.add("parallelism.max_dp " + maxDp + " must be 0 (no bound) or >= parallelism.dp " + dp);
+        }
 
         int micro = spec.getMicroBatch();
         int global = spec.getGlobalBatch();

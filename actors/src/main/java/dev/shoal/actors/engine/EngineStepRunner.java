@@ -83,7 +83,7 @@ public final class EngineStepRunner implements StepRunner {
             // Builds the shard and loads a preset's seeded init (the Trainer's) or the HF slice.
             trainer = new RankTrainer(job, dims, comms, new RankTrainer.Options(zero1, threads, null, null, null));
             if (!a.checkpointPath().isEmpty()) {
-                RankCheckpoint.load(Path.of(a.checkpointPath()), a.rank(), dims, trainer.trainer());
+                RankCheckpoint.load(Path.of(a.checkpointPath()), a.rank(), dims, zero1, trainer.trainer());
                 trainer.setStepsDone(a.startStep() - 1);
             }
             MetricsLog metrics = null;

@@ -5,8 +5,11 @@
 //
 // Guarantees: save() returns only when the shard is durable: written to a temp name, fsynced,
 // renamed, and the folder fsynced; the checkpoint as a whole counts only once the coordinator has
-// journaled CheckpointCommitted (invariant 4). load() refuses a shard of another mesh layout, naming
-// both (resharding between layouts is not built).
+// journaled CheckpointCommitted (invariant 4). load() is the one place a cluster rank reads committed
+// state: the same layout reads its own shard; another dp with the same tp × pp (a rescale or a DP
+// shrink) reads the shard of the same (tp, pp) position, which is complete when neither the saved nor
+// the new mesh shards the optimizer (replicated DP); any other change is refused, naming both
+// layouts (resharding, and ZeRO-1 across dp, come with the sharded checkpoint format).
 package dev.shoal.actors.engine;
 
 import dev.shoal.actors.worker.MeshAssignment;
@@ -85,18 +88,15 @@ final class RankCheckpoint {
         return new Written(dir, fin, Files.size(fin));
     }
 
-    /** Loads this rank's shard from a committed step folder into the trainer (same layout only). */
-    static void load(Path stepDir, int rank, ParallelDims dims, ParallelTrainer trainer) throws IOException {
-        Path file = stepDir.resolve(fileName(rank));
-        if (!Files.isRegularFile(file)) {
-            throw new IOException("checkpoint " + stepDir + " has no shard for rank " + rank + " (" + file + ")");
-        }
+    /**
+     * Loads this rank's state from a committed step folder into the trainer: its own shard on the same
+     * layout; across dp (same tp × pp, replicated DP on both sides) the shard of its (tp, pp) position.
+     */
+    static void load(Path stepDir, int rank, ParallelDims dims, boolean zero1, ParallelTrainer trainer)
+            throws IOException {
+        int source = sourceRank(stepDir, rank, dims, zero1);
+        Path file = stepDir.resolve(fileName(source));
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            String was = r.metadata().getOrDefault("layout", "?");
-            if (!was.equals(layout(dims))) {
-                throw new IOException("checkpoint " + stepDir + " was written by a " + was + " mesh; this mesh is "
-                        + layout(dims) + " (loading across layouts is not built)");
-            }
             for (Map.Entry<String, Tensor> e : trainer.model().params().entrySet()) {
                 read(r, "param." + e.getKey(), e.getValue());
             }
@@ -106,6 +106,62 @@ final class RankCheckpoint {
                 read(r, "exp_avg_sq." + e.getKey(), e.getValue().expAvgSq());
             }
             opt.setStepCount(Long.parseLong(r.metadata().getOrDefault("adamw_steps", "0")));
+        }
+    }
+
+    /**
+     * Which saved rank holds this rank's state: itself on the same layout; on another dp with the same
+     * tp × pp and replicated DP, the saved rank at the same (tp, pp) position and dp index 0. The
+     * layout is read from rank 0's shard metadata.
+     */
+    static int sourceRank(Path stepDir, int rank, ParallelDims dims, boolean zero1) throws IOException {
+        Path first = stepDir.resolve(fileName(0));
+        if (!Files.isRegularFile(first)) {
+            throw new IOException("checkpoint " + stepDir + " has no shard for rank 0 (" + first + ")");
+        }
+        String was;
+        boolean wasZero1;
+        try (SafetensorsReader r = SafetensorsReader.open(first)) {
+            was = r.metadata().getOrDefault("layout", "?");
+            wasZero1 = Boolean.parseBoolean(r.metadata().getOrDefault("zero1", "false"));
+        }
+        int source;
+        if (was.equals(layout(dims))) {
+            source = rank;
+        } else {
+            ParallelDims saved = parseLayout(was, stepDir);
+            if (saved.tp() != dims.tp() || saved.pp() != dims.pp()) {
+                throw new IOException("checkpoint " + stepDir + " was written by a " + was + " mesh; this mesh is "
+                        + layout(dims) + " (loading at another tp or pp needs the resharding checkpoint format)");
+            }
+            if (wasZero1 || zero1) {
+                throw new IOException("checkpoint " + stepDir + " was written by a " + was + " mesh"
+                        + (wasZero1 ? " with ZeRO-1" : "") + "; this mesh is " + layout(dims)
+                        + (zero1 ? " with ZeRO-1" : "")
+                        + " (loading at another dp works with replicated DP only: the optimizer state is"
+                        + " sharded over dp)");
+            }
+            ParallelDims.Coord c = dims.coord(rank);
+            source = saved.rank(c.tp(), c.pp(), 0);
+        }
+        if (!Files.isRegularFile(stepDir.resolve(fileName(source)))) {
+            throw new IOException("checkpoint " + stepDir + " has no shard for rank " + source + " ("
+                    + stepDir.resolve(fileName(source)) + ")");
+        }
+        return source;
+    }
+
+    /** "tp T x pp P x dp D" (the layout metadata) as dims. */
+    static ParallelDims parseLayout(String layout, Path stepDir) throws IOException {
+        String[] w = layout.split(" ");
+        if (w.length != 8 || !w[0].equals("tp") || !w[3].equals("pp") || !w[6].equals("dp")) {
+            throw new IOException(
+                    "checkpoint " + stepDir + ": layout metadata '" + layout + "' is not 'tp T x pp P x dp D'");
+        }
+        try {
+            return ParallelDims.of(Integer.parseInt(w[1]), Integer.parseInt(w[4]), Integer.parseInt(w[7]));
+        } catch (IllegalArgumentException e) {
+            throw new IOException("checkpoint " + stepDir + ": layout metadata '" + layout + "': " + e.getMessage(), e);
         }
     }
 

@@ -259,6 +259,26 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts one more node JVM with {@code ranks} CPU ranks (the same JVM options, seed and journal)
+     * and returns its index once it joined: a node added to a running cluster.
+     */
+    public int addNode(int ranks, Duration timeout) throws IOException {
+        int index = nodes.size();
+        cpuRanks = java.util.Arrays.copyOf(cpuRanks, index + 1);
+        cpuRanks[index] = ranks;
+        try {
+            startNode(index, freePort(), seed, journalUrl, ranks, jvmArgs)
+                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        } catch (Exception e) {
+            throw new IOException(
+                    "node " + index + " did not join within " + timeout.toSeconds() + " s: " + e + "\n--- "
+                            + logs.get(index) + "\n" + tail(logs.get(index)),
+                    e);
+        }
+        return index;
+    }
+
     /** The coordinator's status, or null when it did not answer within {@code timeout}. */
     public Coordinator.Status status(Duration timeout) {
         try {

@@ -52,6 +52,8 @@ public final class NodeMetrics implements AutoCloseable {
     private final AtomicLong meshEpoch = new AtomicLong();
     private final Counter recoveries;
     private final Timer recoveryTime;
+    private final Counter rescales;
+    private final Timer rescaleTime;
     private final AtomicLong lastCheckpointStep = new AtomicLong();
     private final DistributionSummary checkpointBytes;
 
@@ -98,6 +100,12 @@ public final class NodeMetrics implements AutoCloseable {
                 .register(registry);
         recoveryTime = Timer.builder("shoal_recovery_duration")
                 .description("Time spent in RECOVERING, from detecting the lost mesh to the re-formed one")
+                .register(registry);
+        rescales = Counter.builder("shoal_rescales")
+                .description("Rescales (RESCALING: a Scale request or auto-grow)")
+                .register(registry);
+        rescaleTime = Timer.builder("shoal_rescale_duration")
+                .description("Time spent rescaling, request to the new mesh formed")
                 .register(registry);
         Gauge.builder("shoal_checkpoint_step", lastCheckpointStep, AtomicLong::get)
                 .description("Step of the newest committed checkpoint")
@@ -157,6 +165,10 @@ public final class NodeMetrics implements AutoCloseable {
         if (c.getTo() == Phase.RECOVERING) recoveries.increment();
         if (c.getFrom() == Phase.RECOVERING && c.getSeconds() > 0) {
             recoveryTime.record(Duration.ofNanos((long) (c.getSeconds() * 1e9)));
+        }
+        if (c.getTo() == Phase.RESCALING) rescales.increment();
+        if (c.getFrom() == Phase.RESCALING && c.getSeconds() > 0) {
+            rescaleTime.record(Duration.ofNanos((long) (c.getSeconds() * 1e9)));
         }
     }
 

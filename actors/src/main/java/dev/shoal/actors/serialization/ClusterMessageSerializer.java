@@ -34,6 +34,9 @@ import dev.shoal.proto.v1.cluster.MeshJoined;
 import dev.shoal.proto.v1.cluster.MeshLost;
 import dev.shoal.proto.v1.cluster.RegisteredWorker;
 import dev.shoal.proto.v1.cluster.ReserveWorker;
+import dev.shoal.proto.v1.cluster.ScaleAccepted;
+import dev.shoal.proto.v1.cluster.ScaleJob;
+import dev.shoal.proto.v1.cluster.ScaleRequested;
 import dev.shoal.proto.v1.cluster.Step;
 import dev.shoal.proto.v1.cluster.StepDone;
 import dev.shoal.proto.v1.cluster.StepFailed;
@@ -66,6 +69,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String COMMIT_CHECKPOINT = "CC";
     private static final String STOP_JOB = "SP";
     private static final String JOB_ACCEPTED = "JA";
+    private static final String SCALE_JOB = "SC";
+    private static final String SCALE_ACCEPTED = "SA";
     private static final String STATUS = "ST";
     private static final String SUBSCRIBE = "SU";
     private static final String PUBLISHED = "PE";
@@ -93,6 +98,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String JOB_COMPLETED = "E-JC";
     private static final String JOB_FAILED = "E-JF";
     private static final String MESH_LOST = "E-ML";
+    private static final String SCALE_REQUESTED = "E-SR";
     private static final String SNAPSHOT = "SN";
 
     private final ExtendedActorSystem system;
@@ -116,6 +122,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof Coordinator.CommitCheckpoint) return COMMIT_CHECKPOINT;
         if (o instanceof Coordinator.StopJob) return STOP_JOB;
         if (o instanceof Coordinator.JobAccepted) return JOB_ACCEPTED;
+        if (o instanceof Coordinator.ScaleJob) return SCALE_JOB;
+        if (o instanceof Coordinator.ScaleAccepted) return SCALE_ACCEPTED;
         if (o instanceof Coordinator.Status) return STATUS;
         if (o instanceof Coordinator.Subscribe) return SUBSCRIBE;
         if (o instanceof Coordinator.Published) return PUBLISHED;
@@ -140,6 +148,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof Coordinator.JobCompleted) return JOB_COMPLETED;
         if (o instanceof Coordinator.JobFailed) return JOB_FAILED;
         if (o instanceof Coordinator.MeshLost) return MESH_LOST;
+        if (o instanceof Coordinator.ScaleRequested) return SCALE_REQUESTED;
         if (o instanceof Coordinator.State) return SNAPSHOT;
         throw new IllegalArgumentException(
                 "no protobuf mapping for " + o.getClass().getName());
@@ -167,6 +176,24 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
             return StopJob.newBuilder().setReplyTo(ref(m.replyTo())).build().toByteArray();
         } else if (o instanceof Coordinator.JobAccepted m) {
             return JobAccepted.newBuilder().setJobId(m.jobId()).build().toByteArray();
+        } else if (o instanceof Coordinator.ScaleJob m) {
+            return ScaleJob.newBuilder()
+                    .setDp(m.dp())
+                    .setCause(m.cause())
+                    .setReplyTo(ref(m.replyTo()))
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof Coordinator.ScaleAccepted m) {
+            return ScaleAccepted.newBuilder()
+                    .setEffectiveStep(m.effectiveStep())
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof Coordinator.ScaleRequested m) {
+            return ScaleRequested.newBuilder()
+                    .setDp(m.dp())
+                    .setCause(m.cause())
+                    .build()
+                    .toByteArray();
         } else if (o instanceof Coordinator.Status m) {
             CoordinatorStatus.Builder b = CoordinatorStatus.newBuilder()
                     .setJobId(m.jobId())
@@ -385,6 +412,17 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                 return new Coordinator.StopJob(resolve(StopJob.parseFrom(bytes).getReplyTo()));
             case JOB_ACCEPTED:
                 return new Coordinator.JobAccepted(JobAccepted.parseFrom(bytes).getJobId());
+            case SCALE_JOB: {
+                ScaleJob m = ScaleJob.parseFrom(bytes);
+                return new Coordinator.ScaleJob(m.getDp(), m.getCause(), resolve(m.getReplyTo()));
+            }
+            case SCALE_ACCEPTED:
+                return new Coordinator.ScaleAccepted(
+                        ScaleAccepted.parseFrom(bytes).getEffectiveStep());
+            case SCALE_REQUESTED: {
+                ScaleRequested m = ScaleRequested.parseFrom(bytes);
+                return new Coordinator.ScaleRequested(m.getDp(), m.getCause());
+            }
             case STATUS: {
                 CoordinatorStatus m = CoordinatorStatus.parseFrom(bytes);
                 List<Coordinator.RegisteredWorker> workers = new ArrayList<>();

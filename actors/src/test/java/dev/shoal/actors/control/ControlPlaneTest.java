@@ -251,9 +251,10 @@ class ControlPlaneTest {
                 cluster.stub.stop(StopRequest.newBuilder().setJobId("job-nope").build()));
         assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
 
-        e = refusal(() -> cluster.stub.scale(ScaleRequest.newBuilder().setDp(4).build()));
-        assertEquals(Status.Code.UNIMPLEMENTED, e.getStatus().getCode());
-        assertTrue(e.getStatus().getDescription().contains("elasticity"), e::toString);
+        e = refusal(() -> cluster.stub.scale(
+                ScaleRequest.newBuilder().setJobId("job-nope").setDp(4).build()));
+        assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
+        assertTrue(e.getStatus().getDescription().startsWith("unknown job id 'job-nope'"), e::toString);
     }
 
     @Test

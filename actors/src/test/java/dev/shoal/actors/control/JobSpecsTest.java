@@ -136,6 +136,15 @@ class JobSpecsTest {
     }
 
     @Test
+    void maxDpBoundsAutoGrowAndDefaultsToNone() throws IOException {
+        assertEquals(0, JobSpecs.read(write("a.conf", FULL)).getParallelism().getMaxDp());
+        JobSpec s = JobSpecs.read(write("b.conf", FULL.replace("zero1 = true", "zero1 = true, max-dp = 8")));
+        assertEquals(8, s.getParallelism().getMaxDp());
+        Path f = write("c.conf", FULL.replace("zero1 = true", "zero1 = true, max-dp = 0"));
+        assertEquals(f + ": train.parallelism.max-dp = 0: must be a whole number >= 1", message(f));
+    }
+
+    @Test
     void mistakesNameTheFileAndTheKey() throws IOException {
         Path f = write("x.conf", FULL.replace("dp = 4", "dp = 2.5"));
         assertEquals(f + ": train.parallelism.dp = 2.5: must be a whole number >= 1", message(f));
@@ -144,7 +153,7 @@ class JobSpecsTest {
         f = write("x.conf", FULL.replace("parallelism { tp", "parallelism { tpp = 1, tp"));
         assertEquals(
                 f + ": unknown key train.parallelism.tpp (allowed under train.parallelism.: tp, pp, dp, zero1,"
-                        + " recompute)",
+                        + " recompute, max-dp)",
                 message(f));
         f = write("x.conf", FULL.replace("kind = wsd", "kind = cosin"));
         assertEquals(f + ": train.lr.kind = \"cosin\": allowed cosine, linear, wsd", message(f));

@@ -49,6 +49,8 @@ class NodeMetricsTest {
             m.onEvent(phase(Phase.FORMING, Phase.TRAINING, 3, 1.0));
             m.onEvent(step(7, 2.5, 3.25));
             m.onEvent(step(8, 2.25, 3.0));
+            m.onEvent(phase(Phase.TRAINING, Phase.RESCALING, 1, 5));
+            m.onEvent(phase(Phase.RESCALING, Phase.TRAINING, 2, 1.5));
             m.onEvent(phase(Phase.TRAINING, Phase.RECOVERING, 3, 10));
             m.onEvent(phase(Phase.RECOVERING, Phase.TRAINING, 4, 2.5));
             m.onEvent(JobEvent.newBuilder()
@@ -70,6 +72,8 @@ class NodeMetricsTest {
             assertLine(s, "shoal_mesh_epoch{node=\"n1\"} 4.0");
             assertLine(s, "shoal_recoveries_total{node=\"n1\"} 1.0");
             assertLine(s, "shoal_recovery_duration_seconds_sum{node=\"n1\"} 2.5");
+            assertLine(s, "shoal_rescales_total{node=\"n1\"} 1.0");
+            assertLine(s, "shoal_rescale_duration_seconds_sum{node=\"n1\"} 1.5");
             assertLine(s, "shoal_tokens_total{node=\"n1\"} 8192.0");
             assertLine(s, "shoal_checkpoint_step{node=\"n1\"} 8.0");
             assertLine(s, "shoal_comm_errors_total{kind=\"timeout\",node=\"n1\"} 1.0");

@@ -105,6 +105,8 @@ class ClusterMessageSerializerTest {
                 new Coordinator.CommitCheckpoint(checkpoint(50), probe()),
                 new Coordinator.StopJob(probe()),
                 new Coordinator.JobAccepted("job-1"),
+                new Coordinator.ScaleJob(3, "requested through the control plane", probe()),
+                new Coordinator.ScaleAccepted(57),
                 new Coordinator.Status(
                         "job-1",
                         spec(),
@@ -179,6 +181,7 @@ class ClusterMessageSerializerTest {
                 new Coordinator.JobCompleted(100, "trained all 100 steps"),
                 new Coordinator.JobFailed(57, "rank 1 failed"),
                 new Coordinator.MeshLost(4, 56, "rank 1 failed step 57: connection reset"),
+                new Coordinator.ScaleRequested(3, "rescaling dp 2 → 3 after step 56: auto-grow: 3 ranks registered"),
                 new Coordinator.State(
                         "job-1",
                         spec(),
