@@ -192,7 +192,8 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
         withJob(
                 req.getJobId(),
                 out,
-                s -> this.<StatusReply<Coordinator.ScaleAccepted>>ask(
+                (s, slot) -> this.<StatusReply<Coordinator.ScaleAccepted>>ask(
+                        slot,
                         r -> new Coordinator.ScaleJob(req.getDp(), "requested through the control plane", r),
                         out,
                         reply -> {
