@@ -1,8 +1,8 @@
 // The cluster trains: three `shoal node` JVMs on 127.0.0.1 (2 + 1 + 1 CPU ranks) run a tiny-model
 // CPT job for 20 steps at tp 2 × dp 2 (ZeRO-1), the TP group of ranks 2 and 3 and both DP groups
 // spanning JVMs. Its per-step losses must equal the single-process Trainer's (`shoal train`) for the
-// same seed, data and batch within 1e-5, its checkpoints must be committed only with every rank's
-// shard on disk, and rank 0 must write the metrics JSONL. Tagged slow: it runs in CI.
+// same seed, data and batch within 1e-5, its checkpoints (the runtime's sharded format) must be
+// committed only with every rank's shard on disk, and rank 0 must write the metrics JSONL. Tagged slow: it runs in CI.
 package dev.shoal.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,6 +20,8 @@ import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.StepMetrics;
+import dev.shoal.proto.v1.checkpoint.CheckpointManifest;
+import dev.shoal.runtime.checkpoint.CheckpointDir;
 import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.MetricsLog;
 import dev.shoal.runtime.train.Trainer;
@@ -174,15 +176,26 @@ class ClusterTrainTest {
         }
         assertEquals(0, steps.get(4).getValidationCount());
 
-        // Checkpoints: committed at 10 and 20, each with all four shards durable on disk.
+        // Checkpoints: committed at 10 and 20 in the runtime's sharded format, each with all four shards
+        // durable on disk and every CRC block intact; the manifest records the mesh that saved it.
         assertEquals(
                 List.of(10L, 20L),
                 end.checkpoints().stream().map(CheckpointInfo::getStep).toList());
         for (CheckpointInfo c : end.checkpoints()) {
             assertEquals(ckpt.resolve(String.format("step-%06d", c.getStep())).toString(), c.getPath());
+            CheckpointManifest m = CheckpointDir.verify(Path.of(c.getPath()), true);
+            assertEquals(4, m.getFilesCount());
+            assertEquals(c.getStep(), m.getState().getStep());
+            assertEquals(
+                    List.of(2, 1, 2),
+                    List.of(
+                            m.getMesh().getTp(),
+                            m.getMesh().getPp(),
+                            m.getMesh().getDp()));
+            assertTrue(m.getMesh().getZero1());
             long bytes = 0;
             for (int r = 0; r < 4; r++) {
-                Path shard = Path.of(c.getPath(), String.format("rank-%05d.safetensors", r));
+                Path shard = Path.of(c.getPath(), String.format("rank-%05d.shard", r));
                 assertTrue(Files.isRegularFile(shard), shard + " missing");
                 bytes += Files.size(shard);
             }

@@ -97,6 +97,8 @@ public final class Checkpointer implements AutoCloseable {
     private long pendingStep = -1;
     private long lastStallNanos;
     private volatile Runnable beforeWrite = () -> {}; // tests: hold the writer back
+    private volatile long shardWriteDelayNanos; // tests: a slow disk, between creating and filling the shard
+    private volatile boolean aborted;
 
     public Checkpointer(Path root, RankComms comms, Options opts) {
         this.root = root;
@@ -116,6 +118,7 @@ public final class Checkpointer implements AutoCloseable {
      * thread writes it. Every rank of the mesh must call this for the same step.
      */
     public void save(ParallelTrainer trainer, TrainingState state) throws IOException {
+        if (aborted) throw new IOException("checkpointer of rank " + comms.globalRank() + " was aborted");
         long t0 = System.nanoTime();
         await();
         // 1. This rank's pieces, copied into the host snapshot back to back.
@@ -183,6 +186,9 @@ public final class Checkpointer implements AutoCloseable {
             // Still in flight: keep it pending, so the snapshot is not reused under the writer.
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while waiting for the save of step " + pendingStep, e);
+        } catch (java.util.concurrent.CancellationException e) {
+            pending = null;
+            throw new IOException("the save of step " + pendingStep + " was abandoned (checkpointer aborted)");
         } catch (ExecutionException e) {
             pending = null;
             Throwable c = e.getCause();
@@ -197,6 +203,26 @@ public final class Checkpointer implements AutoCloseable {
     /** Tests: runs on the writer thread before each write starts (e.g. to hold it until training moved on). */
     void beforeWrite(Runnable hook) {
         beforeWrite = hook;
+    }
+
+    /**
+     * Test knob (a slow disk): after the shard file is created, the writer waits this long before
+     * writing its data, so a test can kill a rank while its shard is being written.
+     */
+    public void delayShardWrites(Duration d) {
+        shardWriteDelayNanos = d.toNanos();
+    }
+
+    /**
+     * Abandons the save in flight, if any (the mesh is lost): the writer thread is interrupted, so rank 0
+     * stops waiting for ranks that will never publish their index. A step abandoned before its rename is
+     * never committed; its temp folder is left behind and is never loaded. No save may follow.
+     */
+    public void abort() {
+        aborted = true;
+        for (Runnable queued : writer.shutdownNow()) { // not started yet: it never will
+            if (queued instanceof Future<?> f) f.cancel(false);
+        }
     }
 
     /** Nanoseconds the last save() call held the caller (waiting for the previous save, and the snapshot copy). */
@@ -240,6 +266,13 @@ public final class Checkpointer implements AutoCloseable {
                     StandardOpenOption.CREATE,
                     StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE)) {
+                if (shardWriteDelayNanos > 0) {
+                    try {
+                        Thread.sleep(shardWriteDelayNanos / 1_000_000, (int) (shardWriteDelayNanos % 1_000_000));
+                    } catch (InterruptedException e) {
+                        throw new IOException("interrupted while writing " + name + " of step " + step, e);
+                    }
+                }
                 // The pieces lie back to back in the snapshot: write each block and take its CRC32C while
                 // it is in cache.
                 for (TensorShard.Builder s : shards) {
