@@ -93,9 +93,14 @@ final class ClusterCheckpoints implements AutoCloseable {
         checkpointer.abort();
     }
 
-    /** Waits for the save in flight and frees the snapshot; an abandoned save's error goes to log. */
+    /**
+     * The mesh is over: abandons a save still in flight (its commit could no longer be reported, and a
+     * rank that died would keep rank 0 waiting), waits for the writer to stop and frees the snapshot;
+     * the abandoned save's error goes to log.
+     */
     void close(Consumer<String> log) {
         try {
+            checkpointer.abort();
             checkpointer.close();
         } catch (IOException e) {
             log.accept("checkpoint: " + e.getMessage());

@@ -273,20 +273,16 @@ public final class Checkpointer implements AutoCloseable {
                         throw new IOException("interrupted while writing " + name + " of step " + step, e);
                     }
                 }
-                // The pieces lie back to back in the snapshot: write each block and take its CRC32C while
-                // it is in cache.
+                // The pieces lie back to back in the snapshot, at the same offsets as in the file.
+                int[] crcs = writeBlocks(ch, shards, name);
+                int i = 0;
                 for (TensorShard.Builder s : shards) {
                     long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
-                    for (long bs = 0; bs < len; bs += opts.blockBytes()) {
-                        int n = (int) Math.min(opts.blockBytes(), len - bs);
-                        ByteBuffer b = RawMemory.buffer(snapshot.address() + s.getByteOffset() + bs, n);
-                        s.addBlockCrc32C(CheckpointDir.crc(b, n));
-                        while (b.hasRemaining()) ch.write(b);
-                    }
+                    for (long bs = 0; bs < len; bs += opts.blockBytes()) s.addBlockCrc32C(crcs[i++]);
                     idx.addTensors(s);
                 }
-                if (ch.position() != bytes) {
-                    throw new IllegalStateException(name + ": wrote " + ch.position() + " bytes, expected " + bytes);
+                if (ch.size() != bytes) {
+                    throw new IllegalStateException(name + ": wrote " + ch.size() + " bytes, expected " + bytes);
                 }
                 ch.force(true);
             }
@@ -307,6 +303,83 @@ public final class Checkpointer implements AutoCloseable {
             throw e;
         }
         return rank == 0 ? commit(step, tmp, idx.build()) : CheckpointDir.stepDir(root, step);
+    }
+
+    /**
+     * Threads that write (and CRC) one shard's blocks at once, each its own contiguous run of blocks:
+     * -Dshoal.checkpoint.write-threads, default min(4, cores).
+     */
+    static final int WRITE_THREADS = Math.max(
+            1,
+            Integer.getInteger(
+                    "shoal.checkpoint.write-threads",
+                    Math.min(4, Runtime.getRuntime().availableProcessors())));
+
+    /**
+     * Writes every CRC block of the shards with positional writes straight from the snapshot (no copy),
+     * taking each block's CRC32C just before writing it (while it is in cache), on WRITE_THREADS
+     * threads, each a contiguous run of blocks; the caller fsyncs once. Returns the CRCs in block order.
+     * Every thread is joined before it returns, even when interrupted, so the snapshot is never freed
+     * under a writer.
+     */
+    private int[] writeBlocks(FileChannel ch, List<TensorShard.Builder> shards, String name) throws IOException {
+        List<long[]> blocks = new ArrayList<>(); // {offset, length}
+        for (TensorShard.Builder s : shards) {
+            long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
+            for (long bs = 0; bs < len; bs += opts.blockBytes()) {
+                blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs)});
+            }
+        }
+        int nb = blocks.size(), k = Math.min(WRITE_THREADS, Math.max(1, nb));
+        int[] crcs = new int[nb];
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        long base = snapshot.address();
+        Runnable[] parts = new Runnable[k];
+        for (int t = 0; t < k; t++) {
+            int from = (int) ((long) nb * t / k), to = (int) ((long) nb * (t + 1) / k);
+            parts[t] = () -> {
+                try {
+                    for (int i = from; i < to && failed.get() == null && !aborted; i++) {
+                        long off = blocks.get(i)[0];
+                        int n = (int) blocks.get(i)[1];
+                        ByteBuffer b = RawMemory.buffer(base + off, n);
+                        crcs[i] = CheckpointDir.crc(b, n);
+                        long pos = off;
+                        while (b.hasRemaining()) pos += ch.write(b, pos);
+                    }
+                } catch (Throwable e) {
+                    failed.compareAndSet(null, e);
+                }
+            };
+        }
+        Thread[] helpers = new Thread[k - 1];
+        for (int t = 1; t < k; t++) {
+            helpers[t - 1] = new Thread(parts[t], Thread.currentThread().getName() + "-" + t);
+            helpers[t - 1].setDaemon(true);
+            helpers[t - 1].start();
+        }
+        parts[0].run();
+        boolean interrupted = Thread.interrupted();
+        for (Thread h : helpers) {
+            while (true) {
+                try {
+                    h.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted || aborted) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while writing " + name);
+        }
+        Throwable e = failed.get();
+        if (e instanceof IOException io) throw io;
+        if (e instanceof RuntimeException re) throw re;
+        if (e != null) throw new IOException(name + ": " + e, e);
+        return crcs;
     }
 
     /** Rank 0: every rank's index → the manifest → rename → fsync → listener → retention. */
