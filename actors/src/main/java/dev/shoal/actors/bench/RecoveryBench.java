@@ -7,7 +7,8 @@
 // mesh chosen, by the coordinator's clock; includes waiting for the restarted node or the grace),
 // reload (every rank joined and loaded the checkpoint), first step (mesh formed → first step done) and
 // total (kill → first step done, this client's clock); and the async-save stall: the extra wall time of
-// the steps that save a checkpoint over those that do not, as a fraction of the step time.
+// the steps that save a checkpoint over those that do not, and the time rank 0's save() call held its
+// step (the host snapshot, from its log), each as a fraction of the step time.
 //
 //   java -cp <actors classpath> dev.shoal.actors.bench.RecoveryBench [--dir DIR] [--steps N]
 //        [--scenarios restart,shrink]
@@ -46,6 +47,7 @@ public final class RecoveryBench {
     private RecoveryBench() {}
 
     private static final Pattern FORMED = Pattern.compile("re-mesh ([0-9.]+) s after detection, reload ([0-9.]+) s");
+    private static final Pattern STALL = Pattern.compile("save\\(\\) held the step ([0-9.]+) ms");
     private static final Pattern FIRST = Pattern.compile("finished ([0-9.]+) s after the mesh formed");
 
     /** An event as this client received it, with its arrival time. */
@@ -61,6 +63,7 @@ public final class RecoveryBench {
             double total,
             double stepSeconds,
             double saveStepSeconds,
+            double stallSeconds,
             String layout) {}
 
     public static void main(String[] args) throws Exception {
@@ -105,17 +108,20 @@ public final class RecoveryBench {
                     r.layout());
         }
         System.out.println();
-        System.out.println("| scenario | step time, no save | step time, async save | stall per save |");
-        System.out.println("|---|---|---|---|");
+        System.out.println("| scenario | step time, no save | step time, async save | extra wall time per save |"
+                + " save() call on rank 0 (snapshot) |");
+        System.out.println("|---|---|---|---|---|");
         for (Row r : rows) {
             System.out.printf(
                     Locale.ROOT,
-                    "| %s | %.3f s | %.3f s | %.3f s (%.1f %% of a step) |%n",
+                    "| %s | %.3f s | %.3f s | %.3f s (%.1f %% of a step) | %.4f s (%.2f %% of a step) |%n",
                     r.scenario(),
                     r.stepSeconds(),
                     r.saveStepSeconds(),
                     r.saveStepSeconds() - r.stepSeconds(),
-                    100 * (r.saveStepSeconds() - r.stepSeconds()) / r.stepSeconds());
+                    100 * (r.saveStepSeconds() - r.stepSeconds()) / r.stepSeconds(),
+                    r.stallSeconds(),
+                    100 * r.stallSeconds() / r.stepSeconds());
         }
         System.out.printf("load average %.1f at the end%n", loadAverage());
     }
@@ -206,6 +212,17 @@ public final class RecoveryBench {
                     first,
                     total,
                     layout);
+            // Rank 0 logs how long each save() held its step (the host snapshot).
+            double stall = 0;
+            int nStall = 0;
+            for (Path log : cluster.logs()) {
+                if (!Files.isRegularFile(log)) continue;
+                Matcher m = STALL.matcher(Files.readString(log));
+                while (m.find()) {
+                    stall += Double.parseDouble(m.group(1)) / 1e3;
+                    nStall++;
+                }
+            }
             return new Row(
                     name,
                     detect,
@@ -215,6 +232,7 @@ public final class RecoveryBench {
                     total,
                     plain / Math.max(1, nPlain),
                     saving / Math.max(1, nSaving),
+                    stall / Math.max(1, nStall),
                     layout);
         }
     }

@@ -204,6 +204,14 @@ public final class EngineStepRunner implements StepRunner {
                         + m.assignment().spec().getCheckpointDir() + "'");
             }
             m.checkpoints().save(step, m.trainer());
+            if (m.assignment().rank() == 0) {
+                LOG.info(
+                        "checkpoint of step {}: save() held the step {} ms (host snapshot; the shard is written in"
+                                + " the background)",
+                        step,
+                        String.format(
+                                java.util.Locale.ROOT, "%.3f", m.checkpoints().lastStallSeconds() * 1e3));
+            }
             // The job's last checkpoint is reported with its step: wait for it (rank 0: for the commit).
             if (step == m.job().steps()) m.checkpoints().await();
         }
