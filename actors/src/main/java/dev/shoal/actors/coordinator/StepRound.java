@@ -38,11 +38,6 @@ final class StepRound {
         return step;
     }
 
-    /** Empty: the step writes no checkpoint. */
-    String checkpointDir() {
-        return checkpointDir;
-    }
-
     void add(GpuWorker.StepDone d) {
         done.put(d.rank(), d);
     }
