@@ -2,7 +2,8 @@
 // CPT job for 20 steps at tp 2 × dp 2 (ZeRO-1), the TP group of ranks 2 and 3 and both DP groups
 // spanning JVMs. Its per-step losses must equal the single-process Trainer's (`shoal train`) for the
 // same seed, data and batch within 1e-5, its checkpoints (the runtime's sharded format) must be
-// committed only with every rank's shard on disk, and rank 0 must write the metrics JSONL. Tagged slow: it runs in CI.
+// committed only with every rank's shard on disk, every step must pass the data audit, and rank 0 must
+// write the metrics JSONL. Tagged slow: it runs in CI.
 package dev.shoal.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -22,6 +23,8 @@ import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.StepMetrics;
 import dev.shoal.proto.v1.checkpoint.CheckpointManifest;
 import dev.shoal.runtime.checkpoint.CheckpointDir;
+import dev.shoal.runtime.data.DataAudit;
+import dev.shoal.runtime.data.MixtureSampler;
 import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.MetricsLog;
 import dev.shoal.runtime.train.Trainer;
@@ -129,7 +132,9 @@ class ClusterTrainTest {
         cluster = LocalCluster.start(
                 dir.resolve("cluster"),
                 new int[] {2, 1, 1},
-                List.of("-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory"),
+                List.of(
+                        "-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory",
+                        "-Dshoal.audit.enabled=on"),
                 Duration.ofSeconds(60));
         double upSeconds = (System.nanoTime() - c0) / 1e9;
         cluster.awaitStatus(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
@@ -202,6 +207,14 @@ class ClusterTrainTest {
             assertEquals(bytes, c.getBytes());
             assertEquals(1, c.getMeshEpoch());
         }
+
+        // The data audit: every sample of every step consumed exactly once, in the planned order.
+        DataAudit.Report audit = DataAudit.check(
+                DataAudit.read(ckpt.resolve("audit")),
+                MixtureSampler.fromPrepared(job.data().dir(), job.mixtureSpec(), false),
+                STEPS);
+        assertEquals(java.util.Map.of(1L, (long) STEPS), audit.stepsByEpoch(), audit::toString);
+        assertEquals(0, audit.rolledBackRankSteps());
 
         // Rank 0's metrics log: step 0 (validation before training) and every step.
         List<JsonNode> lines = MetricsLog.read(ckpt.resolve("metrics.jsonl"));
