@@ -1,6 +1,7 @@
 // One rank's checkpoint saver: save() copies the rank's share of the training state (RankState) into
-// an off-heap host snapshot and returns; a background thread writes it to its shard file in the step's
-// temp folder, fsyncs it and publishes the rank's index; rank 0 then waits for every rank's index,
+// an off-heap host snapshot (the copy split over WRITE_THREADS threads) and returns; a background
+// thread writes it to its shard file in the step's temp folder (positional writes of its CRC blocks on
+// WRITE_THREADS threads), fsyncs it once and publishes the rank's index; rank 0 then waits for every rank's index,
 // writes the manifest, fsyncs, renames the temp folder to step-NNNNNN/, fsyncs the root, tells the
 // commit listener the checkpoint is durable, and applies retention.
 // The ranks agree through the file system alone (a shared checkpoint root), so the background threads
@@ -8,7 +9,9 @@
 // Guarantees: a step folder appears only complete (design invariant 4); the listener hears of a
 // checkpoint only after it is durable; the next save (and close) waits for the previous one and
 // rethrows its failure; a rank that fails publishes the error so rank 0 abandons the commit at once
-// instead of waiting for its timeout; the bytes written do not depend on sync or async use.
+// instead of waiting for its timeout; the bytes written do not depend on sync or async use nor on the
+// number of write threads; abort() (a lost mesh) stops a save in flight before its commit, and the
+// snapshot is never freed while a helper thread still reads it.
 package dev.shoal.runtime.checkpoint;
 
 import dev.shoal.proto.v1.checkpoint.CheckpointManifest;
