@@ -73,13 +73,14 @@ class ClusterRescaleTest {
         if (cluster != null) cluster.close();
     }
 
-    /** ClusterTrainTest's job at tp 1 × dp 2, replicated DP, global batch 6 (dp 1, 2, 3 and 6 divide it). */
+    /** ClusterTrainTest's job at tp 1 × dp 2, ZeRO-1 (moments resharded at every rescale), global batch 6. */
     static JobSpec spec(Path data, Path ckpt, long steps) {
         return ClusterTrainTest.spec(data, ckpt).toBuilder()
                 .setSteps(steps)
                 .setGlobalBatch(GLOBAL)
                 .setMicroBatch(1)
-                .setParallelism(Parallelism.newBuilder().setTp(1).setPp(1).setDp(2))
+                .setParallelism(
+                        Parallelism.newBuilder().setTp(1).setPp(1).setDp(2).setZero1(true))
                 .setCheckpointInterval(0)
                 .setEvalInterval(0)
                 .build();
@@ -142,9 +143,9 @@ class ClusterRescaleTest {
         int[] shards = {2, 3, 2, 3};
         for (int i = 0; i < shards.length; i++) {
             Path d = Path.of(done.checkpoints().get(i).getPath());
-            assertTrue(
-                    Files.isRegularFile(d.resolve(String.format("rank-%05d.safetensors", shards[i] - 1))), d::toString);
-            assertTrue(!Files.exists(d.resolve(String.format("rank-%05d.safetensors", shards[i]))), d::toString);
+            var manifest = dev.shoal.runtime.checkpoint.CheckpointDir.verify(d, true);
+            assertEquals(shards[i], manifest.getFilesCount(), d::toString);
+            assertEquals(shards[i], manifest.getMesh().getDp(), d::toString);
         }
 
         double worst = compare(ref, STEPS);

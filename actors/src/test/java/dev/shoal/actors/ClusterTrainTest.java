@@ -1,8 +1,9 @@
 // The cluster trains: three `shoal node` JVMs on 127.0.0.1 (2 + 1 + 1 CPU ranks) run a tiny-model
 // CPT job for 20 steps at tp 2 × dp 2 (ZeRO-1), the TP group of ranks 2 and 3 and both DP groups
 // spanning JVMs. Its per-step losses must equal the single-process Trainer's (`shoal train`) for the
-// same seed, data and batch within 1e-5, its checkpoints must be committed only with every rank's
-// shard on disk, and rank 0 must write the metrics JSONL. Tagged slow: it runs in CI.
+// same seed, data and batch within 1e-5, its checkpoints (the runtime's sharded format) must be
+// committed only with every rank's shard on disk, every step must pass the data audit, and rank 0 must
+// write the metrics JSONL. Tagged slow: it runs in CI.
 package dev.shoal.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -20,6 +21,10 @@ import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.StepMetrics;
+import dev.shoal.proto.v1.checkpoint.CheckpointManifest;
+import dev.shoal.runtime.checkpoint.CheckpointDir;
+import dev.shoal.runtime.data.DataAudit;
+import dev.shoal.runtime.data.MixtureSampler;
 import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.MetricsLog;
 import dev.shoal.runtime.train.Trainer;
@@ -127,7 +132,9 @@ class ClusterTrainTest {
         cluster = LocalCluster.start(
                 dir.resolve("cluster"),
                 new int[] {2, 1, 1},
-                List.of("-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory"),
+                List.of(
+                        "-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory",
+                        "-Dshoal.audit.enabled=on"),
                 Duration.ofSeconds(60));
         double upSeconds = (System.nanoTime() - c0) / 1e9;
         cluster.awaitStatus(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
@@ -174,21 +181,40 @@ class ClusterTrainTest {
         }
         assertEquals(0, steps.get(4).getValidationCount());
 
-        // Checkpoints: committed at 10 and 20, each with all four shards durable on disk.
+        // Checkpoints: committed at 10 and 20 in the runtime's sharded format, each with all four shards
+        // durable on disk and every CRC block intact; the manifest records the mesh that saved it.
         assertEquals(
                 List.of(10L, 20L),
                 end.checkpoints().stream().map(CheckpointInfo::getStep).toList());
         for (CheckpointInfo c : end.checkpoints()) {
             assertEquals(ckpt.resolve(String.format("step-%06d", c.getStep())).toString(), c.getPath());
+            CheckpointManifest m = CheckpointDir.verify(Path.of(c.getPath()), true);
+            assertEquals(4, m.getFilesCount());
+            assertEquals(c.getStep(), m.getState().getStep());
+            assertEquals(
+                    List.of(2, 1, 2),
+                    List.of(
+                            m.getMesh().getTp(),
+                            m.getMesh().getPp(),
+                            m.getMesh().getDp()));
+            assertTrue(m.getMesh().getZero1());
             long bytes = 0;
             for (int r = 0; r < 4; r++) {
-                Path shard = Path.of(c.getPath(), String.format("rank-%05d.safetensors", r));
+                Path shard = Path.of(c.getPath(), String.format("rank-%05d.shard", r));
                 assertTrue(Files.isRegularFile(shard), shard + " missing");
                 bytes += Files.size(shard);
             }
             assertEquals(bytes, c.getBytes());
             assertEquals(1, c.getMeshEpoch());
         }
+
+        // The data audit: every sample of every step consumed exactly once, in the planned order.
+        DataAudit.Report audit = DataAudit.check(
+                DataAudit.read(ckpt.resolve("audit")),
+                MixtureSampler.fromPrepared(job.data().dir(), job.mixtureSpec(), false),
+                STEPS);
+        assertEquals(java.util.Map.of(1L, (long) STEPS), audit.stepsByEpoch(), audit::toString);
+        assertEquals(0, audit.rolledBackRankSteps());
 
         // Rank 0's metrics log: step 0 (validation before training) and every step.
         List<JsonNode> lines = MetricsLog.read(ckpt.resolve("metrics.jsonl"));

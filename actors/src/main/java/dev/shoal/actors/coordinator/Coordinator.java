@@ -307,7 +307,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** A DataLoader of mesh {@code epoch} cannot feed its replica. */
     record LoaderFailed(long epoch, int replica, String reason) implements Command {}
 
-    /** The checkpoint of a step is durable on every rank and journaled: go on. */
+    /** The checkpoint reported with a step is committed and journaled: go on after that step. */
     private record CheckpointDone(long step) implements Command {}
 
     private record SubscriberGone(ActorRef<Published> subscriber) implements Command {}
@@ -793,18 +793,18 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         StepMetrics metrics = stepMfu.apply(round.metrics(state.spec()));
         remember(metrics);
         publish(state, JobEvent.newBuilder().setStep(metrics));
-        if (round.checkpointDir().isEmpty()) return stepCompleted(state, round.step());
-        // Every rank's shard is durable: only now does the checkpoint count (invariant 4).
+        // A checkpoint counts only once a rank reports its folder committed, every shard durable (invariant 4).
         CheckpointInfo ckpt;
         try {
-            ckpt = round.checkpoint();
+            ckpt = round.committed(state.spec().getSteps());
         } catch (IllegalStateException e) {
             return fail(state, e.getMessage());
         }
+        if (ckpt == null || ckpt.getStep() <= state.lastCheckpointStep()) return stepCompleted(state, round.step());
         return Effect()
                 .persist(new CheckpointCommitted(ckpt))
                 .thenRun(s -> publish(s, JobEvent.newBuilder().setCheckpoint(ckpt)))
-                .thenRun(s -> ctx.getSelf().tell(new CheckpointDone(ckpt.getStep())));
+                .thenRun(s -> ctx.getSelf().tell(new CheckpointDone(round.step())));
     }
 
     private Effect<Event, State> onCheckpointDone(State state, CheckpointDone cmd) {
@@ -889,7 +889,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         t.round = new StepRound(t.epoch, t.step, t.ranks.size(), ckptDir);
         for (int rank = 0; rank < t.ranks.size(); rank++) {
             t.pending.add(rank);
-            t.ranks.get(rank).tell(new GpuWorker.Step(t.epoch, t.step, evaluate, ckptDir, stepAdapter));
+            t.ranks
+                    .get(rank)
+                    .tell(new GpuWorker.Step(
+                            t.epoch, t.step, evaluate, ckptDir, checkpoint && (last || rescaleBoundary), stepAdapter));
         }
         timers.startSingleTimer("step", new StepTimedOut(t.epoch, t.step), settings.stepTimeout());
         return Effect().none();

@@ -4,8 +4,11 @@
 //
 // Guarantees: metrics come from rank 0 (every rank reports the same global loss, norm, LR and
 // validation); tokens are the global batch's (B·T), the step time is the coordinator's wall time from
-// sending Step to the last answer; checkpoint() refuses (naming the
-// ranks) unless every rank reported its shard durable in the same step folder.
+// sending Step to the last answer. Checkpoints are written in the background: a rank reports a
+// checkpoint folder only once it is committed (every shard durable, renamed into place; in the engine
+// rank 0 reports it, at a later step or, for the job's last step, at once); committed() returns it, and
+// refuses when reporting ranks disagree or when the job's last step asked for a checkpoint and none of
+// that step was reported.
 package dev.shoal.actors.coordinator;
 
 import dev.shoal.actors.worker.GpuWorker;
@@ -35,7 +38,7 @@ final class StepRound {
         return step;
     }
 
-    /** Empty: the step writes no checkpoint. */
+    /** Where this round's ranks write a checkpoint; empty: the round writes none. */
     String checkpointDir() {
         return checkpointDir;
     }
@@ -66,34 +69,51 @@ final class StepRound {
         return b.build();
     }
 
-    /** The committed checkpoint of this step: every rank's shard durable in one folder. */
-    CheckpointInfo checkpoint() {
+    /**
+     * The checkpoint the ranks reported committed with this round (its step is the folder's, this step
+     * or an earlier one), or null. Bytes are the reporting ranks' sum.
+     *
+     * @param lastStep the job's last step: its checkpoint must be reported with it
+     */
+    CheckpointInfo committed(long lastStep) {
         String path = null;
         long bytes = 0;
-        StringBuilder missing = new StringBuilder();
+        int by = -1;
         for (int rank = 0; rank < world; rank++) {
             GpuWorker.StepDone d = done.get(rank);
-            if (d == null || d.checkpointPath().isEmpty()) {
-                missing.append(missing.length() == 0 ? "" : ", ").append(rank);
-                continue;
-            }
-            if (path == null) path = d.checkpointPath();
-            else if (!path.equals(d.checkpointPath())) {
-                throw new IllegalStateException("checkpoint of step " + step + ": rank " + rank + " wrote to "
-                        + d.checkpointPath() + " but rank 0 to " + path);
+            if (d == null || d.checkpointPath().isEmpty()) continue;
+            if (path == null) {
+                path = d.checkpointPath();
+                by = rank;
+            } else if (!path.equals(d.checkpointPath())) {
+                throw new IllegalStateException("checkpoint reported with step " + step + ": rank " + rank
+                        + " committed " + d.checkpointPath() + " but rank " + by + " " + path);
             }
             bytes += d.checkpointBytes();
         }
-        if (missing.length() > 0) {
-            throw new IllegalStateException("checkpoint of step " + step + " in " + checkpointDir
-                    + ": no durable shard from rank(s) " + missing + " (does their engine write checkpoints?)");
+        long ckptStep = path == null ? -1 : stepOf(path);
+        if (step == lastStep && !checkpointDir.isEmpty() && ckptStep != step) {
+            throw new IllegalStateException("checkpoint of the last step " + step + " in " + checkpointDir
+                    + ": no rank reported it committed (does the engine write checkpoints?)");
+        }
+        if (path == null) return null;
+        if (ckptStep < 1 || ckptStep > step) {
+            throw new IllegalStateException("rank " + by + " reported checkpoint " + path + " with step " + step
+                    + ": not a step-NNNNNN folder of a step up to " + step);
         }
         return CheckpointInfo.newBuilder()
-                .setStep(step)
+                .setStep(ckptStep)
                 .setPath(path)
                 .setBytes(bytes)
                 .setMeshEpoch(epoch)
                 .build();
+    }
+
+    /** The step a checkpoint folder is named for (step-NNNNNN, as the runtime's format names it), or -1. */
+    static long stepOf(String path) {
+        String name = java.nio.file.Path.of(path).getFileName().toString();
+        if (!name.matches("step-\\d+")) return -1;
+        return Long.parseLong(name.substring("step-".length()));
     }
 
     private static double nanToZero(double v) {

@@ -11,7 +11,13 @@
 //   within float reordering.
 // - Everything of a mesh is tagged by its epoch: a step or batch of another epoch is refused or
 //   dropped, and abortMesh unblocks a step waiting on a batch or a collective.
-// - A checkpoint shard is durable (fsynced, renamed, folder fsynced) before runStep returns it.
+// - Checkpoints use the runtime's sharded format (ClusterCheckpoints): a step that writes one
+//   snapshots the rank's share and returns while the shard is written in the background; rank 0
+//   reports a checkpoint (StepResult.checkpointPath, at a later step or, for the job's last step, at
+//   once) only after its folder is committed, i.e. after every rank's shard is durable. A new mesh
+//   loads the coordinator's last committed checkpoint at its own layout, whatever layout saved it.
+// - With shoal.audit.enabled, every mesh join and every step a rank trains is recorded in
+//   checkpoint_dir/audit/ for DataAudit.
 // - Rank 0 writes checkpoint_dir/metrics.jsonl (the same lines as `shoal train`, step 0 included).
 package dev.shoal.actors.engine;
 
@@ -22,7 +28,9 @@ import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.Communicator;
 import dev.shoal.comm.ParallelDims;
+import dev.shoal.runtime.checkpoint.Checkpointer;
 import dev.shoal.runtime.comm.TcpTransport;
+import dev.shoal.runtime.data.DataAudit;
 import dev.shoal.runtime.parallel.RankComms;
 import dev.shoal.runtime.parallel.TcpMesh;
 import dev.shoal.runtime.train.JobConfig;
@@ -31,17 +39,24 @@ import dev.shoal.runtime.train.RankTrainer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 public final class EngineStepRunner implements StepRunner {
 
     /** How long forming the mesh's groups may take (all peers must connect). */
     static final long RENDEZVOUS_MILLIS = 60_000;
 
+    private static final Logger LOG = LoggerFactory.getLogger(EngineStepRunner.class);
+
     private final WorkerInfo device;
     private final int threads;
+    private final Duration shardWriteDelay; // test knob: a slow checkpoint disk
+    private final boolean audit; // shoal.audit.enabled
     private final TcpTransport transport;
     private final RankBatches batches = new RankBatches();
 
@@ -50,11 +65,19 @@ public final class EngineStepRunner implements StepRunner {
 
     /** Everything a rank holds for one mesh. */
     private record Mesh(
-            MeshAssignment assignment, JobConfig job, RankComms comms, RankTrainer trainer, MetricsLog metrics) {}
+            MeshAssignment assignment,
+            JobConfig job,
+            RankComms comms,
+            RankTrainer trainer,
+            MetricsLog metrics,
+            ClusterCheckpoints checkpoints, // null without a checkpoint_dir
+            DataAudit.Log audit) {} // null: no data audit
 
-    EngineStepRunner(WorkerInfo device, int threads) throws IOException {
+    EngineStepRunner(WorkerInfo device, int threads, Duration shardWriteDelay, boolean audit) throws IOException {
         this.device = device;
         this.threads = threads;
+        this.shardWriteDelay = shardWriteDelay;
+        this.audit = audit;
         this.transport = TcpTransport.bind(new InetSocketAddress(device.host(), 0));
     }
 
@@ -77,20 +100,43 @@ public final class EngineStepRunner implements StepRunner {
         for (String p : a.peers()) peers.add(parse(p));
         RankComms comms = null;
         RankTrainer trainer = null;
+        ClusterCheckpoints ckpt = null;
+        DataAudit.Log log = null;
         try {
             comms = TcpMesh.forRank(transport, peers, dims, a.rank(), a.epoch(), RENDEZVOUS_MILLIS);
             boolean zero1 = a.spec().getParallelism().getZero1();
             // Builds the shard and loads a preset's seeded init (the Trainer's) or the HF slice.
             trainer = new RankTrainer(job, dims, comms, new RankTrainer.Options(zero1, threads, null, null, null));
+            String root = a.spec().getCheckpointDir();
             if (!a.checkpointPath().isEmpty()) {
-                RankCheckpoint.load(Path.of(a.checkpointPath()), a.rank(), dims, zero1, trainer.trainer());
+                // Resharding load at this mesh's layout, whatever layout saved it.
+                var r = ClusterCheckpoints.resume(
+                        Path.of(a.checkpointPath()), a.startStep() - 1, a.epoch(), trainer, LOG::warn);
                 trainer.setStepsDone(a.startStep() - 1);
+                LOG.info(
+                        "rank {} of mesh epoch {} ({}) loaded {} (saved by tp {} x pp {} x dp {}{}): {} bytes",
+                        a.rank(),
+                        a.epoch(),
+                        dims,
+                        a.checkpointPath(),
+                        r.savedMesh().tp(),
+                        r.savedMesh().pp(),
+                        r.savedMesh().dp(),
+                        r.savedZero1() ? ", ZeRO-1" : "",
+                        r.bytesCopied());
+            } else if (a.rank() == 0 && !root.isBlank()) {
+                ClusterCheckpoints.skipNewer(Path.of(root), a.startStep() - 1, a.epoch(), null, LOG::warn);
+            }
+            if (!root.isBlank()) ckpt = new ClusterCheckpoints(Path.of(root), trainer, shardWriteDelay);
+            if (audit && !root.isBlank()) {
+                log = DataAudit.Log.open(Path.of(root, "audit"), device.id());
+                log.join(a.epoch(), a.rank(), dims.tp(), dims.pp(), dims.dp(), a.startStep());
             }
             MetricsLog metrics = null;
             if (a.rank() == 0 && !a.spec().getCheckpointDir().isBlank()) {
                 metrics = new MetricsLog(job.metricsFile(), a.startStep() > 1 ? a.startStep() - 1 : -1);
             }
-            mesh = new Mesh(a, job, comms, trainer, metrics);
+            mesh = new Mesh(a, job, comms, trainer, metrics, ckpt, log);
             if (a.startStep() == 1) {
                 // The loss before training, as `shoal train` records it (step 0 of metrics.jsonl).
                 Map<String, Double> v = trainer.evaluate();
@@ -98,6 +144,8 @@ public final class EngineStepRunner implements StepRunner {
             }
         } catch (Exception | Error e) {
             mesh = null;
+            if (ckpt != null) ckpt.close(LOG::warn);
+            if (log != null) log.close();
             if (trainer != null) trainer.close();
             if (comms != null) closeComms(comms);
             throw e;
@@ -111,6 +159,12 @@ public final class EngineStepRunner implements StepRunner {
 
     @Override
     public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir) throws Exception {
+        return runStep(epoch, step, evaluate, checkpointDir, false);
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir, boolean commitNow)
+            throws Exception {
         Mesh m = mesh;
         if (m == null || m.assignment().epoch() != epoch) {
             throw new IllegalStateException("step " + step + " of mesh epoch " + epoch + ": this rank is in "
@@ -131,23 +185,53 @@ public final class EngineStepRunner implements StepRunner {
         // 2. Forward, backward and the DP optimizer step at the LR of engine step step − 1.
         RankTrainer.StepMetrics r = m.trainer().step(step - 1, rows);
         double lr = r.lr();
-        // 3. Held-out losses and the checkpoint shard, when asked.
+        if (m.audit() != null) {
+            int per = m.job().globalBatch() / m.assignment().dims().dp();
+            m.audit()
+                    .consumed(
+                            epoch,
+                            m.assignment().rank(),
+                            step,
+                            c.dp(),
+                            m.assignment().dims().dp(),
+                            rows,
+                            c.dp() * per,
+                            per,
+                            c.pp() == 0,
+                            c.pp() == pp - 1,
+                            m.job().seqLen());
+        }
+        // 3. Held-out losses and the checkpoint, when asked: a host snapshot now, written in the background.
         Map<String, Double> val = evaluate ? m.trainer().evaluate() : Map.of();
+        if (!checkpointDir.isEmpty()) {
+            if (m.checkpoints() == null || !m.checkpoints().root().equals(Path.of(checkpointDir))) {
+                throw new IllegalStateException("step " + step + " asks for a checkpoint in " + checkpointDir
+                        + ", but the job's checkpoint_dir is '"
+                        + m.assignment().spec().getCheckpointDir() + "'");
+            }
+            m.checkpoints().save(step, m.trainer());
+            if (m.assignment().rank() == 0) {
+                LOG.info(
+                        "checkpoint of step {}: save() held the step {} ms (host snapshot; the shard is written in"
+                                + " the background)",
+                        step,
+                        String.format(
+                                java.util.Locale.ROOT, "%.3f", m.checkpoints().lastStallSeconds() * 1e3));
+            }
+            // The job's last checkpoint, and one the coordinator waits for (commitNow: a rescale
+            // boundary), is reported with its step: wait for it (rank 0: for the commit).
+            if (commitNow || step == m.job().steps()) m.checkpoints().await();
+        }
+        // 4. Rank 0: a checkpoint committed since the last report (every shard durable, folder renamed).
         String ckptPath = "";
         long ckptBytes = 0;
         double ckptSeconds = 0;
-        if (!checkpointDir.isEmpty()) {
-            long saveStart = System.nanoTime();
-            RankCheckpoint.Written w = RankCheckpoint.save(
-                    Path.of(checkpointDir),
-                    step,
-                    m.assignment(),
-                    m.trainer().trainer(),
-                    m.job().lrSchedule(),
-                    m.job());
-            ckptPath = w.stepDir().toString();
-            ckptBytes = w.bytes();
-            ckptSeconds = (System.nanoTime() - saveStart) / 1e9; // written, fsynced and renamed
+        Checkpointer.Committed done =
+                m.checkpoints() == null ? null : m.checkpoints().takeCommitted();
+        if (done != null) {
+            ckptPath = done.dir().toString();
+            ckptBytes = done.bytes();
+            ckptSeconds = done.saveSeconds(); // snapshot → every shard durable → renamed
         }
         long tokens = (long) m.job().globalBatch() * m.job().seqLen();
         if (m.metrics() != null) {
@@ -167,6 +251,7 @@ public final class EngineStepRunner implements StepRunner {
         batches.abort(epoch);
         Mesh m = mesh;
         if (m != null && m.assignment().epoch() == epoch) {
+            if (m.checkpoints() != null) m.checkpoints().abort(); // a lost mesh never commits a step
             String why = "mesh epoch " + epoch + " left";
             for (Communicator c :
                     List.of(m.comms().tp(), m.comms().dp(), m.comms().pp())) {
@@ -184,6 +269,8 @@ public final class EngineStepRunner implements StepRunner {
         Mesh m = mesh;
         mesh = null;
         if (m == null) return;
+        if (m.checkpoints() != null) m.checkpoints().close(LOG::warn);
+        if (m.audit() != null) m.audit().close();
         m.trainer().close();
         closeComms(m.comms());
         if (m.metrics() != null) {
@@ -219,7 +306,8 @@ public final class EngineStepRunner implements StepRunner {
 
     /**
      * Makes one EngineStepRunner per device; found through META-INF/services. Compute threads per rank
-     * come from shoal.node.threads-per-rank (default 1).
+     * come from shoal.node.threads-per-rank (default 1); shoal.audit.enabled turns the data audit on;
+     * shoal.checkpoint.test-shard-write-delay slows shard writes (tests).
      */
     public static final class Factory implements StepRunner.Factory {
         @Override
@@ -227,7 +315,11 @@ public final class EngineStepRunner implements StepRunner {
             var c = ConfigFactory.load();
             int threads = c.hasPath("shoal.node.threads-per-rank") ? c.getInt("shoal.node.threads-per-rank") : 1;
             if (threads < 1) throw new IllegalArgumentException("shoal.node.threads-per-rank must be >= 1");
-            return new EngineStepRunner(device, threads);
+            Duration delay = c.hasPath("shoal.checkpoint.test-shard-write-delay")
+                    ? c.getDuration("shoal.checkpoint.test-shard-write-delay")
+                    : Duration.ZERO;
+            boolean audit = c.hasPath("shoal.audit.enabled") && c.getBoolean("shoal.audit.enabled");
+            return new EngineStepRunner(device, threads, delay, audit);
         }
     }
 }

@@ -279,6 +279,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setReplyTo(ref(m.replyTo()))
                     .setEvaluate(m.evaluate())
                     .setCheckpointDir(m.checkpointDir())
+                    .setCommitNow(m.commitNow())
                     .build()
                     .toByteArray();
         } else if (o instanceof GpuWorker.FeedBatch m) {
@@ -489,7 +490,12 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
             case STEP: {
                 Step m = Step.parseFrom(bytes);
                 return new GpuWorker.Step(
-                        m.getEpoch(), m.getStep(), m.getEvaluate(), m.getCheckpointDir(), resolve(m.getReplyTo()));
+                        m.getEpoch(),
+                        m.getStep(),
+                        m.getEvaluate(),
+                        m.getCheckpointDir(),
+                        m.getCommitNow(),
+                        resolve(m.getReplyTo()));
             }
             case FEED_BATCH: {
                 FeedBatch m = FeedBatch.parseFrom(bytes);

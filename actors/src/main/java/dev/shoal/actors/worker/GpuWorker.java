@@ -74,12 +74,24 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /**
      * Runs global step {@code step} of mesh {@code epoch}; then scores the held-out sets when
-     * {@code evaluate}, and writes this rank's checkpoint shard under {@code checkpointDir} when set.
+     * {@code evaluate}, and writes this rank's checkpoint shard under {@code checkpointDir} when set;
+     * {@code commitNow} makes the step wait for that checkpoint's commit and report it (a boundary the
+     * coordinator must see committed before it goes on: the last step, a rescale).
      */
-    public record Step(long epoch, long step, boolean evaluate, String checkpointDir, ActorRef<StepReply> replyTo)
+    public record Step(
+            long epoch,
+            long step,
+            boolean evaluate,
+            String checkpointDir,
+            boolean commitNow,
+            ActorRef<StepReply> replyTo)
             implements Command, ClusterMessage {
         public Step {
             if (checkpointDir == null) checkpointDir = "";
+        }
+
+        public Step(long epoch, long step, boolean evaluate, String checkpointDir, ActorRef<StepReply> replyTo) {
+            this(epoch, step, evaluate, checkpointDir, false, replyTo);
         }
 
         public Step(long epoch, long step, ActorRef<StepReply> replyTo) {
@@ -348,7 +360,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                 () -> {
                     long start = System.nanoTime();
                     try {
-                        StepResult result = r.runStep(m.epoch(), m.step(), m.evaluate(), m.checkpointDir());
+                        StepResult result =
+                                r.runStep(m.epoch(), m.step(), m.evaluate(), m.checkpointDir(), m.commitNow());
                         long end = System.nanoTime();
                         return new Object[] {result, new StepTimings((start - received) / 1e9, (end - start) / 1e9)};
                     } catch (Exception e) {

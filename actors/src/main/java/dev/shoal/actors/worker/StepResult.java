@@ -1,8 +1,9 @@
 // What one rank reports for one training step: the loss, the tokens of the step, at eval steps its
 // loss on each source's held-out set, the pre-clip gradient norm and the LR of the update, and the
-// checkpoint shard when the step wrote one, with the seconds it took to make it durable.
+// checkpoint folder that became committed (every rank's shard durable) since the last report, with
+// the seconds its save took (host snapshot to durable rename).
 // Guarantees: tokens >= 0; validation maps source name to held-out loss (in the runner's order) and is
-// empty at steps without an evaluation; checkpointPath is empty exactly when no shard was written;
+// empty at steps without an evaluation; checkpointPath is empty when no checkpoint was committed since the last report;
 // the loss may be NaN only when the runner says so (divergence is data).
 package dev.shoal.actors.worker;
 

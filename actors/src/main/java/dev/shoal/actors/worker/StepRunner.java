@@ -22,11 +22,23 @@ public interface StepRunner extends AutoCloseable {
     StepResult runStep(long epoch, long step) throws Exception;
 
     /**
-     * As {@link #runStep(long, long)}, then scores the held-out sets when {@code evaluate} and writes
-     * this rank's checkpoint shard under {@code checkpointDir} when it is not empty (durable on return).
+     * As {@link #runStep(long, long)}, then scores the held-out sets when {@code evaluate} and starts
+     * saving this rank's checkpoint shard under {@code checkpointDir} when it is not empty. The result's
+     * checkpointPath names a step folder only once that checkpoint is committed (every rank's shard
+     * durable): later steps report it, and the job's last step reports its own before returning.
      */
     default StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir) throws Exception {
         return runStep(epoch, step);
+    }
+
+    /**
+     * As {@link #runStep(long, long, boolean, String)}; with {@code commitNow} the step also waits until
+     * its own checkpoint is committed and reports it (the coordinator asks this at the job's last step and
+     * at a rescale boundary, where it cannot go on before the commit is journaled).
+     */
+    default StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir, boolean commitNow)
+            throws Exception {
+        return runStep(epoch, step, evaluate, checkpointDir);
     }
 
     /** One step's micro-batches from this rank's DataLoader (any thread; a stale epoch is dropped). */

@@ -42,9 +42,15 @@ public final class PacedEngineStepRunner implements StepRunner {
 
     @Override
     public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir) throws Exception {
+        return runStep(epoch, step, evaluate, checkpointDir, false);
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir, boolean commitNow)
+            throws Exception {
         long until = System.nanoTime() + minStepMillis * 1_000_000L;
         while (holdFile != null && Files.exists(holdFile) && abortedEpoch != epoch) Thread.sleep(10);
-        StepResult r = engine.runStep(epoch, step, evaluate, checkpointDir);
+        StepResult r = engine.runStep(epoch, step, evaluate, checkpointDir, commitNow);
         long left = until - System.nanoTime();
         if (left > 0) Thread.sleep(left / 1_000_000L);
         return r;

@@ -1,6 +1,7 @@
 // One rank's checkpoint saver: save() copies the rank's share of the training state (RankState) into
-// an off-heap host snapshot and returns; a background thread writes it to its shard file in the step's
-// temp folder, fsyncs it and publishes the rank's index; rank 0 then waits for every rank's index,
+// an off-heap host snapshot (the copy split over WRITE_THREADS threads) and returns; a background
+// thread writes it to its shard file in the step's temp folder (positional writes of its CRC blocks on
+// WRITE_THREADS threads), fsyncs it once and publishes the rank's index; rank 0 then waits for every rank's index,
 // writes the manifest, fsyncs, renames the temp folder to step-NNNNNN/, fsyncs the root, tells the
 // commit listener the checkpoint is durable, and applies retention.
 // The ranks agree through the file system alone (a shared checkpoint root), so the background threads
@@ -8,7 +9,9 @@
 // Guarantees: a step folder appears only complete (design invariant 4); the listener hears of a
 // checkpoint only after it is durable; the next save (and close) waits for the previous one and
 // rethrows its failure; a rank that fails publishes the error so rank 0 abandons the commit at once
-// instead of waiting for its timeout; the bytes written do not depend on sync or async use.
+// instead of waiting for its timeout; the bytes written do not depend on sync or async use nor on the
+// number of write threads; abort() (a lost mesh) stops a save in flight before its commit, and the
+// snapshot is never freed while a helper thread still reads it.
 package dev.shoal.runtime.checkpoint;
 
 import dev.shoal.proto.v1.checkpoint.CheckpointManifest;
@@ -40,7 +43,8 @@ import org.bytedeco.javacpp.BytePointer;
 
 public final class Checkpointer implements AutoCloseable {
     /** A checkpoint that is durable: every shard and the manifest written, fsynced and renamed. */
-    public record Committed(long step, Path dir, long bytes, long meshEpoch) {}
+    /** A durable checkpoint; saveSeconds runs from the host snapshot to the durable rename (rank 0). */
+    public record Committed(long step, Path dir, long bytes, long meshEpoch, double saveSeconds) {}
 
     /** Told, on rank 0's writer thread, once a checkpoint is durable (e.g. to persist CheckpointCommitted). */
     @FunctionalInterface
@@ -97,6 +101,8 @@ public final class Checkpointer implements AutoCloseable {
     private long pendingStep = -1;
     private long lastStallNanos;
     private volatile Runnable beforeWrite = () -> {}; // tests: hold the writer back
+    private volatile long shardWriteDelayNanos; // tests: a slow disk, between creating and filling the shard
+    private volatile boolean aborted;
 
     public Checkpointer(Path root, RankComms comms, Options opts) {
         this.root = root;
@@ -116,8 +122,10 @@ public final class Checkpointer implements AutoCloseable {
      * thread writes it. Every rank of the mesh must call this for the same step.
      */
     public void save(ParallelTrainer trainer, TrainingState state) throws IOException {
+        if (aborted) throw new IOException("checkpointer of rank " + comms.globalRank() + " was aborted");
         long t0 = System.nanoTime();
         await();
+        long begun = System.nanoTime(); // the save proper: snapshot, write, commit
         // 1. This rank's pieces, copied into the host snapshot back to back.
         List<RankState.Piece> pieces = RankState.toSave(trainer, comms);
         long total = 0;
@@ -129,9 +137,8 @@ public final class Checkpointer implements AutoCloseable {
         List<TensorShard.Builder> shards = new ArrayList<>();
         String file = CheckpointDir.shardFile(comms.globalRank());
         long off = 0;
+        copyToSnapshot(pieces, total);
         for (RankState.Piece p : pieces) {
-            RawMemory.copy(
-                    snapshot.address() + off, p.data().address(), p.region().bytes());
             Region r = p.region();
             TensorShard.Builder b = TensorShard.newBuilder()
                     .setName(p.name())
@@ -161,8 +168,52 @@ public final class Checkpointer implements AutoCloseable {
         long step = state.step(), bytes = total;
         Mesh m = mesh.build();
         pendingStep = step;
-        pending = writer.submit(() -> write(step, ts, m, model, shards, bytes));
+        pending = writer.submit(() -> write(step, ts, m, model, shards, bytes, begun));
         lastStallNanos = System.nanoTime() - t0;
+    }
+
+    /**
+     * Copies the pieces back to back into the snapshot, the byte range cut into WRITE_THREADS equal
+     * parts copied at once (the copy is memory-bound; this is the whole stall of an async save).
+     */
+    private void copyToSnapshot(List<RankState.Piece> pieces, long total) {
+        long[] start = new long[pieces.size()];
+        long off = 0;
+        for (int i = 0; i < start.length; i++) {
+            start[i] = off;
+            off += pieces.get(i).region().bytes();
+        }
+        int k = (int) Math.max(1, Math.min(WRITE_THREADS, total >> 22)); // at least 4 MiB a part
+        long dst = snapshot.address();
+        Runnable[] parts = new Runnable[k];
+        for (int t = 0; t < k; t++) {
+            long c0 = total * t / k, c1 = total * (t + 1) / k;
+            parts[t] = () -> {
+                for (int i = 0; i < start.length; i++) {
+                    long p0 = start[i], p1 = p0 + pieces.get(i).region().bytes();
+                    long a = Math.max(p0, c0), b = Math.min(p1, c1);
+                    if (a < b) RawMemory.copy(dst + a, pieces.get(i).data().address() + (a - p0), b - a);
+                }
+            };
+        }
+        Thread[] helpers = new Thread[k - 1];
+        for (int t = 1; t < k; t++) {
+            helpers[t - 1] = new Thread(parts[t], Thread.currentThread().getName() + "-snapshot-" + t);
+            helpers[t - 1].start();
+        }
+        parts[0].run();
+        boolean interrupted = false;
+        for (Thread h : helpers) {
+            while (true) {
+                try {
+                    h.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the copy must finish before the snapshot is used
+                }
+            }
+        }
+        if (interrupted) Thread.currentThread().interrupt();
     }
 
     /** save() and await(): returns the step folder (committed, on rank 0; about to be, elsewhere). */
@@ -183,6 +234,9 @@ public final class Checkpointer implements AutoCloseable {
             // Still in flight: keep it pending, so the snapshot is not reused under the writer.
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while waiting for the save of step " + pendingStep, e);
+        } catch (java.util.concurrent.CancellationException e) {
+            pending = null;
+            throw new IOException("the save of step " + pendingStep + " was abandoned (checkpointer aborted)");
         } catch (ExecutionException e) {
             pending = null;
             Throwable c = e.getCause();
@@ -197,6 +251,26 @@ public final class Checkpointer implements AutoCloseable {
     /** Tests: runs on the writer thread before each write starts (e.g. to hold it until training moved on). */
     void beforeWrite(Runnable hook) {
         beforeWrite = hook;
+    }
+
+    /**
+     * Test knob (a slow disk): after the shard file is created, the writer waits this long before
+     * writing its data, so a test can kill a rank while its shard is being written.
+     */
+    public void delayShardWrites(Duration d) {
+        shardWriteDelayNanos = d.toNanos();
+    }
+
+    /**
+     * Abandons the save in flight, if any (the mesh is lost): the writer thread is interrupted, so rank 0
+     * stops waiting for ranks that will never publish their index. A step abandoned before its rename is
+     * never committed; its temp folder is left behind and is never loaded. No save may follow.
+     */
+    public void abort() {
+        aborted = true;
+        for (Runnable queued : writer.shutdownNow()) { // not started yet: it never will
+            if (queued instanceof Future<?> f) f.cancel(false);
+        }
     }
 
     /** Nanoseconds the last save() call held the caller (waiting for the previous save, and the snapshot copy). */
@@ -221,7 +295,13 @@ public final class Checkpointer implements AutoCloseable {
     // ---------------------------------------------------------------- background: write and commit
 
     private Path write(
-            long step, TrainState ts, Mesh mesh, ModelShape model, List<TensorShard.Builder> shards, long bytes)
+            long step,
+            TrainState ts,
+            Mesh mesh,
+            ModelShape model,
+            List<TensorShard.Builder> shards,
+            long bytes,
+            long begunNanos)
             throws IOException {
         int rank = comms.globalRank();
         Path tmp = CheckpointDir.tmpDir(root, step, "e" + mesh.getEpoch());
@@ -240,20 +320,23 @@ public final class Checkpointer implements AutoCloseable {
                     StandardOpenOption.CREATE,
                     StandardOpenOption.TRUNCATE_EXISTING,
                     StandardOpenOption.WRITE)) {
-                // The pieces lie back to back in the snapshot: write each block and take its CRC32C while
-                // it is in cache.
+                if (shardWriteDelayNanos > 0) {
+                    try {
+                        Thread.sleep(shardWriteDelayNanos / 1_000_000, (int) (shardWriteDelayNanos % 1_000_000));
+                    } catch (InterruptedException e) {
+                        throw new IOException("interrupted while writing " + name + " of step " + step, e);
+                    }
+                }
+                // The pieces lie back to back in the snapshot, at the same offsets as in the file.
+                int[] crcs = writeBlocks(ch, shards, name);
+                int i = 0;
                 for (TensorShard.Builder s : shards) {
                     long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
-                    for (long bs = 0; bs < len; bs += opts.blockBytes()) {
-                        int n = (int) Math.min(opts.blockBytes(), len - bs);
-                        ByteBuffer b = RawMemory.buffer(snapshot.address() + s.getByteOffset() + bs, n);
-                        s.addBlockCrc32C(CheckpointDir.crc(b, n));
-                        while (b.hasRemaining()) ch.write(b);
-                    }
+                    for (long bs = 0; bs < len; bs += opts.blockBytes()) s.addBlockCrc32C(crcs[i++]);
                     idx.addTensors(s);
                 }
-                if (ch.position() != bytes) {
-                    throw new IllegalStateException(name + ": wrote " + ch.position() + " bytes, expected " + bytes);
+                if (ch.size() != bytes) {
+                    throw new IllegalStateException(name + ": wrote " + ch.size() + " bytes, expected " + bytes);
                 }
                 ch.force(true);
             }
@@ -273,11 +356,88 @@ public final class Checkpointer implements AutoCloseable {
             }
             throw e;
         }
-        return rank == 0 ? commit(step, tmp, idx.build()) : CheckpointDir.stepDir(root, step);
+        return rank == 0 ? commit(step, tmp, idx.build(), begunNanos) : CheckpointDir.stepDir(root, step);
+    }
+
+    /**
+     * Threads that write (and CRC) one shard's blocks at once, each its own contiguous run of blocks:
+     * -Dshoal.checkpoint.write-threads, default min(4, cores).
+     */
+    static final int WRITE_THREADS = Math.max(
+            1,
+            Integer.getInteger(
+                    "shoal.checkpoint.write-threads",
+                    Math.min(4, Runtime.getRuntime().availableProcessors())));
+
+    /**
+     * Writes every CRC block of the shards with positional writes straight from the snapshot (no copy),
+     * taking each block's CRC32C just before writing it (while it is in cache), on WRITE_THREADS
+     * threads, each a contiguous run of blocks; the caller fsyncs once. Returns the CRCs in block order.
+     * Every thread is joined before it returns, even when interrupted, so the snapshot is never freed
+     * under a writer.
+     */
+    private int[] writeBlocks(FileChannel ch, List<TensorShard.Builder> shards, String name) throws IOException {
+        List<long[]> blocks = new ArrayList<>(); // {offset, length}
+        for (TensorShard.Builder s : shards) {
+            long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
+            for (long bs = 0; bs < len; bs += opts.blockBytes()) {
+                blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs)});
+            }
+        }
+        int nb = blocks.size(), k = Math.min(WRITE_THREADS, Math.max(1, nb));
+        int[] crcs = new int[nb];
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        long base = snapshot.address();
+        Runnable[] parts = new Runnable[k];
+        for (int t = 0; t < k; t++) {
+            int from = (int) ((long) nb * t / k), to = (int) ((long) nb * (t + 1) / k);
+            parts[t] = () -> {
+                try {
+                    for (int i = from; i < to && failed.get() == null && !aborted; i++) {
+                        long off = blocks.get(i)[0];
+                        int n = (int) blocks.get(i)[1];
+                        ByteBuffer b = RawMemory.buffer(base + off, n);
+                        crcs[i] = CheckpointDir.crc(b, n);
+                        long pos = off;
+                        while (b.hasRemaining()) pos += ch.write(b, pos);
+                    }
+                } catch (Throwable e) {
+                    failed.compareAndSet(null, e);
+                }
+            };
+        }
+        Thread[] helpers = new Thread[k - 1];
+        for (int t = 1; t < k; t++) {
+            helpers[t - 1] = new Thread(parts[t], Thread.currentThread().getName() + "-" + t);
+            helpers[t - 1].setDaemon(true);
+            helpers[t - 1].start();
+        }
+        parts[0].run();
+        boolean interrupted = Thread.interrupted();
+        for (Thread h : helpers) {
+            while (true) {
+                try {
+                    h.join();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+        }
+        if (interrupted || aborted) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while writing " + name);
+        }
+        Throwable e = failed.get();
+        if (e instanceof IOException io) throw io;
+        if (e instanceof RuntimeException re) throw re;
+        if (e != null) throw new IOException(name + ": " + e, e);
+        return crcs;
     }
 
     /** Rank 0: every rank's index → the manifest → rename → fsync → listener → retention. */
-    private Path commit(long step, Path tmp, RankIndex mine) throws IOException {
+    private Path commit(long step, Path tmp, RankIndex mine, long begunNanos) throws IOException {
         // 1. Wait for every rank's index (each appears whole, by rename).
         long deadline = System.nanoTime() + opts.commitTimeout().toNanos();
         List<RankIndex> all = new ArrayList<>();
@@ -337,7 +497,9 @@ public final class Checkpointer implements AutoCloseable {
             Files.move(tmp, fin, StandardCopyOption.ATOMIC_MOVE);
         }
         CheckpointDir.fsyncDir(root);
-        opts.listener().durable(new Committed(step, fin, bytes, mine.getMesh().getEpoch()));
+        opts.listener()
+                .durable(new Committed(
+                        step, fin, bytes, mine.getMesh().getEpoch(), (System.nanoTime() - begunNanos) / 1e9));
         // 4. Retention.
         List<Path> gone = CheckpointDir.prune(root, opts.retention(), step);
         if (!gone.isEmpty()) {
