@@ -3,6 +3,9 @@
 // Guarantees:
 // - Compute (StepRunner.joinMesh / runStep / close) runs on this worker's own single thread, never
 //   on a Pekko dispatcher; the actor only schedules work and forwards results.
+// - Joining is two-phase (the rendezvous): JoinMesh → MeshPrepared(what this rank publishes), then
+//   ConnectMesh(the gathered table) → MeshJoined. A ConnectMesh for any epoch but the one this worker
+//   prepared last is refused; LeaveMesh aborts a mesh that is still being formed, too.
 // - Mesh epochs only move forward: a JoinMesh older than one already seen is refused, a Step whose
 //   epoch is not the joined mesh's is dropped, and a result of a mesh that was left meanwhile is
 //   dropped (design invariant 6).
@@ -40,9 +43,37 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     /** Asks the worker which device it owns. */
     public record Describe(ActorRef<WorkerInfo> replyTo) implements Command, ClusterMessage {}
 
-    /** Joins a mesh: build communicators, load the shard; answered when ready. */
-    public record JoinMesh(MeshAssignment mesh, ActorRef<StatusReply<MeshJoined>> replyTo)
+    /** Rendezvous phase 1: prepare to join a mesh; answered with what this rank publishes for it. */
+    public record JoinMesh(MeshAssignment mesh, ActorRef<StatusReply<MeshPrepared>> replyTo)
             implements Command, ClusterMessage {}
+
+    /** Rendezvous phase 2: every rank's published entries; build communicators, load the shard; answered when ready. */
+    public record ConnectMesh(Rendezvous rendezvous, ActorRef<StatusReply<MeshJoined>> replyTo)
+            implements Command, ClusterMessage {}
+
+    /** The answer to JoinMesh: the entries this rank publishes (key → bytes, see Rendezvous). */
+    public record MeshPrepared(long epoch, int rank, java.util.Map<String, byte[]> published)
+            implements ClusterMessage {
+        public MeshPrepared {
+            java.util.TreeMap<String, byte[]> copy = new java.util.TreeMap<>();
+            if (published != null) published.forEach((k, v) -> copy.put(k, v.clone()));
+            published = java.util.Collections.unmodifiableMap(copy);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof MeshPrepared p
+                    && p.epoch == epoch
+                    && p.rank == rank
+                    && new Rendezvous(Math.max(1, epoch), published)
+                            .equals(new Rendezvous(Math.max(1, epoch), p.published));
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(epoch, rank, published.keySet());
+        }
+    }
 
     /** The mesh of {@code epoch} is gone: abort its communicators. */
     public record LeaveMesh(long epoch) implements Command, ClusterMessage {}
@@ -64,6 +95,13 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /** One step's micro-batches from this rank's DataLoader (see StepRunner.Batch). */
     public record FeedBatch(StepRunner.Batch batch) implements Command, ClusterMessage {}
+
+    private record Prepared(
+            MeshAssignment mesh,
+            java.util.Map<String, byte[]> published,
+            Throwable error,
+            ActorRef<StatusReply<MeshPrepared>> replyTo)
+            implements Command {}
 
     private record Joined(MeshAssignment mesh, Throwable error, ActorRef<StatusReply<MeshJoined>> replyTo)
             implements Command {}
@@ -135,6 +173,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     private Throwable createError; // the factory failed to make the runner
     private volatile StepRunner runner; // created and used on the compute thread; aborted from here
     private long highestEpoch = 0; // highest epoch of any JoinMesh or LeaveMesh seen
+    private MeshAssignment prepared; // the mesh of the last JoinMesh answered, until it is joined or left
+    private long joiningEpoch = 0; // epoch whose joinMesh runs on the compute thread; 0: none
     private long joinedEpoch = 0; // 0: in no mesh
     private int joinedRank = -1;
     private long runningStep = -1; // -1: idle
@@ -171,6 +211,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         return newReceiveBuilder()
                 .onMessage(Describe.class, this::onDescribe)
                 .onMessage(JoinMesh.class, this::onJoinMesh)
+                .onMessage(Prepared.class, this::onPrepared)
+                .onMessage(ConnectMesh.class, this::onConnectMesh)
                 .onMessage(Joined.class, this::onJoined)
                 .onMessage(LeaveMesh.class, this::onLeaveMesh)
                 .onMessage(Step.class, this::onStep)
@@ -208,10 +250,53 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         }
         abortJoined();
         highestEpoch = mesh.epoch();
+        prepared = null;
+        CompletableFuture<java.util.Map<String, byte[]>> work = CompletableFuture.supplyAsync(
+                () -> {
+                    try {
+                        return runner.prepareMesh(mesh);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                },
+                compute);
+        getContext().pipeToSelf(work, (published, err) -> new Prepared(mesh, published, cause(err), m.replyTo()));
+        return this;
+    }
+
+    private Behavior<Command> onPrepared(Prepared m) {
+        long epoch = m.mesh().epoch();
+        if (epoch != highestEpoch) {
+            m.replyTo().tell(StatusReply.error(info.id() + ": mesh epoch " + epoch + " superseded by " + highestEpoch));
+        } else if (m.error() != null) {
+            m.replyTo()
+                    .tell(StatusReply.error(
+                            info.id() + ": preparing mesh epoch " + epoch + " failed: " + describe(m.error())));
+        } else {
+            prepared = m.mesh();
+            m.replyTo()
+                    .tell(StatusReply.success(new MeshPrepared(epoch, m.mesh().rank(), m.published())));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onConnectMesh(ConnectMesh m) {
+        long epoch = m.rendezvous().epoch();
+        MeshAssignment mesh = prepared;
+        if (mesh == null || mesh.epoch() != epoch || epoch != highestEpoch) {
+            // A stale (or unprepared) epoch: nothing is built for it.
+            m.replyTo()
+                    .tell(StatusReply.error(info.id() + ": rendezvous of mesh epoch " + epoch + " dropped: "
+                            + (mesh == null ? "no mesh prepared" : "prepared epoch " + mesh.epoch())
+                            + ", latest epoch " + highestEpoch));
+            return this;
+        }
+        prepared = null;
+        joiningEpoch = epoch;
         CompletableFuture<Void> work = CompletableFuture.runAsync(
                 () -> {
                     try {
-                        runner.joinMesh(mesh);
+                        runner.joinMesh(mesh, m.rendezvous());
                     } catch (Exception e) {
                         throw new java.util.concurrent.CompletionException(e);
                     }
@@ -223,6 +308,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     private Behavior<Command> onJoined(Joined m) {
         long epoch = m.mesh().epoch();
+        if (joiningEpoch == epoch) joiningEpoch = 0;
         if (epoch != highestEpoch) {
             m.replyTo().tell(StatusReply.error(info.id() + ": mesh epoch " + epoch + " superseded by " + highestEpoch));
         } else if (m.error() != null) {
@@ -239,6 +325,13 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     private Behavior<Command> onLeaveMesh(LeaveMesh m) {
         highestEpoch = Math.max(highestEpoch, m.epoch());
+        if (prepared != null && prepared.epoch() <= m.epoch()) prepared = null;
+        StepRunner r = runner;
+        if (joiningEpoch != 0 && joiningEpoch <= m.epoch() && r != null) {
+            // A joinMesh still forming its groups (a peer died mid-rendezvous): unblock it.
+            r.abortMesh(joiningEpoch);
+            joiningEpoch = 0;
+        }
         if (joinedEpoch != 0 && joinedEpoch <= m.epoch()) abortJoined();
         return this;
     }
@@ -356,6 +449,9 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     /** Aborts the joined mesh (unblocking a running step) and forgets it. */
     private void abortJoined() {
         StepRunner r = runner;
+        if (joiningEpoch != 0 && r != null) r.abortMesh(joiningEpoch);
+        joiningEpoch = 0;
+        prepared = null;
         if (joinedEpoch != 0 && r != null) r.abortMesh(joinedEpoch);
         joinedEpoch = 0;
         joinedRank = -1;

@@ -1,6 +1,8 @@
 // A worker's place in a mesh: the mesh epoch, its global rank, the (tp, pp, dp) layout, the first
 // step it will run, the committed checkpoint to load before it (empty: the job's initial weights),
-// the backend address of every rank (rendezvous for the collectives) and the job it trains.
+// an optional static list of every rank's backend address, and the job it trains. The coordinator
+// leaves peers empty: the collectives' addresses and NCCL ids come from the two-phase rendezvous
+// (StepRunner.prepareMesh / joinMesh(mesh, Rendezvous)); peers stay for callers without a coordinator.
 // Guarantees: epoch >= 1, rank inside the world, startStep >= 1, peers empty or one per rank.
 package dev.shoal.actors.worker;
 
