@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the self-contained GPU check bundle in .gpu-bundle/ at the repo root (git-ignored):
 #   jre.tar.xz  a jlink'd Java 17 runtime with only the modules the jars need (xz-packed)
-#   lib/        runtime jars of nccl-native and runtime and their dependencies, incl. the bytedeco
+#   lib/        runtime jars of nccl-native and runtime and their dependencies, the actors jar alone, the bytedeco
 #               cuda linux-x86_64 JNI jar (no cuda-redist: the GPU machine's CUDA/NCCL libraries are used)
-#   test-lib/   test classes of nccl-native and runtime as jars, plus their test-only dependencies
+#   test-lib/   test classes of nccl-native and runtime as jars, the actors GPU tests, test-only dependencies
 #   tools/      junit-platform-console-standalone
 #   BUNDLE.txt  what was built from which commit, and the main classes present
 # The GPU machine needs no Java and no network: deploy/gpu-check/run-gpu-check.sh runs from it.
@@ -54,6 +54,12 @@ log "building nccl-native and runtime (tests compiled, not run)"
   org.apache.maven.plugins:maven-dependency-plugin:copy-dependencies \
   -DskipTests -Dspotless.check.skip=true \
   -DincludeScope=runtime -DoutputDirectory="$BUNDLE/lib" -Dmdep.overWriteSnapshots=true
+
+# The actors jar alone (no Pekko, gRPC or journal jars: they would break the size budget): the
+# GPU StepRunner's test touches only its Pekko-free classes (engine/CudaStepRunner, EngineStepRunner,
+# JobSpecs, RankBatches, worker/StepRunner, MeshAssignment, Rendezvous, WorkerInfo).
+log "packaging actors (its jar only)"
+"${MVN[@]}" -pl actors -am package -DskipTests -Dspotless.check.skip=true
 
 log "collecting test-only dependencies"
 "${MVN[@]}" -pl nccl-native,runtime -am \
@@ -121,6 +127,19 @@ for m in nccl-native runtime; do
     "$JAVA_HOME/bin/jar" --create --file "$BUNDLE/test-lib/shoal-$m-tests.jar" -C "$m/target/test-classes" .
   fi
 done
+# From actors only its GPU test classes and the helpers they use (the launcher scans this jar, and the
+# other actors tests need Pekko, which the bundle does not carry).
+for j in actors/target/shoal-actors-*.jar; do
+  case "$j" in *-sources.jar | *-tests.jar | *-javadoc.jar) continue ;; esac
+  cp "$j" "$BUNDLE/lib/"
+done
+ACTORS_GPU_TESTS=(dev/shoal/actors/TestData.class)
+while IFS= read -r c; do ACTORS_GPU_TESTS+=("${c#actors/target/test-classes/}"); done < <(
+  find actors/target/test-classes/dev/shoal/actors -name '*GpuTest*.class' | sort)
+if ((${#ACTORS_GPU_TESTS[@]} > 1)); then
+  "$JAVA_HOME/bin/jar" --create --file "$BUNDLE/test-lib/shoal-actors-gpu-tests.jar" \
+    -C actors/target/test-classes "${ACTORS_GPU_TESTS[@]}"
+fi
 
 # ---- 3. JUnit console launcher -----------------------------------------------------------------
 log "fetching junit-platform-console-standalone $JUNIT_PLATFORM_VERSION"

@@ -242,8 +242,9 @@ public final class EngineStepRunner implements StepRunner {
     }
 
     /**
-     * Makes one EngineStepRunner per device; found through META-INF/services. Compute threads per rank
-     * come from shoal.node.threads-per-rank (default 1).
+     * Makes the runner of each device; found through META-INF/services: a CudaStepRunner (data parallel
+     * over NCCL) for a CUDA GPU, an EngineStepRunner (TCP) for a CPU rank. Compute threads per rank come
+     * from shoal.node.threads-per-rank (default 1).
      */
     public static final class Factory implements StepRunner.Factory {
         @Override
@@ -251,6 +252,9 @@ public final class EngineStepRunner implements StepRunner {
             var c = ConfigFactory.load();
             int threads = c.hasPath("shoal.node.threads-per-rank") ? c.getInt("shoal.node.threads-per-rank") : 1;
             if (threads < 1) throw new IllegalArgumentException("shoal.node.threads-per-rank must be >= 1");
+            if (WorkerInfo.CUDA.equals(device.deviceKind())) {
+                return new CudaStepRunner(device, threads, dev.shoal.nccl.NcclCommunicator.Options.defaults());
+            }
             return new EngineStepRunner(device, threads);
         }
     }
