@@ -62,7 +62,9 @@ log "packaging actors (its jar only)"
 "${MVN[@]}" -pl actors -am package -DskipTests -Dspotless.check.skip=true
 
 log "collecting test-only dependencies"
-"${MVN[@]}" -pl nccl-native,runtime -am \
+# `package` again (up to date, so quick): without a lifecycle phase the reactor cannot resolve the
+# sibling modules (shoal-proto, shoal-nccl-native) and the goal fails unless they were installed.
+"${MVN[@]}" -pl nccl-native,runtime -am package -DskipTests -Dspotless.check.skip=true \
   org.apache.maven.plugins:maven-dependency-plugin:copy-dependencies \
   -DincludeScope=test -DexcludeGroupIds=org.junit,org.junit.jupiter,org.junit.platform,org.junit.vintage,org.opentest4j,org.apiguardian \
   -DoutputDirectory="$STAGE/test-deps" -Dmdep.overWriteSnapshots=true
@@ -133,12 +135,11 @@ for j in actors/target/shoal-actors-*.jar; do
   case "$j" in *-sources.jar | *-tests.jar | *-javadoc.jar) continue ;; esac
   cp "$j" "$BUNDLE/lib/"
 done
-ACTORS_GPU_TESTS=(dev/shoal/actors/TestData.class)
-while IFS= read -r c; do ACTORS_GPU_TESTS+=("${c#actors/target/test-classes/}"); done < <(
+ACTORS_GPU_TESTS=(-C actors/target/test-classes dev/shoal/actors/TestData.class) # jar's -C holds for one file
+while IFS= read -r c; do ACTORS_GPU_TESTS+=(-C actors/target/test-classes "${c#actors/target/test-classes/}"); done < <(
   find actors/target/test-classes/dev/shoal/actors -name '*GpuTest*.class' | sort)
-if ((${#ACTORS_GPU_TESTS[@]} > 1)); then
-  "$JAVA_HOME/bin/jar" --create --file "$BUNDLE/test-lib/shoal-actors-gpu-tests.jar" \
-    -C actors/target/test-classes "${ACTORS_GPU_TESTS[@]}"
+if ((${#ACTORS_GPU_TESTS[@]} > 3)); then
+  "$JAVA_HOME/bin/jar" --create --file "$BUNDLE/test-lib/shoal-actors-gpu-tests.jar" "${ACTORS_GPU_TESTS[@]}"
 fi
 
 # ---- 3. JUnit console launcher -----------------------------------------------------------------
@@ -151,9 +152,11 @@ log "fetching junit-platform-console-standalone $JUNIT_PLATFORM_VERSION"
 BASE_MODULES="java.base,java.logging,java.xml,java.management,jdk.unsupported,jdk.zipfs" # + jdeps; zipfs: JUnit scans jars
 log "computing Java modules with jdeps"
 set +e
+# Not the actors jar: its Pekko/HTTP parts never run here and would pull in java.desktop and more.
+mapfile -t OWN_JARS < <(find "$BUNDLE/lib" "$BUNDLE/test-lib" -name 'shoal-*.jar' ! -name 'shoal-actors-*' | sort)
 DEPS="$("$JAVA_HOME/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 \
   --class-path "$BUNDLE/lib/*:$BUNDLE/test-lib/*:$BUNDLE/tools/*" \
-  "$BUNDLE"/lib/shoal-*.jar "$BUNDLE"/test-lib/shoal-*.jar 2>/dev/null | tail -1)"
+  "${OWN_JARS[@]}" 2>/dev/null | tail -1)"
 set -e
 MODULES="$BASE_MODULES"
 if [[ "$DEPS" =~ ^[a-z.,]+$ ]]; then MODULES="$MODULES,$DEPS"; fi
