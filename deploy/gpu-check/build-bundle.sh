@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the self-contained GPU check bundle in .gpu-bundle/ at the repo root (git-ignored):
 #   jre.tar.xz  a jlink'd Java 17 runtime with only the modules the jars need (xz-packed)
-#   lib/        runtime jars of nccl-native and runtime and their dependencies, incl. the bytedeco
+#   lib/        runtime jars of nccl-native and runtime and their dependencies, the actors jar alone, the bytedeco
 #               cuda linux-x86_64 JNI jar (no cuda-redist: the GPU machine's CUDA/NCCL libraries are used)
-#   test-lib/   test classes of nccl-native and runtime as jars, plus their test-only dependencies
+#   test-lib/   test classes of nccl-native and runtime as jars, the actors GPU tests, test-only dependencies
 #   tools/      junit-platform-console-standalone
 #   BUNDLE.txt  what was built from which commit, and the main classes present
 # The GPU machine needs no Java and no network: deploy/gpu-check/run-gpu-check.sh runs from it.
@@ -55,8 +55,16 @@ log "building nccl-native and runtime (tests compiled, not run)"
   -DskipTests -Dspotless.check.skip=true \
   -DincludeScope=runtime -DoutputDirectory="$BUNDLE/lib" -Dmdep.overWriteSnapshots=true
 
+# The actors jar alone (no Pekko, gRPC or journal jars: they would break the size budget): the
+# GPU StepRunner's test touches only its Pekko-free classes (engine/CudaStepRunner, EngineStepRunner,
+# JobSpecs, RankBatches, worker/StepRunner, MeshAssignment, Rendezvous, WorkerInfo).
+log "packaging actors (its jar only)"
+"${MVN[@]}" -pl actors -am package -DskipTests -Dspotless.check.skip=true
+
 log "collecting test-only dependencies"
-"${MVN[@]}" -pl nccl-native,runtime -am \
+# `package` again (up to date, so quick): without a lifecycle phase the reactor cannot resolve the
+# sibling modules (shoal-proto, shoal-nccl-native) and the goal fails unless they were installed.
+"${MVN[@]}" -pl nccl-native,runtime -am package -DskipTests -Dspotless.check.skip=true \
   org.apache.maven.plugins:maven-dependency-plugin:copy-dependencies \
   -DincludeScope=test -DexcludeGroupIds=org.junit,org.junit.jupiter,org.junit.platform,org.junit.vintage,org.opentest4j,org.apiguardian \
   -DoutputDirectory="$STAGE/test-deps" -Dmdep.overWriteSnapshots=true
@@ -121,6 +129,18 @@ for m in nccl-native runtime; do
     "$JAVA_HOME/bin/jar" --create --file "$BUNDLE/test-lib/shoal-$m-tests.jar" -C "$m/target/test-classes" .
   fi
 done
+# From actors only its GPU test classes and the helpers they use (the launcher scans this jar, and the
+# other actors tests need Pekko, which the bundle does not carry).
+for j in actors/target/shoal-actors-*.jar; do
+  case "$j" in *-sources.jar | *-tests.jar | *-javadoc.jar) continue ;; esac
+  cp "$j" "$BUNDLE/lib/"
+done
+ACTORS_GPU_TESTS=(-C actors/target/test-classes dev/shoal/actors/TestData.class) # jar's -C holds for one file
+while IFS= read -r c; do ACTORS_GPU_TESTS+=(-C actors/target/test-classes "${c#actors/target/test-classes/}"); done < <(
+  find actors/target/test-classes/dev/shoal/actors -name '*GpuTest*.class' | sort)
+if ((${#ACTORS_GPU_TESTS[@]} > 3)); then
+  "$JAVA_HOME/bin/jar" --create --file "$BUNDLE/test-lib/shoal-actors-gpu-tests.jar" "${ACTORS_GPU_TESTS[@]}"
+fi
 
 # ---- 3. JUnit console launcher -----------------------------------------------------------------
 log "fetching junit-platform-console-standalone $JUNIT_PLATFORM_VERSION"
@@ -132,9 +152,11 @@ log "fetching junit-platform-console-standalone $JUNIT_PLATFORM_VERSION"
 BASE_MODULES="java.base,java.logging,java.xml,java.management,jdk.unsupported,jdk.zipfs" # + jdeps; zipfs: JUnit scans jars
 log "computing Java modules with jdeps"
 set +e
+# Not the actors jar: its Pekko/HTTP parts never run here and would pull in java.desktop and more.
+mapfile -t OWN_JARS < <(find "$BUNDLE/lib" "$BUNDLE/test-lib" -name 'shoal-*.jar' ! -name 'shoal-actors-*' | sort)
 DEPS="$("$JAVA_HOME/bin/jdeps" --print-module-deps --ignore-missing-deps --multi-release 17 \
   --class-path "$BUNDLE/lib/*:$BUNDLE/test-lib/*:$BUNDLE/tools/*" \
-  "$BUNDLE"/lib/shoal-*.jar "$BUNDLE"/test-lib/shoal-*.jar 2>/dev/null | tail -1)"
+  "${OWN_JARS[@]}" 2>/dev/null | tail -1)"
 set -e
 MODULES="$BASE_MODULES"
 if [[ "$DEPS" =~ ^[a-z.,]+$ ]]; then MODULES="$MODULES,$DEPS"; fi

@@ -115,6 +115,22 @@ public final class NcclCommunicator implements Communicator {
      */
     public static NcclCommunicator create(
             NcclUniqueId id, int rank, int size, long epoch, int device, Options options) {
+        return create(id, rank, size, epoch, device, options, () -> false);
+    }
+
+    /**
+     * As {@link #create(NcclUniqueId, int, int, long, int, Options)}, and {@code cancelled} is polled while
+     * the group forms: once it answers true (the mesh was left, e.g. a peer died mid-rendezvous) the
+     * half-formed communicator is aborted (ncclCommAbort) and this throws CommException(ABORTED).
+     */
+    public static NcclCommunicator create(
+            NcclUniqueId id,
+            int rank,
+            int size,
+            long epoch,
+            int device,
+            Options options,
+            java.util.function.BooleanSupplier cancelled) {
         NativeLibs.require(NativeLibs.Lib.NCCL);
         if (size < 1 || rank < 0 || rank >= size) {
             throw new IllegalArgumentException("NCCL rank " + rank + " of group size " + size + " is out of range");
@@ -152,6 +168,12 @@ public final class NcclCommunicator implements Communicator {
                     rc = ncclCommGetAsyncError(comm, state);
                     if (rc != ncclSuccess) state[0] = rc;
                     if (state[0] != ncclInProgress) break;
+                    if (cancelled.getAsBoolean()) {
+                        ncclCommAbort(comm);
+                        throw new CommException(
+                                Kind.ABORTED,
+                                who + ": communicator init cancelled (mesh epoch " + epoch + " was left)");
+                    }
                     if (System.nanoTime() > deadline) {
                         ncclCommAbort(comm);
                         throw new CommException(

@@ -298,6 +298,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private record JoinAnswer(long epoch, int rank, Throwable error) implements Command {}
 
+    /** A rank's answer to JoinMesh (rendezvous phase 1; see MeshRendezvous). */
+    private record PreparedAnswer(long epoch, int rank, GpuWorker.MeshPrepared prepared, Throwable error)
+            implements Command {}
+
     private record StepAnswer(GpuWorker.StepReply reply) implements Command {}
 
     private record RunNextStep() implements Command {}
@@ -395,6 +399,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final ActorRef<GpuWorker.StepReply> stepAdapter;
     private final Set<String> describing = new HashSet<>();
     private Forming forming;
+    private MeshRendezvous rendezvous; // the forming mesh's gathered rendezvous entries
     private Training training;
     private boolean resumeOnListing;
     private Recovery recovery; // the running or last recovery; null: none since start
@@ -493,6 +498,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(WorkerDescribed.class, this::onWorkerDescribed)
                 .onCommand(FormMesh.class, this::onFormMesh)
                 .onCommand(JoinAnswer.class, this::onJoinAnswer)
+                .onCommand(PreparedAnswer.class, this::onPreparedAnswer)
                 .onCommand(StepAnswer.class, this::onStepAnswer)
                 .onCommand(RunNextStep.class, (state, cmd) -> nextStep(state))
                 .onCommand(StepTimedOut.class, this::onStepTimedOut)
@@ -701,25 +707,49 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 ? ""
                 : state.checkpoints().get(state.checkpoints().size() - 1).getPath();
         JobSpec spec = meshSpec(state.spec(), world);
-        // Rendezvous: every rank gets every rank's collective backend address, in rank order.
-        List<String> peers = new ArrayList<>();
-        for (String id : ranks) peers.add(state.workers().get(id).info().backendAddress());
-        if (peers.stream().anyMatch(String::isEmpty)) peers = List.of(); // engines without a backend
+        // Rendezvous, phase 1: every rank says what its backend publishes (onPreparedAnswer gathers it).
+        rendezvous = new MeshRendezvous(epoch, world);
         Set<Integer> pending = new HashSet<>();
         for (int rank = 0; rank < world; rank++) {
             pending.add(rank);
             MeshAssignment mesh =
-                    new MeshAssignment(epoch, rank, dims, startStep, checkpoint, peers, spec, meshJob(state));
+                    new MeshAssignment(epoch, rank, dims, startStep, checkpoint, List.of(), spec, meshJob(state));
             int r = rank;
             ctx.askWithStatus(
-                    GpuWorker.MeshJoined.class,
+                    GpuWorker.MeshPrepared.class,
                     workerRef(state, ranks.get(rank)),
                     settings.formingTimeout(),
                     replyTo -> new GpuWorker.JoinMesh(mesh, replyTo),
-                    (joined, err) -> new JoinAnswer(epoch, r, err));
+                    (prepared, err) -> new PreparedAnswer(epoch, r, prepared, err));
         }
         forming = new Forming(epoch, ranks, startStep, pending);
         ctx.getLog().info("forming mesh epoch {} of {} ranks from step {}", epoch, world, startStep);
+        return Effect().none();
+    }
+
+    /** Rendezvous: gathers phase-1 answers; when all are in, hands the table out (phase 2, ConnectMesh). */
+    private Effect<Event, State> onPreparedAnswer(State state, PreparedAnswer cmd) {
+        MeshRendezvous rv = rendezvous;
+        if (forming == null || rv == null || cmd.epoch() != forming.epoch() || cmd.epoch() != rv.epoch())
+            return Effect().none(); // a stale epoch
+        if (cmd.error() != null) return onJoinAnswer(state, new JoinAnswer(cmd.epoch(), cmd.rank(), cmd.error()));
+        MeshRendezvous.Outcome o =
+                rv.offer(cmd.epoch(), cmd.rank(), cmd.prepared().published());
+        if (o == MeshRendezvous.Outcome.CONFLICT) {
+            return onJoinAnswer(
+                    state, new JoinAnswer(cmd.epoch(), cmd.rank(), new IllegalStateException(rv.problem())));
+        }
+        if (o != MeshRendezvous.Outcome.COMPLETE) return Effect().none();
+        var table = rv.table();
+        for (int rank = 0; rank < forming.ranks().size(); rank++) {
+            int r = rank;
+            ctx.askWithStatus(
+                    GpuWorker.MeshJoined.class,
+                    workerRef(state, forming.ranks().get(rank)),
+                    settings.formingTimeout(),
+                    replyTo -> new GpuWorker.ConnectMesh(table, replyTo),
+                    (joined, err) -> new JoinAnswer(table.epoch(), r, err));
+        }
         return Effect().none();
     }
 

@@ -1,7 +1,8 @@
 // The training engine behind a GpuWorker on CPU ranks: one rank of a (tp, pp, dp) mesh whose ranks
-// are processes talking TCP. It listens on a TcpTransport from the moment the worker starts (the
-// backend address the coordinator hands out), forms its TP/DP/PP communicators with TcpMesh on
-// joinMesh, and trains its shard with the runtime's RankTrainer on the micro-batches its replica's
+// are processes talking TCP. It listens on a TcpTransport from the moment the worker starts; in the
+// rendezvous it publishes that endpoint (prepareMesh: "tcp/rank<R>" → host:port), and on joinMesh it
+// reads every rank's endpoint from the table the coordinator handed out, forms its TP/DP/PP
+// communicators with TcpMesh, and trains its shard with the runtime's RankTrainer on the micro-batches its replica's
 // DataLoader sends (RankBatches) instead of reading them itself.
 //
 // Guarantees:
@@ -23,6 +24,7 @@ package dev.shoal.actors.engine;
 
 import com.typesafe.config.ConfigFactory;
 import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.Rendezvous;
 import dev.shoal.actors.worker.StepResult;
 import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
@@ -38,6 +40,7 @@ import dev.shoal.runtime.train.MetricsLog;
 import dev.shoal.runtime.train.RankTrainer;
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -87,17 +90,41 @@ public final class EngineStepRunner implements StepRunner {
         return device.host() + ":" + a.getPort();
     }
 
+    /** Rendezvous phase 1: this rank's TCP endpoint, for every peer to connect to. */
+    @Override
+    public Map<String, byte[]> prepareMesh(MeshAssignment a) {
+        return Map.of(Rendezvous.tcpKey(a.rank()), backendAddress().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Without a rendezvous table: the assignment's static peer list (callers without a coordinator). */
     @Override
     public void joinMesh(MeshAssignment a) throws Exception {
-        closeMesh();
         if (a.peers().isEmpty()) {
-            throw new IllegalArgumentException("mesh epoch " + a.epoch() + " came without peer addresses");
+            throw new IllegalArgumentException(
+                    "mesh epoch " + a.epoch() + " came without a rendezvous or peer addresses");
         }
+        join(a, a.peers());
+    }
+
+    /** Rendezvous phase 2: every rank's endpoint from the gathered table. */
+    @Override
+    public void joinMesh(MeshAssignment a, Rendezvous rendezvous) throws Exception {
+        if (rendezvous.epoch() != a.epoch()) {
+            throw new IllegalArgumentException(
+                    "rendezvous of mesh epoch " + rendezvous.epoch() + " for mesh epoch " + a.epoch());
+        }
+        List<String> endpoints = new ArrayList<>();
+        for (int r = 0; r < a.dims().world(); r++) endpoints.add(rendezvous.tcpEndpoint(r));
+        join(a, endpoints);
+    }
+
+    private void join(MeshAssignment a, List<String> endpoints) throws Exception {
+        closeMesh();
         JobConfig job = JobSpecs.toJobConfig(a.spec(), threads);
         ParallelDims dims = a.dims();
         batches.reset(a.epoch());
         List<InetSocketAddress> peers = new ArrayList<>();
-        for (String p : a.peers()) peers.add(parse(p));
+        for (String p : endpoints) peers.add(parse(p));
         RankComms comms = null;
         RankTrainer trainer = null;
         ClusterCheckpoints ckpt = null;
@@ -305,8 +332,9 @@ public final class EngineStepRunner implements StepRunner {
     }
 
     /**
-     * Makes one EngineStepRunner per device; found through META-INF/services. Compute threads per rank
-     * come from shoal.node.threads-per-rank (default 1); shoal.audit.enabled turns the data audit on;
+     * Makes the runner of each device; found through META-INF/services: a CudaStepRunner (data parallel
+     * over NCCL) for a CUDA GPU, an EngineStepRunner (TCP) for a CPU rank. Compute threads per rank come
+     * from shoal.node.threads-per-rank (default 1); shoal.audit.enabled turns the data audit on;
      * shoal.checkpoint.test-shard-write-delay slows shard writes (tests).
      */
     public static final class Factory implements StepRunner.Factory {
@@ -315,6 +343,9 @@ public final class EngineStepRunner implements StepRunner {
             var c = ConfigFactory.load();
             int threads = c.hasPath("shoal.node.threads-per-rank") ? c.getInt("shoal.node.threads-per-rank") : 1;
             if (threads < 1) throw new IllegalArgumentException("shoal.node.threads-per-rank must be >= 1");
+            if (WorkerInfo.CUDA.equals(device.deviceKind())) {
+                return new CudaStepRunner(device, threads, dev.shoal.nccl.NcclCommunicator.Options.defaults());
+            }
             Duration delay = c.hasPath("shoal.checkpoint.test-shard-write-delay")
                     ? c.getDuration("shoal.checkpoint.test-shard-write-delay")
                     : Duration.ZERO;

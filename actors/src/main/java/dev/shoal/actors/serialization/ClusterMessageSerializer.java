@@ -80,6 +80,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String JOIN_MESH = "JM";
     private static final String MESH_JOINED = "MJ";
     private static final String LEAVE_MESH = "LM";
+    private static final String MESH_PREPARED = "MP";
+    private static final String CONNECT_MESH = "CM";
     private static final String STEP = "S";
     private static final String STEP_DONE = "SD";
     private static final String STEP_FAILED = "SF";
@@ -132,6 +134,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof GpuWorker.JoinMesh) return JOIN_MESH;
         if (o instanceof GpuWorker.MeshJoined) return MESH_JOINED;
         if (o instanceof GpuWorker.LeaveMesh) return LEAVE_MESH;
+        if (o instanceof GpuWorker.MeshPrepared) return MESH_PREPARED;
+        if (o instanceof GpuWorker.ConnectMesh) return CONNECT_MESH;
         if (o instanceof GpuWorker.Step) return STEP;
         if (o instanceof GpuWorker.StepDone) return STEP_DONE;
         if (o instanceof GpuWorker.StepFailed) return STEP_FAILED;
@@ -270,6 +274,20 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setWorkerId(m.workerId())
                     .setGranted(m.granted())
                     .setBusyWith(m.busyWith())
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof GpuWorker.MeshPrepared m) {
+            return dev.shoal.proto.v1.cluster.MeshPrepared.newBuilder()
+                    .setEpoch(m.epoch())
+                    .setRank(m.rank())
+                    .addAllPublished(entries(m.published()))
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof GpuWorker.ConnectMesh m) {
+            return dev.shoal.proto.v1.cluster.ConnectMesh.newBuilder()
+                    .setEpoch(m.rendezvous().epoch())
+                    .addAllEntries(entries(m.rendezvous().entries()))
+                    .setReplyTo(ref(m.replyTo()))
                     .build()
                     .toByteArray();
         } else if (o instanceof GpuWorker.Step m) {
@@ -487,6 +505,16 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                 WorkerReservation m = WorkerReservation.parseFrom(bytes);
                 return new GpuWorker.Reservation(m.getWorkerId(), m.getGranted(), m.getBusyWith());
             }
+            case MESH_PREPARED: {
+                var m = dev.shoal.proto.v1.cluster.MeshPrepared.parseFrom(bytes);
+                return new GpuWorker.MeshPrepared(m.getEpoch(), m.getRank(), entries(m.getPublishedList()));
+            }
+            case CONNECT_MESH: {
+                var m = dev.shoal.proto.v1.cluster.ConnectMesh.parseFrom(bytes);
+                return new GpuWorker.ConnectMesh(
+                        new dev.shoal.actors.worker.Rendezvous(m.getEpoch(), entries(m.getEntriesList())),
+                        resolve(m.getReplyTo()));
+            }
             case STEP: {
                 Step m = Step.parseFrom(bytes);
                 return new GpuWorker.Step(
@@ -628,5 +656,20 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
             resolver = r;
         }
         return r;
+    }
+
+    private static List<dev.shoal.proto.v1.cluster.RendezvousEntry> entries(Map<String, byte[]> m) {
+        List<dev.shoal.proto.v1.cluster.RendezvousEntry> out = new ArrayList<>();
+        m.forEach((k, v) -> out.add(dev.shoal.proto.v1.cluster.RendezvousEntry.newBuilder()
+                .setKey(k)
+                .setData(com.google.protobuf.ByteString.copyFrom(v))
+                .build()));
+        return out;
+    }
+
+    private static Map<String, byte[]> entries(List<dev.shoal.proto.v1.cluster.RendezvousEntry> l) {
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        for (var e : l) out.put(e.getKey(), e.getData().toByteArray());
+        return out;
     }
 }

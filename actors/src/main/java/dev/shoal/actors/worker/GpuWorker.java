@@ -3,6 +3,9 @@
 // Guarantees:
 // - Compute (StepRunner.joinMesh / runStep / close) runs on this worker's own single thread, never
 //   on a Pekko dispatcher; the actor only schedules work and forwards results.
+// - Joining is two-phase (the rendezvous): JoinMesh → MeshPrepared(what this rank publishes), then
+//   ConnectMesh(the gathered table) → MeshJoined. A ConnectMesh for any epoch but the one this worker
+//   prepared last is refused; LeaveMesh aborts a mesh that is still being formed, too.
 // - Mesh epochs only move forward: a JoinMesh older than one already seen is refused, a Step whose
 //   epoch is not the joined mesh's is dropped, and a result of a mesh that was left meanwhile is
 //   dropped (design invariant 6). Epochs are per job (each job slot's coordinator counts its own).
@@ -43,8 +46,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     /** Asks the worker which device it owns. */
     public record Describe(ActorRef<WorkerInfo> replyTo) implements Command, ClusterMessage {}
 
-    /** Joins a mesh: build communicators, load the shard; answered when ready. */
-    public record JoinMesh(MeshAssignment mesh, ActorRef<StatusReply<MeshJoined>> replyTo)
+    /** Rendezvous phase 1: prepare to join a mesh; answered with what this rank publishes for it. */
+    public record JoinMesh(MeshAssignment mesh, ActorRef<StatusReply<MeshPrepared>> replyTo)
             implements Command, ClusterMessage {}
 
     /** The mesh of {@code epoch} of job {@code jobId} ("": whatever job) is gone: abort its communicators. */
@@ -71,6 +74,34 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /** How long a reservation holds a worker that no JoinMesh of its job reached. */
     public static final java.time.Duration RESERVATION_TTL = java.time.Duration.ofSeconds(30);
+
+    /** Rendezvous phase 2: every rank's published entries; build communicators, load the shard; answered when ready. */
+    public record ConnectMesh(Rendezvous rendezvous, ActorRef<StatusReply<MeshJoined>> replyTo)
+            implements Command, ClusterMessage {}
+
+    /** The answer to JoinMesh: the entries this rank publishes (key → bytes, see Rendezvous). */
+    public record MeshPrepared(long epoch, int rank, java.util.Map<String, byte[]> published)
+            implements ClusterMessage {
+        public MeshPrepared {
+            java.util.TreeMap<String, byte[]> copy = new java.util.TreeMap<>();
+            if (published != null) published.forEach((k, v) -> copy.put(k, v.clone()));
+            published = java.util.Collections.unmodifiableMap(copy);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof MeshPrepared p
+                    && p.epoch == epoch
+                    && p.rank == rank
+                    && new Rendezvous(Math.max(1, epoch), published)
+                            .equals(new Rendezvous(Math.max(1, epoch), p.published));
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(epoch, rank, published.keySet());
+        }
+    }
 
     /**
      * Runs global step {@code step} of mesh {@code epoch}; then scores the held-out sets when
@@ -101,6 +132,13 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
 
     /** One step's micro-batches from this rank's DataLoader (see StepRunner.Batch). */
     public record FeedBatch(StepRunner.Batch batch) implements Command, ClusterMessage {}
+
+    private record Prepared(
+            MeshAssignment mesh,
+            java.util.Map<String, byte[]> published,
+            Throwable error,
+            ActorRef<StatusReply<MeshPrepared>> replyTo)
+            implements Command {}
 
     private record Joined(MeshAssignment mesh, Throwable error, ActorRef<StatusReply<MeshJoined>> replyTo)
             implements Command {}
@@ -176,6 +214,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     private long joiningEpoch = 0; // a JoinMesh accepted and not yet answered
     private String reservedFor = ""; // a Reserve granted to this job ...
     private long reservedUntilNanos; // ... until then
+    private MeshAssignment prepared; // the mesh of the last JoinMesh answered, until it is joined or left
     private long joinedEpoch = 0; // 0: in no mesh
     private int joinedRank = -1;
     private long runningStep = -1; // -1: idle
@@ -212,6 +251,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         return newReceiveBuilder()
                 .onMessage(Describe.class, this::onDescribe)
                 .onMessage(JoinMesh.class, this::onJoinMesh)
+                .onMessage(Prepared.class, this::onPrepared)
+                .onMessage(ConnectMesh.class, this::onConnectMesh)
                 .onMessage(Joined.class, this::onJoined)
                 .onMessage(LeaveMesh.class, this::onLeaveMesh)
                 .onMessage(Reserve.class, this::onReserve)
@@ -257,12 +298,60 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         abortJoined();
         highestEpochs.put(mesh.jobId(), mesh.epoch());
         meshJob = mesh.jobId();
-        joiningEpoch = mesh.epoch();
+        joiningEpoch = mesh.epoch(); // joining from phase 1 (prepare) until Joined
         reservedFor = "";
+        prepared = null;
+        CompletableFuture<java.util.Map<String, byte[]>> work = CompletableFuture.supplyAsync(
+                () -> {
+                    try {
+                        return runner.prepareMesh(mesh);
+                    } catch (Exception e) {
+                        throw new java.util.concurrent.CompletionException(e);
+                    }
+                },
+                compute);
+        getContext().pipeToSelf(work, (published, err) -> new Prepared(mesh, published, cause(err), m.replyTo()));
+        return this;
+    }
+
+    private Behavior<Command> onPrepared(Prepared m) {
+        long epoch = m.mesh().epoch();
+        long highestEpoch = highest(m.mesh().jobId());
+        boolean current = m.mesh().jobId().equals(meshJob) && epoch == joiningEpoch;
+        if (epoch != highestEpoch) {
+            m.replyTo().tell(StatusReply.error(info.id() + ": mesh epoch " + epoch + " superseded by " + highestEpoch));
+        } else if (!current) {
+            m.replyTo().tell(StatusReply.error(info.id() + ": mesh epoch " + epoch + " was left while joining"));
+        } else if (m.error() != null) {
+            joiningEpoch = 0;
+            m.replyTo()
+                    .tell(StatusReply.error(
+                            info.id() + ": preparing mesh epoch " + epoch + " failed: " + describe(m.error())));
+        } else {
+            prepared = m.mesh();
+            m.replyTo()
+                    .tell(StatusReply.success(new MeshPrepared(epoch, m.mesh().rank(), m.published())));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onConnectMesh(ConnectMesh m) {
+        long epoch = m.rendezvous().epoch();
+        MeshAssignment mesh = prepared;
+        long highestEpoch = mesh == null ? 0 : highest(mesh.jobId());
+        if (mesh == null || mesh.epoch() != epoch || epoch != highestEpoch || joiningEpoch != epoch) {
+            // A stale (or unprepared) epoch: nothing is built for it.
+            m.replyTo()
+                    .tell(StatusReply.error(info.id() + ": rendezvous of mesh epoch " + epoch + " dropped: "
+                            + (mesh == null ? "no mesh prepared" : "prepared epoch " + mesh.epoch())
+                            + ", latest epoch " + highestEpoch));
+            return this;
+        }
+        prepared = null;
         CompletableFuture<Void> work = CompletableFuture.runAsync(
                 () -> {
                     try {
-                        runner.joinMesh(mesh);
+                        runner.joinMesh(mesh, m.rendezvous());
                     } catch (Exception e) {
                         throw new java.util.concurrent.CompletionException(e);
                     }
@@ -299,7 +388,13 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         String job = m.jobId().isEmpty() ? meshJob : m.jobId();
         highestEpochs.merge(job, m.epoch(), Math::max);
         if (!job.equals(meshJob)) return this; // another job's mesh, left long ago
-        if (joiningEpoch != 0 && joiningEpoch <= m.epoch()) joiningEpoch = 0;
+        if (prepared != null && prepared.epoch() <= m.epoch()) prepared = null;
+        StepRunner r = runner;
+        if (joiningEpoch != 0 && joiningEpoch <= m.epoch()) {
+            // A joinMesh still forming its groups (a peer died mid-rendezvous): unblock it.
+            if (r != null) r.abortMesh(joiningEpoch);
+            joiningEpoch = 0;
+        }
         if (joinedEpoch != 0 && joinedEpoch <= m.epoch()) abortJoined();
         return this;
     }
@@ -454,6 +549,9 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
     /** Aborts the joined mesh (unblocking a running step) and forgets it. */
     private void abortJoined() {
         StepRunner r = runner;
+        if (joiningEpoch != 0 && r != null) r.abortMesh(joiningEpoch);
+        joiningEpoch = 0;
+        prepared = null;
         if (joinedEpoch != 0 && r != null) r.abortMesh(joinedEpoch);
         joinedEpoch = 0;
         joinedRank = -1;

@@ -1,7 +1,9 @@
 // A worker's place in a mesh: the mesh epoch, its global rank, the (tp, pp, dp) layout, the first
 // step it will run, the committed checkpoint to load before it (empty: the job's initial weights),
-// the backend address of every rank (rendezvous for the collectives), the job it trains and that job's
-// id (a worker serves one job at a time; "" on one-job clusters and in tests).
+// an optional static list of every rank's backend address, the job it trains and that job's id (a worker
+// serves one job at a time; "" on one-job clusters and in tests). The coordinator leaves peers empty:
+// the collectives' addresses and NCCL ids come from the two-phase rendezvous
+// (StepRunner.prepareMesh / joinMesh(mesh, Rendezvous)); peers stay for callers without a coordinator.
 // Guarantees: epoch >= 1, rank inside the world, startStep >= 1, peers empty or one per rank.
 package dev.shoal.actors.worker;
 

@@ -2,7 +2,12 @@
 // actors. The engine (dev.shoal.actors.engine over runtime/) implements it; the actors never touch
 // tensors.
 //
-// Threading contract: joinMesh, runStep and close are called on the worker's own compute thread,
+// Joining a mesh has two phases (the rendezvous): prepareMesh returns what this rank's backend
+// publishes for the mesh (its TCP endpoint, or the ncclUniqueId of each group it is the root of); the
+// coordinator gathers every rank's entries and hands the whole table back, and joinMesh(mesh, table)
+// then builds the communicators from it and loads the shard.
+//
+// Threading contract: prepareMesh, joinMesh, runStep and close are called on the worker's own compute thread,
 // one at a time, never on a Pekko dispatcher. abortMesh and offerBatch are called from the actor
 // while joinMesh or runStep may be blocked (in a collective, or waiting for a batch); abortMesh must
 // make them return (or throw) promptly.
@@ -15,7 +20,23 @@ public interface StepRunner extends AutoCloseable {
         return "";
     }
 
-    /** Builds this rank's communicators and loads its shard for {@code mesh}; replaces any earlier mesh. */
+    /**
+     * Rendezvous phase 1: what this rank publishes for {@code mesh} (key → bytes, see {@link Rendezvous}
+     * for the keys). Default: nothing (engines whose collectives need no rendezvous).
+     */
+    default java.util.Map<String, byte[]> prepareMesh(MeshAssignment mesh) throws Exception {
+        return java.util.Map.of();
+    }
+
+    /**
+     * Rendezvous phase 2: builds this rank's communicators from the gathered table and loads its shard for
+     * {@code mesh}; replaces any earlier mesh. Default: {@link #joinMesh(MeshAssignment)}.
+     */
+    default void joinMesh(MeshAssignment mesh, Rendezvous rendezvous) throws Exception {
+        joinMesh(mesh);
+    }
+
+    /** Joins {@code mesh} without a rendezvous table (engines that need none, e.g. test doubles and the simulator). */
     void joinMesh(MeshAssignment mesh) throws Exception;
 
     /** Runs global step {@code step} of mesh {@code epoch} on this rank (forward, backward, update). */
@@ -44,7 +65,10 @@ public interface StepRunner extends AutoCloseable {
     /** One step's micro-batches from this rank's DataLoader (any thread; a stale epoch is dropped). */
     default void offerBatch(Batch batch) {}
 
-    /** Aborts the communicators of mesh {@code epoch} (the mesh is gone); safe from any thread. */
+    /**
+     * Aborts the communicators of mesh {@code epoch} (the mesh is gone), including ones still being
+     * formed by a joinMesh that has not returned; safe from any thread.
+     */
     void abortMesh(long epoch);
 
     @Override

@@ -131,6 +131,13 @@ class ClusterMessageSerializerTest {
                 new GpuWorker.LeaveMesh(4, "job-1"),
                 new GpuWorker.Reserve("job-1", true, probe()),
                 new GpuWorker.Reservation(w1.id(), false, "job-2"),
+                new GpuWorker.MeshPrepared(
+                        4, 1, Map.of("tcp/rank1", "10.0.0.2:40123".getBytes(), "nccl/dp/pp0/tp0", new byte[128])),
+                new GpuWorker.ConnectMesh(
+                        new dev.shoal.actors.worker.Rendezvous(
+                                4, Map.of("tcp/rank0", new byte[] {1, 2}, "nccl/world", new byte[] {-1, 0, 5})),
+                        probe()),
+                new GpuWorker.LeaveMesh(4),
                 new GpuWorker.Step(4, 57, true, "/ckpt", probe()),
                 new GpuWorker.StepDone(
                         4,

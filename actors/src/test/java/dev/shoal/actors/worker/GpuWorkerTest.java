@@ -39,18 +39,74 @@ class GpuWorkerTest {
         return kit.spawn(GpuWorker.create(INFO, f), "w" + (n++));
     }
 
-    private static StatusReply<GpuWorker.MeshJoined> join(ActorRef<GpuWorker.Command> w, long epoch) {
-        TestProbe<StatusReply<GpuWorker.MeshJoined>> p = kit.createTestProbe();
+    private static StatusReply<GpuWorker.MeshPrepared> prepare(ActorRef<GpuWorker.Command> w, long epoch) {
+        TestProbe<StatusReply<GpuWorker.MeshPrepared>> p = kit.createTestProbe();
         w.tell(new GpuWorker.JoinMesh(new MeshAssignment(epoch, 1, ParallelDims.of(1, 1, 2), 1, ""), p.ref()));
         return p.receiveMessage();
     }
 
-    private static StatusReply<GpuWorker.MeshJoined> join(ActorRef<GpuWorker.Command> w, long epoch, String job) {
+    private static StatusReply<GpuWorker.MeshJoined> connect(ActorRef<GpuWorker.Command> w, Rendezvous table) {
         TestProbe<StatusReply<GpuWorker.MeshJoined>> p = kit.createTestProbe();
+        w.tell(new GpuWorker.ConnectMesh(table, p.ref()));
+        return p.receiveMessage();
+    }
+
+    /** Both rendezvous phases; the table holds what this rank published plus rank 0's entry. */
+    private static StatusReply<GpuWorker.MeshJoined> join(ActorRef<GpuWorker.Command> w, long epoch) {
+        StatusReply<GpuWorker.MeshPrepared> prepared = prepare(w, epoch);
+        if (prepared.isError()) return StatusReply.error(prepared.getError());
+        java.util.Map<String, byte[]> all =
+                new java.util.HashMap<>(prepared.getValue().published());
+        all.put("test/rank0", new byte[] {0});
+        return connect(w, new Rendezvous(epoch, all));
+    }
+
+    @Test
+    void joinsInTwoPhasesPublishingItsEntryAndReceivingTheGatheredTable() {
+        var f = new TestStepRunner.Factory(0, -1);
+        var w = worker(f);
+        GpuWorker.MeshPrepared prepared = prepare(w, 3).getValue();
+        assertEquals(3, prepared.epoch());
+        assertEquals(1, prepared.rank());
+        assertEquals(java.util.Set.of("test/rank1"), prepared.published().keySet());
+        assertEquals(
+                "1@3", new String(prepared.published().get("test/rank1"), java.nio.charset.StandardCharsets.UTF_8));
+        TestStepRunner r = f.runners.get(INFO.id());
+        assertTrue(r.calls.isEmpty(), () -> "joined before the table came: " + r.calls);
+        Rendezvous table =
+                new Rendezvous(3, java.util.Map.of("test/rank0", new byte[] {7}, "test/rank1", new byte[] {8}));
+        assertEquals(new GpuWorker.MeshJoined(3, 1), connect(w, table).getValue());
+        assertEquals(java.util.List.of(table), r.rendezvous);
+    }
+
+    @Test
+    void dropsARendezvousOfAStaleOrUnpreparedEpoch() {
+        var f = new TestStepRunner.Factory(0, -1);
+        var w = worker(f);
+        String unprepared =
+                connect(w, new Rendezvous(1, java.util.Map.of())).getError().getMessage();
+        assertTrue(unprepared.contains("rendezvous of mesh epoch 1 dropped: no mesh prepared"), unprepared);
+        assertTrue(prepare(w, 2).isSuccess());
+        assertTrue(prepare(w, 3).isSuccess()); // epoch 2 superseded before its table came
+        String stale =
+                connect(w, new Rendezvous(2, java.util.Map.of())).getError().getMessage();
+        assertTrue(stale.contains("rendezvous of mesh epoch 2 dropped: prepared epoch 3"), stale);
+        w.tell(new GpuWorker.LeaveMesh(3)); // the coordinator gave up on epoch 3 (a peer was lost)
+        String left =
+                connect(w, new Rendezvous(3, java.util.Map.of())).getError().getMessage();
+        assertTrue(left.contains("rendezvous of mesh epoch 3 dropped"), left);
+        assertTrue(f.runners.get(INFO.id()).rendezvous.isEmpty());
+    }
+
+    /** Both rendezvous phases of a one-rank mesh of {@code job}. */
+    private static StatusReply<GpuWorker.MeshJoined> join(ActorRef<GpuWorker.Command> w, long epoch, String job) {
+        TestProbe<StatusReply<GpuWorker.MeshPrepared>> p = kit.createTestProbe();
         w.tell(new GpuWorker.JoinMesh(
                 new MeshAssignment(epoch, 0, ParallelDims.of(1, 1, 1), 1, "", java.util.List.of(), null, job),
                 p.ref()));
-        return p.receiveMessage();
+        StatusReply<GpuWorker.MeshPrepared> prepared = p.receiveMessage();
+        if (prepared.isError()) return StatusReply.error(prepared.getError());
+        return connect(w, new Rendezvous(epoch, prepared.getValue().published()));
     }
 
     private static GpuWorker.Reservation reserve(ActorRef<GpuWorker.Command> w, String job, boolean release) {

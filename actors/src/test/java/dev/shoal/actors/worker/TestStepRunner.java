@@ -16,6 +16,9 @@ public final class TestStepRunner implements StepRunner {
     /** What each step was asked besides training: "s eval=true ckpt=/dir" (steps with either only). */
     public final List<String> orders = new CopyOnWriteArrayList<>();
 
+    /** The rendezvous tables joinMesh received, in order. */
+    public final List<Rendezvous> rendezvous = new CopyOnWriteArrayList<>();
+
     /** Batches offered by a DataLoader, in arrival order. */
     public final List<StepRunner.Batch> batches = new CopyOnWriteArrayList<>();
 
@@ -61,6 +64,20 @@ public final class TestStepRunner implements StepRunner {
     @Override
     public void offerBatch(StepRunner.Batch batch) {
         batches.add(batch);
+    }
+
+    /** Publishes one entry, "test/rank<R>" → "R@epoch", as a backend would publish its endpoint. */
+    @Override
+    public java.util.Map<String, byte[]> prepareMesh(MeshAssignment mesh) {
+        return java.util.Map.of(
+                "test/rank" + mesh.rank(),
+                (mesh.rank() + "@" + mesh.epoch()).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+    }
+
+    @Override
+    public void joinMesh(MeshAssignment mesh, Rendezvous table) {
+        rendezvous.add(table);
+        joinMesh(mesh);
     }
 
     @Override

@@ -376,7 +376,7 @@ public final class CudaLlama implements AutoCloseable {
      */
     public double forward(int[] tokenIds, int[] targetIds, int b, int t) {
         int count = stage(tokenIds, targetIds, b, t);
-        forwardPass(b, t, targetIds != null, false, count);
+        forwardPass(b, t, targetIds != null, false, count, 1.0);
         if (targetIds == null) {
             ops.synchronize();
             lastLoss = Double.NaN;
@@ -405,8 +405,70 @@ public final class CudaLlama implements AutoCloseable {
         int count = stage(tokenIds, targetIds, b, t);
         long p = layout.totalElems();
         ops.zero(g32, p * F32);
-        forwardPass(b, t, true, true, count);
+        forwardPass(b, t, true, true, count, 1.0);
         backwardPass(b, t);
+        enqueueUpdate(lr);
+        ops.downloadAsync(stageOut, scalars, 4L * F32);
+        ops.synchronize();
+        FloatPointer out = new FloatPointer(stageOut);
+        lastLoss = count == 0 ? 0 : out.get(0) / count;
+        return new StepResult(lastLoss, out.get(3));
+    }
+
+    // ---- a step in parts: accumulate micro-batches, reduce the gradients elsewhere, update ----
+
+    /** Zeroes the fp32 gradients: the start of a step that accumulates micro-batches. */
+    public void zeroGrads() {
+        ops.zero(g32, layout.totalElems() * F32);
+    }
+
+    /**
+     * Forward and backward of one micro-batch, ADDING gradScale · d(mean loss of this micro-batch) to the
+     * fp32 gradients (gradScale 1/grad_accum gives the mean over the micro-batches, as the CPU
+     * ParallelTrainer does). Returns the micro-batch's mean loss; blocks once, for it.
+     */
+    public double accumulate(int[] tokenIds, int[] targetIds, int b, int t, double gradScale) {
+        if (targetIds == null) {
+            throw new IllegalArgumentException("a training micro-batch needs targets");
+        }
+        if (!(gradScale > 0) || Double.isInfinite(gradScale)) {
+            throw new IllegalArgumentException("gradient scale must be finite and > 0, got " + gradScale);
+        }
+        int count = stage(tokenIds, targetIds, b, t);
+        forwardPass(b, t, true, true, count, gradScale);
+        backwardPass(b, t);
+        ops.downloadAsync(stageOut, scalars, F32);
+        ops.synchronize();
+        lastLoss = count == 0 ? 0 : new FloatPointer(stageOut).get(0) / count;
+        return lastLoss;
+    }
+
+    /**
+     * Device address of the fp32 gradients [P] (HF order, P = layout().totalElems()), for a data-parallel
+     * reduction between {@link #accumulate} and {@link #update}; every op on them is complete once
+     * accumulate returned.
+     */
+    public long gradientsAddress() {
+        return g32;
+    }
+
+    /**
+     * Clips the current gradients to maxGradNorm and takes one AdamW step at {@code lr}; returns the
+     * pre-clip global gradient norm (blocks once, for it). The same update trainStep applies.
+     */
+    public double update(double lr) {
+        if (!(lr >= 0) || Double.isInfinite(lr)) {
+            throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
+        }
+        enqueueUpdate(lr);
+        ops.downloadAsync(stageOut, scalars, 4L * F32);
+        ops.synchronize();
+        return new FloatPointer(stageOut).get(3);
+    }
+
+    /** Enqueues global-norm clipping and AdamW on the current gradients (scalars[1..3] are overwritten). */
+    private void enqueueUpdate(double lr) {
+        long p = layout.totalElems();
         // Global gradient norm and the clip factor min(1, max / (norm + 1e-6)), both on the device.
         ops.sum(g32, p, true, partials, scalars + F32);
         ops.clipFactor(scalars + F32, (float) maxGradNorm, scalars + 2 * F32, scalars + 3 * F32);
@@ -431,11 +493,6 @@ public final class CudaLlama implements AutoCloseable {
                     h,
                     scalars + 2 * F32);
         }
-        ops.downloadAsync(stageOut, scalars, 4L * F32);
-        ops.synchronize();
-        FloatPointer out = new FloatPointer(stageOut);
-        lastLoss = count == 0 ? 0 : out.get(0) / count;
-        return new StepResult(lastLoss, out.get(3));
     }
 
     /** Mean loss of the last forward() with targets or trainStep() (NaN before any). */
@@ -468,7 +525,7 @@ public final class CudaLlama implements AutoCloseable {
         return count;
     }
 
-    private void forwardPass(int b, int t, boolean withLoss, boolean withGrad, int count) {
+    private void forwardPass(int b, int t, boolean withLoss, boolean withGrad, int count, double gradScale) {
         int n = b * t, c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab();
         int nh = cfg.heads(), nkv = cfg.kvHeads(), hd = cfg.headDim();
         float eps = (float) cfg.normEps();
@@ -507,7 +564,7 @@ public final class CudaLlama implements AutoCloseable {
         ops.gemm(false, true, n, v, c, 1f, lnf, p16 + layout.lmHeadOffset() * BF16, 0f, logits, true);
         if (withLoss) {
             // Per-row losses; with withGrad dlogits = (softmax − onehot) / count replace the logits.
-            float scale = count == 0 ? 0f : (float) (1.0 / count);
+            float scale = count == 0 ? 0f : (float) (gradScale / count);
             ops.crossEntropy(logits, targetsDev, n, v, ceMax, ceSum, ceTarget, lossRows, withGrad ? logits : 0L, scale);
             ops.sum(lossRows, n, false, partials, scalars);
         }

@@ -196,6 +196,48 @@ abstract class CudaLlamaConformance {
     }
 
     @Test
+    void accumulatedMicroBatchesThenUpdateMatchCpuAccumulation() {
+        // The split step a data-parallel rank runs: zeroGrads, accumulate(1/2) twice, (all-reduce), update.
+        LlamaConfig cfg = config("tiny");
+        int b = 2, t = 40;
+        double lr = 2e-3;
+        LlamaModel cpu = cpuModel(cfg, b, t, 31, 5f);
+        int[][] m0 = batch(40, b * t, cfg.vocab()), m1 = batch(41, b * t, cfg.vocab());
+        cpu.zeroGrad();
+        double l0 = cpu.forward(m0[0], m0[1], b, t);
+        cpu.backward(0.5f);
+        double l1 = cpu.forward(m1[0], m1[1], b, t);
+        cpu.backward(0.5f);
+        double cpuNorm = GradClip.globalNorm(cpu.grads().values(), CX.par());
+        LlamaModel back = new LlamaModel(cfg, 1, 1, CX, false);
+        try (GpuOps ops = newOps();
+                CudaLlama gpu = new CudaLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
+            gpu.uploadParams(cpu);
+            gpu.zeroGrads();
+            assertEquals(l0, gpu.accumulate(m0[0], m0[1], b, t, 0.5), LOSS_TOL * l0, "micro-batch 0 loss");
+            assertEquals(l1, gpu.accumulate(m1[0], m1[1], b, t, 0.5), LOSS_TOL * l1, "micro-batch 1 loss");
+            gpu.downloadGrads(back);
+            double err = relL2(
+                    back.grads().get("model.layers.1.mlp.down_proj.weight"),
+                    cpu.grads().get("model.layers.1.mlp.down_proj.weight"));
+            assertTrue(err <= GRAD_TOL, "accumulated down_proj gradient: relative L2 error " + err);
+            double norm = gpu.update(lr);
+            assertEquals(cpuNorm, norm, NORM_TOL * cpuNorm, "pre-clip gradient norm of the accumulated step");
+            assertEquals(1, gpu.stepCount());
+            GradClip.clipGlobalNorm(cpu.grads().values(), 1.0, CX.par());
+            new AdamW(cpu.params(), cpu.grads(), AdamWConfig.llama(), CX.par()).step(lr);
+            LlamaModel after = new LlamaModel(cfg, 1, 1, CX, false);
+            gpu.downloadParams(after);
+            double wErr = relL2(
+                    after.params().get("model.layers.0.self_attn.q_proj.weight"),
+                    cpu.params().get("model.layers.0.self_attn.q_proj.weight"));
+            System.out.printf(
+                    "accumulated step: norm cpu %.5f gpu %.5f, q_proj weights rel L2 %.2e%n", cpuNorm, norm, wErr);
+            assertTrue(wErr <= GRAD_TOL, "weights after the accumulated step: relative L2 error " + wErr);
+        }
+    }
+
+    @Test
     void trainingStepsFollowTheCpuLossCurve() {
         LlamaConfig cfg = config("tiny");
         int b = 4, t = 64, steps = curveSteps();

@@ -1,0 +1,242 @@
+// One data-parallel rank of a job on one GPU: the GPU counterpart of RankTrainer for layouts with
+// tp = pp = 1. The model is CudaLlama (bf16 compute, fp32 master weights, fp32 gradients and AdamW
+// state); the replicas' gradients are averaged with one all-reduce on the DP communicator (NCCL on
+// GPUs, whose buffers are device addresses) between backward and the clipped AdamW update.
+//
+// Guarantees:
+// - The same step as the CPU ParallelTrainer with replicated DP: the replica's micro-batches k of step s
+//   (rows d·perReplica + k·micro …), each micro-batch's gradient scaled by 1/grad_accum, gradients
+//   averaged over DP, global-norm clipping at train.optimizer.grad_clip, AdamW at lr(s), no decay on norm
+//   weights; the reported loss is the mean over the micro-batches, averaged over DP. Initial weights are
+//   the preset's seeded init (LlamaModel.initRandom(seed), as `shoal train`) or the HF directory. So losses
+//   agree with the CPU engine within bf16 rounding.
+// - Other layouts are refused at construction naming tp and pp: tensor and pipeline parallelism run on
+//   CPU ranks only so far.
+// - A non-finite loss or gradient norm throws TrainingFailure (the weights are then unusable: the step
+//   must be redone from a checkpoint).
+package dev.shoal.runtime.train;
+
+import dev.shoal.comm.Communicator;
+import dev.shoal.comm.DType;
+import dev.shoal.comm.ParallelDims;
+import dev.shoal.comm.ReduceOp;
+import dev.shoal.cuda.DevicePtr;
+import dev.shoal.runtime.cuda.CudaLlama;
+import dev.shoal.runtime.cuda.GpuOps;
+import dev.shoal.runtime.cuda.RawPointer;
+import dev.shoal.runtime.hf.HfCheckpoint;
+import dev.shoal.runtime.model.LlamaConfig;
+import dev.shoal.runtime.model.LlamaModel;
+import dev.shoal.runtime.parallel.BatchPlan;
+import dev.shoal.runtime.tensor.Compute;
+import dev.shoal.runtime.tensor.Tensor;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+public final class CudaRankTrainer implements AutoCloseable {
+
+    /** One step's numbers: the mean loss over the global batch, the pre-clip gradient norm, the LR. */
+    public record StepMetrics(long step, double loss, double gradNorm, double lr) {}
+
+    private final JobConfig job;
+    private final ParallelDims dims;
+    private final Communicator dp;
+    private final GpuOps ops;
+    private final LlamaConfig cfg;
+    private final TrainData data;
+    private final BatchPlan plan;
+    private final CudaLlama model;
+    private final long scratch; // device [4·sources + 2] fp32: loss and validation sums for DP reductions
+    private final long scratchBytes;
+    private final int[] tokens, targets; // [micro·T] staging of one micro-batch
+    private long stepsDone;
+
+    /**
+     * Builds this rank on {@code ops}' GPU: checks the layout (tp = pp = 1, dp = the communicator's size),
+     * opens the job's data, allocates the model and loads its initial weights.
+     */
+    public CudaRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, GpuOps ops) throws IOException {
+        if (dims.tp() != 1 || dims.pp() != 1) {
+            throw new JobConfigException("layout tp " + dims.tp() + " × pp " + dims.pp() + " × dp " + dims.dp()
+                    + ": GPU ranks run data parallelism only (tp 1 × pp 1); tensor and pipeline parallelism"
+                    + " (tp " + dims.tp() + ", pp " + dims.pp() + ") run on CPU ranks only so far");
+        }
+        if (dp.size() != dims.dp()) {
+            throw new IllegalArgumentException(
+                    "the DP communicator has " + dp.size() + " ranks, the layout dp " + dims.dp());
+        }
+        this.job = job;
+        this.dims = dims;
+        this.dp = dp;
+        this.ops = ops;
+        this.cfg = TrainData.modelConfig(job);
+        RankTrainer.checkLayout(job, cfg, dims);
+        this.plan = BatchPlan.of(job.globalBatch(), job.microBatch(), dims.dp());
+        this.data = new TrainData(job, null);
+        data.checkVocab(cfg);
+        double clip = job.optimizer().gradClip() > 0 ? job.optimizer().gradClip() : Float.MAX_VALUE;
+        this.model = new CudaLlama(
+                cfg, job.microBatch(), job.seqLen(), job.optimizer().adamW(), clip, ops);
+        boolean ok = false;
+        long s = 0;
+        try {
+            this.scratchBytes = 4L * (4L * Math.max(1, data.validation().size()) + 2);
+            s = ops.alloc(scratchBytes);
+            loadWeights();
+            ok = true;
+        } finally {
+            if (!ok) {
+                if (s != 0) ops.free(s);
+                model.close();
+            }
+        }
+        this.scratch = s;
+        int rows = job.microBatch() * job.seqLen();
+        tokens = new int[rows];
+        targets = new int[rows];
+    }
+
+    private void loadWeights() throws IOException {
+        int threads = Math.max(1, job.threads());
+        try (Compute cx = Compute.cpu(threads)) {
+            if (TrainData.isPreset(job)) {
+                model.initRandom(job.seed(), cx.par());
+            } else {
+                LlamaModel m = HfCheckpoint.load(Path.of(job.model()), 1, 1, cx, false);
+                model.uploadParams(m);
+            }
+        }
+    }
+
+    public LlamaConfig modelConfig() {
+        return cfg;
+    }
+
+    public TrainData data() {
+        return data;
+    }
+
+    /** Steps done so far (the next step's engine index). */
+    public long stepsDone() {
+        return stepsDone;
+    }
+
+    /** This replica's rows of engine step s, read from the job's data (what a DataLoader would send). */
+    public int[][] rows(long s) {
+        return data.replicaRows(s, dp.rank(), dims.dp());
+    }
+
+    /**
+     * One optimizer step on step s's rows ([global_batch][T + 1]; this replica's rows must be filled) at
+     * the schedule's LR of s. Collective over DP.
+     */
+    public StepMetrics step(long s, int[][] rows) {
+        if (rows.length != plan.globalBatch()) {
+            throw new IllegalArgumentException("step needs " + plan.globalBatch() + " sequences, got " + rows.length);
+        }
+        double lr = job.lrSchedule().lr(s);
+        int mb = plan.microBatch(), t = job.seqLen(), accum = plan.gradAccum();
+        model.zeroGrads();
+        double lossSum = 0;
+        for (int k = 0; k < accum; k++) {
+            int first = dp.rank() * plan.perReplica() + k * mb;
+            for (int i = 0; i < mb; i++) {
+                int[] seq = rows[first + i];
+                if (seq == null || seq.length != t + 1) {
+                    throw new IllegalArgumentException("sequence " + (first + i) + " has "
+                            + (seq == null ? "no" : seq.length) + " tokens, need " + (t + 1));
+                }
+                System.arraycopy(seq, 0, tokens, i * t, t);
+                System.arraycopy(seq, 1, targets, i * t, t);
+            }
+            lossSum += model.accumulate(tokens, targets, mb, t, 1.0 / accum);
+        }
+        double loss = lossSum / accum;
+        if (dp.size() > 1) {
+            // Average the gradients and the losses over the replicas (DP all-reduce on the device).
+            long p = model.layout().totalElems();
+            dp.allReduce(new DevicePtr(model.gradientsAddress(), p * 4), p, DType.F32, ReduceOp.AVG);
+            loss = allReduceSums(new double[] {loss}, ReduceOp.AVG)[0];
+        }
+        double norm = model.update(lr);
+        if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
+            throw new Trainer.TrainingFailure("step " + s + ": loss " + loss + ", gradient norm " + norm
+                    + "; the GPU weights are no longer usable (lower train.lr.peak_lr or resume from the last"
+                    + " checkpoint)");
+        }
+        stepsDone = s + 1;
+        return new StepMetrics(s, loss, norm, lr);
+    }
+
+    /**
+     * Mean next-token loss of each source's held-out sequences (micro-batch chunks dealt round-robin to the
+     * replicas, as RankTrainer does). Collective over DP; every rank returns the same numbers.
+     */
+    public Map<String, Double> evaluate() {
+        Map<String, List<int[]>> val = data.validation();
+        Map<String, Double> out = new LinkedHashMap<>();
+        if (val.isEmpty()) return out;
+        int t = job.seqLen(), micro = job.microBatch();
+        double[] sums = new double[2 * val.size()]; // per source: loss sum, token count
+        int si = 0;
+        for (List<int[]> seqs : val.values()) {
+            int chunks = (seqs.size() + micro - 1) / micro;
+            for (int c = dp.rank(); c < chunks; c += dims.dp()) {
+                int first = c * micro, b = Math.min(micro, seqs.size() - first);
+                for (int r = 0; r < b; r++) {
+                    int[] row = seqs.get(first + r);
+                    System.arraycopy(row, 0, tokens, r * t, t);
+                    System.arraycopy(row, 1, targets, r * t, t);
+                }
+                double loss = model.forward(tokens, targets, b, t);
+                sums[2 * si] += loss * b * t;
+                sums[2 * si + 1] += (double) b * t;
+            }
+            si++;
+        }
+        if (dims.dp() > 1) sums = allReduceSums(sums, ReduceOp.SUM);
+        si = 0;
+        for (String source : val.keySet()) {
+            out.put(source, sums[2 * si] / sums[2 * si + 1]);
+            si++;
+        }
+        return out;
+    }
+
+    /**
+     * Reduces doubles over DP through the device scratch, each as a float pair (hi, lo = v − hi) so that a
+     * SUM keeps about 48 bits; AVG of pairs is the pair of AVGs, so it reduces the same way.
+     */
+    private double[] allReduceSums(double[] v, ReduceOp op) {
+        int n = 2 * v.length;
+        if (4L * n > scratchBytes) throw new IllegalStateException(v.length + " values exceed the reduction scratch");
+        try (Tensor host = Tensor.zeros(n)) {
+            for (int i = 0; i < v.length; i++) {
+                float hi = (float) v[i];
+                host.set(2L * i, hi);
+                host.set(2L * i + 1, (float) (v[i] - hi));
+            }
+            ops.upload(scratch, RawPointer.of(host), 4L * n);
+            dp.allReduce(new DevicePtr(scratch, 4L * n), n, DType.F32, op);
+            dp.synchronize();
+            ops.download(RawPointer.of(host), scratch, 4L * n);
+            double[] out = new double[v.length];
+            for (int i = 0; i < v.length; i++) out[i] = (double) host.get(2L * i) + host.get(2L * i + 1);
+            return out;
+        }
+    }
+
+    /** Copies the fp32 master weights into a CPU model of this job's config (tests, export). */
+    public void downloadParams(LlamaModel m) {
+        model.downloadParams(m);
+    }
+
+    @Override
+    public void close() {
+        ops.free(scratch);
+        model.close();
+    }
+}
