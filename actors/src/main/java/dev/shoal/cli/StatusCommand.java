@@ -60,6 +60,7 @@ public final class StatusCommand implements Callable<Integer> {
                 s = c.call()
                         .get(GetRequest.newBuilder()
                                 .setJobId(job == null ? "" : job)
+                                .setIncludeCluster(true)
                                 .build());
             } catch (StatusRuntimeException e) {
                 if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && job == null) {

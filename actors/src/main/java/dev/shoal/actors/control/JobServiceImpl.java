@@ -105,13 +105,19 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void get(GetRequest req, StreamObserver<JobStatus> out) {
-        withJob(req.getJobId(), out, (s, slot) -> ClusterViews.gather(system, s, agentTimeout())
-                .whenComplete((view, err) -> {
-                    JobStatus.Builder b = toProto(s).toBuilder();
-                    if (view != null) b.setCluster(view);
-                    out.onNext(b.build());
-                    out.onCompleted();
-                }));
+        withJob(req.getJobId(), out, (s, slot) -> {
+            if (!req.getIncludeCluster()) { // cheap: what pollers (watch loops, sweeps) ask for
+                out.onNext(toProto(s));
+                out.onCompleted();
+                return;
+            }
+            ClusterViews.gather(system, s, agentTimeout()).whenComplete((view, err) -> {
+                JobStatus.Builder b = toProto(s).toBuilder();
+                if (view != null) b.setCluster(view);
+                out.onNext(b.build());
+                out.onCompleted();
+            });
+        });
     }
 
     @Override

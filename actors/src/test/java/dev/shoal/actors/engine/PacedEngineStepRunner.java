@@ -36,6 +36,16 @@ public final class PacedEngineStepRunner implements StepRunner {
     }
 
     @Override
+    public java.util.Map<String, byte[]> prepareMesh(MeshAssignment mesh) throws Exception {
+        return engine.prepareMesh(mesh);
+    }
+
+    @Override
+    public void joinMesh(MeshAssignment mesh, dev.shoal.actors.worker.Rendezvous rendezvous) throws Exception {
+        engine.joinMesh(mesh, rendezvous);
+    }
+
+    @Override
     public StepResult runStep(long epoch, long step) throws Exception {
         return runStep(epoch, step, false, "");
     }

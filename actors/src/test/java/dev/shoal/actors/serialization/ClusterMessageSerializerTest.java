@@ -137,7 +137,6 @@ class ClusterMessageSerializerTest {
                         new dev.shoal.actors.worker.Rendezvous(
                                 4, Map.of("tcp/rank0", new byte[] {1, 2}, "nccl/world", new byte[] {-1, 0, 5})),
                         probe()),
-                new GpuWorker.LeaveMesh(4),
                 new GpuWorker.Step(4, 57, true, "/ckpt", probe()),
                 new GpuWorker.StepDone(
                         4,
