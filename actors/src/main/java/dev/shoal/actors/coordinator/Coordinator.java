@@ -121,6 +121,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 Map<String, RegisteredWorker> w = new LinkedHashMap<>(workers);
                 w.put(r.worker().info().id(), r.worker());
                 return with(w);
+            } else if (e instanceof WorkersRegistered r) {
+                Map<String, RegisteredWorker> w = new LinkedHashMap<>(workers);
+                for (RegisteredWorker x : r.workers()) w.put(x.info().id(), x);
+                return with(w);
             } else if (e instanceof WorkersLost l) {
                 Map<String, RegisteredWorker> w = new LinkedHashMap<>(workers);
                 l.workerIds().forEach(w::remove);
@@ -264,6 +268,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private record WorkerDescribed(ActorRef<GpuWorker.Command> ref, WorkerInfo info, Throwable error)
             implements Command {}
 
+    /** Journals the registrations described so far (Registrations.FLUSH_AFTER after the first). */
+    private record FlushRegistrations() implements Command {}
+
     /** Forms a new mesh for the job (after a submit, or to resume after the singleton moved). */
     private record FormMesh() implements Command {}
 
@@ -294,7 +301,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     public record JobSubmitted(String jobId, JobSpec spec, long unixMillis) implements Event {}
 
+    /** One worker's registration: written by older coordinators, still replayed. */
     public record WorkerRegistered(RegisteredWorker worker) implements Event {}
+
+    /** The workers described since the last registration event (see Registrations). */
+    public record WorkersRegistered(List<RegisteredWorker> workers) implements Event {
+        public WorkersRegistered {
+            workers = List.copyOf(workers);
+        }
+    }
 
     public record WorkersLost(List<String> workerIds, String reason) implements Event {
         public WorkersLost {
@@ -354,6 +369,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final ActorRefResolver resolver;
     private final ActorRef<GpuWorker.StepReply> stepAdapter;
     private final Set<String> describing = new HashSet<>();
+    private final Registrations registering = new Registrations(); // described, not yet journaled
     private Forming forming;
     private Training training;
     private boolean resumeOnListing;
@@ -437,6 +453,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(StopJob.class, this::onStop)
                 .onCommand(WorkersListed.class, this::onWorkersListed)
                 .onCommand(WorkerDescribed.class, this::onWorkerDescribed)
+                .onCommand(FlushRegistrations.class, (state, cmd) -> flushRegistrations())
                 .onCommand(FormMesh.class, this::onFormMesh)
                 .onCommand(JoinAnswer.class, this::onJoinAnswer)
                 .onCommand(StepAnswer.class, this::onStepAnswer)
@@ -543,6 +560,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         // ranks a scan per listed worker made registration quadratic).
         Set<String> known = new HashSet<>();
         for (RegisteredWorker w : state.workers().values()) known.add(w.ref());
+        known.addAll(registering.refs());
         for (ActorRef<GpuWorker.Command> ref : cmd.refs()) {
             String s = resolver.toSerializationFormat(ref);
             listed.add(s);
@@ -555,6 +573,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                         (info, err) -> new WorkerDescribed(ref, info, err));
             }
         }
+        registering.retainListed(listed); // described, then gone before being journaled
         List<String> lost = new ArrayList<>();
         for (RegisteredWorker w : state.workers().values()) {
             if (!listed.contains(w.ref())) lost.add(w.info().id());
@@ -596,11 +615,20 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                             "worker {} did not describe itself: {}",
                             ref,
                             cmd.error().toString());
-            return Effect().none();
+            return describing.isEmpty() ? flushRegistrations() : Effect().none();
         }
         RegisteredWorker w = new RegisteredWorker(cmd.info(), ref);
-        if (w.equals(state.workers().get(cmd.info().id()))) return Effect().none();
-        return Effect().persist(new WorkerRegistered(w));
+        if (!w.equals(state.workers().get(cmd.info().id())) && registering.add(w)) {
+            timers.startSingleTimer("register", new FlushRegistrations(), Registrations.FLUSH_AFTER);
+        }
+        // One journal write per listing's worth of workers, not one per worker.
+        return describing.isEmpty() ? flushRegistrations() : Effect().none();
+    }
+
+    private Effect<Event, State> flushRegistrations() {
+        timers.cancel("register");
+        List<RegisteredWorker> batch = registering.drain();
+        return batch.isEmpty() ? Effect().none() : Effect().persist(new WorkersRegistered(batch));
     }
 
     // ------------------------------------------------------------------ mesh forming
