@@ -367,6 +367,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final TimerScheduler<Command> timers;
     private final CoordinatorSettings settings;
     private final ActorRefResolver resolver;
+    private final WorkerRefs refs; // resolved worker refs, by serialized form
     private final ActorRef<GpuWorker.StepReply> stepAdapter;
     private final Set<String> describing = new HashSet<>();
     private final Registrations registering = new Registrations(); // described, not yet journaled
@@ -403,6 +404,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         this.timers = timers;
         this.settings = settings;
         this.resolver = ActorRefResolver.get(ctx.getSystem());
+        this.refs = new WorkerRefs(resolver);
         this.stepAdapter = ctx.messageAdapter(GpuWorker.StepReply.class, StepAnswer::new);
     }
 
@@ -669,7 +671,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         // Rendezvous: every rank gets every rank's collective backend address, in rank order.
         List<String> peers = new ArrayList<>();
         for (String id : ranks) peers.add(state.workers().get(id).info().backendAddress());
-        if (peers.stream().anyMatch(String::isEmpty)) peers = List.of(); // engines without a backend
+        // One immutable list shared by every rank's assignment (MeshAssignment copies a mutable one).
+        peers = peers.stream().anyMatch(String::isEmpty) ? List.of() : List.copyOf(peers); // empty: no backend
         Set<Integer> pending = new HashSet<>();
         for (int rank = 0; rank < world; rank++) {
             pending.add(rank);
@@ -887,7 +890,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             String id = w.info().id();
             ctx.ask(
                     WorkerInfo.class,
-                    resolver.<GpuWorker.Command>resolveActorRef(w.ref()),
+                    refs.resolve(w.ref()),
                     PROBE_TIMEOUT,
                     GpuWorker.Describe::new,
                     (info, err) -> new ProbeAnswer(round, id, err == null));
@@ -977,12 +980,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private ActorRef<GpuWorker.Command> workerRef(State state, String workerId) {
-        return resolver.resolveActorRef(state.workers().get(workerId).ref());
+        return refs.resolve(state.workers().get(workerId).ref());
     }
 
     private void tellIfKnown(State state, String workerId, GpuWorker.Command msg) {
         RegisteredWorker w = state.workers().get(workerId);
-        if (w != null) resolver.<GpuWorker.Command>resolveActorRef(w.ref()).tell(msg);
+        if (w != null) refs.resolve(w.ref()).tell(msg);
     }
 
     // ------------------------------------------------------------------ subscribers (control plane)

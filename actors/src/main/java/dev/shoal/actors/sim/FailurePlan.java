@@ -10,7 +10,8 @@
 //
 // The failures: fixed node losses (the first run of step k kills n nodes of the mesh) and random ones
 // (exponential gaps on the simulated clock at a given rate, one node each), the victims drawn with a
-// seeded Random from the mesh's nodes in name order. Nothing fires before the simulator arms the plan. A victim's ranks hang in that round (never
+// seeded Random from the mesh's nodes in name order. Nothing fires before the simulator arms the plan. A victim's ranks
+// hang in that round (never
 // answer) until their worker is stopped; the simulator takes the victims from kills() and stops
 // their node. A coordinator failover is opened by the simulator (interrupt) and closed the same way.
 //

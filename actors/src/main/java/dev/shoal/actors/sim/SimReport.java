@@ -53,8 +53,9 @@ public final class SimReport {
     public static String details(Simulator.Result r) {
         List<String> out = new ArrayList<>();
         if (!r.interruptions().isEmpty()) {
-            out.add("Scenario " + r.scenario().name() + ": recoveries (wall s from the coordinator noticing, or from"
-                    + " the coordinator's host going down; detection and reload are simulated)");
+            out.add("Scenario " + r.scenario().name() + ": recoveries (wall s from the coordinator noticing the node"
+                    + " loss, or from the cluster removing the coordinator's downed host; notice: wall s from the kill"
+                    + " (in-JVM gossip, or the downed host's removal); detection and reload are simulated)");
             out.add("| # | kind | nodes | step | sim at s | detection sim s | notice s | decision s | distribution s"
                     + " | resumed step s | reload sim s | epoch | lost sim s |");
             out.add("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|");
@@ -83,7 +84,8 @@ public final class SimReport {
             if (!Double.isNaN(r.failoverSeconds())) {
                 out.add(String.format(
                         Locale.ROOT,
-                        "coordinator failover: host downed → new singleton answered (journal replayed) %.3f s",
+                        "coordinator failover: downed host removed from the cluster → the new singleton answered"
+                                + " (journal replayed) %.3f s",
                         r.failoverSeconds()));
             }
         }

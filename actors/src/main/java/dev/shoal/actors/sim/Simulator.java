@@ -88,7 +88,7 @@ public final class Simulator {
             Phase recoveredPhase,
             long heapBytes,
             List<FailurePlan.Interruption> interruptions,
-            double failoverSeconds, // coordinator host downed → the new singleton answered (NaN: none)
+            double failoverSeconds, // downed host removed → the new singleton answered (NaN: none)
             List<Added> added,
             long finalEpoch,
             int finalWorld,
@@ -174,14 +174,18 @@ public final class Simulator {
             ActorSystem<Void> head = systems.get(failsOver ? 1 : 0);
             long agents = System.nanoTime();
             cluster = (agents - t0) / 1e9;
-            ActorRef<Coordinator.Command> coordinator = null;
+            ActorRef<Coordinator.Command> coordinator = null, local = null;
             for (int i = 0; i < (failsOver ? 2 : 1); i++) {
                 ActorSystem<Void> s = systems.get(i);
                 ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(s)
                         .init(SingletonActor.of(Coordinator.create(CoordinatorSettings.from(config0)), "coordinator")
                                 .withSettings(ClusterSingletonSettings.create(s).withRole(ShoalNode.COORDINATOR_ROLE)));
                 if (s == head) coordinator = proxy;
+                if (i == 0) local = proxy;
             }
+            // Status polls go through system 0's proxy while the coordinator is there (no serialization
+            // of the worker list: at 4096 GPUs a Status is about 1 MiB).
+            ActorSystem<Void> sys0 = systems.get(0);
             ActorRef<Coordinator.Published> listener = head.systemActorOf(
                     Behaviors.receive(Coordinator.Published.class)
                             .onMessage(Coordinator.Published.class, p -> {
@@ -219,7 +223,7 @@ public final class Simulator {
             };
             for (int n = 0; n < sc.nodes(); n++) startNode.run();
             long deadline = System.nanoTime() + timeout.toNanos();
-            awaitWorkers(coordinator, head, sc.world(), deadline, timeout);
+            awaitWorkers(local, sys0, sc.world(), deadline, timeout);
             long submit = System.nanoTime();
             register = (submit - agents) / 1e9;
             AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
@@ -233,12 +237,12 @@ public final class Simulator {
             // Spares join once the job is accepted (a job takes exactly the registered ranks); no failure
             // is injected before they are registered.
             for (int n = 0; n < sc.spareNodes(); n++) startNode.run();
-            awaitWorkers(coordinator, head, sc.startNodes() * sc.gpusPerNode(), deadline, timeout);
+            awaitWorkers(local, sys0, sc.startNodes() * sc.gpusPerNode(), deadline, timeout);
             plan.arm();
 
             // Drive the scenario's events until the job ends.
             List<Scenario.Event> pending = new ArrayList<>(sc.events());
-            long failoverAt = 0, lastPoll = 0;
+            long failoverAt = 0, removedAt = 0, lastPoll = 0;
             CompletableFuture<Coordinator.Status> failoverProbe = null;
             while (!ended.isDone()) {
                 long now = System.nanoTime();
@@ -252,7 +256,10 @@ public final class Simulator {
                     Scenario.Event e = it.next();
                     if (e instanceof Scenario.AddNodes a && lastStep.get() >= a.atStep()) {
                         it.remove();
-                        added.add(addNodes(a, sc, startNode, coordinator, head, deadline, timeout, seen));
+                        added.add(
+                                failoverAt > 0
+                                        ? addNodes(a, sc, startNode, coordinator, head, deadline, timeout, seen)
+                                        : addNodes(a, sc, startNode, local, sys0, deadline, timeout, seen));
                     } else if (e instanceof Scenario.FailCoordinator f && lastStep.get() >= f.atStep()) {
                         it.remove();
                         plan.interrupt("coordinator");
@@ -264,14 +271,23 @@ public final class Simulator {
                         systems.get(0).terminate();
                     }
                 }
-                if (failoverAt > 0
-                        && Double.isNaN(failover)
-                        && systems.get(0)
-                                .getWhenTerminated()
-                                .toCompletableFuture()
-                                .isDone()) {
+                if (failoverAt > 0 && removedAt == 0) {
+                    // The cluster removed the downed host: from here a real cluster's new singleton starts
+                    // (before it: detection and downing, simulated by detection-seconds).
+                    org.apache.pekko.actor.Address gone =
+                            Cluster.get(Adapter.toClassic(sys0)).selfAddress();
+                    boolean present = false;
+                    for (var m : Cluster.get(Adapter.toClassic(head)).state().getMembers()) {
+                        present |= m.address().equals(gone);
+                    }
+                    if (!present) {
+                        removedAt = System.nanoTime();
+                        plan.noticed(removedAt);
+                    }
+                }
+                if (removedAt > 0 && Double.isNaN(failover)) {
                     // Subscribers are not journaled: subscribe again until the new singleton answers.
-                    if (failoverProbe == null || (failoverProbe.isDone() && now - lastPoll > 100_000_000L)) {
+                    if (failoverProbe == null || (failoverProbe.isDone() && now - lastPoll > 50_000_000L)) {
                         coordinator.tell(new Coordinator.Subscribe(listener));
                         lastPoll = now;
                         failoverProbe = AskPattern.<Coordinator.Command, Coordinator.Status>ask(
@@ -281,15 +297,13 @@ public final class Simulator {
                                         head.scheduler())
                                 .toCompletableFuture();
                     } else if (failoverProbe.isDone() && !failoverProbe.isCompletedExceptionally()) {
-                        long answered = System.nanoTime();
-                        failover = (answered - failoverAt) / 1e9;
-                        plan.noticed(answered);
+                        failover = (System.nanoTime() - removedAt) / 1e9;
                     }
                 }
                 Thread.sleep(2);
             }
             JobEvent end = ended.get();
-            last = status(coordinator, head);
+            last = failoverAt > 0 ? status(coordinator, head) : status(local, sys0);
             if (end.getPhase().getTo() != Phase.COMPLETED) {
                 throw new IllegalStateException(
                         "scenario '" + sc.name() + "' ended " + end.getPhase().getTo() + ": " + last.message());
@@ -386,7 +400,7 @@ public final class Simulator {
                 throw new IllegalStateException("only " + have + " of " + want + " simulated GPUs registered within "
                         + timeout.toSeconds() + " s");
             }
-            Thread.sleep(20);
+            Thread.sleep(100);
         }
     }
 
@@ -450,6 +464,8 @@ public final class Simulator {
         o.put("pekko.cluster.seed-node-timeout", "2s");
         o.put("pekko.cluster.retry-unsuccessful-join-after", "2s");
         o.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
+        // A Status names every registered worker (~1 MiB at 4096 GPUs); after a failover it crosses systems.
+        o.put("pekko.remote.artery.advanced.maximum-frame-size", "4MiB");
         // The simulated nodes share this JVM's few cores: give the failure detector room.
         o.put("pekko.cluster.failure-detector.acceptable-heartbeat-pause", "20s");
         Config overrides = ConfigFactory.parseMap(o);

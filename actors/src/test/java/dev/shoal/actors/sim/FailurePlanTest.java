@@ -81,7 +81,6 @@ class FailurePlanTest {
     }
 
     private static Scenario scenario(List<Scenario.Event> events) {
-        return new Scenario(
-                "p", "llama3-8b", "h100", 4, 8, 8, 1, 4, 1, 16, 8, 10, 1, 0, 0, 7.0, 2.0, events);
+        return new Scenario("p", "llama3-8b", "h100", 4, 8, 8, 1, 4, 1, 16, 8, 10, 1, 0, 0, 7.0, 2.0, events);
     }
 }

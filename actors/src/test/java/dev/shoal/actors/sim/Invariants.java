@@ -73,7 +73,8 @@ final class Invariants {
             Set<Integer> ranks = new HashSet<>();
             for (SimStepRunner.Ran x : ran) {
                 assertEquals(dp, x.dp(), "one layout per mesh");
-                assertTrue(ranks.add(x.rank()), "rank " + x.rank() + " ran step " + step + " of epoch " + epoch + " once");
+                assertTrue(
+                        ranks.add(x.rank()), "rank " + x.rank() + " ran step " + step + " of epoch " + epoch + " once");
             }
             TreeMap<Long, Long> rows = new TreeMap<>();
             for (SimStepRunner.Ran x : ran) {
@@ -97,7 +98,9 @@ final class Invariants {
         // Exactly once: every step of the job has a complete final round.
         for (long step = 1; step <= sc.steps(); step++) {
             assertNotNull(finalEpoch.get(step), "step " + step + " never ran");
-            assertTrue(finalComplete.get(step), "step " + step + " finished on every rank of epoch " + finalEpoch.get(step));
+            assertTrue(
+                    finalComplete.get(step),
+                    "step " + step + " finished on every rank of epoch " + finalEpoch.get(step));
         }
 
         // A new mesh starts right after the last checkpoint committed by an older mesh.
@@ -108,7 +111,8 @@ final class Invariants {
                 long committed = 0;
                 for (var s : r.events()) {
                     if (s.event().hasCheckpoint() && s.event().getCheckpoint().getMeshEpoch() < epoch) {
-                        committed = Math.max(committed, s.event().getCheckpoint().getStep());
+                        committed =
+                                Math.max(committed, s.event().getCheckpoint().getStep());
                     }
                 }
                 assertEquals(committed + 1, (long) e.getValue(), "mesh epoch " + epoch + " starts after checkpoint");
@@ -128,6 +132,8 @@ final class Invariants {
         assertTrue(r.journalEvents() >= 3, "registrations, submission, mesh, completion");
         assertTrue(r.journalBytes() > 0);
         assertEquals(Phase.COMPLETED, r.recoveredPhase());
-        assertTrue(r.simulatedClock() >= sc.steps() * r.simulatedStepSeconds() * 0.999, "the job takes at least its steps");
+        assertTrue(
+                r.simulatedClock() >= sc.steps() * r.simulatedStepSeconds() * 0.999,
+                "the job takes at least its steps");
     }
 }

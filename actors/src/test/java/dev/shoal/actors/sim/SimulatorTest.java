@@ -38,7 +38,23 @@ class SimulatorTest {
     @Tag("slow")
     void sixtyFourGpusLoseANodeAndResumeOnTheSpare() throws Exception {
         Scenario sc = new Scenario(
-                "s64-loss", "llama3-8b", "h100", 8, 8, 8, 2, 4, 1, 8192, 64, 8, 2, 1, 2, 7.0, 2.0,
+                "s64-loss",
+                "llama3-8b",
+                "h100",
+                8,
+                8,
+                8,
+                2,
+                4,
+                1,
+                8192,
+                64,
+                8,
+                2,
+                1,
+                2,
+                7.0,
+                2.0,
                 List.of(new Scenario.LoseNodes(5, 1, 3)));
         Simulator.Result r = Simulator.run(sc, dir.resolve(sc.name()), Duration.ofSeconds(120));
         Invariants.check(r);
@@ -58,7 +74,23 @@ class SimulatorTest {
     void fiveHundredTwelveGpusLoseANodeAndShrinkKeepingTheGlobalBatch() throws Exception {
         // No spare: 504 live ranks hold 7 replicas of tp 8 × pp 8, but 512 sequences need dp | 512: dp 4.
         Scenario sc = new Scenario(
-                "s512-loss", "llama3-70b", "h100", 64, 8, 8, 8, 8, 1, 8192, 512, 5, 1, 0, 2, 7.0, 2.0,
+                "s512-loss",
+                "llama3-70b",
+                "h100",
+                64,
+                8,
+                8,
+                8,
+                8,
+                1,
+                8192,
+                512,
+                5,
+                1,
+                0,
+                2,
+                7.0,
+                2.0,
                 List.of(new Scenario.LoseNodes(3, 1, 11)));
         Simulator.Result r = Simulator.run(sc, dir.resolve(sc.name()), Duration.ofSeconds(120));
         Invariants.check(r);
@@ -79,7 +111,23 @@ class SimulatorTest {
         double base = new Scenario.Mtbf(419, 54, 16384, 1, 5).ratePerSecond(64);
         double acceleration = 2.0 / (12 * step * base);
         Scenario sc = new Scenario(
-                "s64-mtbf", "llama3-8b", "h100", 8, 8, 8, 2, 4, 1, 8192, 64, 12, 2, 3, 3, 7.0, 2.0,
+                "s64-mtbf",
+                "llama3-8b",
+                "h100",
+                8,
+                8,
+                8,
+                2,
+                4,
+                1,
+                8192,
+                64,
+                12,
+                2,
+                3,
+                3,
+                7.0,
+                2.0,
                 List.of(new Scenario.Mtbf(419, 54, 16384, acceleration, 5)));
         Simulator.Result r = Simulator.run(sc, dir.resolve(sc.name()), Duration.ofSeconds(120));
         Invariants.check(r);
