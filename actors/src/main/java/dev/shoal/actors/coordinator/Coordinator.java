@@ -371,6 +371,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final ActorRef<GpuWorker.StepReply> stepAdapter;
     private final Set<String> describing = new HashSet<>();
     private final Registrations registering = new Registrations(); // described, not yet journaled
+    private Set<String> lastListing = Set.of(); // serialized refs of the latest Receptionist listing
     private Forming forming;
     private Training training;
     private boolean resumeOnListing;
@@ -566,15 +567,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         for (ActorRef<GpuWorker.Command> ref : cmd.refs()) {
             String s = resolver.toSerializationFormat(ref);
             listed.add(s);
-            if (!known.contains(s) && describing.add(s)) {
-                ctx.ask(
-                        WorkerInfo.class,
-                        ref,
-                        settings.describeTimeout(),
-                        GpuWorker.Describe::new,
-                        (info, err) -> new WorkerDescribed(ref, info, err));
-            }
+            if (!known.contains(s) && describing.add(s)) describe(ref);
         }
+        lastListing = listed;
         registering.retainListed(listed); // described, then gone before being journaled
         List<String> lost = new ArrayList<>();
         for (RegisteredWorker w : state.workers().values()) {
@@ -612,11 +607,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         String ref = resolver.toSerializationFormat(cmd.ref());
         describing.remove(ref);
         if (cmd.error() != null) {
+            // Still listed: ask again (a busy node may answer late; no new listing would ask for it).
+            boolean again = lastListing.contains(ref) && describing.add(ref);
             ctx.getLog()
                     .warn(
-                            "worker {} did not describe itself: {}",
+                            "worker {} did not describe itself: {}{}",
                             ref,
-                            cmd.error().toString());
+                            cmd.error().toString(),
+                            again ? "; asking again" : "");
+            if (again) describe(cmd.ref());
             return describing.isEmpty() ? flushRegistrations() : Effect().none();
         }
         RegisteredWorker w = new RegisteredWorker(cmd.info(), ref);
@@ -625,6 +624,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         // One journal write per listing's worth of workers, not one per worker.
         return describing.isEmpty() ? flushRegistrations() : Effect().none();
+    }
+
+    private void describe(ActorRef<GpuWorker.Command> ref) {
+        ctx.ask(
+                WorkerInfo.class,
+                ref,
+                settings.describeTimeout(),
+                GpuWorker.Describe::new,
+                (info, err) -> new WorkerDescribed(ref, info, err));
     }
 
     private Effect<Event, State> flushRegistrations() {
