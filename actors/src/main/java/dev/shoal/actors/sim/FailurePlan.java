@@ -10,7 +10,8 @@
 //
 // The failures: fixed node losses (the first run of step k kills n nodes of the mesh) and random ones
 // (exponential gaps on the simulated clock at a given rate, one node each), the victims drawn with a
-// seeded Random from the mesh's nodes in name order. Nothing fires before the simulator arms the plan. A victim's ranks
+// seeded Random from the mesh's nodes in name order. Steps wait until the simulator arms the plan
+// (once its spare nodes are registered), so a loss always finds its spares. A victim's ranks
 // hang in that round (never
 // answer) until their worker is stopped; the simulator takes the victims from kills() and stops
 // their node. A coordinator failover is opened by the simulator (interrupt) and closed the same way.
@@ -140,7 +141,8 @@ public final class FailurePlan {
      * A rank of {@code node} starts step {@code step} of mesh {@code epoch}, which takes {@code seconds}
      * (with its checkpoint write); true when this node dies in this round (the rank must hang).
      */
-    synchronized boolean step(long epoch, long step, String node, double seconds) {
+    synchronized boolean step(long epoch, long step, String node, double seconds) throws InterruptedException {
+        while (!armed) wait(); // the first step waits for the spare nodes
         if (epoch != roundEpoch || step != roundStep) startRound(epoch, step, seconds);
         return victims.contains(node);
     }
@@ -172,7 +174,7 @@ public final class FailurePlan {
         double start = clock, end = clock + seconds;
         int dying = 0;
         double at = 0;
-        if (open == null && armed) {
+        if (open == null) {
             for (int i = 0; i < fixed.size(); i++) {
                 if (fixed.get(i).step() == step) {
                     dying = fixed.remove(i).nodes();
@@ -202,6 +204,7 @@ public final class FailurePlan {
     /** From now on node losses may fire (the simulator arms the plan once its spare nodes are registered). */
     synchronized void arm() {
         armed = true;
+        notifyAll();
     }
 
     /** The simulator took the coordinator's host down during the current round. */

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 class FailurePlanTest {
 
-    private static List<String> runLoss(long seed) {
+    private static List<String> runLoss(long seed) throws InterruptedException {
         Scenario sc = scenario(List.of(new Scenario.LoseNodes(3, 2, seed)));
         FailurePlan p = FailurePlan.of(sc);
         p.arm();
@@ -44,14 +44,14 @@ class FailurePlanTest {
     }
 
     @Test
-    void aFixedLossKillsTheChosenNodesOnceAndTheSameSeedChoosesThem() {
+    void aFixedLossKillsTheChosenNodesOnceAndTheSameSeedChoosesThem() throws InterruptedException {
         List<String> a = runLoss(7), b = runLoss(7);
         assertEquals(2, a.size());
         assertEquals(a, b, "seeded");
     }
 
     @Test
-    void randomLossesFollowTheRate() {
+    void randomLossesFollowTheRate() throws InterruptedException {
         // One interruption per 100 simulated seconds on average, 1 s rounds, 20 000 rounds.
         FailurePlan p = new FailurePlan(0, 0.01, 42);
         p.arm();
