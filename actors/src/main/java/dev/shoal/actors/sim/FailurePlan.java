@@ -11,7 +11,8 @@
 // The failures: fixed node losses (the first run of step k kills n nodes of the mesh) and random ones
 // (exponential gaps on the simulated clock at a given rate, one node each), the victims drawn with a
 // seeded Random from the mesh's nodes in name order. Steps wait until the simulator arms the plan
-// (once its spare nodes are registered), so a loss always finds its spares. A victim's ranks
+// (once its spare nodes are registered), so a loss always finds its spares, and the steps after a
+// held step wait until the simulator has applied that step's event (add nodes, fail the coordinator). A victim's ranks
 // hang in that round (never
 // answer) until their worker is stopped; the simulator takes the victims from kills() and stops
 // their node. A coordinator failover is opened by the simulator (interrupt) and closed the same way.
@@ -91,6 +92,9 @@ public final class FailurePlan {
     private long rounds; // rounds started
     private long lastEpoch;
     private boolean armed;
+    private final java.util.TreeSet<Long> holds = new java.util.TreeSet<>(); // steps whose successors wait
+    private long waitingSince; // a rank has waited since (nanoTime), 0: none
+    private long heldNanos; // wall time the steps stood waiting for arm() or release()
 
     /** No failures: the clock only. */
     public FailurePlan() {
@@ -142,7 +146,15 @@ public final class FailurePlan {
      * (with its checkpoint write); true when this node dies in this round (the rank must hang).
      */
     synchronized boolean step(long epoch, long step, String node, double seconds) throws InterruptedException {
-        while (!armed) wait(); // the first step waits for the spare nodes
+        // The first step waits for the spare nodes; a step after a held one waits for its event.
+        while (!armed || (!holds.isEmpty() && step > holds.first())) {
+            if (waitingSince == 0) waitingSince = System.nanoTime();
+            wait();
+        }
+        if (waitingSince != 0) {
+            heldNanos += System.nanoTime() - waitingSince;
+            waitingSince = 0;
+        }
         if (epoch != roundEpoch || step != roundStep) startRound(epoch, step, seconds);
         return victims.contains(node);
     }
@@ -205,6 +217,21 @@ public final class FailurePlan {
     synchronized void arm() {
         armed = true;
         notifyAll();
+    }
+
+    /** Steps after {@code step} wait until {@link #release(long)}: the simulator acts between the two. */
+    synchronized void hold(long step) {
+        holds.add(step);
+    }
+
+    synchronized void release(long step) {
+        holds.remove(step);
+        notifyAll();
+    }
+
+    /** Wall seconds the steps stood waiting for the simulator (spares, held events): not control-plane time. */
+    public synchronized double heldSeconds() {
+        return (heldNanos + (waitingSince == 0 ? 0 : System.nanoTime() - waitingSince)) / 1e9;
     }
 
     /** The simulator took the coordinator's host down during the current round. */

@@ -76,7 +76,7 @@ public final class Simulator {
             double registerSeconds, // agents started → every simulated GPU registered (journaled)
             double distributeSeconds, // SubmitJob → the last worker of the first mesh joined
             double formSeconds, // SubmitJob → TRAINING published (MeshFormed journaled)
-            double trainSeconds, // first TRAINING → COMPLETED
+            double trainSeconds, // first TRAINING → COMPLETED, less the time steps waited for the simulator
             double simulatedStepSeconds, // the cost model's step time of the full layout
             double simulatedSeconds, // the slowest rank's own simulated clock at the end
             double simulatedClock, // the job's simulated time, interruptions included (FailurePlan)
@@ -240,8 +240,12 @@ public final class Simulator {
             awaitWorkers(local, sys0, sc.startNodes() * sc.gpusPerNode(), deadline, timeout);
             plan.arm();
 
-            // Drive the scenario's events until the job ends.
+            // Drive the scenario's events until the job ends; the steps after an event's step wait for it.
             List<Scenario.Event> pending = new ArrayList<>(sc.events());
+            for (Scenario.Event e : pending) {
+                if (e instanceof Scenario.AddNodes a) plan.hold(a.atStep());
+                if (e instanceof Scenario.FailCoordinator f) plan.hold(f.atStep());
+            }
             long failoverAt = 0, removedAt = 0, lastPoll = 0;
             CompletableFuture<Coordinator.Status> failoverProbe = null;
             while (!ended.isDone()) {
@@ -260,6 +264,7 @@ public final class Simulator {
                                 failoverAt > 0
                                         ? addNodes(a, sc, startNode, coordinator, head, deadline, timeout, seen)
                                         : addNodes(a, sc, startNode, local, sys0, deadline, timeout, seen));
+                        plan.release(a.atStep());
                     } else if (e instanceof Scenario.FailCoordinator f && lastStep.get() >= f.atStep()) {
                         it.remove();
                         plan.interrupt("coordinator");
@@ -269,6 +274,7 @@ public final class Simulator {
                                 .down(Cluster.get(Adapter.toClassic(systems.get(0)))
                                         .selfAddress());
                         systems.get(0).terminate();
+                        plan.release(f.atStep());
                     }
                 }
                 if (failoverAt > 0 && removedAt == 0) {
@@ -312,7 +318,7 @@ public final class Simulator {
             long[] firstMesh = plan.joinWindow(1);
             distribute = firstMesh == null ? Double.NaN : (firstMesh[1] - submit) / 1e9;
             form = (trainingAt - submit) / 1e9;
-            train = (completedAt - trainingAt) / 1e9;
+            train = (completedAt - trainingAt) / 1e9 - plan.heldSeconds();
             System.gc();
             Runtime rt = Runtime.getRuntime();
             heap = rt.totalMemory() - rt.freeMemory();
