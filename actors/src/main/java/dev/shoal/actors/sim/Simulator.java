@@ -246,7 +246,8 @@ public final class Simulator {
                 if (e instanceof Scenario.AddNodes a) plan.hold(a.atStep());
                 if (e instanceof Scenario.FailCoordinator f) plan.hold(f.atStep());
             }
-            long failoverAt = 0, removedAt = 0, lastPoll = 0;
+            long failoverAt = 0, removedAt = 0, lastPoll = 0, lastStatus = 0, endSeenAt = 0;
+            CompletableFuture<Coordinator.Status> endPoll = null;
             CompletableFuture<Coordinator.Status> failoverProbe = null;
             while (!ended.isDone()) {
                 long now = System.nanoTime();
@@ -306,6 +307,24 @@ public final class Simulator {
                         failover = (System.nanoTime() - removedAt) / 1e9;
                     }
                 }
+                if (failover >= 0 && now - lastStatus > 1_000_000_000L && (endPoll == null || endPoll.isDone())) {
+                    // After a failover the end may be published before the listener subscribed again.
+                    if (endPoll != null && !endPoll.isCompletedExceptionally()) {
+                        Phase p = endPoll.get().phase();
+                        if (p == Phase.COMPLETED || p == Phase.FAILED) {
+                            endSeenAt = now;
+                            ended.complete(JobEvent.newBuilder()
+                                    .setPhase(dev.shoal.proto.v1.PhaseChange.newBuilder()
+                                            .setTo(p))
+                                    .build());
+                            break;
+                        }
+                    }
+                    lastStatus = now;
+                    endPoll = AskPattern.<Coordinator.Command, Coordinator.Status>ask(
+                                    coordinator, Coordinator.GetStatus::new, Duration.ofSeconds(5), head.scheduler())
+                            .toCompletableFuture();
+                }
                 Thread.sleep(2);
             }
             JobEvent end = ended.get();
@@ -314,7 +333,8 @@ public final class Simulator {
                 throw new IllegalStateException(
                         "scenario '" + sc.name() + "' ended " + end.getPhase().getTo() + ": " + last.message());
             }
-            long trainingAt = nanosOf(seen, Phase.TRAINING), completedAt = nanosOf(seen, Phase.COMPLETED);
+            long trainingAt = nanosOf(seen, Phase.TRAINING);
+            long completedAt = endSeenAt > 0 ? endSeenAt : nanosOf(seen, Phase.COMPLETED);
             long[] firstMesh = plan.joinWindow(1);
             distribute = firstMesh == null ? Double.NaN : (firstMesh[1] - submit) / 1e9;
             form = (trainingAt - submit) / 1e9;

@@ -136,6 +136,43 @@ class SimulatorTest {
     }
 
     @Test
+    @Tag("slow")
+    void sixtyFourGpusGetEightMoreNodesThenTheCoordinatorFailsOver() throws Exception {
+        Scenario sc = new Scenario(
+                "s64-failover",
+                "llama3-8b",
+                "h100",
+                8,
+                8,
+                8,
+                2,
+                4,
+                1,
+                8192,
+                64,
+                8,
+                3,
+                0,
+                2,
+                7.0,
+                2.0,
+                List.of(new Scenario.AddNodes(2, 8), new Scenario.FailCoordinator(5)));
+        Simulator.Result r = Simulator.run(sc, dir.resolve(sc.name()), Duration.ofSeconds(180));
+        Invariants.check(r);
+        assertEquals(1, r.added().size());
+        assertTrue(
+                r.added().get(0).outcome().contains("registered 64 idle GPUs"),
+                r.added().get(0).outcome());
+        assertEquals(1, r.interruptions().size(), "the failover");
+        FailurePlan.Interruption x = r.interruptions().get(0);
+        assertEquals("coordinator", x.kind);
+        assertTrue(x.resumeEpoch > x.epoch, "the new singleton formed a new mesh");
+        assertTrue(x.resumedStep <= 5, "it resumed from the checkpoint of step 4 at the latest: " + x.resumedStep);
+        assertTrue(r.failoverSeconds() >= 0, "the new singleton answered");
+        assertEquals(sc.world(), r.finalWorld());
+    }
+
+    @Test
     void scenarioEventsParseAndBadOnesNameTheField() throws Exception {
         Path f = dir.resolve("events.conf");
         Files.writeString(
