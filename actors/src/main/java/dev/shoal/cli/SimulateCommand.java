@@ -6,13 +6,14 @@
 package dev.shoal.cli;
 
 import dev.shoal.actors.sim.Scenario;
+import dev.shoal.actors.sim.SimReport;
 import dev.shoal.actors.sim.Simulator;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
-import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -56,50 +57,27 @@ public final class SimulateCommand implements Callable<Integer> {
             return ShoalCli.EXIT_USAGE;
         }
         Path dir = workDir != null ? workDir : Files.createTempDirectory("shoal-sim");
-        out.println(header());
-        out.flush();
+        List<String> rows = new ArrayList<>();
         int rc = 0;
         for (Scenario sc : scenarios) {
             try {
                 Simulator.Result r = Simulator.run(sc, dir.resolve(sc.name()), Duration.ofSeconds(timeoutSeconds));
-                out.println(row(r));
+                rows.add(SimReport.summaryRow(r));
+                String details = SimReport.details(r);
+                out.println("scenario " + sc.name() + " done" + (details.isEmpty() ? "" : "\n" + details + "\n"));
             } catch (Exception e) {
-                out.println("| " + sc.name() + " | failed: " + e.getMessage() + " |");
+                rows.add("| " + sc.name() + " | failed: " + e.getMessage() + " |");
+                out.println("scenario " + sc.name() + " failed: " + e.getMessage());
                 rc = 1;
             }
             out.flush();
         }
-        out.println("wall times on this machine; sim = the cost model's training time for the same steps");
+        out.println();
+        out.println(SimReport.summaryHeader());
+        rows.forEach(out::println);
+        out.println(
+                "wall times on this machine; sim = the cost model's time for the same steps (goodput: every step once"
+                        + " at the full layout's step time ÷ the job's simulated time, interruptions included)");
         return rc;
-    }
-
-    static String header() {
-        return "| scenario | GPUs | systems | cluster s | register s | distribute s | form s | steps | steps/s | wall s/step"
-                + " | sim s/step | sim s | msgs/step | journal events | journal KiB | recovery s | heap MiB |\n"
-                + "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
-    }
-
-    static String row(Simulator.Result r) {
-        Scenario s = r.scenario();
-        return String.format(
-                Locale.ROOT,
-                "| %s | %d | %d | %.2f | %.2f | %.3f | %.3f | %d | %.1f | %.4f | %.2f | %.1f | %.0f | %d | %.1f | %.3f | %.0f |",
-                s.name(),
-                s.world(),
-                s.actorSystems(),
-                r.clusterSeconds(),
-                r.registerSeconds(),
-                r.distributeSeconds(),
-                r.formSeconds(),
-                s.steps(),
-                r.stepsPerSecond(),
-                r.trainSeconds() / s.steps(),
-                r.simulatedStepSeconds(),
-                r.simulatedSeconds(),
-                r.messagesPerStep(),
-                r.journalEvents(),
-                r.journalBytes() / 1024.0,
-                r.recoverySeconds(),
-                r.heapBytes() / (1024.0 * 1024));
     }
 }

@@ -125,6 +125,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 Map<String, RegisteredWorker> w = new LinkedHashMap<>(workers);
                 w.put(r.worker().info().id(), r.worker());
                 return with(w);
+            } else if (e instanceof WorkersRegistered r) {
+                Map<String, RegisteredWorker> w = new LinkedHashMap<>(workers);
+                for (RegisteredWorker x : r.workers()) w.put(x.info().id(), x);
+                return with(w);
             } else if (e instanceof WorkersLost l) {
                 Map<String, RegisteredWorker> w = new LinkedHashMap<>(workers);
                 l.workerIds().forEach(w::remove);
@@ -293,6 +297,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private record WorkerDescribed(ActorRef<GpuWorker.Command> ref, WorkerInfo info, Throwable error)
             implements Command {}
 
+    /** Journals the registrations described so far (Registrations.FLUSH_AFTER after the first). */
+    private record FlushRegistrations() implements Command {}
+
     /** Forms a new mesh for the job (after a submit, or to resume after the singleton moved). */
     private record FormMesh() implements Command {}
 
@@ -331,7 +338,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     public record JobSubmitted(String jobId, JobSpec spec, long unixMillis) implements Event {}
 
+    /** One worker's registration: written by older coordinators, still replayed. */
     public record WorkerRegistered(RegisteredWorker worker) implements Event {}
+
+    /** The workers described since the last registration event (see Registrations). */
+    public record WorkersRegistered(List<RegisteredWorker> workers) implements Event {
+        public WorkersRegistered {
+            workers = List.copyOf(workers);
+        }
+    }
 
     public record WorkersLost(List<String> workerIds, String reason) implements Event {
         public WorkersLost {
@@ -396,8 +411,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private String waiting = ""; // why job waitingJob, FORMING, waits for workers (GetStatus); "": not waiting
     private String waitingJob = "";
     private final ActorRefResolver resolver;
+    private final WorkerRefs refs; // resolved worker refs, by serialized form
     private final ActorRef<GpuWorker.StepReply> stepAdapter;
     private final Set<String> describing = new HashSet<>();
+    private final Registrations registering = new Registrations(); // described, not yet journaled
+    private Set<String> lastListing = Set.of(); // serialized refs of the latest Receptionist listing
     private Forming forming;
     private MeshRendezvous rendezvous; // the forming mesh's gathered rendezvous entries
     private Training training;
@@ -445,6 +463,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         this.settings = settings;
         this.shared = shared;
         this.resolver = ActorRefResolver.get(ctx.getSystem());
+        this.refs = new WorkerRefs(resolver);
         this.stepAdapter = ctx.messageAdapter(GpuWorker.StepReply.class, StepAnswer::new);
     }
 
@@ -496,6 +515,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(ScaleJob.class, this::onScale)
                 .onCommand(WorkersListed.class, this::onWorkersListed)
                 .onCommand(WorkerDescribed.class, this::onWorkerDescribed)
+                .onCommand(FlushRegistrations.class, (state, cmd) -> flushRegistrations(state))
                 .onCommand(FormMesh.class, this::onFormMesh)
                 .onCommand(JoinAnswer.class, this::onJoinAnswer)
                 .onCommand(PreparedAnswer.class, this::onPreparedAnswer)
@@ -607,18 +627,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         // ranks a scan per listed worker made registration quadratic).
         Set<String> known = new HashSet<>();
         for (RegisteredWorker w : state.workers().values()) known.add(w.ref());
+        known.addAll(registering.refs());
         for (ActorRef<GpuWorker.Command> ref : cmd.refs()) {
             String s = resolver.toSerializationFormat(ref);
             listed.add(s);
-            if (!known.contains(s) && describing.add(s)) {
-                ctx.ask(
-                        WorkerInfo.class,
-                        ref,
-                        settings.describeTimeout(),
-                        GpuWorker.Describe::new,
-                        (info, err) -> new WorkerDescribed(ref, info, err));
-            }
+            if (!known.contains(s) && describing.add(s)) describe(ref);
         }
+        lastListing = listed;
+        registering.retainListed(listed); // described, then gone before being journaled
         List<String> lost = new ArrayList<>();
         for (RegisteredWorker w : state.workers().values()) {
             if (!listed.contains(w.ref())) lost.add(w.info().id());
@@ -655,20 +671,45 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         String ref = resolver.toSerializationFormat(cmd.ref());
         describing.remove(ref);
         if (cmd.error() != null) {
+            // Still listed: ask again (a busy node may answer late; no new listing would ask for it).
+            boolean again = lastListing.contains(ref) && describing.add(ref);
             ctx.getLog()
                     .warn(
-                            "worker {} did not describe itself: {}",
+                            "worker {} did not describe itself: {}{}",
                             ref,
-                            cmd.error().toString());
-            return Effect().none();
+                            cmd.error().toString(),
+                            again ? "; asking again" : "");
+            if (again) describe(cmd.ref());
+            return describing.isEmpty() ? flushRegistrations(state) : Effect().none();
         }
         RegisteredWorker w = new RegisteredWorker(cmd.info(), ref);
-        if (w.equals(state.workers().get(cmd.info().id()))) return Effect().none();
-        ScaleRequested grow = autoGrow(
-                state,
-                state.workers().size() + (state.workers().containsKey(w.info().id()) ? 0 : 1));
-        if (grow == null) return Effect().persist(new WorkerRegistered(w));
-        return Effect().persist(List.of(new WorkerRegistered(w), grow)).thenRun(s -> rescaling(s, grow));
+        if (!w.equals(state.workers().get(cmd.info().id())) && registering.add(w)) {
+            timers.startSingleTimer("register", new FlushRegistrations(), Registrations.FLUSH_AFTER);
+        }
+        // One journal write per listing's worth of workers, not one per worker.
+        return describing.isEmpty() ? flushRegistrations(state) : Effect().none();
+    }
+
+    private void describe(ActorRef<GpuWorker.Command> ref) {
+        ctx.ask(
+                WorkerInfo.class,
+                ref,
+                settings.describeTimeout(),
+                GpuWorker.Describe::new,
+                (info, err) -> new WorkerDescribed(ref, info, err));
+    }
+
+    /** Journals the workers described since the last flush; auto-grow may rescale onto them. */
+    private Effect<Event, State> flushRegistrations(State state) {
+        timers.cancel("register");
+        List<RegisteredWorker> batch = registering.drain();
+        if (batch.isEmpty()) return Effect().none();
+        int fresh = (int) batch.stream()
+                .filter(w -> !state.workers().containsKey(w.info().id()))
+                .count();
+        ScaleRequested grow = autoGrow(state, state.workers().size() + fresh);
+        if (grow == null) return Effect().persist(new WorkersRegistered(batch));
+        return Effect().persist(List.of(new WorkersRegistered(batch), grow)).thenRun(s -> rescaling(s, grow));
     }
 
     // ------------------------------------------------------------------ mesh forming
@@ -995,7 +1036,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             }
             ctx.ask(
                     WorkerInfo.class,
-                    resolver.<GpuWorker.Command>resolveActorRef(w.ref()),
+                    refs.resolve(w.ref()),
                     PROBE_TIMEOUT,
                     GpuWorker.Describe::new,
                     (info, err) -> new ProbeAnswer(round, id, err == null));
@@ -1247,12 +1288,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private ActorRef<GpuWorker.Command> workerRef(State state, String workerId) {
-        return resolver.resolveActorRef(state.workers().get(workerId).ref());
+        return refs.resolve(state.workers().get(workerId).ref());
     }
 
     private void tellIfKnown(State state, String workerId, GpuWorker.Command msg) {
         RegisteredWorker w = state.workers().get(workerId);
-        if (w != null) resolver.<GpuWorker.Command>resolveActorRef(w.ref()).tell(msg);
+        if (w != null) refs.resolve(w.ref()).tell(msg);
     }
 
     // ------------------------------------------------------------------ subscribers (control plane)

@@ -47,6 +47,7 @@ import dev.shoal.proto.v1.cluster.Subscribe;
 import dev.shoal.proto.v1.cluster.WorkerRegistered;
 import dev.shoal.proto.v1.cluster.WorkerReservation;
 import dev.shoal.proto.v1.cluster.WorkersLost;
+import dev.shoal.proto.v1.cluster.WorkersRegistered;
 import java.io.NotSerializableException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -94,6 +95,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     // Coordinator events and snapshot (stored in the journal: never change these).
     private static final String JOB_SUBMITTED = "E-JS";
     private static final String WORKER_REGISTERED = "E-WR";
+    private static final String WORKERS_REGISTERED = "E-WRS";
     private static final String WORKERS_LOST = "E-WL";
     private static final String MESH_FORMED = "E-MF";
     private static final String CHECKPOINT_COMMITTED = "E-CC";
@@ -146,6 +148,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof NodeAgent.NodeReport) return NODE_REPORT;
         if (o instanceof Coordinator.JobSubmitted) return JOB_SUBMITTED;
         if (o instanceof Coordinator.WorkerRegistered) return WORKER_REGISTERED;
+        if (o instanceof Coordinator.WorkersRegistered) return WORKERS_REGISTERED;
         if (o instanceof Coordinator.WorkersLost) return WORKERS_LOST;
         if (o instanceof Coordinator.MeshFormed) return MESH_FORMED;
         if (o instanceof Coordinator.CheckpointCommitted) return CHECKPOINT_COMMITTED;
@@ -344,6 +347,10 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setWorker(registered(m.worker()))
                     .build()
                     .toByteArray();
+        } else if (o instanceof Coordinator.WorkersRegistered m) {
+            WorkersRegistered.Builder b = WorkersRegistered.newBuilder();
+            m.workers().forEach(w -> b.addWorkers(registered(w)));
+            return b.build().toByteArray();
         } else if (o instanceof Coordinator.WorkersLost m) {
             return WorkersLost.newBuilder()
                     .addAllWorkerIds(m.workerIds())
@@ -559,6 +566,11 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
             case WORKER_REGISTERED:
                 return new Coordinator.WorkerRegistered(
                         registered(WorkerRegistered.parseFrom(bytes).getWorker()));
+            case WORKERS_REGISTERED: {
+                List<Coordinator.RegisteredWorker> ws = new ArrayList<>();
+                WorkersRegistered.parseFrom(bytes).getWorkersList().forEach(w -> ws.add(registered(w)));
+                return new Coordinator.WorkersRegistered(ws);
+            }
             case WORKERS_LOST: {
                 WorkersLost m = WorkersLost.parseFrom(bytes);
                 return new Coordinator.WorkersLost(m.getWorkerIdsList(), m.getReason());

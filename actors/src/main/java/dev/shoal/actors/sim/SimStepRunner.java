@@ -5,9 +5,16 @@
 // advances this rank's SIMULATED clock by that many seconds without sleeping, and returns a loss from
 // a fixed decreasing curve, the same on every rank.
 //
-// Guarantees: runStep never blocks or sleeps (wall time is the actors' own); the loss is a pure
-// function of the step; every step this rank ran is recorded once as (epoch, step, sequences of its
-// replica) for protocol checks; a step of another epoch than the joined mesh throws.
+// Checkpoints are simulated too: a step with a checkpoint directory returns a shard path and size
+// (fp32 weights and Adam moments, 12 bytes per parameter, split over the world) and costs its write at
+// the scenario's checkpoint-gbps; joining a mesh that resumes from a checkpoint costs its reload.
+// Failures come from the run's FailurePlan: a rank of a node it kills hangs in that step until the
+// worker aborts the mesh or stops (as a rank whose peer died would), then throws.
+//
+// Guarantees: runStep never sleeps and only blocks when the FailurePlan killed its node (wall time is
+// the actors' own); the loss is a pure function of the step; every step this rank ran is recorded
+// once as (epoch, step, rank, replica rows) for protocol checks; a step of another epoch than the
+// joined mesh throws.
 // Selected with shoal.node.engine = dev.shoal.actors.sim.SimStepRunner$Factory (it is never picked
 // implicitly); the GPU priced is shoal.sim.gpu, the node size shoal.sim.devices-per-node.
 package dev.shoal.actors.sim;
@@ -34,24 +41,44 @@ import java.util.concurrent.ConcurrentHashMap;
 
 public final class SimStepRunner implements StepRunner {
 
-    /** One step this rank ran: mesh epoch, step, rank, its (tp, pp, dp) place and its replica's sequences. */
-    public record Ran(long epoch, long step, int rank, ParallelDims.Coord coord, boolean lastStage, long sequences) {}
+    /**
+     * One step this rank ran: mesh epoch, step, rank, its (tp, pp, dp) place, and its replica's rows of
+     * the global batch: [firstRow, firstRow + sequences).
+     */
+    public record Ran(
+            long epoch,
+            long step,
+            int rank,
+            ParallelDims.Coord coord,
+            boolean lastStage,
+            long firstRow,
+            long sequences,
+            int dp) {}
+
+    /** The checkpoint directory simulated jobs name; nothing is written there. */
+    public static final String CHECKPOINT_DIR = "sim://checkpoints";
 
     private final WorkerInfo device;
     private final GpuSpec gpu;
     private final int gpusPerNode;
+    private final FailurePlan plan;
+    private final double checkpointBytesPerSecond;
     private final List<Long> joinedEpochs = new ArrayList<>(); // every mesh joined, in order
     private final List<Ran> ran = new ArrayList<>(); // every step run, in order
     private volatile MeshAssignment mesh; // null: in no mesh
     private volatile long abortedEpoch = 0;
     private double stepSeconds; // simulated seconds of one step of the joined mesh
+    private long shardBytes; // this rank's checkpoint shard in the joined mesh
+    private volatile boolean closed;
     private double simulatedSeconds; // this rank's simulated clock
     private volatile long lastJoinNanos; // System.nanoTime() when joinMesh last returned
 
-    SimStepRunner(WorkerInfo device, GpuSpec gpu, int gpusPerNode) {
+    SimStepRunner(WorkerInfo device, GpuSpec gpu, int gpusPerNode, FailurePlan plan, double checkpointGbps) {
         this.device = device;
         this.gpu = gpu;
         this.gpusPerNode = gpusPerNode;
+        this.plan = plan;
+        this.checkpointBytesPerSecond = checkpointGbps * 1e9;
     }
 
     /** The simulated seconds of one step of {@code spec} on {@code gpusPerNode}-GPU nodes of {@code gpu}. */
@@ -76,27 +103,71 @@ public final class SimStepRunner implements StepRunner {
         return 1.8 + 9.0 * Math.pow(step, -0.35);
     }
 
-    @Override
-    public synchronized void joinMesh(MeshAssignment m) {
-        stepSeconds = estimate(m.spec(), gpu, gpusPerNode).stepSeconds();
-        mesh = m;
-        joinedEpochs.add(m.epoch());
-        lastJoinNanos = System.nanoTime();
+    /** Bytes of one rank's checkpoint shard: fp32 weights + Adam m and v (12 B/parameter) over the world. */
+    public static long shardBytes(JobSpec spec, int world) {
+        return LlamaConfig.preset(spec.getModel()).paramCount() * 12 / world;
     }
 
     @Override
-    public synchronized StepResult runStep(long epoch, long step) {
-        MeshAssignment m = mesh;
-        if (m == null || m.epoch() != epoch || abortedEpoch >= epoch) {
-            throw new IllegalStateException(device.id() + ": step " + step + " of mesh epoch " + epoch + " but joined "
-                    + (m == null ? "none" : m.epoch()));
+    public synchronized void joinMesh(MeshAssignment m) {
+        long start = System.nanoTime();
+        stepSeconds = estimate(m.spec(), gpu, gpusPerNode).stepSeconds();
+        shardBytes = shardBytes(m.spec(), m.dims().world());
+        mesh = m;
+        joinedEpochs.add(m.epoch());
+        lastJoinNanos = System.nanoTime();
+        double reload = m.checkpointPath().isEmpty() ? 0 : shardBytes / checkpointBytesPerSecond;
+        simulatedSeconds += reload;
+        if (plan != null) plan.joined(m.epoch(), device.node(), start, lastJoinNanos, reload);
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step) throws InterruptedException {
+        return runStep(epoch, step, false, "");
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir)
+            throws InterruptedException {
+        MeshAssignment m;
+        double seconds;
+        synchronized (this) {
+            m = mesh;
+            if (m == null || m.epoch() != epoch || abortedEpoch >= epoch) {
+                throw new IllegalStateException(device.id() + ": step " + step + " of mesh epoch " + epoch
+                        + " but joined " + (m == null ? "none" : m.epoch()));
+            }
+            seconds = stepSeconds + (checkpointDir.isEmpty() ? 0 : shardBytes / checkpointBytesPerSecond);
         }
-        ParallelDims.Coord c = m.dims().coord(m.rank());
-        JobSpec spec = m.spec();
-        long sequences = spec.getGlobalBatch() / m.dims().dp();
-        ran.add(new Ran(epoch, step, m.rank(), c, c.pp() == m.dims().pp() - 1, sequences));
-        simulatedSeconds += stepSeconds;
-        return new StepResult(loss(step), sequences * spec.getSeqLen());
+        if (plan != null && plan.step(epoch, step, device.node(), seconds)) {
+            // This node died in this step: hang as a rank whose peers are gone, until aborted or stopped.
+            while (abortedEpoch < epoch && !closed) Thread.sleep(2);
+            throw new IllegalStateException(device.id() + ": simulated node failure in step " + step);
+        }
+        synchronized (this) {
+            ParallelDims.Coord c = m.dims().coord(m.rank());
+            JobSpec spec = m.spec();
+            long sequences = spec.getGlobalBatch() / m.dims().dp();
+            ran.add(new Ran(
+                    epoch,
+                    step,
+                    m.rank(),
+                    c,
+                    c.pp() == m.dims().pp() - 1,
+                    c.dp() * sequences,
+                    sequences,
+                    m.dims().dp()));
+            simulatedSeconds += seconds;
+            String path = checkpointDir.isEmpty() ? "" : checkpointDir + "/step-" + step;
+            return new StepResult(
+                    loss(step),
+                    sequences * spec.getSeqLen(),
+                    Map.of(),
+                    Double.NaN,
+                    Double.NaN,
+                    path,
+                    path.isEmpty() ? 0 : shardBytes);
+        }
     }
 
     @Override
@@ -105,7 +176,9 @@ public final class SimStepRunner implements StepRunner {
     }
 
     @Override
-    public void close() {}
+    public void close() {
+        closed = true;
+    }
 
     public WorkerInfo device() {
         return device;
@@ -135,6 +208,8 @@ public final class SimStepRunner implements StepRunner {
     public static final class Factory implements StepRunner.Factory {
         private final GpuSpec gpu;
         private final int gpusPerNode;
+        private final FailurePlan plan;
+        private final double checkpointGbps;
         private final Map<String, SimStepRunner> made = new ConcurrentHashMap<>();
 
         public Factory() {
@@ -146,9 +221,16 @@ public final class SimStepRunner implements StepRunner {
         }
 
         public Factory(GpuSpec gpu, int gpusPerNode) {
+            this(gpu, gpusPerNode, null, 2.0);
+        }
+
+        /** Runners that share {@code plan} (null: no failures, no shared clock) and write checkpoints at {@code checkpointGbps}. */
+        public Factory(GpuSpec gpu, int gpusPerNode, FailurePlan plan, double checkpointGbps) {
             if (gpusPerNode < 1) throw new IllegalArgumentException("gpus per node " + gpusPerNode + " < 1");
             this.gpu = gpu;
             this.gpusPerNode = gpusPerNode;
+            this.plan = plan;
+            this.checkpointGbps = checkpointGbps;
         }
 
         @Override
@@ -158,7 +240,7 @@ public final class SimStepRunner implements StepRunner {
 
         @Override
         public StepRunner create(WorkerInfo device) {
-            SimStepRunner r = new SimStepRunner(device, gpu, gpusPerNode);
+            SimStepRunner r = new SimStepRunner(device, gpu, gpusPerNode, plan, checkpointGbps);
             made.put(device.id(), r);
             return r;
         }

@@ -1,12 +1,17 @@
 // Runs one Scenario: the REAL control plane (the Coordinator singleton with its JDBC journal in an
-// H2 file, NodeAgents, GpuWorkers) against simulated devices (SimStepRunner), all in this JVM, and
-// measures the control plane's wall time.
+// H2 file, NodeAgents, GpuWorkers) against simulated devices (SimStepRunner), all in this JVM, injects
+// the scenario's failures and changes, and measures the control plane's wall time next to the
+// simulated training time.
 //
 // Layout in the JVM: `actor-systems` ActorSystems on 127.0.0.1 form one Pekko cluster (Artery TCP,
-// the protobuf cluster serializer, as between real nodes); system 0 is the seed and the only one with
-// role "node", so it runs the coordinator. Simulated node n is a NodeAgent named
-// "<system address>/sim-node-<n>" in system n mod actor-systems, with gpus-per-node simulated GPUs.
-// The job has no data sources, so no DataLoader starts and no token is read.
+// the protobuf cluster serializer, as between real nodes); system 0 is the seed and hosts the
+// coordinator. Simulated node n is a NodeAgent (under a small parent that can stop it, as a dead
+// node) named "<system address>/sim-node-<n>", placed round-robin over the systems; with a
+// fail-coordinator event system 0 hosts no node and system 1 may take the singleton over.
+// Events: node losses come from the FailurePlan (its victims' ranks hang in the step, the simulator
+// stops their nodes: the Receptionist drops the workers, as after downing); add-nodes starts more
+// nodes once the step is done; fail-coordinator downs system 0 (as the split brain resolver would)
+// and terminates it, and the singleton restarts on system 1 from the journal.
 //
 // Guarantees: run() returns only after the job reached COMPLETED (or throws naming the phase and the
 // coordinator's message); every ActorSystem it started is terminated on return; recovery is timed on a
@@ -35,13 +40,16 @@ import java.sql.DriverManager;
 import java.sql.ResultSet;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Props;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
@@ -58,22 +66,32 @@ public final class Simulator {
     /** A published coordinator event and when (System.nanoTime()) it arrived. */
     public record Seen(long nanos, JobEvent event) {}
 
+    /** Nodes added during the run: when they started, when all their GPUs were registered, what followed. */
+    public record Added(int atStep, int nodes, double registerSeconds, String outcome) {}
+
     /** What one run measured; seconds are wall time on this machine unless named simulated. */
     public record Result(
             Scenario scenario,
             double clusterSeconds, // every ActorSystem Up in the cluster, the journal schema made
             double registerSeconds, // agents started → every simulated GPU registered (journaled)
-            double distributeSeconds, // SubmitJob → the last worker's joinMesh returned
+            double distributeSeconds, // SubmitJob → the last worker of the first mesh joined
             double formSeconds, // SubmitJob → TRAINING published (MeshFormed journaled)
-            double trainSeconds, // TRAINING → COMPLETED
-            double simulatedStepSeconds, // the cost model's step time
-            double simulatedSeconds, // the slowest rank's simulated clock at the end
+            double trainSeconds, // first TRAINING → COMPLETED, less the time steps waited for the simulator
+            double simulatedStepSeconds, // the cost model's step time of the full layout
+            double simulatedSeconds, // the slowest rank's own simulated clock at the end
+            double simulatedClock, // the job's simulated time, interruptions included (FailurePlan)
+            long rounds, // step rounds started (steps redone after a loss count again)
             long workerMessages, // Step received + StepDone sent, counted at the simulated runners
             long journalEvents,
             long journalBytes,
             double recoverySeconds, // a fresh coordinator: start → first status answer (journal replayed)
             Phase recoveredPhase,
             long heapBytes,
+            List<FailurePlan.Interruption> interruptions,
+            double failoverSeconds, // downed host removed → the new singleton answered (NaN: none)
+            List<Added> added,
+            long finalEpoch,
+            int finalWorld,
             List<Seen> events,
             Map<String, SimStepRunner> runners) {
 
@@ -81,8 +99,14 @@ public final class Simulator {
             return scenario.steps() / trainSeconds;
         }
 
+        /** Step + StepDone messages per step round. */
         public double messagesPerStep() {
-            return (double) workerMessages / scenario.steps();
+            return rounds == 0 ? 0 : (double) workerMessages / rounds;
+        }
+
+        /** Useful work (every step once, at the full layout's step time) ÷ the job's simulated time. */
+        public double goodput() {
+            return simulatedClock == 0 ? 0 : scenario.steps() * simulatedStepSeconds / simulatedClock;
         }
 
         public List<StepMetrics> steps() {
@@ -93,6 +117,20 @@ public final class Simulator {
         }
     }
 
+    /** The parent of one simulated node's NodeAgent; Die stops the node with all its workers. */
+    private enum Die {
+        NOW
+    }
+
+    private static Behavior<Die> node(Behavior<NodeAgent.Command> agent) {
+        return Behaviors.setup(ctx -> {
+            ctx.spawn(agent, "agent");
+            return Behaviors.receive(Die.class)
+                    .onMessage(Die.class, d -> Behaviors.stopped())
+                    .build();
+        });
+    }
+
     public static Result run(Scenario sc, Path dir, Duration timeout) throws Exception {
         Files.createDirectories(dir);
         Path journalDir = dir.resolve("journal");
@@ -100,23 +138,29 @@ public final class Simulator {
             throw new IllegalArgumentException(
                     journalDir + " already holds a journal: give each run an empty work directory");
         }
-        SimStepRunner.Factory factory = new SimStepRunner.Factory(GpuSpec.preset(sc.gpu()), sc.gpusPerNode());
+        FailurePlan plan = FailurePlan.of(sc);
+        SimStepRunner.Factory factory =
+                new SimStepRunner.Factory(GpuSpec.preset(sc.gpu()), sc.gpusPerNode(), plan, sc.checkpointGbps());
         CostModel.StepEstimate estimate =
                 SimStepRunner.estimate(sc.jobSpec(), GpuSpec.preset(sc.gpu()), sc.gpusPerNode());
         List<ActorSystem<Void>> systems = new ArrayList<>();
         ConcurrentLinkedQueue<Seen> seen = new ConcurrentLinkedQueue<>();
-        CompletableFuture<Void> training = new CompletableFuture<>();
         CompletableFuture<JobEvent> ended = new CompletableFuture<>();
+        AtomicLong lastStep = new AtomicLong();
         long t0 = System.nanoTime();
-        double cluster, register, distribute, form, train;
+        double cluster, register, distribute, form, train, failover = Double.NaN;
         long heap;
+        List<Added> added = new ArrayList<>();
+        Coordinator.Status last;
+        boolean failsOver = sc.failsCoordinator();
         try {
             int[] ports = new int[sc.actorSystems()];
             for (int i = 0; i < ports.length; i++) ports[i] = freePort();
             String seed = "127.0.0.1:" + ports[0];
             Config config0 = null;
             for (int i = 0; i < ports.length; i++) {
-                Config c = config(ports[i], seed, journalDir, i == 0 ? ShoalNode.COORDINATOR_ROLE : "sim", sc);
+                boolean coord = i == 0 || (failsOver && i == 1);
+                Config c = config(ports[i], seed, journalDir, coord ? ShoalNode.COORDINATOR_ROLE : "sim", sc);
                 if (i == 0) config0 = c;
                 systems.add(ActorSystem.create(Behaviors.empty(), "shoal", c));
             }
@@ -126,19 +170,33 @@ public final class Simulator {
                 Cluster.get(Adapter.toClassic(s)).registerOnMemberUp(() -> up.complete(null));
                 up.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
             }
-            ActorSystem<Void> head = systems.get(0);
+            // The driver's system outlives the coordinator's host in a failover.
+            ActorSystem<Void> head = systems.get(failsOver ? 1 : 0);
             long agents = System.nanoTime();
             cluster = (agents - t0) / 1e9;
-            ActorRef<Coordinator.Command> coordinator = ClusterSingleton.get(head)
-                    .init(SingletonActor.of(Coordinator.create(CoordinatorSettings.from(config0)), "coordinator")
-                            .withSettings(ClusterSingletonSettings.create(head).withRole(ShoalNode.COORDINATOR_ROLE)));
+            ActorRef<Coordinator.Command> coordinator = null, local = null;
+            for (int i = 0; i < (failsOver ? 2 : 1); i++) {
+                ActorSystem<Void> s = systems.get(i);
+                ActorRef<Coordinator.Command> proxy = ClusterSingleton.get(s)
+                        .init(SingletonActor.of(Coordinator.create(CoordinatorSettings.from(config0)), "coordinator")
+                                .withSettings(ClusterSingletonSettings.create(s).withRole(ShoalNode.COORDINATOR_ROLE)));
+                if (s == head) coordinator = proxy;
+                if (i == 0) local = proxy;
+            }
+            // Status polls go through system 0's proxy while the coordinator is there (no serialization
+            // of the worker list: at 4096 GPUs a Status is about 1 MiB).
+            ActorSystem<Void> sys0 = systems.get(0);
             ActorRef<Coordinator.Published> listener = head.systemActorOf(
                     Behaviors.receive(Coordinator.Published.class)
                             .onMessage(Coordinator.Published.class, p -> {
-                                seen.add(new Seen(System.nanoTime(), p.event()));
+                                long now = System.nanoTime();
+                                seen.add(new Seen(now, p.event()));
+                                if (p.event().hasStep())
+                                    lastStep.accumulateAndGet(
+                                            p.event().getStep().getStep(), Math::max);
                                 if (p.event().hasPhase()) {
                                     Phase to = p.event().getPhase().getTo();
-                                    if (to == Phase.TRAINING) training.complete(null);
+                                    if (to == Phase.RECOVERING) plan.noticed(now);
                                     if (to == Phase.COMPLETED || to == Phase.FAILED) ended.complete(p.event());
                                 }
                                 return Behaviors.same();
@@ -147,25 +205,25 @@ public final class Simulator {
                     "sim-listener",
                     Props.empty());
             coordinator.tell(new Coordinator.Subscribe(listener));
-            List<SimDevices> devices = List.of(new SimDevices());
-            for (int n = 0; n < sc.nodes(); n++) {
-                ActorSystem<Void> s = systems.get(n % systems.size());
+            Map<String, ActorRef<Die>> nodes = new HashMap<>();
+            int hosts0 = failsOver ? 1 : 0; // system 0 keeps no node when it is to fail
+            int[] started = {0};
+            Runnable startNode = () -> {
+                int n = started[0]++;
+                ActorSystem<Void> s = systems.get(hosts0 + n % (systems.size() - hosts0));
                 String name = String.format("sim-node-%05d", n);
+                String nodeName = s.address() + "/" + name;
                 Config nodeConfig = ConfigFactory.parseMap(Map.of(SimDevices.KEY, sc.gpusPerNode()));
-                s.systemActorOf(
-                        NodeAgent.create(new ArrayList<>(devices), nodeConfig, factory, s.address() + "/" + name),
-                        name,
-                        Props.empty());
-            }
+                nodes.put(
+                        nodeName,
+                        s.systemActorOf(
+                                node(NodeAgent.create(List.of(new SimDevices()), nodeConfig, factory, nodeName)),
+                                name,
+                                Props.empty()));
+            };
+            for (int n = 0; n < sc.nodes(); n++) startNode.run();
             long deadline = System.nanoTime() + timeout.toNanos();
-            while (status(coordinator, head).workers().size() < sc.world()) {
-                if (System.nanoTime() > deadline) {
-                    throw new IllegalStateException(
-                            "only " + status(coordinator, head).workers().size() + " of " + sc.world()
-                                    + " simulated GPUs registered within " + timeout.toSeconds() + " s");
-                }
-                Thread.sleep(50);
-            }
+            awaitWorkers(local, sys0, sc.world(), deadline, timeout);
             long submit = System.nanoTime();
             register = (submit - agents) / 1e9;
             AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
@@ -176,20 +234,111 @@ public final class Simulator {
                     .toCompletableFuture()
                     .get(60, TimeUnit.SECONDS)
                     .getValue();
-            JobEvent end = ended.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+            // Spares join once the job is accepted (a job takes exactly the registered ranks); no failure
+            // is injected before they are registered.
+            for (int n = 0; n < sc.spareNodes(); n++) startNode.run();
+            awaitWorkers(local, sys0, sc.startNodes() * sc.gpusPerNode(), deadline, timeout);
+            plan.arm();
+
+            // Drive the scenario's events until the job ends; the steps after an event's step wait for it.
+            List<Scenario.Event> pending = new ArrayList<>(sc.events());
+            for (Scenario.Event e : pending) {
+                if (e instanceof Scenario.AddNodes a) plan.hold(a.atStep());
+                if (e instanceof Scenario.FailCoordinator f) plan.hold(f.atStep());
+            }
+            long failoverAt = 0, removedAt = 0, lastPoll = 0, lastStatus = 0, endSeenAt = 0;
+            CompletableFuture<Coordinator.Status> endPoll = null;
+            CompletableFuture<Coordinator.Status> failoverProbe = null;
+            while (!ended.isDone()) {
+                long now = System.nanoTime();
+                if (now > deadline) {
+                    throw new IllegalStateException("scenario '" + sc.name() + "' did not end within "
+                            + timeout.toSeconds() + " s (last step " + lastStep.get() + ")");
+                }
+                for (String victim; (victim = plan.nextKill()) != null; )
+                    nodes.get(victim).tell(Die.NOW);
+                for (var it = pending.iterator(); it.hasNext(); ) {
+                    Scenario.Event e = it.next();
+                    if (e instanceof Scenario.AddNodes a && lastStep.get() >= a.atStep()) {
+                        it.remove();
+                        added.add(
+                                failoverAt > 0
+                                        ? addNodes(a, sc, startNode, coordinator, head, deadline, timeout, seen)
+                                        : addNodes(a, sc, startNode, local, sys0, deadline, timeout, seen));
+                        plan.release(a.atStep());
+                    } else if (e instanceof Scenario.FailCoordinator f && lastStep.get() >= f.atStep()) {
+                        it.remove();
+                        plan.interrupt("coordinator");
+                        failoverAt = System.nanoTime();
+                        // As the split brain resolver would after detection (simulated), then the host is gone.
+                        Cluster.get(Adapter.toClassic(head))
+                                .down(Cluster.get(Adapter.toClassic(systems.get(0)))
+                                        .selfAddress());
+                        systems.get(0).terminate();
+                        plan.release(f.atStep());
+                    }
+                }
+                if (failoverAt > 0 && removedAt == 0) {
+                    // The cluster removed the downed host: from here a real cluster's new singleton starts
+                    // (before it: detection and downing, simulated by detection-seconds).
+                    org.apache.pekko.actor.Address gone =
+                            Cluster.get(Adapter.toClassic(sys0)).selfAddress();
+                    boolean present = false;
+                    for (var m : Cluster.get(Adapter.toClassic(head)).state().getMembers()) {
+                        present |= m.address().equals(gone);
+                    }
+                    if (!present) {
+                        removedAt = System.nanoTime();
+                        plan.noticed(removedAt);
+                    }
+                }
+                if (removedAt > 0 && Double.isNaN(failover)) {
+                    // Subscribers are not journaled: subscribe again until the new singleton answers.
+                    if (failoverProbe == null || (failoverProbe.isDone() && now - lastPoll > 50_000_000L)) {
+                        coordinator.tell(new Coordinator.Subscribe(listener));
+                        lastPoll = now;
+                        failoverProbe = AskPattern.<Coordinator.Command, Coordinator.Status>ask(
+                                        coordinator,
+                                        Coordinator.GetStatus::new,
+                                        Duration.ofSeconds(5),
+                                        head.scheduler())
+                                .toCompletableFuture();
+                    } else if (failoverProbe.isDone() && !failoverProbe.isCompletedExceptionally()) {
+                        failover = (System.nanoTime() - removedAt) / 1e9;
+                    }
+                }
+                if (failover >= 0 && now - lastStatus > 1_000_000_000L && (endPoll == null || endPoll.isDone())) {
+                    // After a failover the end may be published before the listener subscribed again.
+                    if (endPoll != null && !endPoll.isCompletedExceptionally()) {
+                        Phase p = endPoll.get().phase();
+                        if (p == Phase.COMPLETED || p == Phase.FAILED) {
+                            endSeenAt = now;
+                            ended.complete(JobEvent.newBuilder()
+                                    .setPhase(dev.shoal.proto.v1.PhaseChange.newBuilder()
+                                            .setTo(p))
+                                    .build());
+                            break;
+                        }
+                    }
+                    lastStatus = now;
+                    endPoll = AskPattern.<Coordinator.Command, Coordinator.Status>ask(
+                                    coordinator, Coordinator.GetStatus::new, Duration.ofSeconds(5), head.scheduler())
+                            .toCompletableFuture();
+                }
+                Thread.sleep(2);
+            }
+            JobEvent end = ended.get();
+            last = failoverAt > 0 ? status(coordinator, head) : status(local, sys0);
             if (end.getPhase().getTo() != Phase.COMPLETED) {
                 throw new IllegalStateException(
-                        "scenario '" + sc.name() + "' ended " + end.getPhase().getTo() + ": "
-                                + status(coordinator, head).message());
+                        "scenario '" + sc.name() + "' ended " + end.getPhase().getTo() + ": " + last.message());
             }
-            long trainingAt = nanosOf(seen, Phase.TRAINING), completedAt = nanosOf(seen, Phase.COMPLETED);
-            long lastJoin = factory.runners().values().stream()
-                    .mapToLong(SimStepRunner::lastJoinNanos)
-                    .max()
-                    .orElse(submit);
-            distribute = (lastJoin - submit) / 1e9;
+            long trainingAt = nanosOf(seen, Phase.TRAINING);
+            long completedAt = endSeenAt > 0 ? endSeenAt : nanosOf(seen, Phase.COMPLETED);
+            long[] firstMesh = plan.joinWindow(1);
+            distribute = firstMesh == null ? Double.NaN : (firstMesh[1] - submit) / 1e9;
             form = (trainingAt - submit) / 1e9;
-            train = (completedAt - trainingAt) / 1e9;
+            train = (completedAt - trainingAt) / 1e9 - plan.heldSeconds();
             System.gc();
             Runtime rt = Runtime.getRuntime();
             heap = rt.totalMemory() - rt.freeMemory();
@@ -217,14 +366,68 @@ public final class Simulator {
                 train,
                 estimate.stepSeconds(),
                 simulated,
+                plan.clock(),
+                plan.rounds(),
                 messages,
                 journal[0],
                 journal[1],
                 (double) recovery[0],
                 (Phase) recovery[1],
                 heap,
+                plan.interruptions(),
+                failover,
+                added,
+                last.meshEpoch(),
+                last.meshRanks().size(),
                 List.copyOf(seen),
                 runners);
+    }
+
+    /** Starts {@code a.nodes()} nodes, waits until their GPUs are registered, and says what the coordinator did. */
+    private static Added addNodes(
+            Scenario.AddNodes a,
+            Scenario sc,
+            Runnable startNode,
+            ActorRef<Coordinator.Command> coordinator,
+            ActorSystem<?> head,
+            long deadline,
+            Duration timeout,
+            ConcurrentLinkedQueue<Seen> seen)
+            throws Exception {
+        Coordinator.Status before = status(coordinator, head);
+        int phasesBefore = (int) seen.stream().filter(s -> s.event().hasPhase()).count();
+        long start = System.nanoTime();
+        for (int i = 0; i < a.nodes(); i++) startNode.run();
+        awaitWorkers(coordinator, head, before.workers().size() + a.nodes() * sc.gpusPerNode(), deadline, timeout);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        Thread.sleep(1000); // give the coordinator a moment to act on them
+        Coordinator.Status after = status(coordinator, head);
+        List<String> phases = new ArrayList<>();
+        seen.stream()
+                .filter(s -> s.event().hasPhase())
+                .skip(phasesBefore)
+                .forEach(s -> phases.add(s.event().getPhase().getFrom() + "→"
+                        + s.event().getPhase().getTo()));
+        String outcome = after.meshEpoch() == before.meshEpoch()
+                ? "registered " + (after.workers().size() - before.workers().size())
+                        + " idle GPUs; mesh unchanged (epoch " + after.meshEpoch() + ", "
+                        + after.meshRanks().size() + " ranks, " + after.phase() + ")"
+                : "mesh epoch " + before.meshEpoch() + " → " + after.meshEpoch() + ", ranks "
+                        + before.meshRanks().size() + " → " + after.meshRanks().size() + ", phase changes " + phases;
+        return new Added(a.atStep(), a.nodes(), seconds, outcome);
+    }
+
+    private static void awaitWorkers(
+            ActorRef<Coordinator.Command> coordinator, ActorSystem<?> head, int want, long deadline, Duration timeout)
+            throws Exception {
+        int have;
+        while ((have = status(coordinator, head).workers().size()) < want) {
+            if (System.nanoTime() > deadline) {
+                throw new IllegalStateException("only " + have + " of " + want + " simulated GPUs registered within "
+                        + timeout.toSeconds() + " s");
+            }
+            Thread.sleep(100);
+        }
     }
 
     /** Starts a fresh one-member cluster on the same journal; seconds to the first status answer. */
@@ -281,10 +484,14 @@ public final class Simulator {
         o.put("shoal.journal.kind", "h2");
         o.put("shoal.journal.h2.dir", journalDir.toAbsolutePath().toString());
         o.put("shoal.coordinator.forming-timeout", "300s");
+        // Simulated nodes never come back: re-form at once (on spares, or on fewer DP replicas).
+        o.put("shoal.coordinator.recovery-grace", "0s");
         o.put("shoal.coordinator.describe-timeout", "60s");
         o.put("pekko.cluster.seed-node-timeout", "2s");
         o.put("pekko.cluster.retry-unsuccessful-join-after", "2s");
         o.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
+        // A Status names every registered worker (~1 MiB at 4096 GPUs); after a failover it crosses systems.
+        o.put("pekko.remote.artery.advanced.maximum-frame-size", "4MiB");
         // The simulated nodes share this JVM's few cores: give the failure detector room.
         o.put("pekko.cluster.failure-detector.acceptable-heartbeat-pause", "20s");
         Config overrides = ConfigFactory.parseMap(o);

@@ -181,6 +181,7 @@ class ClusterMessageSerializerTest {
                 new GpuWorker.StepFailed(4, 57, 1, "CUDA error: out of memory"),
                 new Coordinator.JobSubmitted("job-1", spec(), 1_700_000_000_000L),
                 new Coordinator.WorkerRegistered(r1),
+                new Coordinator.WorkersRegistered(List.of(r0, r1)),
                 new Coordinator.WorkersLost(List.of(w0.id(), w1.id()), "removed"),
                 new Coordinator.MeshFormed(4, List.of(w0.id(), w1.id()), 51),
                 new Coordinator.CheckpointCommitted(checkpoint(50)),
