@@ -104,6 +104,12 @@ final class ClusterPointExecutor implements PointExecutor {
         }
     }
 
+    /** True when the point's final step is committed in its checkpoint folder (the job completed). */
+    private static boolean finishedOnDisk(JobConfig job) {
+        return Files.isDirectory(dev.shoal.runtime.checkpoint.CheckpointDir.stepDir(job.checkpointDir(), job.steps()))
+                && Files.isRegularFile(job.checkpointDir().resolve("metrics.jsonl"));
+    }
+
     /** The recorded job of an earlier run of this point, if the cluster still holds it as this job. */
     private ObjectNode attachable(Path pointDir, JobConfig job, PrintStream log) throws IOException {
         Path f = pointDir.resolve(JOB_FILE);
@@ -177,6 +183,24 @@ final class ClusterPointExecutor implements PointExecutor {
                 unreachableSince = 0;
             } catch (StatusRuntimeException e) {
                 Status.Code c = e.getStatus().getCode();
+                if (c == Status.Code.NOT_FOUND && finishedOnDisk(job)) {
+                    // Its slot already took a newer job before this poll saw the end; the point's own
+                    // committed final checkpoint says it completed.
+                    log.printf(
+                            "%s cluster job %s: its slot holds a newer job; step %d is committed in %s%n",
+                            Instant.now(), id, job.steps(), job.checkpointDir());
+                    if (!record.has("ended_ms")) {
+                        record.put("ended_ms", System.currentTimeMillis());
+                        record.put("phase", Phase.COMPLETED.name());
+                        write(pointDir, record);
+                    }
+                    return JobStatus.newBuilder()
+                            .setJobId(id)
+                            .setPhase(Phase.COMPLETED)
+                            .setStep(job.steps())
+                            .setMessage("completed (seen from its committed final checkpoint)")
+                            .build();
+                }
                 boolean transient_ = c == Status.Code.UNAVAILABLE || c == Status.Code.DEADLINE_EXCEEDED;
                 if (!transient_) throw failure("Get " + id, e);
                 if (unreachableSince == 0) unreachableSince = System.nanoTime();
@@ -187,7 +211,10 @@ final class ClusterPointExecutor implements PointExecutor {
             if (s.getPhase() != seen) {
                 log.printf("%s %s: %s%n", Instant.now(), s.getPhase(), s.getMessage());
                 seen = s.getPhase();
-                if (s.getPhase() == Phase.TRAINING && !record.has("started_ms")) {
+                boolean begun = s.getPhase() == Phase.TRAINING
+                        || s.getPhase() == Phase.COMPLETED
+                        || s.getPhase() == Phase.FAILED;
+                if (begun && !record.has("started_ms")) { // the first poll that saw it trained or ended
                     record.put("started_ms", System.currentTimeMillis());
                     write(pointDir, record);
                 }
