@@ -88,7 +88,8 @@ class JobServiceMessagesTest {
                 .map(MethodDescriptor::getBareMethodName)
                 .sorted()
                 .toList();
-        assertEquals(java.util.List.of("Get", "GetCluster", "ListCheckpoints", "Scale", "Stop", "Submit", "Watch"), names);
+        assertEquals(
+                java.util.List.of("Get", "GetCluster", "ListCheckpoints", "Scale", "Stop", "Submit", "Watch"), names);
         assertEquals(
                 MethodDescriptor.MethodType.SERVER_STREAMING,
                 JobServiceGrpc.getWatchMethod().getType());
