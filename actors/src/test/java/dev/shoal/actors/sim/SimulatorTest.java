@@ -167,7 +167,9 @@ class SimulatorTest {
         FailurePlan.Interruption x = r.interruptions().get(0);
         assertEquals("coordinator", x.kind);
         assertTrue(x.resumeEpoch > x.epoch, "the new singleton formed a new mesh");
-        assertTrue(x.resumedStep <= 5, "it resumed from the checkpoint of step 4 at the latest: " + x.resumedStep);
+        // Steps go on until the old singleton's system is down, so which checkpoint is the last one
+        // committed depends on timing; Invariants.check proves the resume follows it exactly.
+        assertTrue(x.resumedStep >= 5, "it resumed from the checkpoint of step 4 or a later one: " + x.resumedStep);
         assertTrue(r.failoverSeconds() >= 0, "the new singleton answered");
         assertEquals(sc.world(), r.finalWorld());
     }
