@@ -83,6 +83,11 @@ final class ClusterCheckpoints implements AutoCloseable {
         return unreported.getAndSet(null);
     }
 
+    /** Seconds this rank's last finished save took (snapshot → shard durable), or -1 when none since. */
+    double takeWrittenSeconds() {
+        return checkpointer.takeWrittenSeconds();
+    }
+
     /** Seconds the last save() held training (waiting for the previous save, and the snapshot copy). */
     double lastStallSeconds() {
         return checkpointer.lastStallNanos() / 1e9;

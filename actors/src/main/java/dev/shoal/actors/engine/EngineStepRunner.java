@@ -252,13 +252,13 @@ public final class EngineStepRunner implements StepRunner {
         // 4. Rank 0: a checkpoint committed since the last report (every shard durable, folder renamed).
         String ckptPath = "";
         long ckptBytes = 0;
-        double ckptSeconds = 0;
+        // Every rank: its own save finished since the last report (the node's checkpoint-save metric).
+        double ckptSeconds = m.checkpoints() == null ? -1 : m.checkpoints().takeWrittenSeconds();
         Checkpointer.Committed done =
                 m.checkpoints() == null ? null : m.checkpoints().takeCommitted();
         if (done != null) {
             ckptPath = done.dir().toString();
             ckptBytes = done.bytes();
-            ckptSeconds = done.saveSeconds(); // snapshot → every shard durable → renamed
         }
         long tokens = (long) m.job().globalBatch() * m.job().seqLen();
         if (m.metrics() != null) {

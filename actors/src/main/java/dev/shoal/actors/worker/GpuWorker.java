@@ -500,7 +500,7 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
         runningStep = -1;
         NodeOps.of(getContext().getSystem()).ifPresent(o -> {
             o.recordStep(m.error(), m.timings() == null ? 0 : m.timings().computeSeconds());
-            if (m.result() != null && !m.result().checkpointPath().isEmpty()) {
+            if (m.result() != null && m.result().checkpointSeconds() >= 0) { // this rank's own save finished
                 o.metrics().checkpointSaved(m.result().checkpointSeconds());
             }
         });

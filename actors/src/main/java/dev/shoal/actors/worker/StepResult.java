@@ -1,7 +1,7 @@
 // What one rank reports for one training step: the loss, the tokens of the step, at eval steps its
 // loss on each source's held-out set, the pre-clip gradient norm and the LR of the update, and the
-// checkpoint folder that became committed (every rank's shard durable) since the last report, with
-// the seconds its save took (host snapshot to durable rename).
+// checkpoint folder that became committed (every rank's shard durable) since the last report, and the
+// seconds this rank's own last save took (host snapshot to its shard durable; -1: none finished since).
 // Guarantees: tokens >= 0; validation maps source name to held-out loss (in the runner's order) and is
 // empty at steps without an evaluation; checkpointPath is empty when no checkpoint was committed since the last report;
 // the loss may be NaN only when the runner says so (divergence is data).
@@ -25,12 +25,13 @@ public record StepResult(
         validation = validation == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(validation));
         if (checkpointPath == null) checkpointPath = "";
         if (checkpointBytes < 0) throw new IllegalArgumentException("checkpoint bytes " + checkpointBytes + " < 0");
-        if (!(checkpointSeconds >= 0)) {
-            throw new IllegalArgumentException("checkpoint seconds " + checkpointSeconds + " must be >= 0");
+        if (!(checkpointSeconds >= 0 || checkpointSeconds == -1)) {
+            throw new IllegalArgumentException(
+                    "checkpoint seconds " + checkpointSeconds + " must be >= 0, or -1 for no save finished");
         }
     }
 
-    /** A step whose checkpoint save time was not measured. */
+    /** A step that reports no save of its own (checkpointSeconds -1). */
     public StepResult(
             double loss,
             long tokens,
@@ -39,7 +40,7 @@ public record StepResult(
             double lr,
             String checkpointPath,
             long checkpointBytes) {
-        this(loss, tokens, validation, gradNorm, lr, checkpointPath, checkpointBytes, 0);
+        this(loss, tokens, validation, gradNorm, lr, checkpointPath, checkpointBytes, -1);
     }
 
     /** A step with an evaluation but without norm, LR or checkpoint. */

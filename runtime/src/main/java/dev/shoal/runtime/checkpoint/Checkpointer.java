@@ -356,7 +356,20 @@ public final class Checkpointer implements AutoCloseable {
             }
             throw e;
         }
-        return rank == 0 ? commit(step, tmp, idx.build(), begunNanos) : CheckpointDir.stepDir(root, step);
+        Path done = rank == 0 ? commit(step, tmp, idx.build(), begunNanos) : CheckpointDir.stepDir(root, step);
+        writtenNanos.set(System.nanoTime() - begunNanos); // this rank's part is durable (rank 0: committed)
+        return done;
+    }
+
+    private final java.util.concurrent.atomic.AtomicLong writtenNanos = new java.util.concurrent.atomic.AtomicLong(-1);
+
+    /**
+     * Seconds this rank's last finished save took, from the host snapshot until its shard was durable
+     * (on rank 0: until the commit), or -1 when no save finished since the last call; then forgets it.
+     */
+    public double takeWrittenSeconds() {
+        long n = writtenNanos.getAndSet(-1);
+        return n < 0 ? -1 : n / 1e9;
     }
 
     /**
