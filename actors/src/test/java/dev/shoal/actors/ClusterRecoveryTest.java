@@ -339,7 +339,7 @@ class ClusterRecoveryTest {
                 .orElseThrow(() -> new AssertionError("no " + prefix + " in /metrics"));
     }
 
-    private static boolean active(Coordinator.Status s) {
+    static boolean active(Coordinator.Status s) {
         return s.phase() == Phase.FORMING
                 || s.phase() == Phase.TRAINING
                 || s.phase() == Phase.RECOVERING
@@ -347,6 +347,11 @@ class ClusterRecoveryTest {
     }
 
     private void submit(JobSpec spec) throws Exception {
+        submit(cluster, spec);
+    }
+
+    /** Submits through the cluster client's coordinator proxy and asserts it was accepted. */
+    static void submit(LocalCluster cluster, JobSpec spec) throws Exception {
         StatusReply<Coordinator.JobAccepted> accepted =
                 AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
                                 cluster.coordinator(),

@@ -18,7 +18,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.shoal.actors.coordinator.Coordinator;
-import dev.shoal.actors.engine.JobSpecs;
 import dev.shoal.actors.node.LocalCluster;
 import dev.shoal.cli.ShoalCli;
 import dev.shoal.proto.v1.CheckpointInfo;
@@ -27,9 +26,6 @@ import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.PhaseChange;
 import dev.shoal.proto.v1.StepMetrics;
-import dev.shoal.runtime.train.JobConfig;
-import dev.shoal.runtime.train.MetricsLog;
-import dev.shoal.runtime.train.Trainer;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.file.Files;
@@ -39,12 +35,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -246,50 +239,17 @@ class ClusterRescaleTest {
 
     /** The uninterrupted run: the single-process Trainer on the same spec; loss by step. */
     private Map<Long, JsonNode> reference(JobSpec spec) throws Exception {
-        JobConfig job = JobSpecs.toJobConfig(spec, 1);
-        Path refDir = dir.resolve("ref");
-        JobConfig refJob = new JobConfig(
-                job.name(),
-                job.model(),
-                job.data(),
-                job.seqLen(),
-                job.globalBatch(),
-                job.microBatch(),
-                job.steps(),
-                job.seed(),
-                1,
-                job.lr(),
-                job.optimizer(),
-                job.evalInterval(),
-                job.evalBatches(),
-                job.checkpointInterval(),
-                refDir,
-                refDir.resolve("metrics.jsonl"));
-        try (Trainer t = new Trainer(refJob, null, null)) {
-            t.run(false, Long.MAX_VALUE);
-        }
         Map<Long, JsonNode> byStep = new java.util.HashMap<>();
-        for (JsonNode n : MetricsLog.read(refDir.resolve("metrics.jsonl")))
+        for (JsonNode n : ClusterTrainTest.reference(spec, dir.resolve("ref")))
             byStep.put(n.get("step").asLong(), n);
         return byStep;
     }
 
     private static boolean active(Coordinator.Status s) {
-        return s.phase() == Phase.FORMING
-                || s.phase() == Phase.TRAINING
-                || s.phase() == Phase.RECOVERING
-                || s.phase() == Phase.RESCALING;
+        return ClusterRecoveryTest.active(s);
     }
 
     private void submit(JobSpec spec) throws Exception {
-        StatusReply<Coordinator.JobAccepted> accepted =
-                AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
-                                cluster.coordinator(),
-                                r -> new Coordinator.SubmitJob(spec, r),
-                                Duration.ofSeconds(10),
-                                cluster.client().scheduler())
-                        .toCompletableFuture()
-                        .get(15, TimeUnit.SECONDS);
-        assertTrue(accepted.isSuccess(), () -> "submit refused: " + accepted.getError());
+        ClusterRecoveryTest.submit(cluster, spec);
     }
 }

@@ -102,29 +102,7 @@ class ClusterTrainTest {
         JobSpec spec = spec(data, ckpt);
 
         // The reference: `shoal train`'s Trainer on one thread, same spec, its own output folder.
-        JobConfig job = JobSpecs.toJobConfig(spec, 1);
-        Path refDir = dir.resolve("ref");
-        JobConfig refJob = new JobConfig(
-                job.name(),
-                job.model(),
-                job.data(),
-                job.seqLen(),
-                job.globalBatch(),
-                job.microBatch(),
-                job.steps(),
-                job.seed(),
-                1,
-                job.lr(),
-                job.optimizer(),
-                job.evalInterval(),
-                job.evalBatches(),
-                job.checkpointInterval(),
-                refDir,
-                refDir.resolve("metrics.jsonl"));
-        try (Trainer t = new Trainer(refJob, null, null)) {
-            t.run(false, Long.MAX_VALUE);
-        }
-        List<JsonNode> ref = MetricsLog.read(refDir.resolve("metrics.jsonl"));
+        List<JsonNode> ref = reference(spec, dir.resolve("ref"));
         double refSeconds = (System.nanoTime() - t0) / 1e9;
 
         // The cluster: 2 + 1 + 1 ranks; rank order is node address, then device index.
@@ -209,6 +187,7 @@ class ClusterTrainTest {
         }
 
         // The data audit: every sample of every step consumed exactly once, in the planned order.
+        JobConfig job = JobSpecs.toJobConfig(spec, 1);
         DataAudit.Report audit = DataAudit.check(
                 DataAudit.read(ckpt.resolve("audit")),
                 MixtureSampler.fromPrepared(job.data().dir(), job.mixtureSpec(), false),
@@ -227,5 +206,31 @@ class ClusterTrainTest {
                 "cluster train: tiny, tp 2 x dp 2 (ZeRO-1) over 3 JVMs, %d steps: worst |loss - Trainer| %.2e;"
                         + " reference %.1f s, 3 nodes up %.1f s, training %.1f s (%.2f s/step)%n",
                 STEPS, worst, refSeconds, upSeconds, trainSeconds, trainSeconds / STEPS);
+    }
+
+    /** The uninterrupted run: `shoal train`'s Trainer on one thread, same spec, in refDir; its metric lines. */
+    static List<JsonNode> reference(JobSpec spec, Path refDir) throws Exception {
+        JobConfig job = JobSpecs.toJobConfig(spec, 1);
+        JobConfig refJob = new JobConfig(
+                job.name(),
+                job.model(),
+                job.data(),
+                job.seqLen(),
+                job.globalBatch(),
+                job.microBatch(),
+                job.steps(),
+                job.seed(),
+                1,
+                job.lr(),
+                job.optimizer(),
+                job.evalInterval(),
+                job.evalBatches(),
+                job.checkpointInterval(),
+                refDir,
+                refDir.resolve("metrics.jsonl"));
+        try (Trainer t = new Trainer(refJob, null, null)) {
+            t.run(false, Long.MAX_VALUE);
+        }
+        return MetricsLog.read(refDir.resolve("metrics.jsonl"));
     }
 }

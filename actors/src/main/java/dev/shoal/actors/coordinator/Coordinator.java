@@ -883,6 +883,20 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return stepCompleted(state, cmd.step());
     }
 
+    /** Logs and publishes the first step on a new mesh (TRAINING → TRAINING) with its episode's time. */
+    private void publishFirstStep(State state, String summary, long sinceNanos) {
+        ctx.getLog().info("job {}: {}", state.jobId(), summary);
+        publish(
+                state,
+                JobEvent.newBuilder()
+                        .setPhase(PhaseChange.newBuilder()
+                                .setFrom(Phase.TRAINING)
+                                .setTo(Phase.TRAINING)
+                                .setMeshEpoch(state.meshEpoch())
+                                .setCause(summary)
+                                .setSeconds((System.nanoTime() - sinceNanos) / 1e9)));
+    }
+
     private Effect<Event, State> stepCompleted(State state, long step) {
         Training t = training;
         t.lastCompleted = step;
@@ -890,31 +904,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (step > lostAtStep) recoveriesInARow = 0;
         if (recoveryFirstStep && recovery != null) {
             recoveryFirstStep = false;
-            String done = recovery.firstStepSummary(step);
-            ctx.getLog().info("job {}: {}", state.jobId(), done);
-            publish(
-                    state,
-                    JobEvent.newBuilder()
-                            .setPhase(PhaseChange.newBuilder()
-                                    .setFrom(Phase.TRAINING)
-                                    .setTo(Phase.TRAINING)
-                                    .setMeshEpoch(state.meshEpoch())
-                                    .setCause(done)
-                                    .setSeconds((System.nanoTime() - recovery.detectedNanos) / 1e9)));
+            publishFirstStep(state, recovery.firstStepSummary(step), recovery.detectedNanos);
         }
         if (rescale != null && rescale.firstStepPending) {
             rescale.firstStepPending = false;
-            String done = rescale.firstStepSummary(step);
-            ctx.getLog().info("job {}: {}", state.jobId(), done);
-            publish(
-                    state,
-                    JobEvent.newBuilder()
-                            .setPhase(PhaseChange.newBuilder()
-                                    .setFrom(Phase.TRAINING)
-                                    .setTo(Phase.TRAINING)
-                                    .setMeshEpoch(state.meshEpoch())
-                                    .setCause(done)
-                                    .setSeconds((System.nanoTime() - rescale.boundaryNanos) / 1e9)));
+            publishFirstStep(state, rescale.firstStepSummary(step), rescale.boundaryNanos);
         }
         for (ActorRef<DataLoader.Command> l : t.loaders) l.tell(new DataLoader.Advance(t.epoch, step));
         return nextStep(state);
