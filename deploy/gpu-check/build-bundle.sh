@@ -142,6 +142,14 @@ if ((${#ACTORS_GPU_TESTS[@]} > 3)); then
   "$JAVA_HOME/bin/jar" --create --file "$BUNDLE/test-lib/shoal-actors-gpu-tests.jar" "${ACTORS_GPU_TESTS[@]}"
 fi
 
+# The actors engine classes log through SLF4J: ship its API and the no-op binding (the bundle has no
+# Pekko, whose slf4j binding the real node uses), at the version the parent pom pins.
+SLF4J_VERSION="$(sed -n 's:.*<slf4j.version>\(.*\)</slf4j.version>.*:\1:p' pom.xml | head -1)"
+for a in slf4j-api slf4j-nop; do
+  "${MVN[@]}" -N org.apache.maven.plugins:maven-dependency-plugin:copy \
+    -Dartifact="org.slf4j:$a:$SLF4J_VERSION" -DoutputDirectory="$BUNDLE/test-lib"
+done
+
 # ---- 3. JUnit console launcher -----------------------------------------------------------------
 log "fetching junit-platform-console-standalone $JUNIT_PLATFORM_VERSION"
 "${MVN[@]}" -N org.apache.maven.plugins:maven-dependency-plugin:copy \

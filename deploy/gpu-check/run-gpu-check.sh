@@ -5,11 +5,13 @@
 #      pip wheels of the python that holds torch), prints them and sets LD_LIBRARY_PATH;
 #   2. runs every @Tag("gpu") test of nccl-native and runtime with the JUnit console launcher
 #      (XML reports);
-#   3. runs GpuBench, the kernel bench and CudaLayerBench (if the bundle has them) and torch_bench.py
-#      (if present);
+#   3. runs the benchmarks, most important first: CudaLayerBench (the Llama-3-8B-shaped layer stack)
+#      and torch_kernel_bench.py (the same stack in PyTorch eager, plus SDPA and the memory-bound ops)
+#      at 8 layers × batch 1, at as many layers as fit (CudaLayerBench --layers fit picks, PyTorch
+#      follows) and at 8 layers × batch 4; then KernelBench, GpuBench and torch_bench.py (its peer);
 #   4. writes the report to $OUT/gpu-report.md (./gpu-report.md when OUT is unset), with the test
 #      log gpu-tests.log and JUnit XML in junit/ beside it ($OUT, or ./gpu-check-logs/).
-# Each stage has its own timeout (all together about 7 minutes); a failing stage does not stop
+# Each stage has its own timeout (all together about 7 minutes, GPU_CHECK_BUDGET_S); a failing stage does not stop
 # the later ones. Without a GPU every GPU test is skipped with its reason and the report is still written.
 #
 # Usage, from the repo root: bash deploy/gpu-check/run-gpu-check.sh
@@ -25,10 +27,11 @@ WORK="$(mktemp -d /tmp/gpu-check.XXXXXX)"
 trap 'rm -rf "$WORK"' EXIT
 START_ALL=$SECONDS
 
-# Stage timeouts in seconds; every stage is also cut to what is left of a 425 s overall budget
+# Stage timeouts in seconds; every stage is also cut to what is left of a 410 s overall budget
 # (the report itself takes a second or two), so the whole run stays near 7 minutes.
-T_LIBS=15 T_TESTS=180 T_GPUBENCH=45 T_KERNELBENCH=45 T_LAYERBENCH=45 T_TORCH=40 T_TORCH_KERNELS=40
-DEADLINE=$((SECONDS + 425))
+T_LIBS=15 T_TESTS=170 T_LAYERBENCH=45 T_TORCH_KERNELS=45 T_LAYERFIT=55 T_TORCH_FIT=45 T_KERNELBENCH=35
+T_GPUBENCH=35 T_TORCH=30
+DEADLINE=$((SECONDS + ${GPU_CHECK_BUDGET_S:-410}))
 limit() { # wanted seconds -> seconds allowed now (at least 1)
   local want="$1" left=$((DEADLINE - SECONDS))
   ((left < want)) && want=$left
@@ -127,7 +130,7 @@ JVM_OPTS=(-Xmx8g -Dorg.bytedeco.javacpp.pathsFirst=true "-Dorg.bytedeco.javacpp.
   -Dfile.encoding=UTF-8)
 
 # ---- 1b. NativeLibs probe (quick, part of the library stage) ------------------------------------
-PROBE_LOG="$WORK/probe.log"
+PROBE_LOG="$LOGDIR/probe.log"
 if [[ -n "$JAVA" ]]; then
   timeout -k 5 "$(limit "$T_LIBS")" "$JAVA" "${JVM_OPTS[@]}" -cp "$CP" dev.shoal.cuda.NativeLibs >"$PROBE_LOG" 2>&1
   say "NativeLibs probe rc=$?"
@@ -148,6 +151,8 @@ if [[ -n "$JAVA" && -n "$LAUNCHER" && -n "$TEST_ROOTS" ]]; then
   timeout -k 10 "$lim" "$JAVA" "${JVM_OPTS[@]}" -jar "$LAUNCHER" execute \
     --class-path "$CP" --scan-class-path "$TEST_ROOTS" --include-tag gpu \
     --config 'junit.jupiter.testclass.order.default=org.junit.jupiter.api.ClassOrderer$OrderAnnotation' \
+    --config junit.jupiter.execution.timeout.default=90s \
+    --config junit.jupiter.execution.timeout.thread.mode.default=SEPARATE_THREAD \
     --reports-dir "$LOGDIR/junit" --details tree --details-theme ascii --disable-banner \
     --disable-ansi-colors >"$TEST_LOG" 2>&1
   rc=$?
@@ -176,56 +181,79 @@ run_java_main() { # name class timeout log [main's arguments...]
   say "$name rc=$rc"
   stage_done "$name" "$rc" $((SECONDS - t))
 }
-GPUBENCH_LOG="$WORK/gpubench.log" # bench logs are embedded whole in the report
-run_java_main "GpuBench" dev.shoal.nccl.GpuBench "$T_GPUBENCH" "$GPUBENCH_LOG"
+# Order of value: the issue's benchmark first (the 8B-shaped layer stack in Shoal and in PyTorch, at 8
+# layers and at as many layers as fit), then the kernel bench, then GpuBench and its PyTorch peer.
+run_python() { # name timeout log script [arguments...]
+  local name="$1" lim log="$3" script="$4" t rc
+  lim="$(limit "$2")"
+  shift 4
+  t=$SECONDS
+  if [[ -f "$script" ]]; then
+    say "running $name (timeout ${lim}s)"
+    PYTHONUNBUFFERED=1 timeout -k 5 "$lim" python3 "$script" "$@" >"$log" 2>&1
+    rc=$?
+    ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$log"
+  else
+    echo "$script not present" >"$log"
+    rc=absent
+  fi
+  say "$name rc=$rc"
+  stage_done "$name" "$rc" $((SECONDS - t))
+}
+in_bundle() { grep -qx "main: $1" "$BUNDLE/BUNDLE.txt" 2>/dev/null; }
 
-KERNELBENCH_LOG="$WORK/kernelbench.log"
-if grep -qx 'main: dev.shoal.cuda.kernels.KernelBench' "$BUNDLE/BUNDLE.txt" 2>/dev/null; then
+# The layer stack at torch_kernel_bench.py's default shape (8 Llama-3-8B layers, batch 1 × 2048), so the two compare.
+LAYERBENCH_LOG="$LOGDIR/layerbench.log"
+TORCHK_LOG="$LOGDIR/torchkernelbench.log" # PyTorch baseline: SDPA, memory-bound ops, the 8-layer stack
+LAYERFIT_LOG="$LOGDIR/layerbench-fit.log"
+TORCHFIT_LOG="$LOGDIR/torchbench-fit.log"
+if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
+  run_java_main "CudaLayerBench 8 layers" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERBENCH" "$LAYERBENCH_LOG" \
+    --layers 8 --batch 1
+else
+  echo "not in this bundle (no dev.shoal.runtime.cuda.CudaLayerBench)" >"$LAYERBENCH_LOG"
+  stage_done "CudaLayerBench 8 layers" "absent" 0
+fi
+run_python "torch_kernel_bench.py" "$T_TORCH_KERNELS" "$TORCHK_LOG" "$ROOT/deploy/gpu-check/torch_kernel_bench.py"
+# As many layers as fit: Shoal picks the count (60 GB budget, 90 % of free memory); PyTorch runs the same.
+if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
+  run_java_main "CudaLayerBench layers that fit" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERFIT" \
+    "$LAYERFIT_LOG" --layers fit --batch 1
+else
+  echo "not in this bundle" >"$LAYERFIT_LOG"
+fi
+FIT_LAYERS="$(sed -n 's/^shape: \([0-9]*\) layers.*/\1/p' "$LAYERFIT_LOG" | head -1)"
+if [[ -n "$FIT_LAYERS" ]]; then
+  run_python "torch_kernel_bench.py --layers $FIT_LAYERS" "$T_TORCH_FIT" "$TORCHFIT_LOG" \
+    "$ROOT/deploy/gpu-check/torch_kernel_bench.py" --layers "$FIT_LAYERS" --train-only
+else
+  echo "not run: CudaLayerBench --layers fit chose no layer count" >"$TORCHFIT_LOG"
+fi
+
+# 8 layers at batch 4 × 2048 (8192 tokens a step, so AdamW's pass over the weights is shared by 4× the tokens).
+LAYERB4_LOG="$LOGDIR/layerbench-b4.log"
+TORCHB4_LOG="$LOGDIR/torchbench-b4.log"
+if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
+  run_java_main "CudaLayerBench 8 layers batch 4" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERBENCH" \
+    "$LAYERB4_LOG" --layers 8 --batch 4
+else
+  echo "not in this bundle" >"$LAYERB4_LOG"
+fi
+run_python "torch_kernel_bench.py --layers 8 --batch 4" "$T_TORCH_FIT" "$TORCHB4_LOG" \
+  "$ROOT/deploy/gpu-check/torch_kernel_bench.py" --layers 8 --batch 4 --train-only
+
+KERNELBENCH_LOG="$LOGDIR/kernelbench.log"
+if in_bundle dev.shoal.cuda.kernels.KernelBench; then
   run_java_main "KernelBench" dev.shoal.cuda.kernels.KernelBench "$T_KERNELBENCH" "$KERNELBENCH_LOG"
 else
   echo "not in this bundle (no dev.shoal.cuda.kernels.KernelBench)" >"$KERNELBENCH_LOG"
   stage_done "KernelBench" "absent" 0
 fi
 
-# The layer stack at torch_kernel_bench.py's default shape (8 Llama-3-8B layers, batch 1 × 2048), so the two compare.
-LAYERBENCH_LOG="$WORK/layerbench.log"
-if grep -qx 'main: dev.shoal.runtime.cuda.CudaLayerBench' "$BUNDLE/BUNDLE.txt" 2>/dev/null; then
-  run_java_main "CudaLayerBench" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERBENCH" "$LAYERBENCH_LOG" \
-    --layers 8 --batch 1
-else
-  echo "not in this bundle (no dev.shoal.runtime.cuda.CudaLayerBench)" >"$LAYERBENCH_LOG"
-  stage_done "CudaLayerBench" "absent" 0
-fi
-
-TORCH_LOG="$WORK/torchbench.log"
-if [[ -f "$ROOT/deploy/gpu-check/torch_bench.py" ]]; then
-  t0=$SECONDS
-  lim="$(limit "$T_TORCH")"
-  say "running torch_bench.py (timeout ${lim}s)"
-  PYTHONUNBUFFERED=1 timeout -k 5 "$lim" python3 "$ROOT/deploy/gpu-check/torch_bench.py" >"$TORCH_LOG" 2>&1
-  rc=$?
-  ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$TORCH_LOG"
-  say "torch_bench rc=$rc"
-  stage_done "torch_bench.py" "$rc" $((SECONDS - t0))
-else
-  echo "deploy/gpu-check/torch_bench.py not present" >"$TORCH_LOG"
-  stage_done "torch_bench.py" "absent" 0
-fi
-
-TORCHK_LOG="$WORK/torchkernelbench.log" # PyTorch baseline for KernelBench (SDPA, memory-bound ops, layer stack)
-if [[ -f "$ROOT/deploy/gpu-check/torch_kernel_bench.py" ]]; then
-  t0=$SECONDS
-  lim="$(limit "$T_TORCH_KERNELS")"
-  say "running torch_kernel_bench.py (timeout ${lim}s)"
-  PYTHONUNBUFFERED=1 timeout -k 5 "$lim" python3 "$ROOT/deploy/gpu-check/torch_kernel_bench.py" >"$TORCHK_LOG" 2>&1
-  rc=$?
-  ((rc == 124)) && echo "TIMEOUT after ${lim}s" >>"$TORCHK_LOG"
-  say "torch_kernel_bench rc=$rc"
-  stage_done "torch_kernel_bench.py" "$rc" $((SECONDS - t0))
-else
-  echo "deploy/gpu-check/torch_kernel_bench.py not present" >"$TORCHK_LOG"
-  stage_done "torch_kernel_bench.py" "absent" 0
-fi
+GPUBENCH_LOG="$LOGDIR/gpubench.log" # bench logs are embedded whole in the report
+run_java_main "GpuBench" dev.shoal.nccl.GpuBench "$T_GPUBENCH" "$GPUBENCH_LOG"
+TORCH_LOG="$LOGDIR/torchbench.log" # PyTorch peer of GpuBench (GEMM, copies)
+run_python "torch_bench.py" "$T_TORCH" "$TORCH_LOG" "$ROOT/deploy/gpu-check/torch_bench.py"
 
 # ---- 4. report ----------------------------------------------------------------------------------
 fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
@@ -279,27 +307,41 @@ fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
   grep -nE '\[X\]|\[S\]|\[A\]|=>|Exception|Error|TIMEOUT|not run' "$TEST_LOG" 2>/dev/null | head -120
   echo '```'
   echo
-  echo "## GpuBench"
+  echo "## CudaLayerBench (--layers 8 --batch 1)"
   echo
-  cat "$GPUBENCH_LOG" 2>/dev/null
+  cat "$LAYERBENCH_LOG" 2>/dev/null
+  echo
+  echo "## torch_kernel_bench.py (SDPA, memory-bound ops, 8-layer stack)"
+  echo
+  fence "$TORCHK_LOG"
+  echo
+  echo "## CudaLayerBench (--layers fit)"
+  echo
+  cat "$LAYERFIT_LOG" 2>/dev/null
+  echo
+  echo "## torch_kernel_bench.py (--layers ${FIT_LAYERS:-?} --train-only)"
+  echo
+  fence "$TORCHFIT_LOG"
+  echo
+  echo "## CudaLayerBench (--layers 8 --batch 4)"
+  echo
+  cat "$LAYERB4_LOG" 2>/dev/null
+  echo
+  echo "## torch_kernel_bench.py (--layers 8 --batch 4 --train-only)"
+  echo
+  fence "$TORCHB4_LOG"
   echo
   echo "## KernelBench"
   echo
   cat "$KERNELBENCH_LOG" 2>/dev/null
   echo
-  echo "## CudaLayerBench (--layers 8 --batch 1)"
+  echo "## GpuBench"
   echo
-  cat "$LAYERBENCH_LOG" 2>/dev/null
+  cat "$GPUBENCH_LOG" 2>/dev/null
   echo
   echo "## torch_bench.py"
   echo
-  cat "$TORCH_LOG" 2>/dev/null
-  echo
-  echo "## torch_kernel_bench.py"
-  echo
-  echo '```'
-  cat "$TORCHK_LOG" 2>/dev/null
-  echo '```'
+  fence "$TORCH_LOG"
 } >"$REPORT"
 say "report: $REPORT (${SECONDS}s)"
 exit 0

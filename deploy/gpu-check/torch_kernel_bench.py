@@ -14,7 +14,8 @@ FLOP conventions (stated so the numbers compare):
   C = model dim, T = sequence length; attention counted as if not causal), and the causal variant
   6*N + 6*L*C*T. MFU = model FLOP/s / 989 TFLOP/s (H100 SXM dense bf16 peak).
 
-Usage: python3 deploy/gpu-check/torch_kernel_bench.py [--layers 8] [--batch 1] [--iters 10]
+Usage: python3 deploy/gpu-check/torch_kernel_bench.py [--layers 8] [--batch 1] [--iters 10] [--train-only]
+(--train-only: only the layer-stack training step, e.g. at the layer count CudaLayerBench --layers fit chose)
 (about 20-40 s; when the layer stack does not fit in memory it retries with half the layers)
 """
 import argparse
@@ -201,6 +202,7 @@ def main():
     ap.add_argument("--layers", type=int, default=8)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--iters", type=int, default=10)
+    ap.add_argument("--train-only", action="store_true")
     args = ap.parse_args()
     t0 = time.time()
     if not torch.cuda.is_available():
@@ -208,8 +210,9 @@ def main():
         sys.exit(2)
     torch.backends.cuda.matmul.allow_tf32 = False
     print(f"torch {torch.__version__}, {torch.cuda.get_device_name(0)}, CUDA {torch.version.cuda}")
-    attention_bench(20)
-    memory_bound_bench(20)
+    if not args.train_only:
+        attention_bench(20)
+        memory_bound_bench(20)
     layers = args.layers
     while True:
         oom = False

@@ -12,8 +12,10 @@
 // (causal attention), against the H100 SXM dense bf16 peak 989.4 TFLOP/s. The line "stack only" drops
 // the V·C head term: that is torch_kernel_bench.py's "causal 6N+6LCT" (its N also counts the norm weights).
 //
-// Usage: CudaLayerBench [--layers 4] [--batch 1] [--seq 2048] [--vocab 256] [--warmup 3] [--iters 10]
+// Usage: CudaLayerBench [--layers 4|fit] [--batch 1] [--seq 2048] [--vocab 256] [--warmup 3] [--iters 10]
 //                       [--device 0] [--attention flash|flash_basic|reference]
+// `--layers fit` takes the most layers whose planned memory fits both the 60 GB budget and 90 % of the
+// device's free memory (the "as many layers as fit"); the chosen count is printed on the shape line.
 // Guarantees: step times come from CUDA events (median of --iters >= 5); runs in well under 60 s at the
 // defaults on an H100 once the kernels are compiled (NVRTC caches them on disk).
 package dev.shoal.runtime.cuda;
@@ -138,8 +140,16 @@ public final class CudaLayerBench {
 
     public static void main(String[] argv) {
         Args a;
+        boolean fit = false;
         try {
-            a = Args.parse(argv);
+            String[] av = argv.clone();
+            for (int i = 0; i + 1 < av.length; i++) {
+                if (av[i].equals("--layers") && av[i + 1].equals("fit")) {
+                    av[i + 1] = "1"; // resolved below, once the device's free memory is known
+                    fit = true;
+                }
+            }
+            a = Args.parse(av);
         } catch (IllegalArgumentException e) {
             System.err.println("CudaLayerBench: " + e.getMessage());
             System.exit(2);
@@ -152,6 +162,18 @@ public final class CudaLayerBench {
             return;
         }
         long t0 = System.nanoTime();
+        if (fit) {
+            CudaDevice.setCurrent(a.device());
+            long budget = Math.min(BUDGET_BYTES, (long) (CudaDevice.memInfo().freeBytes() * 0.9));
+            int n = layersThatFit(a, budget);
+            if (n < 1) {
+                System.err.printf("CudaLayerBench: not even one layer fits in %.1f GB%n", budget / 1e9);
+                System.exit(2);
+                return;
+            }
+            a = new Args(n, a.batch(), a.seq(), a.vocab(), a.warmup(), a.iters(), a.device(), a.attention());
+            System.out.printf("--layers fit: %d layers (planned memory within %.1f GB)%n", n, budget / 1e9);
+        }
         LlamaConfig cfg = a.config();
         int b = a.batch(), t = a.seq(), n = b * t;
         long perLayer = planned(a, 2) - planned(a, 1);
