@@ -16,6 +16,9 @@ package dev.shoal.actors.engine;
 import dev.shoal.runtime.checkpoint.CheckpointLoader;
 import dev.shoal.runtime.checkpoint.Checkpointer;
 import dev.shoal.runtime.checkpoint.TrainingState;
+import dev.shoal.runtime.parallel.RankComms;
+import dev.shoal.runtime.train.CudaRankTrainer;
+import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.RankTrainer;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -44,10 +47,15 @@ final class ClusterCheckpoints implements AutoCloseable {
      * @param shardWriteDelay test knob shoal.checkpoint.test-shard-write-delay: a slow disk (zero: off)
      */
     ClusterCheckpoints(Path root, RankTrainer trainer, Duration shardWriteDelay) {
+        this(root, trainer.comms(), shardWriteDelay);
+    }
+
+    /** For a rank whose communicators are these (a GPU rank: its NCCL DP group, 1-rank TP and PP). */
+    ClusterCheckpoints(Path root, RankComms comms, Duration shardWriteDelay) {
         this.root = root;
         this.checkpointer = new Checkpointer(
                 root,
-                trainer.comms(),
+                comms,
                 Checkpointer.Options.defaults()
                         .withListener(c -> unreported.accumulateAndGet(c, (a, b) -> {
                             return a == null || b.step() > a.step() ? b : a;
@@ -61,16 +69,17 @@ final class ClusterCheckpoints implements AutoCloseable {
 
     /** Starts saving the state after cluster step {@code step} (= engine steps done = the data cursor). */
     void save(long step, RankTrainer t) throws IOException {
-        var job = t.job();
-        checkpointer.save(
-                t.trainer(),
-                new TrainingState(
-                        step,
-                        job.seed(),
-                        job.lrSchedule().toString(),
-                        job.lrSchedule().lr(step),
-                        null,
-                        Map.of()));
+        checkpointer.save(t.trainer(), state(step, t.job()));
+    }
+
+    /** save() for a GPU rank: its share of the master weights and moments goes through host memory. */
+    void save(long step, JobConfig job, CudaRankTrainer t) throws IOException {
+        t.save(checkpointer, state(step, job));
+    }
+
+    private static TrainingState state(long step, JobConfig job) {
+        return new TrainingState(
+                step, job.seed(), job.lrSchedule().toString(), job.lrSchedule().lr(step), null, Map.of());
     }
 
     /** Waits for this rank's save in flight; on rank 0 that includes the commit. */
@@ -124,8 +133,24 @@ final class ClusterCheckpoints implements AutoCloseable {
      */
     static CheckpointLoader.Restored resume(Path stepDir, long step, long epoch, RankTrainer t, Consumer<String> log)
             throws IOException {
-        if (t.comms().globalRank() == 0) skipNewer(stepDir.getParent(), step, epoch, stepDir, log);
-        CheckpointLoader.Restored r = CheckpointLoader.load(stepDir, t.trainer(), t.comms());
+        return resume(
+                stepDir,
+                step,
+                epoch,
+                t.comms().globalRank(),
+                dir -> CheckpointLoader.load(dir, t.trainer(), t.comms()),
+                log);
+    }
+
+    /** Loads a checkpoint into a rank through {@code load} (e.g. CudaRankTrainer::load), as above. */
+    interface Loader {
+        CheckpointLoader.Restored load(Path stepDir) throws IOException;
+    }
+
+    static CheckpointLoader.Restored resume(
+            Path stepDir, long step, long epoch, int globalRank, Loader load, Consumer<String> log) throws IOException {
+        if (globalRank == 0) skipNewer(stepDir.getParent(), step, epoch, stepDir, log);
+        CheckpointLoader.Restored r = load.load(stepDir);
         if (r.state().step() != step) {
             throw new IOException(stepDir + " holds the state after step "
                     + r.state().step() + ", but the mesh" + " resumes after step " + step);

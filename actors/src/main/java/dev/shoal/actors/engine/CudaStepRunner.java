@@ -7,9 +7,11 @@
 // sends.
 //
 // Guarantees:
-// - Layouts other than tp 1 × pp 1, and jobs with a checkpoint_dir or a checkpoint to resume from, are
-//   refused in prepareMesh with a message naming the value (GPU tensor/pipeline parallelism and GPU
-//   checkpoint shards are not built): the job fails at forming, saying why, before any GPU work.
+// - Layouts other than tp 1 × pp 1 are refused in prepareMesh with a message naming the value (GPU
+//   tensor/pipeline parallelism is not built): the job fails at forming, saying why, before any GPU work.
+// - Checkpoints are the cluster's sharded format (ClusterCheckpoints over CudaRankTrainer.save/load, via
+//   host memory): a GPU job's checkpoint resumes on GPU or CPU ranks of any layout, and the other way
+//   round; rank 0 reports a commit only once every shard is durable, and a lost mesh never commits.
 // - abortMesh(epoch) aborts the NCCL communicator (ncclCommAbort), including one still forming (its
 //   init polls a cancel flag), and unblocks a step waiting for its batch; NcclCommunicator's own
 //   watchdog aborts on an asynchronous NCCL error or an operation older than its timeout.
@@ -25,12 +27,20 @@ import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.ParallelDims;
 import dev.shoal.nccl.NcclCommunicator;
 import dev.shoal.nccl.NcclUniqueId;
+import dev.shoal.runtime.checkpoint.Checkpointer;
+import dev.shoal.runtime.comm.InJvmWorld;
 import dev.shoal.runtime.cuda.CudaOps;
+import dev.shoal.runtime.parallel.RankComms;
 import dev.shoal.runtime.train.CudaRankTrainer;
 import dev.shoal.runtime.train.JobConfig;
+import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 public final class CudaStepRunner implements StepRunner {
+    private static final Logger LOG = LoggerFactory.getLogger(CudaStepRunner.class);
 
     private final WorkerInfo device;
     private final int threads;
@@ -40,7 +50,12 @@ public final class CudaStepRunner implements StepRunner {
     private volatile long cancelledEpoch = -1; // a joinMesh forming this epoch's group gives up
     private volatile Mesh mesh;
 
-    private record Mesh(MeshAssignment assignment, JobConfig job, NcclCommunicator dp, CudaRankTrainer trainer) {}
+    private record Mesh(
+            MeshAssignment assignment,
+            JobConfig job,
+            NcclCommunicator dp,
+            CudaRankTrainer trainer,
+            ClusterCheckpoints checkpoints) {} // checkpoints: null without a checkpoint_dir
 
     CudaStepRunner(WorkerInfo device, int threads, NcclCommunicator.Options ncclOptions) {
         if (!WorkerInfo.CUDA.equals(device.deviceKind())) {
@@ -57,13 +72,6 @@ public final class CudaStepRunner implements StepRunner {
         if (d.tp() != 1 || d.pp() != 1) {
             return "GPU ranks run data parallelism only (tp 1 × pp 1); this mesh is tp " + d.tp() + " × pp " + d.pp()
                     + " × dp " + d.dp() + " (tensor and pipeline parallelism run on CPU ranks only so far)";
-        }
-        if (!a.spec().getCheckpointDir().isBlank()) {
-            return "GPU ranks do not write checkpoint shards yet: leave checkpoint_dir empty (got '"
-                    + a.spec().getCheckpointDir() + "')";
-        }
-        if (!a.checkpointPath().isEmpty()) {
-            return "GPU ranks cannot resume from a cluster checkpoint yet (" + a.checkpointPath() + ")";
         }
         return "";
     }
@@ -106,11 +114,39 @@ public final class CudaStepRunner implements StepRunner {
         NcclCommunicator dp = NcclCommunicator.create(
                 id, dpRank, dims.dp(), epoch, device.localIndex(), ncclOptions, () -> cancelledEpoch >= epoch);
         CudaRankTrainer trainer = null;
+        ClusterCheckpoints ckpt = null;
         try {
             if (ops == null) ops = CudaOps.create(device.localIndex(), null);
-            trainer = new CudaRankTrainer(job, dims, dp, ops);
-            mesh = new Mesh(a, job, dp, trainer);
+            CudaRankTrainer t = trainer = new CudaRankTrainer(job, dims, dp, ops);
+            String root = a.spec().getCheckpointDir();
+            // The rank's communicators as the checkpoint format sees them: its NCCL DP group; TP and PP have one rank.
+            RankComms comms = new RankComms(
+                    a.rank(),
+                    dims.coord(a.rank()),
+                    InJvmWorld.group(1, epoch, 1)[0],
+                    dp,
+                    InJvmWorld.group(1, epoch, 1)[0]);
+            if (!a.checkpointPath().isEmpty()) {
+                // Any layout's checkpoint (CPU or GPU ranks) loads here: the sharded format through host memory.
+                var r = ClusterCheckpoints.resume(
+                        Path.of(a.checkpointPath()), a.startStep() - 1, epoch, a.rank(), t::load, LOG::warn);
+                LOG.info(
+                        "GPU rank {} of mesh epoch {} ({}) loaded {} (saved by tp {} x pp {} x dp {}): {} bytes",
+                        a.rank(),
+                        epoch,
+                        dims,
+                        a.checkpointPath(),
+                        r.savedMesh().tp(),
+                        r.savedMesh().pp(),
+                        r.savedMesh().dp(),
+                        r.bytesCopied());
+            } else if (a.rank() == 0 && !root.isBlank()) {
+                ClusterCheckpoints.skipNewer(Path.of(root), a.startStep() - 1, epoch, null, LOG::warn);
+            }
+            if (!root.isBlank()) ckpt = new ClusterCheckpoints(Path.of(root), comms, Duration.ZERO);
+            mesh = new Mesh(a, job, dp, trainer, ckpt);
         } catch (Exception | Error e) {
+            if (ckpt != null) ckpt.close(LOG::warn);
             if (trainer != null) trainer.close();
             dp.close();
             throw e;
@@ -124,14 +160,16 @@ public final class CudaStepRunner implements StepRunner {
 
     @Override
     public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir) throws Exception {
+        return runStep(epoch, step, evaluate, checkpointDir, false);
+    }
+
+    @Override
+    public StepResult runStep(long epoch, long step, boolean evaluate, String checkpointDir, boolean commitNow)
+            throws Exception {
         Mesh m = mesh;
         if (m == null || m.assignment().epoch() != epoch) {
             throw new IllegalStateException("step " + step + " of mesh epoch " + epoch + ": this rank is in "
                     + (m == null ? "no mesh" : "mesh epoch " + m.assignment().epoch()));
-        }
-        if (!checkpointDir.isEmpty()) {
-            throw new IllegalStateException(
-                    "GPU ranks do not write checkpoint shards yet (asked for " + checkpointDir + ")");
         }
         // 0. An aborted communicator (mesh left, NCCL error, watchdog timeout) fails the step with its reason.
         m.dp().synchronize();
@@ -143,8 +181,31 @@ public final class CudaStepRunner implements StepRunner {
         CudaRankTrainer.StepMetrics r = m.trainer().step(step - 1, rows);
         // 3. Held-out losses, when asked.
         Map<String, Double> val = evaluate ? m.trainer().evaluate() : Map.of();
+        // 4. The checkpoint, when asked: a copy of this rank's share to host memory, written in the background.
+        ClusterCheckpoints ck = m.checkpoints();
+        if (!checkpointDir.isEmpty()) {
+            if (ck == null || !ck.root().equals(Path.of(checkpointDir))) {
+                throw new IllegalStateException("step " + step + " asks for a checkpoint in " + checkpointDir
+                        + ", but the job's checkpoint_dir is '"
+                        + m.assignment().spec().getCheckpointDir() + "'");
+            }
+            ck.save(step, m.job(), m.trainer());
+            // The job's last checkpoint, and a rescale boundary's, is reported with its step: wait for it.
+            if (commitNow || step == m.job().steps()) ck.await();
+        }
+        // 5. Rank 0: a checkpoint committed since the last report; every rank: its own save time.
+        double ckptSeconds = ck == null ? -1 : ck.takeWrittenSeconds();
+        Checkpointer.Committed done = ck == null ? null : ck.takeCommitted();
         long tokens = (long) m.job().globalBatch() * m.job().seqLen();
-        return new StepResult(r.loss(), tokens, val, r.gradNorm(), r.lr(), "", 0);
+        return new StepResult(
+                r.loss(),
+                tokens,
+                val,
+                r.gradNorm(),
+                r.lr(),
+                done == null ? "" : done.dir().toString(),
+                done == null ? 0 : done.bytes(),
+                ckptSeconds);
     }
 
     @Override
@@ -158,6 +219,7 @@ public final class CudaStepRunner implements StepRunner {
         batches.abort(epoch);
         Mesh m = mesh;
         if (m != null && m.assignment().epoch() <= epoch) {
+            if (m.checkpoints() != null) m.checkpoints().abort(); // a lost mesh never commits a step
             m.dp().abort("mesh epoch " + m.assignment().epoch() + " left");
         }
     }
@@ -166,6 +228,7 @@ public final class CudaStepRunner implements StepRunner {
         Mesh m = mesh;
         mesh = null;
         if (m == null) return;
+        if (m.checkpoints() != null) m.checkpoints().close(LOG::warn);
         m.trainer().close();
         m.dp().close();
     }

@@ -135,4 +135,51 @@ class CudaStepRunnerGpuTest {
                     "value " + i + ": GPU " + gpu.get(i) + " vs CPU " + cpu.get(i) + " (rel " + rel + ")");
         }
     }
+
+    @Test
+    void aGpuCheckpointResumesOnAGpuRankAndOnACpuRank() throws Exception {
+        String why = NativeLibs.unavailableReason(NativeLibs.Lib.CUBLAS, NativeLibs.Lib.NVRTC, NativeLibs.Lib.NCCL);
+        assumeTrue(why.isEmpty(), why);
+        assumeTrue(CudaDevice.count() >= 1, "no CUDA GPU");
+        Path root = dir.resolve("ckpt");
+        JobSpec spec = spec(TestData.prepareBilingual(dir)).toBuilder()
+                .setCheckpointDir(root.toString())
+                .build();
+        TrainData data = new TrainData(JobSpecs.toJobConfig(spec, 1), null);
+        ParallelDims one = ParallelDims.of(1, 1, 1);
+        WorkerInfo gpuDev = new WorkerInfo("pekko://shoal@127.0.0.1:2552", WorkerInfo.CUDA, 0);
+        WorkerInfo cpuDev = new WorkerInfo("pekko://shoal@127.0.0.1:2552", WorkerInfo.CPU, 0);
+        String committed;
+        double last;
+        try (CudaStepRunner r = new CudaStepRunner(gpuDev, 1, NcclCommunicator.Options.defaults())) {
+            MeshAssignment a = new MeshAssignment(1, 0, one, 1, "", List.of(), spec);
+            join(r, a);
+            r.offerBatch(batch(data, 1, 1, 32));
+            r.runStep(1, 1);
+            r.offerBatch(batch(data, 1, 2, 32));
+            // Step 2 saves and, as a rescale boundary does, waits for the commit: rank 0 reports the folder.
+            committed = r.runStep(1, 2, false, root.toString(), true).checkpointPath();
+            assertTrue(committed.endsWith("step-000002"), committed);
+            r.offerBatch(batch(data, 1, 3, 32));
+            last = r.runStep(1, 3).loss();
+        }
+        // A new GPU mesh resumes from it: step 3 again, the same loss (fp32 state restored exactly).
+        try (CudaStepRunner r = new CudaStepRunner(gpuDev, 1, NcclCommunicator.Options.defaults())) {
+            MeshAssignment a = new MeshAssignment(2, 0, one, 3, committed, List.of(), spec);
+            join(r, a);
+            r.offerBatch(batch(data, 2, 3, 32));
+            double again = r.runStep(2, 3).loss();
+            System.out.printf("step 3 after resuming on the GPU: %.7f, uninterrupted %.7f%n", again, last);
+            assertTrue(Math.abs(again - last) <= 1e-5 * last, "GPU resume " + again + " vs " + last);
+        }
+        // A CPU rank resumes from the GPU checkpoint, within bf16 tolerance of the GPU's step.
+        try (EngineStepRunner r = new EngineStepRunner(cpuDev, 2, java.time.Duration.ZERO, false)) {
+            MeshAssignment a = new MeshAssignment(3, 0, one, 3, committed, List.of(), spec);
+            join(r, a);
+            r.offerBatch(batch(data, 3, 3, 32));
+            double cpu = r.runStep(3, 3).loss();
+            System.out.printf("step 3 after resuming on the CPU: %.7f, GPU %.7f%n", cpu, last);
+            assertTrue(Math.abs(cpu - last) <= LOSS_TOL * last, "CPU resume " + cpu + " vs GPU " + last);
+        }
+    }
 }

@@ -60,22 +60,6 @@ class CudaStepRunnerTest {
     }
 
     @Test
-    void checkpointsAreRefusedNamingThePath() {
-        try (CudaStepRunner r = runner()) {
-            String e = assertThrows(
-                            IllegalArgumentException.class,
-                            () -> r.prepareMesh(mesh(ParallelDims.of(1, 1, 1), "/ckpt", "")))
-                    .getMessage();
-            assertTrue(e.contains("leave checkpoint_dir empty (got '/ckpt')"), e);
-            e = assertThrows(
-                            IllegalArgumentException.class,
-                            () -> r.prepareMesh(mesh(ParallelDims.of(1, 1, 1), "", "/ckpt/step-000004")))
-                    .getMessage();
-            assertTrue(e.contains("cannot resume from a cluster checkpoint yet (/ckpt/step-000004)"), e);
-        }
-    }
-
-    @Test
     void aGpuRankNeedsTheRendezvousTable() {
         try (CudaStepRunner r = runner()) {
             String e = assertThrows(

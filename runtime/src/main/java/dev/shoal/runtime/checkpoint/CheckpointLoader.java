@@ -5,7 +5,8 @@
 // Guarantees: the folder is verified first (manifest, files, sizes, coverage), and every CRC block a
 // rank reads from is checked before its bytes are used; the model shape must match the trainer's
 // (the name may differ); every target element is filled exactly once, else the load fails naming the
-// tensor; values are copied bit for bit; the bytes read are the rank's own (LoadStats).
+// tensor; values are copied bit for bit; the bytes read are the rank's own (LoadStats). A flat rank
+// (FlatRank: a GPU rank's host copies) loads through the same pieces as a CPU rank of tp 1 × pp 1.
 package dev.shoal.runtime.checkpoint;
 
 import dev.shoal.comm.ParallelDims;
@@ -44,8 +45,24 @@ public final class CheckpointLoader {
 
     /** Fills this rank's parameters and AdamW state from the checkpoint in stepDir. */
     public static Restored load(Path stepDir, ParallelTrainer trainer, RankComms comms) throws IOException {
+        Restored r = loadPieces(stepDir, trainer.model().config(), RankState.toLoad(trainer, comms));
+        trainer.optimizer().adamw().setStepCount(r.adamwSteps());
+        return r;
+    }
+
+    /**
+     * Fills a flat rank's host buffers (all P elements of the parameters and both moments; FlatRank) from
+     * the checkpoint in stepDir, whatever mesh saved it. The caller moves them to its device and sets its
+     * optimizer's step count to Restored.adamwSteps().
+     */
+    public static Restored load(Path stepDir, FlatRank rank) throws IOException {
+        return loadPieces(stepDir, rank.config(), RankState.toLoad(rank));
+    }
+
+    private static Restored loadPieces(Path stepDir, LlamaConfig mine, List<RankState.Piece> targets)
+            throws IOException {
         CheckpointManifest m = CheckpointDir.verify(stepDir, false);
-        LlamaConfig saved = CheckpointDir.configOf(m), mine = trainer.model().config();
+        LlamaConfig saved = CheckpointDir.configOf(m);
         if (!saved.withName(mine.name()).equals(mine)) {
             throw new CheckpointException(stepDir.resolve(CheckpointDir.MANIFEST) + ": saved from model " + saved
                     + ", which does not match this trainer's " + mine);
@@ -56,7 +73,7 @@ public final class CheckpointLoader {
                     .add(t);
         }
         try (ShardReader reader = new ShardReader(stepDir, m.getBlockBytes())) {
-            for (RankState.Piece target : RankState.toLoad(trainer, comms)) {
+            for (RankState.Piece target : targets) {
                 String key = target.name() + "/" + target.kind();
                 List<TensorShard> sources = byTensor.getOrDefault(key, List.of());
                 Region dst = target.region();
@@ -73,7 +90,6 @@ public final class CheckpointLoader {
                 }
             }
             long adamw = m.getState().getAdamwSteps();
-            trainer.optimizer().adamw().setStepCount(adamw);
             ParallelDims dims = ParallelDims.of(
                     m.getMesh().getTp(), m.getMesh().getPp(), m.getMesh().getDp());
             return new Restored(

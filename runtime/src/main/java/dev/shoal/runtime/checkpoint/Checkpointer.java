@@ -21,6 +21,7 @@ import dev.shoal.proto.v1.checkpoint.RankIndex;
 import dev.shoal.proto.v1.checkpoint.ShardFile;
 import dev.shoal.proto.v1.checkpoint.TensorShard;
 import dev.shoal.proto.v1.checkpoint.TrainState;
+import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.parallel.DataParallelOptimizer;
 import dev.shoal.runtime.parallel.ParallelTrainer;
 import dev.shoal.runtime.parallel.RankComms;
@@ -122,12 +123,64 @@ public final class Checkpointer implements AutoCloseable {
      * thread writes it. Every rank of the mesh must call this for the same step.
      */
     public void save(ParallelTrainer trainer, TrainingState state) throws IOException {
-        if (aborted) throw new IOException("checkpointer of rank " + comms.globalRank() + " was aborted");
         long t0 = System.nanoTime();
+        awaitBeforeSave();
+        start(
+                RankState.toSave(trainer, comms),
+                trainer.optimizer().adamw().stepCount(),
+                trainer.optimizer().mode() == DataParallelOptimizer.Mode.ZERO1,
+                trainer.stages().layerStarts(),
+                trainer.model().config(),
+                state,
+                t0);
+    }
+
+    /**
+     * save() for a flat rank (tp 1 × pp 1, replicated DP: a GPU rank), whose host buffers hold the elements
+     * FlatRank.saveRange gives this rank's DP coordinate. The buffers may be reused once this returns.
+     */
+    public void save(FlatRank rank, TrainingState state) throws IOException {
+        if (comms.tp().size() != 1 || comms.pp().size() != 1) {
+            throw new IllegalArgumentException("a flat rank is tp 1 × pp 1, this mesh is tp "
+                    + comms.tp().size() + " × pp " + comms.pp().size());
+        }
+        long[] range = FlatRank.saveRange(
+                rank.config().paramCount(), comms.dp().size(), comms.dp().rank());
+        if (rank.firstElem() != range[0] || rank.params().numel() != range[1] - range[0]) {
+            throw new IllegalArgumentException(
+                    "DP rank " + comms.dp().rank() + " of " + comms.dp().size()
+                            + " saves elements [" + range[0] + ", " + range[1] + "), the flat rank holds ["
+                            + rank.firstElem() + ", "
+                            + (rank.firstElem() + rank.params().numel()) + ")");
+        }
+        long t0 = System.nanoTime();
+        awaitBeforeSave();
+        start(
+                RankState.toSave(rank),
+                rank.adamwSteps(),
+                false,
+                new int[] {0, rank.config().layers()},
+                rank.config(),
+                state,
+                t0);
+    }
+
+    private void awaitBeforeSave() throws IOException {
+        if (aborted) throw new IOException("checkpointer of rank " + comms.globalRank() + " was aborted");
         await();
+    }
+
+    /** Snapshots the pieces and hands the write and the commit to the writer thread. */
+    private void start(
+            List<RankState.Piece> pieces,
+            long adamwSteps,
+            boolean zero1,
+            int[] layerStarts,
+            LlamaConfig config,
+            TrainingState state,
+            long t0) {
         long begun = System.nanoTime(); // the save proper: snapshot, write, commit
         // 1. This rank's pieces, copied into the host snapshot back to back.
-        List<RankState.Piece> pieces = RankState.toSave(trainer, comms);
         long total = 0;
         for (RankState.Piece p : pieces) total += p.region().bytes();
         if (snapshot == null || snapshot.capacity() < total) {
@@ -156,15 +209,15 @@ public final class Checkpointer implements AutoCloseable {
             off += r.bytes();
         }
         // 2. What the manifest says besides tensors.
-        TrainState ts = state.toProto(trainer.optimizer().adamw().stepCount());
+        TrainState ts = state.toProto(adamwSteps);
         Mesh.Builder mesh = Mesh.newBuilder()
                 .setTp(comms.tp().size())
                 .setPp(comms.pp().size())
                 .setDp(comms.dp().size())
-                .setZero1(trainer.optimizer().mode() == DataParallelOptimizer.Mode.ZERO1)
+                .setZero1(zero1)
                 .setEpoch(comms.tp().epoch());
-        for (int s : trainer.stages().layerStarts()) mesh.addLayerStarts(s);
-        ModelShape model = CheckpointDir.shapeOf(trainer.model().config());
+        for (int s : layerStarts) mesh.addLayerStarts(s);
+        ModelShape model = CheckpointDir.shapeOf(config);
         long step = state.step(), bytes = total;
         Mesh m = mesh.build();
         pendingStep = step;

@@ -11,6 +11,7 @@
 package dev.shoal.runtime.checkpoint;
 
 import dev.shoal.proto.v1.checkpoint.TensorKind;
+import dev.shoal.runtime.cuda.ParamLayout;
 import dev.shoal.runtime.hf.HfConfig;
 import dev.shoal.runtime.optim.AdamW;
 import dev.shoal.runtime.parallel.DataParallelOptimizer;
@@ -100,6 +101,49 @@ final class RankState {
             out.add(new Piece(
                     name, TensorKind.EXP_AVG_SQ, shape, r, flat(e.getValue().expAvgSq(), len)));
         }
+        return out;
+    }
+
+    /**
+     * The pieces a flat rank writes (FlatRank: tp 1 × pp 1, replicated DP): of each parameter, the part
+     * inside the rank's range, as PARAM then (after all parameters) EXP_AVG and EXP_AVG_SQ pieces, the
+     * same pieces toSave gives a CPU rank of that mesh.
+     */
+    static List<Piece> toSave(FlatRank f) {
+        return flatPieces(f, false);
+    }
+
+    /** The pieces a flat rank reads: every parameter and both moments whole (f must hold all P elements). */
+    static List<Piece> toLoad(FlatRank f) {
+        if (f.firstElem() != 0 || f.params().numel() != f.config().paramCount()) {
+            throw new IllegalArgumentException(
+                    "a flat rank loads all " + f.config().paramCount()
+                            + " elements; this one holds [" + f.firstElem() + ", "
+                            + (f.firstElem() + f.params().numel())
+                            + ")");
+        }
+        return flatPieces(f, true);
+    }
+
+    private static List<Piece> flatPieces(FlatRank f, boolean whole) {
+        Map<String, long[]> shapes = HfConfig.expectedShapes(f.config());
+        long lo = f.firstElem(), hi = lo + f.params().numel();
+        List<Piece> out = new ArrayList<>(), moments = new ArrayList<>();
+        for (ParamLayout.Entry e : new ParamLayout(f.config()).entries()) {
+            long start = e.offset(), end = start + e.numel(), a = Math.max(start, lo), b = Math.min(end, hi);
+            if (a >= b) continue;
+            long[] shape = shapes.get(e.name());
+            long[] m = Region.matrix(shape);
+            Region whole0 = Region.box(m[0], m[1], 0, m[0], 0, m[1]);
+            Region r = whole ? whole0 : new Region(m[0], m[1], 0, m[0], 0, m[1], a - start, b - start);
+            int len = Math.toIntExact(b - a);
+            out.add(new Piece(e.name(), TensorKind.PARAM, shape, r, f.params().flatRange(a - lo, len)));
+            moments.add(
+                    new Piece(e.name(), TensorKind.EXP_AVG, shape, r, f.expAvg().flatRange(a - lo, len)));
+            moments.add(new Piece(
+                    e.name(), TensorKind.EXP_AVG_SQ, shape, r, f.expAvgSq().flatRange(a - lo, len)));
+        }
+        out.addAll(moments);
         return out;
     }
 

@@ -336,6 +336,52 @@ public final class CudaLlama implements AutoCloseable {
         }
     }
 
+    /** Which fp32 [P] state buffer a range copy reads or writes (HF flat order, as LlamaModel.flatParams()). */
+    public enum State {
+        MASTER, // fp32 master weights
+        EXP_AVG, // AdamW first moment m
+        EXP_AVG_SQ // AdamW second moment v
+    }
+
+    private long stateAddress(State s) {
+        return switch (s) {
+            case MASTER -> p32;
+            case EXP_AVG -> m32;
+            case EXP_AVG_SQ -> v32;
+        };
+    }
+
+    private void checkRange(long first, long elems) {
+        long p = layout.totalElems();
+        if (first < 0 || elems < 0 || first + elems > p) {
+            throw new IllegalArgumentException(
+                    "elements [" + first + ", " + (first + elems) + ") are outside the " + p + " parameters");
+        }
+    }
+
+    /** Copies elements [first, first + host.numel()) of a state buffer to the host (blocks). */
+    public void downloadState(State s, long first, Tensor host) {
+        checkRange(first, host.numel());
+        ops.download(RawPointer.of(host), stateAddress(s) + first * F32, host.bytes());
+    }
+
+    /**
+     * Copies host values into elements [first, first + host.numel()) of a state buffer; writing the master
+     * weights also refreshes their bf16 compute copy.
+     */
+    public void uploadState(State s, long first, Tensor host) {
+        checkRange(first, host.numel());
+        ops.upload(stateAddress(s) + first * F32, RawPointer.of(host), host.bytes());
+        if (s == State.MASTER) ops.castToBf16(p32 + first * F32, p16 + first * BF16, host.numel());
+        ops.synchronize();
+    }
+
+    /** Sets AdamW's step count (its bias correction), e.g. to a checkpoint's. */
+    public void setStepCount(long steps) {
+        if (steps < 0) throw new IllegalArgumentException("AdamW step count must be >= 0, got " + steps);
+        step = steps;
+    }
+
     /** Zeroes AdamW's m and v and the step count. */
     public void resetOptimizer() {
         long p = layout.totalElems();

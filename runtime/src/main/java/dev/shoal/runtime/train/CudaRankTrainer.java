@@ -12,6 +12,8 @@
 //   agree with the CPU engine within bf16 rounding.
 // - Other layouts are refused at construction naming tp and pp: tensor and pipeline parallelism run on
 //   CPU ranks only so far.
+// - Checkpoints (save/load) use the runtime's sharded format through host copies (FlatRank): a GPU rank's
+//   checkpoint loads on any CPU layout and a CPU checkpoint on GPU ranks, bit for bit in fp32.
 // - A non-finite loss or gradient norm throws TrainingFailure (the weights are then unusable: the step
 //   must be redone from a checkpoint).
 package dev.shoal.runtime.train;
@@ -21,6 +23,10 @@ import dev.shoal.comm.DType;
 import dev.shoal.comm.ParallelDims;
 import dev.shoal.comm.ReduceOp;
 import dev.shoal.cuda.DevicePtr;
+import dev.shoal.runtime.checkpoint.CheckpointLoader;
+import dev.shoal.runtime.checkpoint.Checkpointer;
+import dev.shoal.runtime.checkpoint.FlatRank;
+import dev.shoal.runtime.checkpoint.TrainingState;
 import dev.shoal.runtime.cuda.CudaLlama;
 import dev.shoal.runtime.cuda.GpuOps;
 import dev.shoal.runtime.cuda.RawPointer;
@@ -53,6 +59,7 @@ public final class CudaRankTrainer implements AutoCloseable {
     private final long scratchBytes;
     private final int[] tokens, targets; // [micro·T] staging of one micro-batch
     private long stepsDone;
+    private Tensor[] saveStage; // 3 × [this rank's save range] fp32 host: params, m, v for save()
 
     /**
      * Builds this rank on {@code ops}' GPU: checks the layout (tp = pp = 1, dp = the communicator's size),
@@ -229,6 +236,52 @@ public final class CudaRankTrainer implements AutoCloseable {
         }
     }
 
+    /**
+     * Starts saving this rank's share of a checkpoint of the state after engine step state.step(): the
+     * elements FlatRank.saveRange gives its DP coordinate, of the fp32 master weights and both AdamW
+     * moments, copied to host memory (blocks for that copy), then written by the checkpointer's writer
+     * in the sharded format every layout reads. Every rank of the mesh must call this for the same step.
+     */
+    public void save(Checkpointer ck, TrainingState state) throws IOException {
+        long[] range = FlatRank.saveRange(model.layout().totalElems(), dims.dp(), dp.rank());
+        int n = Math.toIntExact(range[1] - range[0]);
+        if (saveStage == null || saveStage[0].numel() != n) {
+            closeSaveStage();
+            saveStage = new Tensor[] {Tensor.zeros(n), Tensor.zeros(n), Tensor.zeros(n)};
+        }
+        model.downloadState(CudaLlama.State.MASTER, range[0], saveStage[0]);
+        model.downloadState(CudaLlama.State.EXP_AVG, range[0], saveStage[1]);
+        model.downloadState(CudaLlama.State.EXP_AVG_SQ, range[0], saveStage[2]);
+        ck.save(new FlatRank(cfg, range[0], saveStage[0], saveStage[1], saveStage[2], model.stepCount()), state);
+    }
+
+    /**
+     * Loads a committed checkpoint (saved by any layout, CPU or GPU) into this rank: master weights (and
+     * their bf16 copy), both moments and AdamW's step count. Returns what the checkpoint restored; the
+     * caller checks its step and continues from it.
+     */
+    public CheckpointLoader.Restored load(Path stepDir) throws IOException {
+        int p = Math.toIntExact(model.layout().totalElems());
+        try (Tensor params = Tensor.zeros(p);
+                Tensor m = Tensor.zeros(p);
+                Tensor v = Tensor.zeros(p)) {
+            CheckpointLoader.Restored r = CheckpointLoader.load(stepDir, new FlatRank(cfg, 0, params, m, v, 0));
+            model.uploadState(CudaLlama.State.MASTER, 0, params);
+            model.uploadState(CudaLlama.State.EXP_AVG, 0, m);
+            model.uploadState(CudaLlama.State.EXP_AVG_SQ, 0, v);
+            model.setStepCount(r.adamwSteps());
+            stepsDone = r.state().step();
+            return r;
+        }
+    }
+
+    private void closeSaveStage() {
+        if (saveStage != null) {
+            for (Tensor t : saveStage) t.close();
+            saveStage = null;
+        }
+    }
+
     /** Copies the fp32 master weights into a CPU model of this job's config (tests, export). */
     public void downloadParams(LlamaModel m) {
         model.downloadParams(m);
@@ -236,6 +289,7 @@ public final class CudaRankTrainer implements AutoCloseable {
 
     @Override
     public void close() {
+        closeSaveStage();
         ops.free(scratch);
         model.close();
     }

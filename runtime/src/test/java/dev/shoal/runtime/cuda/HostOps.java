@@ -17,7 +17,7 @@ import java.util.TreeMap;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 
-final class HostOps implements GpuOps {
+public final class HostOps implements GpuOps {
     private record Block(BytePointer memory, long start, long bytes, ByteBuffer buf) {}
 
     static final int PARTIALS = 64;
