@@ -117,7 +117,8 @@ public final class CudaStepRunner implements StepRunner {
         ClusterCheckpoints ckpt = null;
         try {
             if (ops == null) ops = CudaOps.create(device.localIndex(), null);
-            CudaRankTrainer t = trainer = new CudaRankTrainer(job, dims, dp, ops);
+            CudaRankTrainer t = trainer = new CudaRankTrainer(
+                    job, dims, dp, ops, a.spec().getParallelism().getZero1());
             String root = a.spec().getCheckpointDir();
             // The rank's communicators as the checkpoint format sees them: its NCCL DP group; TP and PP have one rank.
             RankComms comms = new RankComms(

@@ -140,6 +140,11 @@ public final class Checkpointer implements AutoCloseable {
      * FlatRank.saveRange gives this rank's DP coordinate. The buffers may be reused once this returns.
      */
     public void save(FlatRank rank, TrainingState state) throws IOException {
+        save(rank, false, state);
+    }
+
+    /** save(FlatRank, state), recording in the manifest whether the ranks shard AdamW's state (ZeRO-1). */
+    public void save(FlatRank rank, boolean zero1, TrainingState state) throws IOException {
         if (comms.tp().size() != 1 || comms.pp().size() != 1) {
             throw new IllegalArgumentException("a flat rank is tp 1 × pp 1, this mesh is tp "
                     + comms.tp().size() + " × pp " + comms.pp().size());
@@ -158,7 +163,7 @@ public final class Checkpointer implements AutoCloseable {
         start(
                 RankState.toSave(rank),
                 rank.adamwSteps(),
-                false,
+                zero1,
                 new int[] {0, rank.config().layers()},
                 rank.config(),
                 state,

@@ -58,8 +58,9 @@ public final class CudaLlama implements AutoCloseable {
     private final long p32; // [P] fp32 master weights, HF order
     private final long p16; // [P] bf16 compute copy
     private final long g32; // [P] fp32 gradients
-    private final long m32; // [P] fp32 AdamW first moment
-    private final long v32; // [P] fp32 AdamW second moment
+    private final long m32; // [optElems] fp32 AdamW first moment of elements [optFirst, optFirst + optElems)
+    private final long v32; // [optElems] fp32 AdamW second moment, same elements
+    private final long optFirst, optElems; // the optimizer's range of P (all of it unless ZeRO-1 shards it)
     private final long cos, sin; // [maxT, hd/2] fp32 RoPE tables
     private final long tokensDev, targetsDev; // [maxN] int32
     private final long[] residual; // L+1 × [maxN, C]: residual[l] is block l's input
@@ -93,6 +94,32 @@ public final class CudaLlama implements AutoCloseable {
      * maxB × maxT tokens, running on {@code ops}. maxGradNorm is the global clipping threshold.
      */
     public CudaLlama(LlamaConfig cfg, int maxB, int maxT, AdamWConfig adam, double maxGradNorm, GpuOps ops) {
+        this(cfg, maxB, maxT, adam, maxGradNorm, ops, 0, cfg.paramCount(), cfg.paramCount());
+    }
+
+    /**
+     * A model whose optimizer keeps AdamW state only for elements [optFirst, optFirst + optElems) of the P
+     * parameters (a ZeRO-1 shard: update() steps those elements alone, and the caller gathers the master
+     * weights afterwards, then calls refreshComputeCopy()), with the master-weight buffer padded to
+     * masterElems >= P elements so an in-place all-gather of equal shards fits.
+     */
+    public CudaLlama(
+            LlamaConfig cfg,
+            int maxB,
+            int maxT,
+            AdamWConfig adam,
+            double maxGradNorm,
+            GpuOps ops,
+            long optFirst,
+            long optElems,
+            long masterElems) {
+        long pAll = cfg.paramCount();
+        if (optFirst < 0 || optElems < 1 || optFirst + optElems > pAll || masterElems < pAll) {
+            throw new IllegalArgumentException("optimizer range [" + optFirst + ", " + (optFirst + optElems)
+                    + ") and master buffer of " + masterElems + " elements do not fit " + pAll + " parameters");
+        }
+        this.optFirst = optFirst;
+        this.optElems = optElems;
         if (maxB < 1 || maxT < 1) {
             throw new IllegalArgumentException("maxB and maxT must be >= 1, got " + maxB + ", " + maxT);
         }
@@ -115,11 +142,11 @@ public final class CudaLlama implements AutoCloseable {
         int c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab(), half = cfg.headDim() / 2;
         long p = layout.totalElems();
         try {
-            p32 = alloc(p * F32);
+            p32 = alloc(masterElems * F32);
             p16 = alloc(p * BF16);
             g32 = alloc(p * F32);
-            m32 = alloc(p * F32);
-            v32 = alloc(p * F32);
+            m32 = alloc(optElems * F32);
+            v32 = alloc(optElems * F32);
             cos = alloc((long) maxT * half * F32);
             sin = alloc((long) maxT * half * F32);
             tokensDev = alloc((long) maxN * I32);
@@ -168,11 +195,11 @@ public final class CudaLlama implements AutoCloseable {
             stageIn = ops.pinned(2L * maxN * I32);
             stageOut = ops.pinned(4L * F32);
             // Zero state; RoPE tables exactly as the CPU model computes them.
-            ops.zero(p32, p * F32);
+            ops.zero(p32, masterElems * F32);
             ops.zero(p16, p * BF16);
             ops.zero(g32, p * F32);
-            ops.zero(m32, p * F32);
-            ops.zero(v32, p * F32);
+            ops.zero(m32, optElems * F32);
+            ops.zero(v32, optElems * F32);
             ops.zero(scalars, 4L * F32);
             Rope.Tables tab = Rope.tables(cfg, maxT);
             ops.upload(cos, RawPointer.of(tab.cos()), tab.cos().bytes());
@@ -343,26 +370,43 @@ public final class CudaLlama implements AutoCloseable {
         EXP_AVG_SQ // AdamW second moment v
     }
 
-    private long stateAddress(State s) {
+    /** Device address of element {@code first} of a state buffer, after checking [first, first + elems) is held. */
+    private long stateAddress(State s, long first, long elems) {
+        long lo = s == State.MASTER ? 0 : optFirst, hi = s == State.MASTER ? layout.totalElems() : optFirst + optElems;
+        if (first < lo || elems < 0 || first + elems > hi) {
+            throw new IllegalArgumentException(s + " elements [" + first + ", " + (first + elems)
+                    + ") are outside the [" + lo + ", " + hi + ") this model holds");
+        }
         return switch (s) {
-            case MASTER -> p32;
-            case EXP_AVG -> m32;
-            case EXP_AVG_SQ -> v32;
+            case MASTER -> p32 + first * F32;
+            case EXP_AVG -> m32 + (first - optFirst) * F32;
+            case EXP_AVG_SQ -> v32 + (first - optFirst) * F32;
         };
     }
 
-    private void checkRange(long first, long elems) {
-        long p = layout.totalElems();
-        if (first < 0 || elems < 0 || first + elems > p) {
-            throw new IllegalArgumentException(
-                    "elements [" + first + ", " + (first + elems) + ") are outside the " + p + " parameters");
-        }
+    /** The optimizer's range of P: [first, first + elems), all of P unless ZeRO-1 shards it. */
+    public long optimizerFirst() {
+        return optFirst;
+    }
+
+    public long optimizerElems() {
+        return optElems;
+    }
+
+    /** Device address of the fp32 master weights (padded to the masterElems of the constructor). */
+    public long masterAddress() {
+        return p32;
+    }
+
+    /** Re-derives the whole bf16 compute copy from the master weights (after they were gathered). */
+    public void refreshComputeCopy() {
+        ops.castToBf16(p32, p16, layout.totalElems());
+        ops.synchronize();
     }
 
     /** Copies elements [first, first + host.numel()) of a state buffer to the host (blocks). */
     public void downloadState(State s, long first, Tensor host) {
-        checkRange(first, host.numel());
-        ops.download(RawPointer.of(host), stateAddress(s) + first * F32, host.bytes());
+        ops.download(RawPointer.of(host), stateAddress(s, first, host.numel()), host.bytes());
     }
 
     /**
@@ -370,8 +414,7 @@ public final class CudaLlama implements AutoCloseable {
      * weights also refreshes their bf16 compute copy.
      */
     public void uploadState(State s, long first, Tensor host) {
-        checkRange(first, host.numel());
-        ops.upload(stateAddress(s) + first * F32, RawPointer.of(host), host.bytes());
+        ops.upload(stateAddress(s, first, host.numel()), RawPointer.of(host), host.bytes());
         if (s == State.MASTER) ops.castToBf16(p32 + first * F32, p16 + first * BF16, host.numel());
         ops.synchronize();
     }
@@ -384,9 +427,8 @@ public final class CudaLlama implements AutoCloseable {
 
     /** Zeroes AdamW's m and v and the step count. */
     public void resetOptimizer() {
-        long p = layout.totalElems();
-        ops.zero(m32, p * F32);
-        ops.zero(v32, p * F32);
+        ops.zero(m32, optElems * F32);
+        ops.zero(v32, optElems * F32);
         step = 0;
     }
 
@@ -518,9 +560,12 @@ public final class CudaLlama implements AutoCloseable {
         // Global gradient norm and the clip factor min(1, max / (norm + 1e-6)), both on the device.
         ops.sum(g32, p, true, partials, scalars + F32);
         ops.clipFactor(scalars + F32, (float) maxGradNorm, scalars + 2 * F32, scalars + 3 * F32);
-        // AdamW per tensor: decay for matrices, none for the norm weights.
+        // AdamW per tensor (the part inside the optimizer's range): decay for matrices, none for norm weights.
         step++;
+        long lo = optFirst, hi = optFirst + optElems;
         for (ParamLayout.Entry e : layout.entries()) {
+            long a = Math.max(e.offset(), lo), b = Math.min(e.offset() + e.numel(), hi);
+            if (a >= b) continue;
             AdamWKernel.Hyper h = new AdamWKernel.Hyper(
                     (float) lr,
                     (float) adam.beta1(),
@@ -528,14 +573,13 @@ public final class CudaLlama implements AutoCloseable {
                     (float) adam.eps(),
                     e.decay() ? (float) adam.weightDecay() : 0f,
                     step);
-            long o = e.offset();
             ops.adamw(
-                    p32 + o * F32,
-                    g32 + o * F32,
-                    m32 + o * F32,
-                    v32 + o * F32,
-                    p16 + o * BF16,
-                    e.numel(),
+                    p32 + a * F32,
+                    g32 + a * F32,
+                    m32 + (a - lo) * F32,
+                    v32 + (a - lo) * F32,
+                    p16 + a * BF16,
+                    b - a,
                     h,
                     scalars + 2 * F32);
         }

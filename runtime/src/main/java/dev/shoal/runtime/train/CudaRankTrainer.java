@@ -10,6 +10,9 @@
 //   weights; the reported loss is the mean over the micro-batches, averaged over DP. Initial weights are
 //   the preset's seeded init (LlamaModel.initRandom(seed), as `shoal train`) or the HF directory. So losses
 //   agree with the CPU engine within bf16 rounding.
+// - ZeRO-1 (optional, dp > 1): AdamW's m and v are sharded over DP and the master weights all-gathered
+//   after each update; the numbers are the replicated run's, with 8 bytes per parameter of optimizer state
+//   divided by dp.
 // - Other layouts are refused at construction naming tp and pp: tensor and pipeline parallelism run on
 //   CPU ranks only so far.
 // - Checkpoints (save/load) use the runtime's sharded format through host copies (FlatRank): a GPU rank's
@@ -55,6 +58,8 @@ public final class CudaRankTrainer implements AutoCloseable {
     private final TrainData data;
     private final BatchPlan plan;
     private final CudaLlama model;
+    private final boolean zero1; // AdamW state sharded over DP (dp > 1 only)
+    private final long shardElems; // ceil(P / dp): one replica's all-gather chunk of the master weights
     private final long scratch; // device [4·sources + 2] fp32: loss and validation sums for DP reductions
     private final long scratchBytes;
     private final int[] tokens, targets; // [micro·T] staging of one micro-batch
@@ -66,6 +71,16 @@ public final class CudaRankTrainer implements AutoCloseable {
      * opens the job's data, allocates the model and loads its initial weights.
      */
     public CudaRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, GpuOps ops) throws IOException {
+        this(job, dims, dp, ops, false);
+    }
+
+    /**
+     * As above; with zero1 and dp > 1 the AdamW state is sharded over DP (ZeRO-1): this rank keeps m and v
+     * of the elements FlatRank.saveRange gives it, steps only those after the gradient all-reduce, and the
+     * replicas all-gather the fp32 master weights. Losses and weights equal the replicated run's.
+     */
+    public CudaRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, GpuOps ops, boolean zero1)
+            throws IOException {
         if (dims.tp() != 1 || dims.pp() != 1) {
             throw new JobConfigException("layout tp " + dims.tp() + " × pp " + dims.pp() + " × dp " + dims.dp()
                     + ": GPU ranks run data parallelism only (tp 1 × pp 1); tensor and pipeline parallelism"
@@ -85,8 +100,20 @@ public final class CudaRankTrainer implements AutoCloseable {
         this.data = new TrainData(job, null);
         data.checkVocab(cfg);
         double clip = job.optimizer().gradClip() > 0 ? job.optimizer().gradClip() : Float.MAX_VALUE;
+        long p = cfg.paramCount();
+        this.zero1 = zero1 && dims.dp() > 1;
+        long[] range = this.zero1 ? FlatRank.saveRange(p, dims.dp(), dp.rank()) : new long[] {0, p};
+        this.shardElems = (p + dims.dp() - 1) / dims.dp(); // equal all-gather chunks; the last rank's is padded
         this.model = new CudaLlama(
-                cfg, job.microBatch(), job.seqLen(), job.optimizer().adamW(), clip, ops);
+                cfg,
+                job.microBatch(),
+                job.seqLen(),
+                job.optimizer().adamW(),
+                clip,
+                ops,
+                range[0],
+                range[1] - range[0],
+                this.zero1 ? shardElems * dims.dp() : p);
         boolean ok = false;
         long s = 0;
         try {
@@ -169,6 +196,18 @@ public final class CudaRankTrainer implements AutoCloseable {
             loss = allReduceSums(new double[] {loss}, ReduceOp.AVG)[0];
         }
         double norm = model.update(lr);
+        if (zero1) {
+            // ZeRO-1: each replica stepped its own range; gather everyone's master weights in place, then the
+            // bf16 compute copy of the whole model.
+            long base = model.masterAddress(), chunkBytes = shardElems * 4;
+            dp.allGather(
+                    new DevicePtr(base + dp.rank() * chunkBytes, chunkBytes),
+                    new DevicePtr(base, chunkBytes * dims.dp()),
+                    shardElems,
+                    DType.F32);
+            dp.synchronize();
+            model.refreshComputeCopy();
+        }
         if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
             throw new Trainer.TrainingFailure("step " + s + ": loss " + loss + ", gradient norm " + norm
                     + "; the GPU weights are no longer usable (lower train.lr.peak_lr or resume from the last"
@@ -252,7 +291,7 @@ public final class CudaRankTrainer implements AutoCloseable {
         model.downloadState(CudaLlama.State.MASTER, range[0], saveStage[0]);
         model.downloadState(CudaLlama.State.EXP_AVG, range[0], saveStage[1]);
         model.downloadState(CudaLlama.State.EXP_AVG_SQ, range[0], saveStage[2]);
-        ck.save(new FlatRank(cfg, range[0], saveStage[0], saveStage[1], saveStage[2], model.stepCount()), state);
+        ck.save(new FlatRank(cfg, range[0], saveStage[0], saveStage[1], saveStage[2], model.stepCount()), zero1, state);
     }
 
     /**
@@ -267,8 +306,11 @@ public final class CudaRankTrainer implements AutoCloseable {
                 Tensor v = Tensor.zeros(p)) {
             CheckpointLoader.Restored r = CheckpointLoader.load(stepDir, new FlatRank(cfg, 0, params, m, v, 0));
             model.uploadState(CudaLlama.State.MASTER, 0, params);
-            model.uploadState(CudaLlama.State.EXP_AVG, 0, m);
-            model.uploadState(CudaLlama.State.EXP_AVG_SQ, 0, v);
+            // The moments this rank's optimizer keeps: all of them, or its ZeRO-1 range.
+            long first = model.optimizerFirst();
+            int n = Math.toIntExact(model.optimizerElems());
+            model.uploadState(CudaLlama.State.EXP_AVG, first, m.flatRange(first, n));
+            model.uploadState(CudaLlama.State.EXP_AVG_SQ, first, v.flatRange(first, n));
             model.setStepCount(r.adamwSteps());
             stepsDone = r.state().step();
             return r;

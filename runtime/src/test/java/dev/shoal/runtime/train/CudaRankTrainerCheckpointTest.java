@@ -67,12 +67,13 @@ class CudaRankTrainerCheckpointTest {
      * END, saving after SAVE_AT into `saveRoot` when given; returns the losses of steps [start, END) and
      * fills `weightsAtSave` (rank 0) with the master weights after SAVE_AT.
      */
-    static List<Double> gpuRank(int rank, Communicator dp, Path from, Path saveRoot, LlamaModel weightsAtSave)
+    static List<Double> gpuRank(
+            int rank, Communicator dp, Path from, Path saveRoot, LlamaModel weightsAtSave, boolean zero1)
             throws IOException {
         ParallelDims dims = ParallelDims.of(1, 1, 2);
         List<Double> losses = new ArrayList<>();
         try (HostOps ops = new HostOps();
-                CudaRankTrainer t = new CudaRankTrainer(job, dims, dp, ops);
+                CudaRankTrainer t = new CudaRankTrainer(job, dims, dp, ops, zero1);
                 Checkpointer ck = saveRoot == null
                         ? null
                         : new Checkpointer(saveRoot, comms(dims, rank, dp), Checkpointer.Options.defaults())) {
@@ -87,19 +88,24 @@ class CudaRankTrainerCheckpointTest {
                 if (s + 1 == SAVE_AT && ck != null) {
                     t.save(ck, state(SAVE_AT));
                     ck.await();
-                    if (weightsAtSave != null) t.downloadParams(weightsAtSave);
                 }
+                if (s + 1 == SAVE_AT && weightsAtSave != null) t.downloadParams(weightsAtSave);
             }
         }
         return losses;
     }
 
     static List<List<Double>> gpuPair(Path from, Path saveRoot, LlamaModel weightsAtSave) throws Exception {
+        return gpuPair(from, saveRoot, weightsAtSave, false);
+    }
+
+    static List<List<Double>> gpuPair(Path from, Path saveRoot, LlamaModel weightsAtSave, boolean zero1)
+            throws Exception {
         Communicator[] dp = InJvmWorld.group(2, 1, 60_000);
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
-            Future<List<Double>> r0 = pool.submit(() -> gpuRank(0, dp[0], from, saveRoot, weightsAtSave));
-            Future<List<Double>> r1 = pool.submit(() -> gpuRank(1, dp[1], from, saveRoot, null));
+            Future<List<Double>> r0 = pool.submit(() -> gpuRank(0, dp[0], from, saveRoot, weightsAtSave, zero1));
+            Future<List<Double>> r1 = pool.submit(() -> gpuRank(1, dp[1], from, saveRoot, null, zero1));
             return List.of(r0.get(3, TimeUnit.MINUTES), r1.get(3, TimeUnit.MINUTES));
         } finally {
             pool.shutdownNow();
@@ -171,6 +177,27 @@ class CudaRankTrainerCheckpointTest {
                     assertSameWeights(cpuWeights, back.params(), "GPU rank loading the CPU checkpoint");
                 }
             }
+        }
+    }
+
+    @Test
+    void zero1GpuRanksTrainExactlyLikeReplicatedOnesAndShareCheckpoints() throws Exception {
+        var cfg = TrainData.modelConfig(job);
+        Path root = dir.resolve("gpu-zero1");
+        try (Compute cx = Compute.cpu(1)) {
+            LlamaModel zeroAtSave = new LlamaModel(cfg, 1, 1, cx, false),
+                    replAtSave = new LlamaModel(cfg, 1, 1, cx, false);
+            List<List<Double>> zero = gpuPair(null, root, zeroAtSave, true);
+            List<List<Double>> repl = gpuPair(null, null, replAtSave, false);
+            assertEquals(zero.get(0), zero.get(1), "both ZeRO-1 replicas report the DP-averaged losses");
+            assertEquals(repl.get(0), zero.get(0), "ZeRO-1 steps are the replicated steps, bit for bit");
+            assertSameWeights(replAtSave, zeroAtSave.params(), "gathered ZeRO-1 master weights");
+            Path stepDir = CheckpointDir.stepDir(root, SAVE_AT);
+            assertTrue(CheckpointDir.verify(stepDir, false).getMesh().getZero1(), "the manifest records ZeRO-1");
+            List<Double> tail = zero.get(0).subList(SAVE_AT, END);
+            // The ZeRO-1 checkpoint resumes replicated ranks and ZeRO-1 ranks alike.
+            assertEquals(tail, gpuPair(stepDir, null, null, false).get(0), "replicated ranks from ZeRO-1's checkpoint");
+            assertEquals(tail, gpuPair(stepDir, null, null, true).get(1), "ZeRO-1 ranks from ZeRO-1's checkpoint");
         }
     }
 

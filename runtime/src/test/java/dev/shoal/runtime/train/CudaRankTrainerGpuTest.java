@@ -77,12 +77,18 @@ class CudaRankTrainerGpuTest {
     /** One rank's run of STEPS steps on GPU `device` as DP rank `rank` of `size`; returns its losses. */
     static List<Double> runRank(JobConfig job, byte[] idBytes, int rank, int size, int device, LlamaModel out)
             throws IOException {
+        return runRank(job, idBytes, rank, size, device, out, false);
+    }
+
+    static List<Double> runRank(
+            JobConfig job, byte[] idBytes, int rank, int size, int device, LlamaModel out, boolean zero1)
+            throws IOException {
         List<Double> losses = new ArrayList<>();
         NcclUniqueId id = NcclUniqueId.fromBytes(idBytes);
         try (NcclCommunicator dp =
                         NcclCommunicator.create(id, rank, size, 1, device, NcclCommunicator.Options.defaults());
                 CudaOps ops = CudaOps.create(device, null);
-                CudaRankTrainer t = new CudaRankTrainer(job, ParallelDims.of(1, 1, size), dp, ops)) {
+                CudaRankTrainer t = new CudaRankTrainer(job, ParallelDims.of(1, 1, size), dp, ops, zero1)) {
             for (long s = 0; s < STEPS; s++) {
                 CudaRankTrainer.StepMetrics m = t.step(s, t.rows(s));
                 assertEquals(job.lrSchedule().lr(s), m.lr());
@@ -140,6 +146,30 @@ class CudaRankTrainerGpuTest {
                     worst = Math.max(worst, Math.abs(e.getValue().get(i) - b.get(i)));
             }
             assertEquals(0.0, worst, "the replicas' weights differ after the same averaged updates");
+        }
+    }
+
+    @Test
+    void zero1OnTwoGpusGivesTheReplicatedRun() throws Exception {
+        assumeGpus(2);
+        JobConfig job = job("gpu2z");
+        ExecutorService pool = Executors.newFixedThreadPool(2);
+        try {
+            List<List<Double>> runs = new ArrayList<>();
+            for (boolean zero1 : new boolean[] {false, true}) {
+                byte[] bytes = NcclUniqueId.generate().toBytes();
+                Future<List<Double>> r0 = pool.submit(() -> runRank(job, bytes, 0, 2, 0, null, zero1));
+                Future<List<Double>> r1 = pool.submit(() -> runRank(job, bytes, 1, 2, 1, null, zero1));
+                List<Double> l0 = r0.get(5, TimeUnit.MINUTES);
+                assertEquals(l0, r1.get(5, TimeUnit.MINUTES), "zero1 " + zero1 + ": both replicas agree");
+                runs.add(l0);
+            }
+            System.out.println("dp 2 replicated " + runs.get(0) + ", ZeRO-1 " + runs.get(1));
+            for (int i = 0; i < runs.get(0).size(); i++) {
+                assertLossClose(runs.get(0).get(i), runs.get(1).get(i), "dp 2 ZeRO-1 vs replicated, value " + i);
+            }
+        } finally {
+            pool.shutdownNow();
         }
     }
 }
