@@ -64,6 +64,13 @@ final class TcpCommunicator implements Communicator {
     private final HostMemory.Scratch tmp = new HostMemory.Scratch();
     private final HostMemory.Scratch acc = new HostMemory.Scratch();
     private final ByteBuffer sendHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // sender only
+    private final ByteBuffer inlineHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
+    /**
+     * A ring whose frames from this rank add up to at most this many bytes is run by the caller's thread
+     * alone (see ring); a quarter of the smallest send buffer the kernel granted.
+     */
+    private final long inlineBytes;
+
     private final ByteBuffer recvHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
     private volatile long ringProgress; // bytes the caller has received (and reduced) in the current ring
     private volatile Thread senderThread;
@@ -80,6 +87,16 @@ final class TcpCommunicator implements Communicator {
         this.size = peers.length;
         this.peers = peers;
         this.timeoutMillis = timeoutMillis;
+        long sndbuf = Long.MAX_VALUE;
+        for (SocketChannel p : peers) {
+            if (p == null) continue;
+            try {
+                sndbuf = Math.min(sndbuf, p.getOption(java.net.StandardSocketOptions.SO_SNDBUF));
+            } catch (IOException | RuntimeException e) {
+                sndbuf = 0; // unknown: never run a ring inline
+            }
+        }
+        this.inlineBytes = sndbuf == Long.MAX_VALUE ? 0 : sndbuf / 4;
         this.sender = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "shoal-tcp-send-" + group + "-" + rank);
             t.setDaemon(true);
@@ -273,8 +290,29 @@ final class TcpCommunicator implements Communicator {
             largest = Math.max(largest, bytes[s]);
         }
         long segBytes = segmentBytes(largest);
-        ringProgress = 0;
         SocketChannel out = peers[next], in = peers[prev];
+        Region segment = new Region(tmp.address(segBytes), segBytes);
+        long total = 0;
+        for (long b : sendBytes) total += b;
+        if (lastSend != null && lastSend.isDone()) awaitSend(opName);
+        if (lastSend == null && total <= inlineBytes) {
+            // Small ring, run by this thread alone: each step writes its whole frame, which the socket
+            // buffers take without waiting for the peer (a rank's frames of one op fill at most a quarter
+            // of its send buffer, so even a neighbour an op behind cannot make a write wait on a cycle),
+            // then receives the step. No hand-off to the sender thread, no wake-ups, and the reduced
+            // data leaves from the cache of the core that reduced it.
+            for (int s = 0; s < steps; s++) {
+                ByteBuffer h = inlineHeader.clear();
+                h.putInt(MAGIC).putInt(tags[s].ordinal()).putLong(sendBytes[s]).flip();
+                Region src = new Region(send[s], sendBytes[s]);
+                ByteBuffer[] frame = {h, src.at(0, sendBytes[s])};
+                while (frame[0].hasRemaining() || frame[1].hasRemaining()) out.write(frame);
+                receiveStep(
+                        s, in, prev, tags, dst, a, bytes, received, finishStep, segBytes, segment, dtype, op, false);
+            }
+            return;
+        }
+        ringProgress = 0;
         lastSend = sender.submit(() -> {
             senderThread = Thread.currentThread();
             for (int s = 0; s < steps; s++) {
@@ -293,35 +331,57 @@ final class TcpCommunicator implements Communicator {
             }
             return null;
         });
-        Region segment = segBytes > 0 ? new Region(tmp.address(segBytes), segBytes) : null;
         for (int s = 0; s < steps; s++) {
-            readHeader(prev, tags[s], bytes[s]);
-            if (a[s] == 0) {
-                // Straight into the destination; progress is published every segment (and at the end).
-                Region d = new Region(dst[s], bytes[s]);
-                long published = 0;
-                for (long got = 0; got < bytes[s]; ) {
-                    int k = in.read(d.at(got, bytes[s]));
-                    if (k < 0) throw new IOException("rank " + prev + " closed the connection");
-                    got += k;
-                    if (got - published >= segBytes || got == bytes[s]) {
-                        publish(received[s] + got);
-                        published = got;
-                    }
+            receiveStep(s, in, prev, tags, dst, a, bytes, received, finishStep, segBytes, segment, dtype, op, true);
+        }
+    }
+
+    /**
+     * Caller thread: receives ring step s from prev, straight into dst[s] when a[s] == 0, else segment by
+     * segment into the scratch segment, then dst[s] = a[s] op received (finishing AVG on finishStep); with
+     * publish, reports progress to the sender every segment and at the end of the step.
+     */
+    private void receiveStep(
+            int s,
+            SocketChannel in,
+            int prev,
+            Tag[] tags,
+            long[] dst,
+            long[] a,
+            long[] bytes,
+            long[] received,
+            int finishStep,
+            long segBytes,
+            Region segment,
+            DType dtype,
+            ReduceOp op,
+            boolean publish)
+            throws IOException {
+        readHeader(prev, tags[s], bytes[s]);
+        if (a[s] == 0) {
+            Region d = new Region(dst[s], bytes[s]);
+            long published = 0;
+            for (long got = 0; got < bytes[s]; ) {
+                int k = in.read(d.at(got, bytes[s]));
+                if (k < 0) throw new IOException("rank " + prev + " closed the connection");
+                got += k;
+                if (publish && (got - published >= segBytes || got == bytes[s])) {
+                    publish(received[s] + got);
+                    published = got;
                 }
-                continue;
             }
-            for (long o = 0; o < bytes[s]; o += segBytes) {
-                long len = Math.min(segBytes, bytes[s] - o);
-                ByteBuffer v = segment.at(0, len);
-                while (v.hasRemaining()) {
-                    if (in.read(v) < 0) throw new IOException("rank " + prev + " closed the connection");
-                }
-                long elems = len / dtype.bytesFor(1);
-                Reduce.combine(dst[s] + o, a[s] + o, segment.address, elems, dtype, op);
-                if (s == finishStep) Reduce.finish(dst[s] + o, elems, dtype, op, size);
-                publish(received[s] + o + len);
+            return;
+        }
+        for (long o = 0; o < bytes[s]; o += segBytes) {
+            long len = Math.min(segBytes, bytes[s] - o);
+            ByteBuffer v = segment.at(0, len);
+            while (v.hasRemaining()) {
+                if (in.read(v) < 0) throw new IOException("rank " + prev + " closed the connection");
             }
+            long elems = len / dtype.bytesFor(1);
+            Reduce.combine(dst[s] + o, a[s] + o, segment.address, elems, dtype, op);
+            if (s == finishStep) Reduce.finish(dst[s] + o, elems, dtype, op, size);
+            if (publish) publish(received[s] + o + len);
         }
     }
 
