@@ -21,6 +21,7 @@
 // a plain Java loop instead of OpenBLAS and is kept as an option for comparison.
 //
 // Usage: CollectiveBench [injvm|tcp|all] [ranks] [maxMiB] [avg|max] [ops, e.g. all_reduce,all_gather] [minKiB]
+//        [MiB per row: the bytes the timed iterations of one row move, 300 by default; more steadies a loaded box]
 package dev.shoal.runtime.bench;
 
 import dev.shoal.comm.Communicator;
@@ -105,6 +106,7 @@ public final class CollectiveBench {
             ops = chosen;
         }
         if (args.length > 5) minBytes = Long.parseLong(args[5]) << 10;
+        if (args.length > 6) rowBytes = Long.parseLong(args[6]) << 20;
         System.out.printf(Locale.ROOT, "# allReduce / reduceScatter reduce with %s%n", reduceOp);
         System.out.printf(
                 Locale.ROOT,
@@ -187,7 +189,7 @@ public final class CollectiveBench {
         int n = cs.length;
         long elems = bytes / 4;
         long per = Math.max(1, elems / n);
-        int iters = (int) Math.max(3, Math.min(1000, (300L << 20) / Math.max(bytes, 1)));
+        int iters = (int) Math.max(3, Math.min(Math.max(1000, rowBytes >> 20), rowBytes / Math.max(bytes, 1)));
         AtomicBoolean correct = new AtomicBoolean(true);
         long[] cpu0 = new long[1];
         CyclicBarrier start = new CyclicBarrier(n, () -> cpu0[0] = OS.getProcessCpuTime());
@@ -223,6 +225,9 @@ public final class CollectiveBench {
     static List<Op> ops = List.of(Op.values());
 
     static long minBytes = 1 << 10;
+
+    /** Bytes the timed iterations of one row move (at least 3 iterations, at most max(1000, MiB) of them). */
+    static long rowBytes = 300L << 20;
 
     /** The reduction of allReduce and reduceScatter rows (avg or max on the command line). */
     static ReduceOp reduceOp = ReduceOp.AVG;
