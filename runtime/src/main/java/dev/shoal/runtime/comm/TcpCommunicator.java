@@ -296,11 +296,12 @@ final class TcpCommunicator implements Communicator {
         for (long b : sendBytes) total += b;
         if (lastSend != null && lastSend.isDone()) awaitSend(opName);
         if (lastSend == null && total <= inlineBytes) {
-            // Small ring, run by this thread alone: each step writes its whole frame, which the socket
-            // buffers take without waiting for the peer (a rank's frames of one op fill at most a quarter
-            // of its send buffer, so even a neighbour an op behind cannot make a write wait on a cycle),
-            // then receives the step. No hand-off to the sender thread, no wake-ups, and the reduced
-            // data leaves from the cache of the core that reduced it.
+            // Small ring, run by this thread alone: each step writes its whole frame, then receives the
+            // step. The write cannot wait on a cycle: before this rank writes a frame, its successor has
+            // read this rank's frame from n steps earlier (the chain of reads around the ring), so at
+            // most n frames, at most twice one op's bytes here, are unread: half the send buffer. No
+            // hand-off to the sender thread, no wake-ups, and the reduced data leaves from the cache of
+            // the core that reduced it.
             for (int s = 0; s < steps; s++) {
                 ByteBuffer h = inlineHeader.clear();
                 h.putInt(MAGIC).putInt(tags[s].ordinal()).putLong(sendBytes[s]).flip();
