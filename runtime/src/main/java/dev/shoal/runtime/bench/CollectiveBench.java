@@ -10,13 +10,18 @@
 //           from the previous at once, the same bytes per rank as the row's timed ops (busFactor · S ·
 //           iterations), through direct buffers in 256 KiB writes. busbw is by definition the bytes a
 //           rank sends per second, so 1.0 would be the wire with nothing else to do.
+//           TCP rows also print "cpu r/o": the process CPU time (all threads, kernel time included) the
+//           bare ring spends per byte over the CPU time the op spends per byte sent. On a loaded machine
+//           the wall-clock ratio mostly measures the scheduler; this one says how much work the op adds
+//           to the wire (1.0 = none), and on an idle 2-core box it bounds the wall-clock ratio.
 //
 // allReduce and reduceScatter reduce with AVG by default, the op data-parallel training averages its
 // gradients with (SUM costs the same; after the first call every rank holds the same values, which AVG
 // leaves unchanged, so repeated runs stay checkable). MAX, the op of earlier runs of this benchmark, runs
 // a plain Java loop instead of OpenBLAS and is kept as an option for comparison.
 //
-// Usage: CollectiveBench [injvm|tcp|all] [ranks] [maxMiB] [avg|max]
+// Usage: CollectiveBench [injvm|tcp|all] [ranks] [maxMiB] [avg|max] [ops, e.g. all_reduce,all_gather] [minKiB]
+//        [MiB per row: the bytes the timed iterations of one row move, 300 by default; more steadies a loaded box]
 package dev.shoal.runtime.bench;
 
 import dev.shoal.comm.Communicator;
@@ -58,7 +63,21 @@ public final class CollectiveBench {
         }
     }
 
-    record Row(Op op, long bytes, int iters, double seconds, double algbw, double busbw, boolean correct) {}
+    record Row(
+            Op op,
+            long bytes,
+            int iters,
+            double seconds,
+            double algbw,
+            double busbw,
+            boolean correct,
+            double cpuSeconds) {}
+
+    /** A bare ring's per-rank bandwidth and the process CPU seconds it took. */
+    record Ring(double gbps, double cpuSeconds) {}
+
+    private static final com.sun.management.OperatingSystemMXBean OS = (com.sun.management.OperatingSystemMXBean)
+            java.lang.management.ManagementFactory.getOperatingSystemMXBean();
 
     public static void main(String[] args) throws Exception {
         String which = args.length > 0 ? args[0] : "all";
@@ -74,6 +93,20 @@ public final class CollectiveBench {
                 }
             }
         }
+        if (args.length > 4) {
+            List<Op> chosen = new ArrayList<>();
+            for (String o : args[4].split(",")) {
+                try {
+                    chosen.add(Op.valueOf(o.trim().toUpperCase(Locale.ROOT)));
+                } catch (IllegalArgumentException e) {
+                    System.err.println("unknown op '" + o + "': use all_reduce, reduce_scatter, all_gather, broadcast");
+                    System.exit(2);
+                }
+            }
+            ops = chosen;
+        }
+        if (args.length > 5) minBytes = Long.parseLong(args[5]) << 10;
+        if (args.length > 6) rowBytes = Long.parseLong(args[6]) << 20;
         System.out.printf(Locale.ROOT, "# allReduce / reduceScatter reduce with %s%n", reduceOp);
         System.out.printf(
                 Locale.ROOT,
@@ -111,7 +144,7 @@ public final class CollectiveBench {
         System.out.printf(Locale.ROOT, "%n## %s backend, %d ranks, float32%n", name, n);
         System.out.printf(
                 Locale.ROOT,
-                "%-15s %12s %12s %12s %12s %8s %10s %8s%n",
+                "%-15s %12s %12s %12s %12s %8s %10s %8s%s%n",
                 "op",
                 "size(B)",
                 "time(us)",
@@ -119,16 +152,24 @@ public final class CollectiveBench {
                 "busbw(GB/s)",
                 "correct",
                 "lim(GB/s)",
-                bus ? "bus/lim" : "alg/lim");
-        for (Op op : Op.values()) {
-            for (long bytes = 1 << 10; bytes <= maxBytes; bytes <<= 2) {
+                bus ? "bus/lim" : "alg/lim",
+                bus ? String.format(Locale.ROOT, " %8s", "cpu r/o") : "");
+        for (Op op : ops) {
+            for (long bytes = minBytes; bytes <= maxBytes; bytes <<= 2) {
                 Row r = measure(cs, op, bytes);
-                double limit = bus
-                        ? ringSocketGBps(n, (long) Math.max(1 << 20, op.busFactor(n) * r.bytes() * r.iters()))
-                        : arraycopyGBps();
+                long ringBytes = (long) Math.max(1 << 20, op.busFactor(n) * r.bytes() * r.iters());
+                Ring ring = bus ? ringSocket(n, ringBytes) : null;
+                double limit = bus ? ring.gbps() : arraycopyGBps();
+                // CPU per byte each rank sends: the op sends busFactor · bytes per rank per iteration.
+                String cpu = "";
+                if (bus) {
+                    double opCpuPerByte = r.cpuSeconds() / (op.busFactor(n) * r.bytes() * r.iters());
+                    double ringCpuPerByte = ring.cpuSeconds() / ringBytes;
+                    cpu = String.format(Locale.ROOT, " %8.2f", ringCpuPerByte / opCpuPerByte);
+                }
                 System.out.printf(
                         Locale.ROOT,
-                        "%-15s %12d %12.1f %12.3f %12.3f %8s %10.2f %8.2f%n",
+                        "%-15s %12d %12.1f %12.3f %12.3f %8s %10.2f %8.2f%s%n",
                         op,
                         r.bytes(),
                         r.seconds() * 1e6,
@@ -136,7 +177,8 @@ public final class CollectiveBench {
                         r.busbw(),
                         r.correct() ? "ok" : "WRONG",
                         limit,
-                        (bus ? r.busbw() : r.algbw()) / limit);
+                        (bus ? r.busbw() : r.algbw()) / limit,
+                        cpu);
             }
         }
         for (Communicator c : cs) c.close();
@@ -147,9 +189,10 @@ public final class CollectiveBench {
         int n = cs.length;
         long elems = bytes / 4;
         long per = Math.max(1, elems / n);
-        int iters = (int) Math.max(3, Math.min(1000, (300L << 20) / Math.max(bytes, 1)));
+        int iters = (int) Math.max(3, Math.min(Math.max(1000, rowBytes >> 20), rowBytes / Math.max(bytes, 1)));
         AtomicBoolean correct = new AtomicBoolean(true);
-        CyclicBarrier start = new CyclicBarrier(n);
+        long[] cpu0 = new long[1];
+        CyclicBarrier start = new CyclicBarrier(n, () -> cpu0[0] = OS.getProcessCpuTime());
         ExecutorService pool = Executors.newFixedThreadPool(n);
         List<Future<Double>> fs = new ArrayList<>();
         for (int r = 0; r < n; r++) {
@@ -171,11 +214,20 @@ public final class CollectiveBench {
         }
         double worst = 0;
         for (Future<Double> f : fs) worst = Math.max(worst, f.get());
+        double cpuSeconds = (OS.getProcessCpuTime() - cpu0[0]) / 1e9;
         pool.shutdown();
         long opBytes = op == Op.ALL_REDUCE || op == Op.BROADCAST ? elems * 4 : per * n * 4;
         double algbw = opBytes / worst / 1e9;
-        return new Row(op, opBytes, iters, worst, algbw, algbw * op.busFactor(n), correct.get());
+        return new Row(op, opBytes, iters, worst, algbw, algbw * op.busFactor(n), correct.get(), cpuSeconds);
     }
+
+    /** The ops to measure (all by default) and the smallest size (1 KiB by default; sizes grow 4× per row). */
+    static List<Op> ops = List.of(Op.values());
+
+    static long minBytes = 1 << 10;
+
+    /** Bytes the timed iterations of one row move (at least 3 iterations, at most max(1000, MiB) of them). */
+    static long rowBytes = 300L << 20;
 
     /** The reduction of allReduce and reduceScatter rows (avg or max on the command line). */
     static ReduceOp reduceOp = ReduceOp.AVG;
@@ -220,9 +272,10 @@ public final class CollectiveBench {
      * Per-rank bandwidth of a plain loopback socket ring: rank i streams {@code bytesPerRank} to rank i+1
      * while it receives as much from rank i−1 (one writer and one reader thread per rank, blocking
      * SocketChannels with 4 MiB buffers and TCP_NODELAY, 256 KiB writes from direct buffers, as the TCP
-     * backend does). Timed from the first byte to the last rank's last byte.
+     * backend does). Timed from the first byte to the last rank's last byte, with the process CPU time
+     * over the same span.
      */
-    static double ringSocketGBps(int n, long bytesPerRank) throws Exception {
+    static Ring ringSocket(int n, long bytesPerRank) throws Exception {
         int chunk = 256 << 10;
         ServerSocketChannel[] servers = new ServerSocketChannel[n];
         SocketChannel[] out = new SocketChannel[n], in = new SocketChannel[n];
@@ -242,7 +295,11 @@ public final class CollectiveBench {
         }
         ExecutorService pool = Executors.newFixedThreadPool(2 * n);
         java.util.concurrent.atomic.AtomicLong first = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
-        CyclicBarrier start = new CyclicBarrier(2 * n, () -> first.set(System.nanoTime()));
+        long[] cpu0 = new long[1];
+        CyclicBarrier start = new CyclicBarrier(2 * n, () -> {
+            cpu0[0] = OS.getProcessCpuTime();
+            first.set(System.nanoTime());
+        });
         try {
             List<Future<Long>> fs = new ArrayList<>();
             for (int i = 0; i < n; i++) {
@@ -270,7 +327,8 @@ public final class CollectiveBench {
             }
             long last = 0;
             for (Future<Long> f : fs) last = Math.max(last, f.get());
-            return bytesPerRank / ((last - first.get()) / 1e9) / 1e9;
+            double cpuSeconds = (OS.getProcessCpuTime() - cpu0[0]) / 1e9;
+            return new Ring(bytesPerRank / ((last - first.get()) / 1e9) / 1e9, cpuSeconds);
         } finally {
             pool.shutdownNow();
             for (int i = 0; i < n; i++) {

@@ -79,7 +79,9 @@ public final class EngineBench {
             try (Parallel par = new Parallel(th)) {
                 System.out.printf(
                         "%-40s %7d %10.1f%n",
-                        "engine: Java split, 1-thread OpenBLAS", th, sgemmGflops(new OpenBlasGemm(par)));
+                        th == 1 ? "engine: one OpenBLAS call" : "engine: Java split, 1-thread OpenBLAS",
+                        th,
+                        sgemmGflops(new OpenBlasGemm(par)));
             }
             System.out.printf(
                     "%-40s %7d %10.1f%n", "OpenBLAS own threads", th, sgemmGflops(OpenBlasGemm.blasThreaded(th)));

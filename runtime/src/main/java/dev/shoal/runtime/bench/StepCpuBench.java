@@ -2,7 +2,8 @@
 // backward, clip 1.0, AdamW — EngineBench's step) of the tiny and small presets on ONE thread, after a
 // long warm-up, so that neither the other processes' load nor the JIT's compiler threads enter the
 // number. Compare with bench_torch.py's "cpu ms" column at 1 thread (its process runs one thread).
-// Prints one line per config; asserts nothing. Usage: StepCpuBench [tiny,small]
+// Prints the engine's 1-thread SGEMM 1024³ rate (GFLOP per CPU second) and one line per config;
+// asserts nothing. Usage: StepCpuBench [tiny,small]
 package dev.shoal.runtime.bench;
 
 import dev.shoal.runtime.model.LlamaConfig;
@@ -22,6 +23,13 @@ public final class StepCpuBench {
     public static void main(String[] args) {
         ThreadMXBean mx = ManagementFactory.getThreadMXBean();
         String configs = args.length > 0 ? args[0] : "tiny,small";
+        try (Compute cx = Compute.cpu(1)) {
+            System.out.printf(
+                    "SGEMM 1024x1024x1024 through the engine's Gemm, 1 thread: %.1f GFLOP/s of this thread's CPU time;"
+                            + " load average %.2f%n",
+                    sgemmCpuGflops(cx),
+                    ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage());
+        }
         for (String name : configs.split(",")) {
             LlamaConfig cfg = LlamaConfig.preset(name);
             int[] bt = EngineBench.batchFor(name);
@@ -56,5 +64,30 @@ public final class StepCpuBench {
                         name, b, t, ms[steps / 2], ms[0], steps, warm);
             }
         }
+    }
+
+    /** Best of 3 rounds of 10 products of 1024² matrices, in GFLOP per second of this thread's CPU time. */
+    private static double sgemmCpuGflops(Compute cx) {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        int n = 1024;
+        dev.shoal.runtime.tensor.Tensor a = dev.shoal.runtime.tensor.Tensor.zeros(n, n);
+        dev.shoal.runtime.tensor.Tensor bm = dev.shoal.runtime.tensor.Tensor.zeros(n, n);
+        dev.shoal.runtime.tensor.Tensor c = dev.shoal.runtime.tensor.Tensor.zeros(n, n);
+        Random r = new Random(3);
+        for (long i = 0; i < a.numel(); i++) {
+            a.set(i, r.nextFloat());
+            bm.set(i, r.nextFloat());
+        }
+        cx.gemm().matmul(false, false, 1f, a, bm, 0f, c);
+        double best = 0;
+        for (int round = 0; round < 3; round++) {
+            long t0 = mx.getCurrentThreadCpuTime();
+            for (int k = 0; k < 10; k++) {
+                cx.gemm().matmul(false, false, 1f, a, bm, 0f, c);
+            }
+            double s = (mx.getCurrentThreadCpuTime() - t0) / 1e9;
+            best = Math.max(best, 2.0 * n * n * n * 10 / s / 1e9);
+        }
+        return best;
     }
 }

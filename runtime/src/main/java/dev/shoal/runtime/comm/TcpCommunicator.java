@@ -4,11 +4,12 @@
 //
 // Full duplex: one sender thread per communicator writes (FIFO, so frames keep their order) while the
 // caller's thread reads and reduces, so neighbours in a ring never deadlock on full socket buffers.
-// Ring collectives are pipelined in segments of SEGMENT_BYTES: the caller receives a segment, reduces it
-// in place and publishes how far it got; the sender, which streams the whole ring's frames as one job,
-// forwards each segment as soon as it is published. So the wire is busy while the CPU reduces, and a
-// step's data leaves before the step has finished arriving. Reads and writes go straight between the
-// socket and the caller's off-heap memory (views, no staging copy); the only scratch is one segment.
+// Ring collectives are pipelined: the caller receives a segment (an eighth of a ring step, 32–256 KiB),
+// reduces it in place and publishes how far it got; the sender, which streams the whole ring's frames as
+// one job, forwards everything published and not yet sent in one write. So the wire is busy while the
+// CPU reduces, and a step's data leaves before the step has finished arriving. Reads and writes go
+// straight between the socket and the caller's off-heap memory through one reused NIO view per buffer
+// region (no staging copy, no object per segment); the only scratch is one segment.
 // A watchdog aborts an operation that runs past the timeout; abort() closes every connection,
 // which wakes blocked I/O. Guarantees: every rank of a group gets bit-identical reduction results.
 package dev.shoal.runtime.comm;
@@ -35,8 +36,10 @@ import org.bytedeco.javacpp.Pointer;
 final class TcpCommunicator implements Communicator {
     private static final int MAGIC = 0x53484f4c; // "SHOL"
     private static final long MAX_IO_BYTES = 1L << 30;
-    /** Pipeline grain of the ring collectives: large enough for few syscalls, small enough to overlap. */
+    /** Largest pipeline grain of the ring collectives: large enough for few syscalls, small enough to overlap. */
     static final long SEGMENT_BYTES = 256 << 10;
+    /** Smallest pipeline grain, for small buffers: below it the wake-ups per segment cost more than the overlap gains. */
+    static final long MIN_SEGMENT_BYTES = 32 << 10;
 
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "shoal-tcp-watchdog");
@@ -61,6 +64,13 @@ final class TcpCommunicator implements Communicator {
     private final HostMemory.Scratch tmp = new HostMemory.Scratch();
     private final HostMemory.Scratch acc = new HostMemory.Scratch();
     private final ByteBuffer sendHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // sender only
+    private final ByteBuffer inlineHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
+    /**
+     * A ring whose frames from this rank add up to at most this many bytes is run by the caller's thread
+     * alone (see ring); a quarter of the smallest send buffer the kernel granted.
+     */
+    private final long inlineBytes;
+
     private final ByteBuffer recvHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
     private volatile long ringProgress; // bytes the caller has received (and reduced) in the current ring
     private volatile Thread senderThread;
@@ -77,6 +87,16 @@ final class TcpCommunicator implements Communicator {
         this.size = peers.length;
         this.peers = peers;
         this.timeoutMillis = timeoutMillis;
+        long sndbuf = Long.MAX_VALUE;
+        for (SocketChannel p : peers) {
+            if (p == null) continue;
+            try {
+                sndbuf = Math.min(sndbuf, p.getOption(java.net.StandardSocketOptions.SO_SNDBUF));
+            } catch (IOException | RuntimeException e) {
+                sndbuf = 0; // unknown: never run a ring inline
+            }
+        }
+        this.inlineBytes = sndbuf == Long.MAX_VALUE ? 0 : sndbuf / 4;
         this.sender = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "shoal-tcp-send-" + group + "-" + rank);
             t.setDaemon(true);
@@ -243,10 +263,12 @@ final class TcpCommunicator implements Communicator {
 
     /**
      * One pipelined ring pass. At step s this rank sends sendBytes[s] from send[s] to the next rank and
-     * receives bytes[s] from the previous one: straight into dst[s] when a[s] == 0, else into a segment
-     * buffer and then dst[s] = a[s] op received (finishing AVG on step finishStep). Step s > 0 sends what
-     * step s − 1 received (sendBytes[s] == bytes[s − 1]), so the sender forwards each segment as soon as
-     * the caller has published it.
+     * receives bytes[s] from the previous one: straight into dst[s] when a[s] == 0, else segment by
+     * segment into a scratch segment and then dst[s] = a[s] op received (finishing AVG on step
+     * finishStep). Step s > 0 sends what step s − 1 received (sendBytes[s] == bytes[s − 1]): the caller
+     * publishes how far the ring has been received (and reduced), and the sender writes whatever has been
+     * published and not yet sent in one write, so it never waits for more than it needs and a burst that
+     * arrived while it was writing leaves in one syscall.
      */
     private void ring(
             Tag[] tags,
@@ -262,46 +284,163 @@ final class TcpCommunicator implements Communicator {
         int steps = bytes.length;
         int next = mod(rank + 1, size), prev = mod(rank - 1, size);
         long[] received = new long[steps + 1]; // received[s]: ring progress when step s starts
-        for (int s = 0; s < steps; s++) received[s + 1] = received[s] + bytes[s];
-        long seg = tmp.address(SEGMENT_BYTES);
-        ringProgress = 0;
+        long largest = 0;
+        for (int s = 0; s < steps; s++) {
+            received[s + 1] = received[s] + bytes[s];
+            largest = Math.max(largest, bytes[s]);
+        }
+        long segBytes = segmentBytes(largest);
         SocketChannel out = peers[next], in = peers[prev];
+        Region segment = new Region(tmp.address(segBytes), segBytes);
+        long total = 0;
+        for (long b : sendBytes) total += b;
+        if (lastSend != null && lastSend.isDone()) awaitSend(opName);
+        if (lastSend == null && total <= inlineBytes) {
+            // Small ring, run by this thread alone: each step writes its whole frame, then receives the
+            // step. The write cannot wait on a cycle: before this rank writes a frame, its successor has
+            // read this rank's frame from n steps earlier (the chain of reads around the ring), so at
+            // most n frames, at most twice one op's bytes here, are unread: half the send buffer. No
+            // hand-off to the sender thread, no wake-ups, and the reduced data leaves from the cache of
+            // the core that reduced it.
+            for (int s = 0; s < steps; s++) {
+                ByteBuffer h = inlineHeader.clear();
+                h.putInt(MAGIC).putInt(tags[s].ordinal()).putLong(sendBytes[s]).flip();
+                Region src = new Region(send[s], sendBytes[s]);
+                ByteBuffer[] frame = {h, src.at(0, sendBytes[s])};
+                while (frame[0].hasRemaining() || frame[1].hasRemaining()) out.write(frame);
+                receiveStep(
+                        s, in, prev, tags, dst, a, bytes, received, finishStep, segBytes, segment, dtype, op, false);
+            }
+            return;
+        }
+        ringProgress = 0;
         lastSend = sender.submit(() -> {
             senderThread = Thread.currentThread();
             for (int s = 0; s < steps; s++) {
                 writeHeader(out, tags[s], sendBytes[s]);
-                for (long o = 0; o < sendBytes[s]; o += SEGMENT_BYTES) {
-                    long len = Math.min(SEGMENT_BYTES, sendBytes[s] - o);
-                    if (s > 0) awaitRingProgress(received[s - 1] + o + len);
-                    writeFully(out, send[s] + o, len);
+                Region src = new Region(send[s], sendBytes[s]);
+                for (long sent = 0; sent < sendBytes[s]; ) {
+                    long upTo = sendBytes[s];
+                    if (s > 0) upTo = Math.min(upTo, awaitRingProgress(received[s - 1] + sent) - received[s - 1]);
+                    while (sent < upTo) {
+                        ByteBuffer v = src.at(sent, upTo);
+                        int len = v.remaining();
+                        while (v.hasRemaining()) out.write(v);
+                        sent += len;
+                    }
                 }
             }
             return null;
         });
         for (int s = 0; s < steps; s++) {
-            readHeader(prev, tags[s], bytes[s]);
-            for (long o = 0; o < bytes[s]; o += SEGMENT_BYTES) {
-                long len = Math.min(SEGMENT_BYTES, bytes[s] - o);
-                if (a[s] == 0) {
-                    readFully(in, prev, dst[s] + o, len);
-                } else {
-                    readFully(in, prev, seg, len);
-                    long elems = len / dtype.bytesFor(1);
-                    Reduce.combine(dst[s] + o, a[s] + o, seg, elems, dtype, op);
-                    if (s == finishStep) Reduce.finish(dst[s] + o, elems, dtype, op, size);
-                }
-                ringProgress = received[s] + o + len;
-                Thread t = senderThread;
-                if (t != null) LockSupport.unpark(t);
-            }
+            receiveStep(s, in, prev, tags, dst, a, bytes, received, finishStep, segBytes, segment, dtype, op, true);
         }
     }
 
-    /** Sender thread: waits until the caller has received (and reduced) {@code need} bytes of the ring. */
-    private void awaitRingProgress(long need) throws IOException {
-        while (ringProgress < need) {
+    /**
+     * Caller thread: receives ring step s from prev, straight into dst[s] when a[s] == 0, else segment by
+     * segment into the scratch segment, then dst[s] = a[s] op received (finishing AVG on finishStep); with
+     * publish, reports progress to the sender every segment and at the end of the step.
+     */
+    private void receiveStep(
+            int s,
+            SocketChannel in,
+            int prev,
+            Tag[] tags,
+            long[] dst,
+            long[] a,
+            long[] bytes,
+            long[] received,
+            int finishStep,
+            long segBytes,
+            Region segment,
+            DType dtype,
+            ReduceOp op,
+            boolean publish)
+            throws IOException {
+        readHeader(prev, tags[s], bytes[s]);
+        if (a[s] == 0) {
+            Region d = new Region(dst[s], bytes[s]);
+            long published = 0;
+            for (long got = 0; got < bytes[s]; ) {
+                int k = in.read(d.at(got, bytes[s]));
+                if (k < 0) throw new IOException("rank " + prev + " closed the connection");
+                got += k;
+                if (publish && (got - published >= segBytes || got == bytes[s])) {
+                    publish(received[s] + got);
+                    published = got;
+                }
+            }
+            return;
+        }
+        for (long o = 0; o < bytes[s]; o += segBytes) {
+            long len = Math.min(segBytes, bytes[s] - o);
+            ByteBuffer v = segment.at(0, len);
+            while (v.hasRemaining()) {
+                if (in.read(v) < 0) throw new IOException("rank " + prev + " closed the connection");
+            }
+            long elems = len / dtype.bytesFor(1);
+            Reduce.combine(dst[s] + o, a[s] + o, segment.address, elems, dtype, op);
+            if (s == finishStep) Reduce.finish(dst[s] + o, elems, dtype, op, size);
+            if (publish) publish(received[s] + o + len);
+        }
+    }
+
+    /**
+     * Pipeline grain for a ring whose largest step moves stepBytes: an eighth of the step (so a step's
+     * data starts to leave, and the next step can start, after an eighth of it has arrived), a power of
+     * two between MIN_SEGMENT_BYTES and SEGMENT_BYTES, so segments never straddle an I/O window.
+     */
+    static long segmentBytes(long stepBytes) {
+        long eighth = Long.highestOneBit(Math.max(1, stepBytes / 8));
+        return Math.max(MIN_SEGMENT_BYTES, Math.min(SEGMENT_BYTES, eighth));
+    }
+
+    /** Caller thread: the ring has been received (and reduced) up to {@code progress} bytes. */
+    private void publish(long progress) {
+        ringProgress = progress;
+        Thread t = senderThread;
+        if (t != null) LockSupport.unpark(t);
+    }
+
+    /**
+     * Sender thread: waits until the caller has received (and reduced) more than {@code have} bytes of
+     * the ring and returns how far it has got.
+     */
+    private long awaitRingProgress(long have) throws IOException {
+        long p;
+        while ((p = ringProgress) <= have) {
             if (aborted != null) throw new IOException("aborted while waiting to forward");
             LockSupport.parkNanos(this, 200_000);
+        }
+        return p;
+    }
+
+    /**
+     * [address, address + bytes) of off-heap memory, read or written through one NIO view per window of
+     * MAX_IO_BYTES that is reused for every segment (no view object per segment).
+     */
+    private static final class Region {
+        final long address;
+        private final long bytes;
+        private ByteBuffer view;
+        private long viewStart = -1;
+
+        Region(long address, long bytes) {
+            this.address = address;
+            this.bytes = bytes;
+        }
+
+        /** The view positioned on [from, to), cut at the end of from's window. */
+        ByteBuffer at(long from, long to) {
+            long w = from / MAX_IO_BYTES * MAX_IO_BYTES;
+            if (w != viewStart) {
+                view = HostMemory.view(address + w, Math.min(MAX_IO_BYTES, bytes - w));
+                viewStart = w;
+            }
+            long end = Math.min(to, w + MAX_IO_BYTES);
+            view.limit((int) (end - w)).position((int) (from - w));
+            return view;
         }
     }
 

@@ -4,8 +4,12 @@
 //    rows or columns (four for products of >= 2^26 multiply-adds; at least 128 each), shared out over
 //    a Parallel pool. The pool blocks instead of spinning, so it stays fast when the machine is
 //    shared, and a GEMM called from inside a parallel region (attention heads) runs its blocks on its
-//    caller's thread. The blocks depend only on the shape, never on the thread count, so the result
-//    has the same bits on 1 thread or many.
+//    caller's thread. When the blocks would all run on the calling thread anyway (a 1-thread pool, or
+//    a GEMM nested in a parallel region) the product is one OpenBLAS call instead: one call packs each
+//    operand once and runs ~1.5x faster at 1 thread than the split (SGEMM 1024^3, docs/perf.md).
+//    OpenBLAS's blocked kernel sums each element of C over k in the same order whatever rows or
+//    columns a call covers, so one call and the split give the same bits (OpenBlasGemmTest checks it
+//    on the engine's shapes); results are therefore the same on 1 thread or many.
 //  - blasThreaded: OpenBLAS's own (process-wide) thread pool; kept for comparison in benchmarks.
 package dev.shoal.runtime.tensor;
 
@@ -105,7 +109,7 @@ public final class OpenBlasGemm implements Gemm {
         if (m == 0 || n == 0) {
             return;
         }
-        if (par == null || (long) m * n * k < SPLIT_MIN_MACS || Math.max(m, n) < 2 * BLOCK) {
+        if (par == null || (long) m * n * k < SPLIT_MIN_MACS || Math.max(m, n) < 2 * BLOCK || par.runsInline()) {
             call(transA, transB, m, n, k, alpha, a, aOff, lda, b, bOff, ldb, beta, c, cOff, ldc);
             return;
         }

@@ -66,6 +66,14 @@ public final class Parallel implements AutoCloseable {
         return threads;
     }
 
+    /**
+     * True when a forRange called now would run every chunk on the calling thread: the pool has one
+     * thread, or this thread is already inside a forRange (a pool worker, or the caller's share).
+     */
+    public boolean runsInline() {
+        return pool == null || INSIDE.get();
+    }
+
     /** Runs body over [0, n) in up to threads() chunks; serial when n is small or when nested. */
     public void forRange(long n, Range body) {
         forRange(n, MIN_CHUNK, body);

@@ -225,6 +225,45 @@ abstract class CommunicatorConformance {
     }
 
     @Test
+    void collectivesRightAfterAnAsynchronousSendKeepTheFramesInOrder() throws Exception {
+        // A send may still be on its way when the next collective starts on the same connections: the
+        // collective's frames must follow it, whether the collective is small or large.
+        int n = 3;
+        Communicator[] cs = group("afterSend", n, 20_000);
+        try {
+            onRanks(cs, (rank, c) -> {
+                int next = (rank + 1) % n, prev = (rank + n - 1) % n;
+                for (int round = 0; round < 4; round++) {
+                    long p2pElems = round % 2 == 0 ? 5 : 300_001;
+                    BytePointer out = buffer(DType.F32, p2pElems), in = buffer(DType.F32, p2pElems);
+                    for (long i = 0; i < p2pElems; i += 1000) put(out, DType.F32, i, rank * 10 + round);
+                    c.send(out, p2pElems, DType.F32, next);
+                    c.recv(in, p2pElems, DType.F32, prev);
+                    assertEquals(prev * 10 + round, get(in, DType.F32, 0));
+                    for (long elems : new long[] {7, 65_537, 1_000_003}) {
+                        BytePointer b = buffer(DType.F32, elems);
+                        for (long i = 0; i < elems; i++) put(b, DType.F32, i, value(rank, i));
+                        c.allReduce(b, elems, DType.F32, ReduceOp.SUM);
+                        for (long i = 0; i < elems; i += 4999) {
+                            float want = expectReduce(ReduceOp.SUM, n, i);
+                            assertEquals(
+                                    want,
+                                    get(b, DType.F32, i),
+                                    1e-6f * Math.abs(want),
+                                    "elems " + elems + " [" + i + "]");
+                        }
+                        b.close();
+                    }
+                    out.close();
+                    in.close();
+                }
+            });
+        } finally {
+            closeAll(cs);
+        }
+    }
+
+    @Test
     void severalGroupsAtOnce() throws Exception {
         // 4 ranks: a world group plus two pair groups {0,1} and {2,3}, used concurrently.
         Communicator[] world = group("world", 4, 20_000);

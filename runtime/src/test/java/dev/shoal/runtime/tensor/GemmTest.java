@@ -46,6 +46,41 @@ class GemmTest {
         org.junit.jupiter.api.Assertions.assertArrayEquals(ct1.toArray(), ct3.toArray());
     }
 
+    /**
+     * A 1-thread pool issues one OpenBLAS call per product, a 3-thread pool splits it into blocks: the
+     * bits must agree on the engine's linear-layer products (forward x·Wᵀ, backward dy·W and dyᵀ·x, with
+     * beta 0 and the fused residual's beta 1), for the tiny and small weight shapes and an odd row count.
+     */
+    @Test
+    void oneCallAndSplitGiveTheSameBitsOnTheEngineShapes() {
+        Random r = new Random(9);
+        int rows = 333;
+        int[][] weights = {{64, 176}, {176, 64}, {256, 256}, {256, 128}, {256, 688}, {688, 256}, {256, 4096}};
+        try (Parallel p1 = new Parallel(1);
+                Parallel p3 = new Parallel(3)) {
+            Gemm one = new OpenBlasGemm(p1), split = new OpenBlasGemm(p3);
+            for (int[] w : weights) {
+                int in = w[0], out = w[1];
+                int[][] mnk = {{rows, out, in}, {rows, in, out}, {out, in, rows}};
+                for (int v = 0; v < 3; v++) {
+                    boolean ta = v == 2, tb = v == 0;
+                    int m = mnk[v][0], n = mnk[v][1], k = mnk[v][2];
+                    Tensor a = random(r, m * k), b = random(r, k * n), c0 = random(r, m * n);
+                    for (float beta : new float[] {0f, 1f}) {
+                        Tensor c1 = c0.copy(), c3 = c0.copy();
+                        int lda = ta ? m : k, ldb = tb ? k : n;
+                        one.sgemm(ta, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, beta, c1, 0, n);
+                        split.sgemm(ta, tb, m, n, k, 1f, a, 0, lda, b, 0, ldb, beta, c3, 0, n);
+                        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                                c1.toArray(),
+                                c3.toArray(),
+                                "m" + m + " n" + n + " k" + k + " ta " + ta + " tb " + tb + " beta " + beta);
+                    }
+                }
+            }
+        }
+    }
+
     private static void matchesReference(Gemm blas) {
         Gemm ref = new ReferenceGemm();
         Random r = new Random(7);
