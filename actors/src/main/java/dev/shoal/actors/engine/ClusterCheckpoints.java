@@ -61,16 +61,14 @@ final class ClusterCheckpoints implements AutoCloseable {
 
     /** Starts saving the state after cluster step {@code step} (= engine steps done = the data cursor). */
     void save(long step, RankTrainer t) throws IOException {
+        checkpointer.save(t.trainer(), state(step, t));
+    }
+
+    /** What a checkpoint (durable or in-memory peer copy) of cluster step {@code step} records besides tensors. */
+    static TrainingState state(long step, RankTrainer t) {
         var job = t.job();
-        checkpointer.save(
-                t.trainer(),
-                new TrainingState(
-                        step,
-                        job.seed(),
-                        job.lrSchedule().toString(),
-                        job.lrSchedule().lr(step),
-                        null,
-                        Map.of()));
+        return new TrainingState(
+                step, job.seed(), job.lrSchedule().toString(), job.lrSchedule().lr(step), null, Map.of());
     }
 
     /** Waits for this rank's save in flight; on rank 0 that includes the commit. */

@@ -20,17 +20,32 @@
 // - With shoal.audit.enabled, every mesh join and every step a rank trains is recorded in
 //   checkpoint_dir/audit/ for DataAudit.
 // - Rank 0 writes checkpoint_dir/metrics.jsonl (the same lines as `shoal train`, step 0 included).
+// - In-memory peer copies (the job's peer_copy_every = K > 0): every K steps the rank snapshots its
+//   shard (PeerShard: what its durable shard would hold), keeps it in its own PeerCopyStore and sends
+//   it in the background to its buddy's copy service (PeerBuddies: the same position in another DP
+//   replica, on another node); the step the buddy acknowledged is reported with a later StepResult.
+//   A copy is skipped (logged) while the previous one is still being sent. A mesh whose rendezvous
+//   carries a PeerRestore plan loads from the copies (PeerCheckpoint, any layout) instead of the
+//   durable checkpoint; failing that, the join fails with PeerRestore.UNAVAILABLE.
 package dev.shoal.actors.engine;
 
 import com.typesafe.config.ConfigFactory;
 import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.PeerRestore;
 import dev.shoal.actors.worker.Rendezvous;
 import dev.shoal.actors.worker.StepResult;
 import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.Communicator;
 import dev.shoal.comm.ParallelDims;
+import dev.shoal.proto.v1.checkpoint.RankIndex;
+import dev.shoal.runtime.checkpoint.CheckpointLoader;
 import dev.shoal.runtime.checkpoint.Checkpointer;
+import dev.shoal.runtime.checkpoint.PeerBuddies;
+import dev.shoal.runtime.checkpoint.PeerCheckpoint;
+import dev.shoal.runtime.checkpoint.PeerCopyService;
+import dev.shoal.runtime.checkpoint.PeerCopyStore;
+import dev.shoal.runtime.checkpoint.PeerShard;
 import dev.shoal.runtime.comm.TcpTransport;
 import dev.shoal.runtime.data.DataAudit;
 import dev.shoal.runtime.parallel.RankComms;
@@ -62,6 +77,17 @@ public final class EngineStepRunner implements StepRunner {
     private final boolean audit; // shoal.audit.enabled
     private final TcpTransport transport;
     private final RankBatches batches = new RankBatches();
+    // In-memory peer copies: this worker's own snapshots and its peers' copies, and their service.
+    private final PeerCopyStore peerStore = new PeerCopyStore();
+    private final PeerCopyService peerService;
+    private final java.util.concurrent.ExecutorService peerSender;
+    private java.util.concurrent.Future<?> peerSending; // the copy in flight (compute thread)
+    // The newest copy (mesh epoch, step) the buddy acknowledged, not reported yet.
+    private final java.util.concurrent.atomic.AtomicReference<long[]> peerAcked =
+            new java.util.concurrent.atomic.AtomicReference<>();
+
+    /** How long sending or fetching one peer copy may take. */
+    static final Duration PEER_TIMEOUT = Duration.ofSeconds(60);
 
     // The joined mesh; written on the compute thread, read by abortMesh from the actor.
     private volatile Mesh mesh;
@@ -74,7 +100,8 @@ public final class EngineStepRunner implements StepRunner {
             RankTrainer trainer,
             MetricsLog metrics,
             ClusterCheckpoints checkpoints, // null without a checkpoint_dir
-            DataAudit.Log audit) {} // null: no data audit
+            DataAudit.Log audit, // null: no data audit
+            String buddy) {} // the buddy's copy endpoint; null: no peer copies
 
     EngineStepRunner(WorkerInfo device, int threads, Duration shardWriteDelay, boolean audit) throws IOException {
         this.device = device;
@@ -82,6 +109,17 @@ public final class EngineStepRunner implements StepRunner {
         this.shardWriteDelay = shardWriteDelay;
         this.audit = audit;
         this.transport = TcpTransport.bind(new InetSocketAddress(device.host(), 0));
+        try {
+            this.peerService = PeerCopyService.start(device.host(), peerStore);
+        } catch (IOException | RuntimeException e) {
+            transport.close();
+            throw e;
+        }
+        this.peerSender = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "peer-copy-sender-" + device.id());
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     @Override
@@ -90,10 +128,14 @@ public final class EngineStepRunner implements StepRunner {
         return device.host() + ":" + a.getPort();
     }
 
-    /** Rendezvous phase 1: this rank's TCP endpoint, for every peer to connect to. */
+    /** Rendezvous phase 1: this rank's TCP endpoint, and its node and peer-copy endpoint. */
     @Override
     public Map<String, byte[]> prepareMesh(MeshAssignment a) {
-        return Map.of(Rendezvous.tcpKey(a.rank()), backendAddress().getBytes(StandardCharsets.UTF_8));
+        return Map.of(
+                Rendezvous.tcpKey(a.rank()),
+                backendAddress().getBytes(StandardCharsets.UTF_8),
+                PeerRestore.peerKey(a.rank()),
+                PeerRestore.peerEntry(device.node(), peerService.endpoint()));
     }
 
     /** Without a rendezvous table: the assignment's static peer list (callers without a coordinator). */
@@ -103,7 +145,7 @@ public final class EngineStepRunner implements StepRunner {
             throw new IllegalArgumentException(
                     "mesh epoch " + a.epoch() + " came without a rendezvous or peer addresses");
         }
-        join(a, a.peers());
+        join(a, a.peers(), null);
     }
 
     /** Rendezvous phase 2: every rank's endpoint from the gathered table. */
@@ -115,10 +157,10 @@ public final class EngineStepRunner implements StepRunner {
         }
         List<String> endpoints = new ArrayList<>();
         for (int r = 0; r < a.dims().world(); r++) endpoints.add(rendezvous.tcpEndpoint(r));
-        join(a, endpoints);
+        join(a, endpoints, rendezvous);
     }
 
-    private void join(MeshAssignment a, List<String> endpoints) throws Exception {
+    private void join(MeshAssignment a, List<String> endpoints, Rendezvous rendezvous) throws Exception {
         closeMesh();
         JobConfig job = JobSpecs.toJobConfig(a.spec(), threads);
         ParallelDims dims = a.dims();
@@ -135,7 +177,35 @@ public final class EngineStepRunner implements StepRunner {
             // Builds the shard and loads a preset's seeded init (the Trainer's) or the HF slice.
             trainer = new RankTrainer(job, dims, comms, new RankTrainer.Options(zero1, threads, null, null, null));
             String root = a.spec().getCheckpointDir();
-            if (!a.checkpointPath().isEmpty()) {
+            PeerRestore restore = rendezvous != null && rendezvous.entries().containsKey(PeerRestore.KEY)
+                    ? PeerRestore.decode(rendezvous.bytes(PeerRestore.KEY))
+                    : null;
+            if (restore != null) {
+                // The coordinator chose the in-memory peer copies: newer than the durable checkpoint.
+                if (a.rank() == 0 && !root.isBlank()) {
+                    ClusterCheckpoints.skipNewer(
+                            Path.of(root),
+                            restore.step(),
+                            a.epoch(),
+                            Path.of("the in-memory peer copies of step " + restore.step()),
+                            LOG::warn);
+                }
+                var r = loadFromPeers(a, restore, trainer);
+                trainer.setStepsDone(a.startStep() - 1);
+                LOG.info(
+                        "rank {} of mesh epoch {} ({}) loaded the in-memory peer copies of step {} (saved by tp {} x pp {}"
+                                + " x dp {}{} on mesh epoch {}): {} bytes",
+                        a.rank(),
+                        a.epoch(),
+                        dims,
+                        restore.step(),
+                        r.savedMesh().tp(),
+                        r.savedMesh().pp(),
+                        r.savedMesh().dp(),
+                        r.savedZero1() ? ", ZeRO-1" : "",
+                        restore.epoch(),
+                        r.bytesCopied());
+            } else if (!a.checkpointPath().isEmpty()) {
                 // Resharding load at this mesh's layout, whatever layout saved it.
                 var r = ClusterCheckpoints.resume(
                         Path.of(a.checkpointPath()), a.startStep() - 1, a.epoch(), trainer, LOG::warn);
@@ -163,7 +233,7 @@ public final class EngineStepRunner implements StepRunner {
             if (a.rank() == 0 && !a.spec().getCheckpointDir().isBlank()) {
                 metrics = new MetricsLog(job.metricsFile(), a.startStep() > 1 ? a.startStep() - 1 : -1);
             }
-            mesh = new Mesh(a, job, comms, trainer, metrics, ckpt, log);
+            mesh = new Mesh(a, job, comms, trainer, metrics, ckpt, log, buddy(a, rendezvous));
             if (a.startStep() == 1) {
                 // The loss before training, as `shoal train` records it (step 0 of metrics.jsonl).
                 Map<String, Double> v = trainer.evaluate();
@@ -249,7 +319,13 @@ public final class EngineStepRunner implements StepRunner {
             // boundary), is reported with its step: wait for it (rank 0: for the commit).
             if (commitNow || step == m.job().steps()) m.checkpoints().await();
         }
-        // 4. Rank 0: a checkpoint committed since the last report (every shard durable, folder renamed).
+        // 4. Every K steps: the in-memory peer copy (a host snapshot now, sent in the background).
+        int every = m.assignment().spec().getPeerCopyEvery();
+        if (every > 0 && step % every == 0 && m.buddy() != null) sendPeerCopy(m, step);
+        long[] acked = peerAcked.get();
+        long peerStep = 0;
+        if (acked != null && acked[0] == epoch && peerAcked.compareAndSet(acked, null)) peerStep = acked[1];
+        // 5. Rank 0: a checkpoint committed since the last report (every shard durable, folder renamed).
         String ckptPath = "";
         long ckptBytes = 0;
         // Every rank: its own save finished since the last report (the node's checkpoint-save metric).
@@ -265,7 +341,133 @@ public final class EngineStepRunner implements StepRunner {
             double secs = Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
             m.metrics().write(step, r.loss(), r.gradNorm(), lr, step * tokens, tokens / secs, evaluate ? val : null);
         }
-        return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes, ckptSeconds);
+        return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes, ckptSeconds, peerStep);
+    }
+
+    /** This rank's buddy's copy endpoint in mesh a (from the rendezvous), or null: no copies (logged). */
+    private static String buddy(MeshAssignment a, Rendezvous rendezvous) {
+        int every = a.spec().getPeerCopyEvery();
+        if (every <= 0 || rendezvous == null) return null;
+        List<String> nodes = new ArrayList<>(), eps = new ArrayList<>();
+        for (int r = 0; r < a.dims().world(); r++) {
+            String[] ne = PeerRestore.parsePeerEntry(rendezvous.bytes(PeerRestore.peerKey(r)));
+            nodes.add(ne[0]);
+            eps.add(ne[1]);
+        }
+        int b = PeerBuddies.of(a.dims(), nodes)[a.rank()];
+        if (b == PeerBuddies.NONE) {
+            LOG.warn(
+                    "rank {} of mesh epoch {} ({}): no DP replica of its position lives on another node; no in-memory"
+                            + " peer copies (recovery uses the durable checkpoint)",
+                    a.rank(),
+                    a.epoch(),
+                    a.dims());
+            return null;
+        }
+        LOG.info(
+                "rank {} of mesh epoch {}: in-memory peer copy every {} steps to rank {} at {}",
+                a.rank(),
+                a.epoch(),
+                every,
+                b,
+                eps.get(b));
+        return eps.get(b);
+    }
+
+    /** Snapshots this rank's shard of step, keeps it and sends it to the buddy in the background. */
+    private void sendPeerCopy(Mesh m, long step) {
+        int rank = m.assignment().rank();
+        long epoch = m.assignment().epoch();
+        if (peerSending != null && !peerSending.isDone()) {
+            LOG.warn("rank {}: the previous peer copy is still being sent; no peer copy of step {}", rank, step);
+            return;
+        }
+        long t0 = System.nanoTime();
+        PeerShard s = PeerShard.snapshot(
+                m.trainer().trainer(), m.comms(), ClusterCheckpoints.state(step, m.trainer()), 1 << 20);
+        peerStore.put(s.retain()); // its own copy: a survivor serves it to the ranks of a new layout
+        double stallMs = (System.nanoTime() - t0) / 1e6;
+        String to = m.buddy();
+        peerSending = peerSender.submit(() -> {
+            long t1 = System.nanoTime();
+            try {
+                PeerCopyService.send(to, s, PEER_TIMEOUT);
+                peerAcked.accumulateAndGet(
+                        new long[] {epoch, step}, (a, b) -> a == null || a[0] != b[0] || b[1] > a[1] ? b : a);
+                LOG.debug(
+                        "rank {}: peer copy of step {} ({} bytes) held by {}: snapshot {} ms, sent in {} ms",
+                        rank,
+                        step,
+                        s.bytes(),
+                        to,
+                        String.format(java.util.Locale.ROOT, "%.2f", stallMs),
+                        String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t1) / 1e6));
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("rank {}: peer copy of step {} not kept: {}", rank, step, e.getMessage());
+            } finally {
+                s.release();
+            }
+        });
+    }
+
+    /** Fills the trainer from the peer copies of plan (fetching what it needs from their holders). */
+    private CheckpointLoader.Restored loadFromPeers(MeshAssignment a, PeerRestore plan, RankTrainer trainer)
+            throws IOException {
+        try {
+            if (plan.step() != a.startStep() - 1) {
+                throw new IOException(
+                        "the plan restores step " + plan.step() + ", the mesh starts at step " + a.startStep());
+            }
+            List<RankIndex> indexes = new ArrayList<>();
+            for (int r = 0; r < plan.holders().size(); r++) {
+                int sender = r;
+                indexes.add(fromHolders(plan, sender, (ep, mine) -> {
+                    if (mine) {
+                        PeerShard s = peerStore.get(plan.epoch(), sender, plan.step());
+                        if (s == null) return null;
+                        s.release();
+                        return s.index();
+                    }
+                    return PeerCopyService.fetchIndex(ep, plan.epoch(), sender, plan.step(), PEER_TIMEOUT);
+                }));
+            }
+            var manifest = PeerCheckpoint.manifest(indexes);
+            return PeerCheckpoint.load(
+                    manifest,
+                    sender -> fromHolders(
+                            plan,
+                            sender,
+                            (ep, mine) -> mine
+                                    ? peerStore.get(plan.epoch(), sender, plan.step())
+                                    : PeerCopyService.fetchShard(ep, plan.epoch(), sender, plan.step(), PEER_TIMEOUT)),
+                    trainer.trainer(),
+                    trainer.comms());
+        } catch (IOException | RuntimeException e) {
+            throw new IOException(
+                    PeerRestore.UNAVAILABLE + ": rank " + a.rank() + " of mesh epoch " + a.epoch()
+                            + " could not load the peer copies of step " + plan.step() + ": " + e.getMessage(),
+                    e);
+        }
+    }
+
+    @FunctionalInterface
+    private interface HolderCall<T> {
+        T call(String endpoint, boolean mine) throws IOException;
+    }
+
+    /** Asks the holders of sender's copy in order; the first that has it answers. */
+    private <T> T fromHolders(PeerRestore plan, int sender, HolderCall<T> call) throws IOException {
+        List<String> why = new ArrayList<>();
+        for (String ep : plan.holders().get(sender)) {
+            try {
+                T got = call.call(ep, ep.equals(peerService.endpoint()));
+                if (got != null) return got;
+                why.add(ep + ": not held");
+            } catch (IOException e) {
+                why.add(e.getMessage());
+            }
+        }
+        throw new IOException("no holder of rank " + sender + "'s copy answered (" + String.join("; ", why) + ")");
     }
 
     @Override
@@ -323,6 +525,9 @@ public final class EngineStepRunner implements StepRunner {
     public void close() {
         closeMesh();
         transport.close();
+        peerSender.shutdownNow();
+        peerService.close();
+        peerStore.close();
     }
 
     private static InetSocketAddress parse(String hostPort) {
