@@ -71,6 +71,22 @@ class ClusterPeerRecoveryTest {
                         "-Dshoal.audit.enabled=on"),
                 Duration.ofSeconds(60));
         cluster.awaitStatus(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(30));
+        // The watch stream's phase changes (what `shoal watch` shows).
+        java.util.Queue<String> phases = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        org.apache.pekko.actor.typed.ActorRef<Coordinator.Published> watcher = cluster.client()
+                .systemActorOf(
+                        org.apache.pekko.actor.typed.javadsl.Behaviors.receive(Coordinator.Published.class)
+                                .onMessage(Coordinator.Published.class, p -> {
+                                    if (p.event().hasPhase()) {
+                                        var c = p.event().getPhase();
+                                        phases.add(c.getFrom() + " -> " + c.getTo() + ": " + c.getCause());
+                                    }
+                                    return org.apache.pekko.actor.typed.javadsl.Behaviors.same();
+                                })
+                                .build(),
+                        "peer-recovery-watch",
+                        org.apache.pekko.actor.typed.Props.empty());
+        cluster.coordinator().tell(new Coordinator.Subscribe(watcher));
         ClusterRecoveryTest.submit(cluster, spec);
 
         // 1. Wait for the journaled peer-copy set of step 10, then kill node 2 (rank 3).
@@ -106,6 +122,12 @@ class ClusterPeerRecoveryTest {
                 logs.contains("recovery resumes from the state from the in-memory peer copies of step 10"),
                 () -> "the coordinator did not say it resumes from the step-10 peer copies\n" + cluster.logTails());
         assertTrue(logs.contains("loaded the in-memory peer copies of step 10"), cluster::logTails);
+        assertTrue(
+                phases.stream()
+                        .anyMatch(p -> p.startsWith("RECOVERING -> TRAINING")
+                                && p.contains("state from the in-memory peer copies of step 10 (newer than the durable"
+                                        + " checkpoint of step 8")),
+                () -> "no watch event names the source: " + phases);
         assertEquals(11, done.recent().get(0).getStep(), "the new mesh's first step follows the peer copy");
         assertEquals(STEPS - 10, done.recent().size(), "steps 11..16 on the new mesh");
 
