@@ -51,6 +51,8 @@ public final class RecoveryBench {
 
     private static final Pattern FORMED = Pattern.compile("re-mesh ([0-9.]+) s after detection, reload ([0-9.]+) s");
     private static final Pattern STALL = Pattern.compile("save\\(\\) held the step ([0-9.]+) ms");
+    private static final Pattern PEER_COPY = Pattern.compile(
+            "peer copy of step \\d+ \\((\\d+) bytes\\).*snapshot held the step ([0-9.]+) ms,\\s+sealed and sent in ([0-9.]+) ms");
     private static final Pattern FIRST = Pattern.compile("finished ([0-9.]+) s after the mesh formed");
 
     /** An event as this client received it, with its arrival time. */
@@ -68,7 +70,8 @@ public final class RecoveryBench {
             double saveStepSeconds,
             double stallSeconds,
             String layout,
-            String source) {}
+            String source,
+            String peerCopies) {}
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of("/tmp/shoal-recovery-bench");
@@ -127,6 +130,10 @@ public final class RecoveryBench {
                     100 * (r.saveStepSeconds() - r.stepSeconds()) / r.stepSeconds(),
                     r.stallSeconds(),
                     100 * r.stallSeconds() / r.stepSeconds());
+        }
+        for (Row r : rows) {
+            if (!r.peerCopies().isEmpty())
+                System.out.printf("%s: in-memory peer copies on rank 0: %s%n", r.scenario(), r.peerCopies());
         }
         System.out.printf("load average %.1f at the end%n", loadAverage());
     }
@@ -230,16 +237,36 @@ public final class RecoveryBench {
                     layout,
                     source);
             // Rank 0 logs how long each save() held its step (the host snapshot).
-            double stall = 0;
-            int nStall = 0;
+            double stall = 0, copyStall = 0, copySend = 0;
+            int nStall = 0, nCopies = 0;
+            long copyBytes = 0;
             for (Path log : cluster.logs()) {
                 if (!Files.isRegularFile(log)) continue;
-                Matcher m = STALL.matcher(Files.readString(log));
+                String text = Files.readString(log);
+                Matcher m = STALL.matcher(text);
                 while (m.find()) {
                     stall += Double.parseDouble(m.group(1)) / 1e3;
                     nStall++;
                 }
+                Matcher c = PEER_COPY.matcher(text);
+                while (c.find()) {
+                    copyBytes = Long.parseLong(c.group(1));
+                    copyStall += Double.parseDouble(c.group(2)) / 1e3;
+                    copySend += Double.parseDouble(c.group(3)) / 1e3;
+                    nCopies++;
+                }
             }
+            String peerCopies = nCopies == 0
+                    ? ""
+                    : String.format(
+                            Locale.ROOT,
+                            "%d copies of %d bytes, snapshot held the step %.4f s (%.2f %% of a step), CRC and send %.4f s"
+                                    + " (background), on average",
+                            nCopies,
+                            copyBytes,
+                            copyStall / nCopies,
+                            100 * copyStall / nCopies / (plain / Math.max(1, nPlain)),
+                            copySend / nCopies);
             return new Row(
                     name,
                     detect,
@@ -251,7 +278,8 @@ public final class RecoveryBench {
                     saving / Math.max(1, nSaving),
                     stall / Math.max(1, nStall),
                     layout,
-                    source);
+                    source,
+                    peerCopies);
         }
     }
 

@@ -383,31 +383,39 @@ public final class EngineStepRunner implements StepRunner {
             return;
         }
         long t0 = System.nanoTime();
-        PeerShard s = PeerShard.snapshot(
-                m.trainer().trainer(), m.comms(), ClusterCheckpoints.state(step, m.trainer()), 1 << 20);
-        peerStore.put(s.retain()); // its own copy: a survivor serves it to the ranks of a new layout
-        double stallMs = (System.nanoTime() - t0) / 1e6;
+        PeerShard.Unsealed copy =
+                PeerShard.copy(m.trainer().trainer(), m.comms(), ClusterCheckpoints.state(step, m.trainer()), 1 << 20);
+        double stallMs = (System.nanoTime() - t0) / 1e6; // all that holds the step: the host copy
         String to = m.buddy();
-        peerSending = peerSender.submit(() -> {
-            long t1 = System.nanoTime();
-            try {
-                PeerCopyService.send(to, s, PEER_TIMEOUT);
-                peerAcked.accumulateAndGet(
-                        new long[] {epoch, step}, (a, b) -> a == null || a[0] != b[0] || b[1] > a[1] ? b : a);
-                LOG.debug(
-                        "rank {}: peer copy of step {} ({} bytes) held by {}: snapshot {} ms, sent in {} ms",
-                        rank,
-                        step,
-                        s.bytes(),
-                        to,
-                        String.format(java.util.Locale.ROOT, "%.2f", stallMs),
-                        String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t1) / 1e6));
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("rank {}: peer copy of step {} not kept: {}", rank, step, e.getMessage());
-            } finally {
-                s.release();
-            }
-        });
+        try {
+            peerSending = peerSender.submit(() -> {
+                long t1 = System.nanoTime();
+                PeerShard s = copy.seal(); // CRC32C blocks, off the training thread
+                peerStore.put(s.retain()); // its own copy: a survivor serves it to the ranks of a new layout
+                try {
+                    PeerCopyService.send(to, s, PEER_TIMEOUT);
+                    peerAcked.accumulateAndGet(
+                            new long[] {epoch, step}, (a, b) -> a == null || a[0] != b[0] || b[1] > a[1] ? b : a);
+                    // Rank 0 at INFO (RecoveryBench reads it), the others at DEBUG.
+                    LOG.atLevel(rank == 0 ? org.slf4j.event.Level.INFO : org.slf4j.event.Level.DEBUG)
+                            .log(
+                                    "rank {}: peer copy of step {} ({} bytes) held by {}: snapshot held the step {} ms,"
+                                            + " sealed and sent in {} ms",
+                                    rank,
+                                    step,
+                                    s.bytes(),
+                                    to,
+                                    String.format(java.util.Locale.ROOT, "%.2f", stallMs),
+                                    String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t1) / 1e6));
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("rank {}: peer copy of step {} not kept: {}", rank, step, e.getMessage());
+                } finally {
+                    s.release();
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            copy.discard(); // the runner is closing
+        }
     }
 
     /** Fills the trainer from the peer copies of plan (fetching what it needs from their holders). */

@@ -3,8 +3,9 @@
 // regions and CRC32C blocks; the training state with the data cursor, RNG and LR schedule; the mesh
 // and model) and the same bytes as the durable shard file rank-NNNNN.shard that Checkpointer writes
 // for the same step, but in an off-heap buffer.
-// Guarantees: snapshot() copies the rank's share (RankState.toSave) at the step boundary, so training
-// may go on at once; the CRCs are taken over the copied bytes; a shard made from received bytes is
+// Guarantees: copy() copies the rank's share (RankState.toSave) at the step boundary (the only part
+// that holds training), so training may go on at once; seal() then takes the CRCs over the copied
+// bytes, off the training thread; a shard made from received bytes is
 // checked to be as long as its index says; the buffer is freed when the last holder releases it
 // (reference counted, so a shard being sent is never freed under the sender).
 package dev.shoal.runtime.checkpoint;
@@ -32,11 +33,51 @@ public final class PeerShard {
         this.data = data;
     }
 
+    /** copy() then seal(), on the calling thread. */
+    public static PeerShard snapshot(ParallelTrainer trainer, RankComms comms, TrainingState state, long blockBytes) {
+        return copy(trainer, comms, state, blockBytes).seal();
+    }
+
+    /** A copied shard whose CRCs are not taken yet: seal() it (any thread) or discard() it. */
+    public static final class Unsealed {
+        private final RankIndex.Builder index;
+        private final BytePointer data;
+        private final long blockBytes;
+        private boolean done;
+
+        private Unsealed(RankIndex.Builder index, BytePointer data, long blockBytes) {
+            this.index = index;
+            this.data = data;
+            this.blockBytes = blockBytes;
+        }
+
+        /** Takes one CRC32C per block of every tensor shard over the copy; the shard is complete. */
+        public PeerShard seal() {
+            if (done) throw new IllegalStateException("peer shard already sealed or discarded");
+            done = true;
+            for (TensorShard.Builder b : index.getTensorsBuilderList()) {
+                long bytes = Region.of(b.build()).bytes(), off = b.getByteOffset();
+                for (long bs = 0; bs < bytes; bs += blockBytes) {
+                    int n = (int) Math.min(blockBytes, bytes - bs);
+                    b.addBlockCrc32C(CheckpointDir.crc(RawMemory.buffer(data.address() + off + bs, n), n));
+                }
+            }
+            return new PeerShard(index.build(), data);
+        }
+
+        /** Frees the copy without sealing it. */
+        public void discard() {
+            if (done) return;
+            done = true;
+            data.close();
+        }
+    }
+
     /**
      * Copies this rank's share of the trainer's state (what its durable shard holds) into a new host
-     * buffer and describes it as the durable shard's index does.
+     * buffer and describes it as the durable shard's index does, CRCs left to seal().
      */
-    public static PeerShard snapshot(ParallelTrainer trainer, RankComms comms, TrainingState state, long blockBytes) {
+    public static Unsealed copy(ParallelTrainer trainer, RankComms comms, TrainingState state, long blockBytes) {
         if (blockBytes < 4 || blockBytes % 4 != 0 || blockBytes > ShardReader.WINDOW_BYTES) {
             throw new IllegalArgumentException("CRC block must be a multiple of 4 bytes in [4, "
                     + ShardReader.WINDOW_BYTES + "], got " + blockBytes);
@@ -66,7 +107,7 @@ public final class PeerShard {
             Region r = p.region();
             // 1. The piece's bytes, at the offset the shard file would hold them.
             RawMemory.copy(buf.address() + off, p.data().address(), r.bytes());
-            // 2. Its description and one CRC32C per block, over the copy.
+            // 2. Its description (the CRCs come in seal()).
             TensorShard.Builder b = TensorShard.newBuilder()
                     .setName(p.name())
                     .setKind(p.kind())
@@ -79,14 +120,10 @@ public final class PeerShard {
                     .setFile(file)
                     .setByteOffset(off);
             for (long d : p.globalShape()) b.addGlobalShape(d);
-            for (long bs = 0; bs < r.bytes(); bs += blockBytes) {
-                int n = (int) Math.min(blockBytes, r.bytes() - bs);
-                b.addBlockCrc32C(CheckpointDir.crc(RawMemory.buffer(buf.address() + off + bs, n), n));
-            }
             idx.addTensors(b);
             off += r.bytes();
         }
-        return new PeerShard(idx.build(), buf);
+        return new Unsealed(idx, buf, blockBytes);
     }
 
     /**
