@@ -20,7 +20,7 @@
 // - With shoal.audit.enabled, every mesh join and every step a rank trains is recorded in
 //   checkpoint_dir/audit/ for DataAudit.
 // - Rank 0 writes checkpoint_dir/metrics.jsonl (the same lines as `shoal train`, step 0 included).
-// - In-memory peer copies (the job's peer_copy_every = K > 0): every K steps the rank snapshots its
+// - In-memory peer copies (RankPeerCopies; the job's peer_copy_every = K > 0): every K steps the rank snapshots its
 //   shard (PeerShard: what its durable shard would hold), keeps it in its own PeerCopyStore and sends
 //   it in the background to its buddy's copy service (PeerBuddies: the same position in another DP
 //   replica, on another node); the step the buddy acknowledged is reported with a later StepResult.
@@ -38,14 +38,7 @@ import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.comm.Communicator;
 import dev.shoal.comm.ParallelDims;
-import dev.shoal.proto.v1.checkpoint.RankIndex;
-import dev.shoal.runtime.checkpoint.CheckpointLoader;
 import dev.shoal.runtime.checkpoint.Checkpointer;
-import dev.shoal.runtime.checkpoint.PeerBuddies;
-import dev.shoal.runtime.checkpoint.PeerCheckpoint;
-import dev.shoal.runtime.checkpoint.PeerCopyService;
-import dev.shoal.runtime.checkpoint.PeerCopyStore;
-import dev.shoal.runtime.checkpoint.PeerShard;
 import dev.shoal.runtime.comm.TcpTransport;
 import dev.shoal.runtime.data.DataAudit;
 import dev.shoal.runtime.parallel.RankComms;
@@ -77,17 +70,7 @@ public final class EngineStepRunner implements StepRunner {
     private final boolean audit; // shoal.audit.enabled
     private final TcpTransport transport;
     private final RankBatches batches = new RankBatches();
-    // In-memory peer copies: this worker's own snapshots and its peers' copies, and their service.
-    private final PeerCopyStore peerStore = new PeerCopyStore();
-    private final PeerCopyService peerService;
-    private final java.util.concurrent.ExecutorService peerSender;
-    private java.util.concurrent.Future<?> peerSending; // the copy in flight (compute thread)
-    // The newest copy (mesh epoch, step) the buddy acknowledged, not reported yet.
-    private final java.util.concurrent.atomic.AtomicReference<long[]> peerAcked =
-            new java.util.concurrent.atomic.AtomicReference<>();
-
-    /** How long sending or fetching one peer copy may take. */
-    static final Duration PEER_TIMEOUT = Duration.ofSeconds(60);
+    private final RankPeerCopies peerCopies; // in-memory peer copies: kept, served, sent
 
     // The joined mesh; written on the compute thread, read by abortMesh from the actor.
     private volatile Mesh mesh;
@@ -110,16 +93,11 @@ public final class EngineStepRunner implements StepRunner {
         this.audit = audit;
         this.transport = TcpTransport.bind(new InetSocketAddress(device.host(), 0));
         try {
-            this.peerService = PeerCopyService.start(device.host(), peerStore);
+            this.peerCopies = new RankPeerCopies(device);
         } catch (IOException | RuntimeException e) {
             transport.close();
             throw e;
         }
-        this.peerSender = java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "peer-copy-sender-" + device.id());
-            t.setDaemon(true);
-            return t;
-        });
     }
 
     @Override
@@ -135,7 +113,7 @@ public final class EngineStepRunner implements StepRunner {
                 Rendezvous.tcpKey(a.rank()),
                 backendAddress().getBytes(StandardCharsets.UTF_8),
                 PeerRestore.peerKey(a.rank()),
-                PeerRestore.peerEntry(device.node(), peerService.endpoint()));
+                peerCopies.entry());
     }
 
     /** Without a rendezvous table: the assignment's static peer list (callers without a coordinator). */
@@ -190,7 +168,7 @@ public final class EngineStepRunner implements StepRunner {
                             Path.of("the in-memory peer copies of step " + restore.step()),
                             LOG::warn);
                 }
-                var r = loadFromPeers(a, restore, trainer);
+                var r = peerCopies.load(a, restore, trainer);
                 trainer.setStepsDone(a.startStep() - 1);
                 LOG.info(
                         "rank {} of mesh epoch {} ({}) loaded the in-memory peer copies of step {} (saved by tp {} x pp {}"
@@ -233,7 +211,7 @@ public final class EngineStepRunner implements StepRunner {
             if (a.rank() == 0 && !a.spec().getCheckpointDir().isBlank()) {
                 metrics = new MetricsLog(job.metricsFile(), a.startStep() > 1 ? a.startStep() - 1 : -1);
             }
-            mesh = new Mesh(a, job, comms, trainer, metrics, ckpt, log, buddy(a, rendezvous));
+            mesh = new Mesh(a, job, comms, trainer, metrics, ckpt, log, RankPeerCopies.buddy(a, rendezvous));
             if (a.startStep() == 1) {
                 // The loss before training, as `shoal train` records it (step 0 of metrics.jsonl).
                 Map<String, Double> v = trainer.evaluate();
@@ -321,10 +299,10 @@ public final class EngineStepRunner implements StepRunner {
         }
         // 4. Every K steps: the in-memory peer copy (a host snapshot now, sent in the background).
         int every = m.assignment().spec().getPeerCopyEvery();
-        if (every > 0 && step % every == 0 && m.buddy() != null) sendPeerCopy(m, step);
-        long[] acked = peerAcked.get();
-        long peerStep = 0;
-        if (acked != null && acked[0] == epoch && peerAcked.compareAndSet(acked, null)) peerStep = acked[1];
+        if (every > 0 && step % every == 0 && m.buddy() != null) {
+            peerCopies.send(m.trainer(), m.comms(), m.assignment().rank(), epoch, step, m.buddy());
+        }
+        long peerStep = peerCopies.takeAcked(epoch);
         // 5. Rank 0: a checkpoint committed since the last report (every shard durable, folder renamed).
         String ckptPath = "";
         long ckptBytes = 0;
@@ -342,140 +320,6 @@ public final class EngineStepRunner implements StepRunner {
             m.metrics().write(step, r.loss(), r.gradNorm(), lr, step * tokens, tokens / secs, evaluate ? val : null);
         }
         return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes, ckptSeconds, peerStep);
-    }
-
-    /** This rank's buddy's copy endpoint in mesh a (from the rendezvous), or null: no copies (logged). */
-    private static String buddy(MeshAssignment a, Rendezvous rendezvous) {
-        int every = a.spec().getPeerCopyEvery();
-        if (every <= 0 || rendezvous == null) return null;
-        List<String> nodes = new ArrayList<>(), eps = new ArrayList<>();
-        for (int r = 0; r < a.dims().world(); r++) {
-            String[] ne = PeerRestore.parsePeerEntry(rendezvous.bytes(PeerRestore.peerKey(r)));
-            nodes.add(ne[0]);
-            eps.add(ne[1]);
-        }
-        int b = PeerBuddies.of(a.dims(), nodes)[a.rank()];
-        if (b == PeerBuddies.NONE) {
-            LOG.warn(
-                    "rank {} of mesh epoch {} ({}): no DP replica of its position lives on another node; no in-memory"
-                            + " peer copies (recovery uses the durable checkpoint)",
-                    a.rank(),
-                    a.epoch(),
-                    a.dims());
-            return null;
-        }
-        LOG.info(
-                "rank {} of mesh epoch {}: in-memory peer copy every {} steps to rank {} at {}",
-                a.rank(),
-                a.epoch(),
-                every,
-                b,
-                eps.get(b));
-        return eps.get(b);
-    }
-
-    /** Snapshots this rank's shard of step, keeps it and sends it to the buddy in the background. */
-    private void sendPeerCopy(Mesh m, long step) {
-        int rank = m.assignment().rank();
-        long epoch = m.assignment().epoch();
-        if (peerSending != null && !peerSending.isDone()) {
-            LOG.warn("rank {}: the previous peer copy is still being sent; no peer copy of step {}", rank, step);
-            return;
-        }
-        long t0 = System.nanoTime();
-        PeerShard.Unsealed copy =
-                PeerShard.copy(m.trainer().trainer(), m.comms(), ClusterCheckpoints.state(step, m.trainer()), 1 << 20);
-        double stallMs = (System.nanoTime() - t0) / 1e6; // all that holds the step: the host copy
-        String to = m.buddy();
-        try {
-            peerSending = peerSender.submit(() -> {
-                long t1 = System.nanoTime();
-                PeerShard s = copy.seal(); // CRC32C blocks, off the training thread
-                peerStore.put(s.retain()); // its own copy: a survivor serves it to the ranks of a new layout
-                try {
-                    PeerCopyService.send(to, s, PEER_TIMEOUT);
-                    peerAcked.accumulateAndGet(
-                            new long[] {epoch, step}, (a, b) -> a == null || a[0] != b[0] || b[1] > a[1] ? b : a);
-                    // Rank 0 at INFO (RecoveryBench reads it), the others at DEBUG.
-                    LOG.atLevel(rank == 0 ? org.slf4j.event.Level.INFO : org.slf4j.event.Level.DEBUG)
-                            .log(
-                                    "rank {}: peer copy of step {} ({} bytes) held by {}: snapshot held the step {} ms,"
-                                            + " sealed and sent in {} ms",
-                                    rank,
-                                    step,
-                                    s.bytes(),
-                                    to,
-                                    String.format(java.util.Locale.ROOT, "%.2f", stallMs),
-                                    String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t1) / 1e6));
-                } catch (IOException | RuntimeException e) {
-                    LOG.warn("rank {}: peer copy of step {} not kept: {}", rank, step, e.getMessage());
-                } finally {
-                    s.release();
-                }
-            });
-        } catch (java.util.concurrent.RejectedExecutionException e) {
-            copy.discard(); // the runner is closing
-        }
-    }
-
-    /** Fills the trainer from the peer copies of plan (fetching what it needs from their holders). */
-    private CheckpointLoader.Restored loadFromPeers(MeshAssignment a, PeerRestore plan, RankTrainer trainer)
-            throws IOException {
-        try {
-            if (plan.step() != a.startStep() - 1) {
-                throw new IOException(
-                        "the plan restores step " + plan.step() + ", the mesh starts at step " + a.startStep());
-            }
-            List<RankIndex> indexes = new ArrayList<>();
-            for (int r = 0; r < plan.holders().size(); r++) {
-                int sender = r;
-                indexes.add(fromHolders(plan, sender, (ep, mine) -> {
-                    if (mine) {
-                        PeerShard s = peerStore.get(plan.epoch(), sender, plan.step());
-                        if (s == null) return null;
-                        s.release();
-                        return s.index();
-                    }
-                    return PeerCopyService.fetchIndex(ep, plan.epoch(), sender, plan.step(), PEER_TIMEOUT);
-                }));
-            }
-            var manifest = PeerCheckpoint.manifest(indexes);
-            return PeerCheckpoint.load(
-                    manifest,
-                    sender -> fromHolders(
-                            plan,
-                            sender,
-                            (ep, mine) -> mine
-                                    ? peerStore.get(plan.epoch(), sender, plan.step())
-                                    : PeerCopyService.fetchShard(ep, plan.epoch(), sender, plan.step(), PEER_TIMEOUT)),
-                    trainer.trainer(),
-                    trainer.comms());
-        } catch (IOException | RuntimeException e) {
-            throw new IOException(
-                    PeerRestore.UNAVAILABLE + ": rank " + a.rank() + " of mesh epoch " + a.epoch()
-                            + " could not load the peer copies of step " + plan.step() + ": " + e.getMessage(),
-                    e);
-        }
-    }
-
-    @FunctionalInterface
-    private interface HolderCall<T> {
-        T call(String endpoint, boolean mine) throws IOException;
-    }
-
-    /** Asks the holders of sender's copy in order; the first that has it answers. */
-    private <T> T fromHolders(PeerRestore plan, int sender, HolderCall<T> call) throws IOException {
-        List<String> why = new ArrayList<>();
-        for (String ep : plan.holders().get(sender)) {
-            try {
-                T got = call.call(ep, ep.equals(peerService.endpoint()));
-                if (got != null) return got;
-                why.add(ep + ": not held");
-            } catch (IOException e) {
-                why.add(e.getMessage());
-            }
-        }
-        throw new IOException("no holder of rank " + sender + "'s copy answered (" + String.join("; ", why) + ")");
     }
 
     @Override
@@ -533,9 +377,7 @@ public final class EngineStepRunner implements StepRunner {
     public void close() {
         closeMesh();
         transport.close();
-        peerSender.shutdownNow();
-        peerService.close();
-        peerStore.close();
+        peerCopies.close();
     }
 
     private static InetSocketAddress parse(String hostPort) {
