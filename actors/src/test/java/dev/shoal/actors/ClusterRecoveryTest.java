@@ -270,7 +270,7 @@ class ClusterRecoveryTest {
     }
 
     /** The data audit of a finished run: every sample of every committed step consumed exactly once. */
-    private static DataAudit.Report audit(Path ckpt, JobSpec spec) throws Exception {
+    static DataAudit.Report audit(Path ckpt, JobSpec spec) throws Exception {
         JobConfig job = JobSpecs.toJobConfig(spec, 1);
         MixtureSampler sampler = MixtureSampler.fromPrepared(job.data().dir(), job.mixtureSpec(), false);
         return DataAudit.check(DataAudit.read(ckpt.resolve("audit")), sampler, spec.getSteps());

@@ -1,17 +1,20 @@
 // Recovery benchmark (issue 8): a local 3-node cluster (LocalCluster: 2 + 1 + 1 CPU ranks, tiny Llama,
 // tp 2 × dp 2 ZeRO-1, checkpoint every 4 steps in the sharded format) trains; once a checkpoint is
-// committed, node 2's JVM is killed with SIGKILL. Two scenarios, each on a fresh cluster:
+// committed, node 2's JVM is killed with SIGKILL. Three scenarios, each on a fresh cluster:
 //   restart   the node is started again at once; the full mesh re-forms (recovery-grace 60 s);
-//   shrink    no restart; after recovery-grace (1 s) the job re-forms on the TP pair left (dp 1).
+//   shrink    no restart; after recovery-grace (1 s) the job re-forms on the TP pair left (dp 1);
+//   peer      as shrink, but durable checkpoints every 8 steps and in-memory peer copies every 2,
+//             killed after step 11: the new mesh loads the newer peer copies (reshards from memory).
 // Prints one row per scenario: detection (kill → RECOVERING seen by this client), re-mesh (detection →
 // mesh chosen, by the coordinator's clock; includes waiting for the restarted node or the grace),
 // reload (every rank joined and loaded the checkpoint), first step (mesh formed → first step done) and
-// total (kill → first step done, this client's clock); and the async-save stall: the extra wall time of
+// total (kill → first step done, this client's clock), the new layout and the state's source (durable
+// checkpoint or peer copies, with the coordinator's reason); and the async-save stall: the extra wall time of
 // the steps that save a checkpoint over those that do not, and the time rank 0's save() call held its
 // step (the host snapshot, from its log), each as a fraction of the step time.
 //
 //   java -cp <actors classpath> dev.shoal.actors.bench.RecoveryBench [--dir DIR] [--steps N]
-//        [--scenarios restart,shrink]
+//        [--scenarios restart,shrink,peer]
 package dev.shoal.actors.bench;
 
 import dev.shoal.actors.coordinator.Coordinator;
@@ -48,6 +51,8 @@ public final class RecoveryBench {
 
     private static final Pattern FORMED = Pattern.compile("re-mesh ([0-9.]+) s after detection, reload ([0-9.]+) s");
     private static final Pattern STALL = Pattern.compile("save\\(\\) held the step ([0-9.]+) ms");
+    private static final Pattern PEER_COPY = Pattern.compile(
+            "peer copy of step \\d+ \\((\\d+) bytes\\).*snapshot held the step ([0-9.]+) ms,\\s+sealed and sent in ([0-9.]+) ms");
     private static final Pattern FIRST = Pattern.compile("finished ([0-9.]+) s after the mesh formed");
 
     /** An event as this client received it, with its arrival time. */
@@ -64,12 +69,14 @@ public final class RecoveryBench {
             double stepSeconds,
             double saveStepSeconds,
             double stallSeconds,
-            String layout) {}
+            String layout,
+            String source,
+            String peerCopies) {}
 
     public static void main(String[] args) throws Exception {
         Path dir = Path.of("/tmp/shoal-recovery-bench");
         int steps = 24;
-        List<String> scenarios = List.of("restart", "shrink");
+        List<String> scenarios = List.of("restart", "shrink", "peer");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--dir" -> dir = Path.of(args[++i]);
@@ -77,7 +84,7 @@ public final class RecoveryBench {
                 case "--scenarios" -> scenarios = List.of(args[++i].split(","));
                 default ->
                     throw new IllegalArgumentException("unknown argument " + args[i]
-                            + " (usage: RecoveryBench [--dir DIR] [--steps N] [--scenarios restart,shrink])");
+                            + " (usage: RecoveryBench [--dir DIR] [--steps N] [--scenarios restart,shrink,peer])");
             }
         }
         if (System.getProperty("shoal.log.level") == null) System.setProperty("shoal.log.level", "ERROR");
@@ -85,27 +92,28 @@ public final class RecoveryBench {
         Path data = prepare(dir);
         List<Row> rows = new ArrayList<>();
         for (String sc : scenarios) {
-            if (!sc.equals("restart") && !sc.equals("shrink")) {
-                throw new IllegalArgumentException("scenario " + sc + ": restart or shrink");
+            if (!sc.equals("restart") && !sc.equals("shrink") && !sc.equals("peer")) {
+                throw new IllegalArgumentException("scenario " + sc + ": restart, shrink or peer");
             }
-            rows.add(run(dir.resolve(sc), data, steps, sc.equals("restart")));
+            rows.add(run(dir.resolve(sc), data, steps, sc));
         }
         System.out.printf(
                 "%nrecovery from kill -9 of node 2 (1 of 4 ranks), tiny Llama, tp 2 x dp 2 ZeRO-1 over 3 JVMs,"
-                        + " checkpoint every 4 steps; seconds (goal: total <= 5 s)%n");
-        System.out.println("| scenario | detection | re-mesh | reload | first step | total | new mesh |");
-        System.out.println("|---|---|---|---|---|---|---|");
+                        + " checkpoint every 4 steps (peer: every 8, peer copies every 2); seconds (goal: total <= 5 s)%n");
+        System.out.println("| scenario | detection | re-mesh | reload | first step | total | new mesh | state from |");
+        System.out.println("|---|---|---|---|---|---|---|---|");
         for (Row r : rows) {
             System.out.printf(
                     Locale.ROOT,
-                    "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s |%n",
+                    "| %s | %.2f | %.2f | %.2f | %.2f | %.2f | %s | %s |%n",
                     r.scenario(),
                     r.detect(),
                     r.remesh(),
                     r.reload(),
                     r.firstStep(),
                     r.total(),
-                    r.layout());
+                    r.layout(),
+                    r.source());
         }
         System.out.println();
         System.out.println("| scenario | step time, no save | step time, async save | extra wall time per save |"
@@ -123,11 +131,16 @@ public final class RecoveryBench {
                     r.stallSeconds(),
                     100 * r.stallSeconds() / r.stepSeconds());
         }
+        for (Row r : rows) {
+            if (!r.peerCopies().isEmpty())
+                System.out.printf("%s: in-memory peer copies on rank 0: %s%n", r.scenario(), r.peerCopies());
+        }
         System.out.printf("load average %.1f at the end%n", loadAverage());
     }
 
-    private static Row run(Path dir, Path data, int steps, boolean restart) throws Exception {
-        String name = restart ? "restart" : "shrink";
+    private static Row run(Path dir, Path data, int steps, String name) throws Exception {
+        boolean restart = name.equals("restart"), peer = name.equals("peer");
+        int every = peer ? 8 : 4; // durable checkpoint interval
         System.out.printf("%s: starting 3 node JVMs (logs in %s)%n", name, dir.resolve("cluster"));
         try (LocalCluster cluster = LocalCluster.start(
                 dir.resolve("cluster"),
@@ -151,10 +164,15 @@ public final class RecoveryBench {
                             Props.empty());
             cluster.coordinator().tell(new Coordinator.Subscribe(sub));
             Path ckpt = dir.resolve("ckpt");
-            submit(cluster, spec(data, ckpt, steps));
+            JobSpec spec = spec(data, ckpt, steps).toBuilder()
+                    .setCheckpointInterval(every)
+                    .setPeerCopyEvery(peer ? 2 : 0)
+                    .build();
+            submit(cluster, spec);
+            long killAfter = peer ? 11 : 9;
             cluster.awaitStatus(
-                    s -> s.phase() == Phase.TRAINING && !s.checkpoints().isEmpty() && s.step() >= 9,
-                    "a committed checkpoint and step 9",
+                    s -> s.phase() == Phase.TRAINING && !s.checkpoints().isEmpty() && s.step() >= killAfter,
+                    "a committed checkpoint and step " + killAfter,
                     Duration.ofSeconds(120));
             long killed = System.nanoTime();
             cluster.kill(2);
@@ -169,7 +187,7 @@ public final class RecoveryBench {
             // Timings from the events: detection and total by this client's clock, the rest the coordinator's.
             double detect = Double.NaN, remesh = Double.NaN, reload = Double.NaN, first = Double.NaN;
             double total = Double.NaN;
-            String layout = "";
+            String layout = "", source = "";
             double plain = 0, saving = 0;
             int nPlain = 0, nSaving = 0;
             for (Seen e : events) {
@@ -184,6 +202,11 @@ public final class RecoveryBench {
                         reload = Double.parseDouble(f.group(2));
                         int on = p.getCause().lastIndexOf(" on ");
                         layout = on < 0 ? "" : p.getCause().substring(on + 4);
+                        int semi = layout.indexOf("; ");
+                        if (semi >= 0) {
+                            source = layout.substring(semi + 2).replaceFirst("^state from the ", "");
+                            layout = layout.substring(0, semi);
+                        }
                     }
                     Matcher g = FIRST.matcher(p.getCause());
                     if (p.getFrom() == Phase.TRAINING && p.getTo() == Phase.TRAINING && g.find()) {
@@ -193,7 +216,7 @@ public final class RecoveryBench {
                 } else if (ev.hasStep() && at < 0 && ev.getStep().getStep() > 1) {
                     // Before the kill: steps that save (every 4th) against those that do not.
                     double sec = ev.getStep().getStepSeconds();
-                    if (ev.getStep().getStep() % 4 == 0) {
+                    if (ev.getStep().getStep() % every == 0) {
                         saving += sec;
                         nSaving++;
                     } else {
@@ -204,25 +227,46 @@ public final class RecoveryBench {
             }
             System.out.printf(
                     Locale.ROOT,
-                    "%s: detection %.2f s, re-mesh %.2f s, reload %.2f s, first step %.2f s, total %.2f s (%s)%n",
+                    "%s: detection %.2f s, re-mesh %.2f s, reload %.2f s, first step %.2f s, total %.2f s (%s; %s)%n",
                     name,
                     detect,
                     remesh,
                     reload,
                     first,
                     total,
-                    layout);
+                    layout,
+                    source);
             // Rank 0 logs how long each save() held its step (the host snapshot).
-            double stall = 0;
-            int nStall = 0;
+            double stall = 0, copyStall = 0, copySend = 0;
+            int nStall = 0, nCopies = 0;
+            long copyBytes = 0;
             for (Path log : cluster.logs()) {
                 if (!Files.isRegularFile(log)) continue;
-                Matcher m = STALL.matcher(Files.readString(log));
+                String text = Files.readString(log);
+                Matcher m = STALL.matcher(text);
                 while (m.find()) {
                     stall += Double.parseDouble(m.group(1)) / 1e3;
                     nStall++;
                 }
+                Matcher c = PEER_COPY.matcher(text);
+                while (c.find()) {
+                    copyBytes = Long.parseLong(c.group(1));
+                    copyStall += Double.parseDouble(c.group(2)) / 1e3;
+                    copySend += Double.parseDouble(c.group(3)) / 1e3;
+                    nCopies++;
+                }
             }
+            String peerCopies = nCopies == 0
+                    ? ""
+                    : String.format(
+                            Locale.ROOT,
+                            "%d copies of %d bytes, snapshot held the step %.4f s (%.2f %% of a step), CRC and send %.4f s"
+                                    + " (background), on average",
+                            nCopies,
+                            copyBytes,
+                            copyStall / nCopies,
+                            100 * copyStall / nCopies / (plain / Math.max(1, nPlain)),
+                            copySend / nCopies);
             return new Row(
                     name,
                     detect,
@@ -233,7 +277,9 @@ public final class RecoveryBench {
                     plain / Math.max(1, nPlain),
                     saving / Math.max(1, nSaving),
                     stall / Math.max(1, nStall),
-                    layout);
+                    layout,
+                    source,
+                    peerCopies);
         }
     }
 

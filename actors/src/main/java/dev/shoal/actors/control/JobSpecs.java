@@ -1,6 +1,7 @@
 // The HOCON job file → the JobSpec that `shoal submit` sends. The file is the one `shoal train` reads
 // (train { ... }, runtime/train/JobConfigReader, every key and default documented in docs/training.md)
-// plus an optional `train.parallelism { tp, pp, dp, zero1, recompute, max-dp }` for the cluster.
+// plus an optional `train.parallelism { tp, pp, dp, zero1, recompute, max-dp }` for the cluster and
+// `train.peer-copy-every = K` (in-memory peer copies of every rank's shard every K steps; 0: off).
 //
 // Guarantees: every mistake in the file fails with a JobConfigException that names the file and the
 // full key (`job.conf: train.parallelism.dp = 0: must be >= 1`); relative paths (data.dir,
@@ -58,12 +59,14 @@ public final class JobSpecs {
         String name = file.getFileName().toString().replaceFirst("\\.[^.]*$", "");
         try {
             Parallelism par = parallelism(root);
+            int peerCopyEvery = peerCopyEvery(root);
             Config rest = root.hasPath("train.parallelism") ? root.withoutPath("train.parallelism") : root;
+            if (rest.hasPath(PEER_COPY_EVERY)) rest = rest.withoutPath(PEER_COPY_EVERY);
             JobConfig job = JobConfigReader.parse(
                     rest.root().render(ConfigRenderOptions.concise()),
                     file.toAbsolutePath().getParent(),
                     name);
-            return toSpec(job, par);
+            return toSpec(job, par).toBuilder().setPeerCopyEvery(peerCopyEvery).build();
         } catch (JobConfigException e) {
             throw new JobConfigException(file + ": " + e.getMessage());
         }
@@ -123,6 +126,23 @@ public final class JobSpecs {
                 .setWeightDecay(o.weightDecay())
                 .setGradClip(o.gradClip()));
         return b.build();
+    }
+
+    /** The cluster-only key of the in-memory peer copies (JobSpec.peer_copy_every). */
+    public static final String PEER_COPY_EVERY = "train.peer-copy-every";
+
+    /** train.peer-copy-every: a whole number >= 0 (0, the default: no peer copies). */
+    static int peerCopyEvery(Config root) {
+        if (!root.hasPath(PEER_COPY_EVERY)) return 0;
+        String v = root.getValue(PEER_COPY_EVERY).render();
+        try {
+            int n = root.getInt(PEER_COPY_EVERY);
+            if (n >= 0 && v.equals(Integer.toString(n))) return n;
+        } catch (ConfigException.WrongType e) {
+            // fall through to the message
+        }
+        throw new JobConfigException(PEER_COPY_EVERY + " = " + v + ": must be a whole number >= 0 (steps between"
+                + " in-memory peer copies; 0: off)");
     }
 
     /** train.parallelism, each key checked; absent: tp 1 × pp 1 × dp 1. */

@@ -328,6 +328,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private record ProbeAgain(int round) implements Command {}
 
+    /** Journals a newly complete set of in-memory peer copies. */
+    private record RecordPeerCopies(PeerCopiesComplete event) implements Command {}
+
     /** WorkerReserver's answer: the workers held for this job, and who holds the others. */
     record WorkersReserved(long attempt, List<String> granted, Map<String, String> busy, int silent)
             implements Command {}
@@ -372,6 +375,24 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     /** The job's dp becomes {@code dp}: RESCALING until the mesh re-forms at the next step boundary. */
     public record ScaleRequested(int dp, String cause) implements Event {}
+
+    /**
+     * Every rank of mesh {@code epoch} has its in-memory peer copy of {@code step} held by its buddy
+     * (PeerRecovery); per rank of that mesh: its worker id, its buddy's rank (-1: none) and the endpoint
+     * of its copy service. State is unchanged; PeerRecovery follows it.
+     */
+    public record PeerCopiesComplete(
+            long epoch, long step, List<String> ranks, List<Integer> buddies, List<String> endpoints) implements Event {
+        public PeerCopiesComplete {
+            ranks = List.copyOf(ranks);
+            buddies = List.copyOf(buddies);
+            endpoints = List.copyOf(endpoints);
+            if (buddies.size() != ranks.size() || endpoints.size() != ranks.size()) {
+                throw new IllegalArgumentException("peer copies of step " + step + ": " + ranks.size() + " ranks, "
+                        + buddies.size() + " buddies, " + endpoints.size() + " endpoints");
+            }
+        }
+    }
 
     // ================================================================== behavior
 
@@ -425,6 +446,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private int recoveriesInARow; // since a step beyond lostAtStep finished
     private Rescale rescale; // the running or last rescale; null: none since start
     private long lostAtStep = -1; // progress when the last mesh was lost
+    private final PeerRecovery peers = new PeerRecovery(); // in-memory peer copies (follows the journal)
     /** How long a worker gets to answer a recovery probe (a dead JVM never does). */
     static final java.time.Duration PROBE_TIMEOUT = java.time.Duration.ofSeconds(2);
 
@@ -479,7 +501,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     @Override
     public EventHandler<State, Event> eventHandler() {
-        return newEventHandlerBuilder().forAnyState().onAnyEvent(State::apply);
+        return newEventHandlerBuilder().forAnyState().onAnyEvent((state, e) -> {
+            peers.apply(e); // the in-memory peer copies: not part of State
+            return e instanceof PeerCopiesComplete ? state : state.apply(e);
+        });
     }
 
     @Override
@@ -527,6 +552,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(Subscribe.class, this::onSubscribe)
                 .onCommand(ProbeAnswer.class, this::onProbeAnswer)
                 .onCommand(WorkersReserved.class, this::onWorkersReserved)
+                .onCommand(RecordPeerCopies.class, this::onRecordPeerCopies)
                 .onCommand(ProbeAgain.class, (state, cmd) -> {
                     if (recovery == null || cmd.round() != recovery.round || state.phase() != Phase.RECOVERING)
                         return Effect().none();
@@ -743,7 +769,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         List<String> ranks =
                 all.subList(0, world).stream().map(w -> w.info().id()).toList();
         long epoch = state.meshEpoch() + 1;
-        long startStep = state.lastCheckpointStep() + 1;
+        long startStep = peers.resumeAfter(epoch, state.lastCheckpointStep()) + 1;
         String checkpoint = state.checkpoints().isEmpty()
                 ? ""
                 : state.checkpoints().get(state.checkpoints().size() - 1).getPath();
@@ -781,7 +807,15 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                     state, new JoinAnswer(cmd.epoch(), cmd.rank(), new IllegalStateException(rv.problem())));
         }
         if (o != MeshRendezvous.Outcome.COMPLETE) return Effect().none();
-        var table = rv.table();
+        var par = state.spec().getParallelism();
+        int world = forming.ranks().size();
+        var table = peers.onTable(
+                rv.table(),
+                forming.ranks(),
+                ParallelDims.of(par.getTp(), par.getPp(), world / (par.getTp() * par.getPp())),
+                state.spec().getPeerCopyEvery(),
+                state.jobId(),
+                ctx.getLog());
         for (int rank = 0; rank < forming.ranks().size(); rank++) {
             int r = rank;
             ctx.askWithStatus(
@@ -802,6 +836,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             List<String> ranks = forming.ranks();
             // A silent rank (ask timeout) may have died while joining: recover; an answered refusal fails.
             boolean silent = cmd.error() instanceof java.util.concurrent.TimeoutException;
+            if (PeerRecovery.isPeerLoadFailure(cmd.error()) && state.phase() == Phase.RECOVERING) {
+                peers.loadFailed(); // recover again, from the durable checkpoint
+                return recover(state, reason + "; falling back to the durable checkpoint");
+            }
             if (silent && state.phase() != Phase.FORMING) return recover(state, reason);
             forming = null;
             for (String id : ranks) tellIfKnown(state, id, new GpuWorker.LeaveMesh(cmd.epoch(), meshJob(state)));
@@ -858,6 +896,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         t.pending.remove(r.rank());
         t.round.add((GpuWorker.StepDone) r);
+        PeerCopiesComplete copies = peers.acked(t.epoch, r.rank(), ((GpuWorker.StepDone) r).peerCopyStep());
+        if (copies != null) ctx.getSelf().tell(new RecordPeerCopies(copies));
         if (!t.pending.isEmpty()) return Effect().none();
         timers.cancel("step");
         StepRound round = t.round;
@@ -1065,10 +1105,24 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                             + "; the last committed checkpoint is step " + state.lastCheckpointStep());
         }
         recovery.remeshedNanos = System.nanoTime();
+        PeerRecovery.Decision source = peers.decide(state.meshEpoch() + 1, state.lastCheckpointStep(), recovery.alive);
         recovery.layout = "tp " + d.dims().tp() + " × pp " + d.dims().pp() + " × dp "
-                + d.dims().dp();
+                + d.dims().dp() + "; " + source.summary();
+        ctx.getLog().info("job {}: recovery resumes from the {}", state.jobId(), source.summary());
         ctx.getLog().info("job {}: re-forming on {} of {} live ranks", state.jobId(), recovery.layout, alive.size());
         return formMesh(state, alive, d.dims());
+    }
+
+    private Effect<Event, State> onRecordPeerCopies(State state, RecordPeerCopies cmd) {
+        PeerCopiesComplete e = cmd.event();
+        if (!state.active() || state.meshEpoch() != e.epoch()) return Effect().none(); // that mesh is gone
+        return Effect().persist(e).thenRun(s -> ctx.getLog()
+                .info(
+                        "job {}: peer copies of step {} complete on mesh epoch {} (every rank's shard held by its"
+                                + " buddy)",
+                        s.jobId(),
+                        e.step(),
+                        e.epoch()));
     }
 
     /** The job's spec as one mesh of {@code world} ranks runs it: dp = world / (tp × pp), batch unchanged. */

@@ -74,6 +74,9 @@ public final class JobSpecCheck {
         positive(p, "steps", spec.getSteps());
         if (spec.getEvalInterval() < 0) p.add("eval_interval " + spec.getEvalInterval() + " < 0");
         if (spec.getCheckpointInterval() < 0) p.add("checkpoint_interval " + spec.getCheckpointInterval() + " < 0");
+        if (spec.getPeerCopyEvery() < 0) {
+            p.add("peer_copy_every " + spec.getPeerCopyEvery() + " < 0 (steps between in-memory peer copies; 0: off)");
+        }
         if (spec.getCheckpointInterval() > 0 && spec.getCheckpointDir().isBlank()) {
             p.add("checkpoint_dir is empty but checkpoint_interval is " + spec.getCheckpointInterval());
         }

@@ -77,6 +77,11 @@ final class ClusterCheckpoints implements AutoCloseable {
         t.save(checkpointer, state(step, job));
     }
 
+    /** What a checkpoint (durable or in-memory peer copy) of cluster step {@code step} records besides tensors. */
+    static TrainingState state(long step, RankTrainer t) {
+        return state(step, t.job());
+    }
+
     private static TrainingState state(long step, JobConfig job) {
         return new TrainingState(
                 step, job.seed(), job.lrSchedule().toString(), job.lrSchedule().lr(step), null, Map.of());

@@ -20,10 +20,18 @@
 // - With shoal.audit.enabled, every mesh join and every step a rank trains is recorded in
 //   checkpoint_dir/audit/ for DataAudit.
 // - Rank 0 writes checkpoint_dir/metrics.jsonl (the same lines as `shoal train`, step 0 included).
+// - In-memory peer copies (RankPeerCopies; the job's peer_copy_every = K > 0): every K steps the rank snapshots its
+//   shard (PeerShard: what its durable shard would hold), keeps it in its own PeerCopyStore and sends
+//   it in the background to its buddy's copy service (PeerBuddies: the same position in another DP
+//   replica, on another node); the step the buddy acknowledged is reported with a later StepResult.
+//   A copy is skipped (logged) while the previous one is still being sent. A mesh whose rendezvous
+//   carries a PeerRestore plan loads from the copies (PeerCheckpoint, any layout) instead of the
+//   durable checkpoint; failing that, the join fails with PeerRestore.UNAVAILABLE.
 package dev.shoal.actors.engine;
 
 import com.typesafe.config.ConfigFactory;
 import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.PeerRestore;
 import dev.shoal.actors.worker.Rendezvous;
 import dev.shoal.actors.worker.StepResult;
 import dev.shoal.actors.worker.StepRunner;
@@ -62,6 +70,7 @@ public final class EngineStepRunner implements StepRunner {
     private final boolean audit; // shoal.audit.enabled
     private final TcpTransport transport;
     private final RankBatches batches = new RankBatches();
+    private final RankPeerCopies peerCopies; // in-memory peer copies: kept, served, sent
 
     // The joined mesh; written on the compute thread, read by abortMesh from the actor.
     private volatile Mesh mesh;
@@ -74,7 +83,8 @@ public final class EngineStepRunner implements StepRunner {
             RankTrainer trainer,
             MetricsLog metrics,
             ClusterCheckpoints checkpoints, // null without a checkpoint_dir
-            DataAudit.Log audit) {} // null: no data audit
+            DataAudit.Log audit, // null: no data audit
+            String buddy) {} // the buddy's copy endpoint; null: no peer copies
 
     EngineStepRunner(WorkerInfo device, int threads, Duration shardWriteDelay, boolean audit) throws IOException {
         this.device = device;
@@ -82,6 +92,12 @@ public final class EngineStepRunner implements StepRunner {
         this.shardWriteDelay = shardWriteDelay;
         this.audit = audit;
         this.transport = TcpTransport.bind(new InetSocketAddress(device.host(), 0));
+        try {
+            this.peerCopies = new RankPeerCopies(device);
+        } catch (IOException | RuntimeException e) {
+            transport.close();
+            throw e;
+        }
     }
 
     @Override
@@ -90,10 +106,14 @@ public final class EngineStepRunner implements StepRunner {
         return device.host() + ":" + a.getPort();
     }
 
-    /** Rendezvous phase 1: this rank's TCP endpoint, for every peer to connect to. */
+    /** Rendezvous phase 1: this rank's TCP endpoint, and its node and peer-copy endpoint. */
     @Override
     public Map<String, byte[]> prepareMesh(MeshAssignment a) {
-        return Map.of(Rendezvous.tcpKey(a.rank()), backendAddress().getBytes(StandardCharsets.UTF_8));
+        return Map.of(
+                Rendezvous.tcpKey(a.rank()),
+                backendAddress().getBytes(StandardCharsets.UTF_8),
+                PeerRestore.peerKey(a.rank()),
+                peerCopies.entry());
     }
 
     /** Without a rendezvous table: the assignment's static peer list (callers without a coordinator). */
@@ -103,7 +123,7 @@ public final class EngineStepRunner implements StepRunner {
             throw new IllegalArgumentException(
                     "mesh epoch " + a.epoch() + " came without a rendezvous or peer addresses");
         }
-        join(a, a.peers());
+        join(a, a.peers(), null);
     }
 
     /** Rendezvous phase 2: every rank's endpoint from the gathered table. */
@@ -115,10 +135,10 @@ public final class EngineStepRunner implements StepRunner {
         }
         List<String> endpoints = new ArrayList<>();
         for (int r = 0; r < a.dims().world(); r++) endpoints.add(rendezvous.tcpEndpoint(r));
-        join(a, endpoints);
+        join(a, endpoints, rendezvous);
     }
 
-    private void join(MeshAssignment a, List<String> endpoints) throws Exception {
+    private void join(MeshAssignment a, List<String> endpoints, Rendezvous rendezvous) throws Exception {
         closeMesh();
         JobConfig job = JobSpecs.toJobConfig(a.spec(), threads);
         ParallelDims dims = a.dims();
@@ -135,7 +155,35 @@ public final class EngineStepRunner implements StepRunner {
             // Builds the shard and loads a preset's seeded init (the Trainer's) or the HF slice.
             trainer = new RankTrainer(job, dims, comms, new RankTrainer.Options(zero1, threads, null, null, null));
             String root = a.spec().getCheckpointDir();
-            if (!a.checkpointPath().isEmpty()) {
+            PeerRestore restore = rendezvous != null && rendezvous.entries().containsKey(PeerRestore.KEY)
+                    ? PeerRestore.decode(rendezvous.bytes(PeerRestore.KEY))
+                    : null;
+            if (restore != null) {
+                // The coordinator chose the in-memory peer copies: newer than the durable checkpoint.
+                if (a.rank() == 0 && !root.isBlank()) {
+                    ClusterCheckpoints.skipNewer(
+                            Path.of(root),
+                            restore.step(),
+                            a.epoch(),
+                            Path.of("the in-memory peer copies of step " + restore.step()),
+                            LOG::warn);
+                }
+                var r = peerCopies.load(a, restore, trainer);
+                trainer.setStepsDone(a.startStep() - 1);
+                LOG.info(
+                        "rank {} of mesh epoch {} ({}) loaded the in-memory peer copies of step {} (saved by tp {} x pp {}"
+                                + " x dp {}{} on mesh epoch {}): {} bytes",
+                        a.rank(),
+                        a.epoch(),
+                        dims,
+                        restore.step(),
+                        r.savedMesh().tp(),
+                        r.savedMesh().pp(),
+                        r.savedMesh().dp(),
+                        r.savedZero1() ? ", ZeRO-1" : "",
+                        restore.epoch(),
+                        r.bytesCopied());
+            } else if (!a.checkpointPath().isEmpty()) {
                 // Resharding load at this mesh's layout, whatever layout saved it.
                 var r = ClusterCheckpoints.resume(
                         Path.of(a.checkpointPath()), a.startStep() - 1, a.epoch(), trainer, LOG::warn);
@@ -163,7 +211,7 @@ public final class EngineStepRunner implements StepRunner {
             if (a.rank() == 0 && !a.spec().getCheckpointDir().isBlank()) {
                 metrics = new MetricsLog(job.metricsFile(), a.startStep() > 1 ? a.startStep() - 1 : -1);
             }
-            mesh = new Mesh(a, job, comms, trainer, metrics, ckpt, log);
+            mesh = new Mesh(a, job, comms, trainer, metrics, ckpt, log, RankPeerCopies.buddy(a, rendezvous));
             if (a.startStep() == 1) {
                 // The loss before training, as `shoal train` records it (step 0 of metrics.jsonl).
                 Map<String, Double> v = trainer.evaluate();
@@ -249,7 +297,13 @@ public final class EngineStepRunner implements StepRunner {
             // boundary), is reported with its step: wait for it (rank 0: for the commit).
             if (commitNow || step == m.job().steps()) m.checkpoints().await();
         }
-        // 4. Rank 0: a checkpoint committed since the last report (every shard durable, folder renamed).
+        // 4. Every K steps: the in-memory peer copy (a host snapshot now, sent in the background).
+        int every = m.assignment().spec().getPeerCopyEvery();
+        if (every > 0 && step % every == 0 && m.buddy() != null) {
+            peerCopies.send(m.trainer(), m.comms(), m.assignment().rank(), epoch, step, m.buddy());
+        }
+        long peerStep = peerCopies.takeAcked(epoch);
+        // 5. Rank 0: a checkpoint committed since the last report (every shard durable, folder renamed).
         String ckptPath = "";
         long ckptBytes = 0;
         // Every rank: its own save finished since the last report (the node's checkpoint-save metric).
@@ -265,7 +319,7 @@ public final class EngineStepRunner implements StepRunner {
             double secs = Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
             m.metrics().write(step, r.loss(), r.gradNorm(), lr, step * tokens, tokens / secs, evaluate ? val : null);
         }
-        return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes, ckptSeconds);
+        return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes, ckptSeconds, peerStep);
     }
 
     @Override
@@ -323,6 +377,7 @@ public final class EngineStepRunner implements StepRunner {
     public void close() {
         closeMesh();
         transport.close();
+        peerCopies.close();
     }
 
     private static InetSocketAddress parse(String hostPort) {

@@ -103,6 +103,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private static final String JOB_FAILED = "E-JF";
     private static final String MESH_LOST = "E-ML";
     private static final String SCALE_REQUESTED = "E-SR";
+    private static final String PEER_COPIES_COMPLETE = "E-PC";
     private static final String SNAPSHOT = "SN";
 
     private final ExtendedActorSystem system;
@@ -156,6 +157,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof Coordinator.JobFailed) return JOB_FAILED;
         if (o instanceof Coordinator.MeshLost) return MESH_LOST;
         if (o instanceof Coordinator.ScaleRequested) return SCALE_REQUESTED;
+        if (o instanceof Coordinator.PeerCopiesComplete) return PEER_COPIES_COMPLETE;
         if (o instanceof Coordinator.State) return SNAPSHOT;
         throw new IllegalArgumentException(
                 "no protobuf mapping for " + o.getClass().getName());
@@ -325,6 +327,16 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setLr(m.lr())
                     .setCheckpointPath(m.checkpointPath())
                     .setCheckpointBytes(m.checkpointBytes())
+                    .setPeerCopyStep(m.peerCopyStep())
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof Coordinator.PeerCopiesComplete m) {
+            return dev.shoal.proto.v1.cluster.PeerCopiesComplete.newBuilder()
+                    .setEpoch(m.epoch())
+                    .setStep(m.step())
+                    .addAllRanks(m.ranks())
+                    .addAllBuddies(m.buddies())
+                    .addAllEndpoints(m.endpoints())
                     .build()
                     .toByteArray();
         } else if (o instanceof GpuWorker.StepFailed m) {
@@ -553,7 +565,13 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         m.getGradNorm(),
                         m.getLr(),
                         m.getCheckpointPath(),
-                        m.getCheckpointBytes());
+                        m.getCheckpointBytes(),
+                        m.getPeerCopyStep());
+            }
+            case PEER_COPIES_COMPLETE: {
+                var m = dev.shoal.proto.v1.cluster.PeerCopiesComplete.parseFrom(bytes);
+                return new Coordinator.PeerCopiesComplete(
+                        m.getEpoch(), m.getStep(), m.getRanksList(), m.getBuddiesList(), m.getEndpointsList());
             }
             case STEP_FAILED: {
                 StepFailed m = StepFailed.parseFrom(bytes);

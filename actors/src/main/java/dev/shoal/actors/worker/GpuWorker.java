@@ -170,13 +170,42 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
             double gradNorm,
             double lr,
             String checkpointPath,
-            long checkpointBytes)
+            long checkpointBytes,
+            long peerCopyStep)
             implements StepReply {
         public StepDone {
             validation = validation == null
                     ? java.util.Map.of()
                     : java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(validation));
             if (checkpointPath == null) checkpointPath = "";
+        }
+
+        /** A step without an in-memory peer copy to report. */
+        public StepDone(
+                long epoch,
+                long step,
+                int rank,
+                double loss,
+                long tokens,
+                StepTimings timings,
+                java.util.Map<String, Double> validation,
+                double gradNorm,
+                double lr,
+                String checkpointPath,
+                long checkpointBytes) {
+            this(
+                    epoch,
+                    step,
+                    rank,
+                    loss,
+                    tokens,
+                    timings,
+                    validation,
+                    gradNorm,
+                    lr,
+                    checkpointPath,
+                    checkpointBytes,
+                    0);
         }
 
         /** A step with an evaluation but without norm, LR or checkpoint. */
@@ -526,7 +555,8 @@ public final class GpuWorker extends AbstractBehavior<GpuWorker.Command> {
                             r.gradNorm(),
                             r.lr(),
                             r.checkpointPath(),
-                            r.checkpointBytes()));
+                            r.checkpointBytes(),
+                            r.peerCopyStep()));
         }
         return this;
     }

@@ -145,6 +145,26 @@ class JobSpecsTest {
     }
 
     @Test
+    void peerCopyEveryIsAClusterKeyDefaultingToOff() throws IOException {
+        assertEquals(0, JobSpecs.read(write("p0.conf", FULL)).getPeerCopyEvery());
+        JobSpec s = JobSpecs.read(write(
+                "p1.conf", FULL.replace("checkpoint_dir = ckpt", "checkpoint_dir = ckpt\n  peer-copy-every = 2")));
+        assertEquals(2, s.getPeerCopyEvery());
+        assertTrue(
+                JobSpecCheck.specProblems(s).isEmpty(),
+                JobSpecCheck.specProblems(s).toString());
+        Path f = write(
+                "p2.conf", FULL.replace("checkpoint_dir = ckpt", "checkpoint_dir = ckpt\n  peer-copy-every = -1"));
+        assertEquals(
+                f + ": train.peer-copy-every = -1: must be a whole number >= 0 (steps between in-memory peer copies;"
+                        + " 0: off)",
+                message(f));
+        List<String> p =
+                JobSpecCheck.specProblems(s.toBuilder().setPeerCopyEvery(-3).build());
+        assertTrue(p.stream().anyMatch(x -> x.startsWith("peer_copy_every -3 < 0")), p.toString());
+    }
+
+    @Test
     void mistakesNameTheFileAndTheKey() throws IOException {
         Path f = write("x.conf", FULL.replace("dp = 4", "dp = 2.5"));
         assertEquals(f + ": train.parallelism.dp = 2.5: must be a whole number >= 1", message(f));

@@ -149,7 +149,8 @@ class ClusterMessageSerializerTest {
                         0.75,
                         3e-4,
                         "/ckpt/step-000057",
-                        123),
+                        123,
+                        56),
                 new GpuWorker.FeedBatch(new StepRunner.Batch(4, 57, 1, new int[] {1, 2, 3}, new int[] {2, 3, 4})),
                 new dev.shoal.actors.node.NodeAgent.DescribeNode(probe()),
                 new dev.shoal.actors.node.NodeAgent.NodeReport(dev.shoal.proto.v1.NodeReport.newBuilder()
@@ -189,6 +190,8 @@ class ClusterMessageSerializerTest {
                 new Coordinator.JobFailed(57, "rank 1 failed"),
                 new Coordinator.MeshLost(4, 56, "rank 1 failed step 57: connection reset"),
                 new Coordinator.ScaleRequested(3, "rescaling dp 2 → 3 after step 56: auto-grow: 3 ranks registered"),
+                new Coordinator.PeerCopiesComplete(
+                        4, 56, List.of(w0.id(), w1.id()), List.of(1, -1), List.of("10.0.0.1:40001", "10.0.0.2:40002")),
                 new Coordinator.State(
                         "job-1",
                         spec(),

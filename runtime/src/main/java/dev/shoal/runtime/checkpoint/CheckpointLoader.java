@@ -5,7 +5,8 @@
 // Guarantees: the folder is verified first (manifest, files, sizes, coverage), and every CRC block a
 // rank reads from is checked before its bytes are used; the model shape must match the trainer's
 // (the name may differ); every target element is filled exactly once, else the load fails naming the
-// tensor; values are copied bit for bit; the bytes read are the rank's own (LoadStats). A flat rank
+// tensor; values are copied bit for bit; the bytes read are the rank's own (LoadStats). The same fill
+// runs over shards held in memory (PeerCheckpoint: the in-memory peer copies), and a flat rank
 // (FlatRank: a GPU rank's host copies) loads through the same pieces as a CPU rank of tp 1 × pp 1.
 package dev.shoal.runtime.checkpoint;
 
@@ -45,9 +46,10 @@ public final class CheckpointLoader {
 
     /** Fills this rank's parameters and AdamW state from the checkpoint in stepDir. */
     public static Restored load(Path stepDir, ParallelTrainer trainer, RankComms comms) throws IOException {
-        Restored r = loadPieces(stepDir, trainer.model().config(), RankState.toLoad(trainer, comms));
-        trainer.optimizer().adamw().setStepCount(r.adamwSteps());
-        return r;
+        CheckpointManifest m = CheckpointDir.verify(stepDir, false);
+        try (ShardReader reader = new ShardReader(stepDir, m.getBlockBytes())) {
+            return fill(m, reader, stepDir.toString(), trainer, comms);
+        }
     }
 
     /**
@@ -56,49 +58,60 @@ public final class CheckpointLoader {
      * optimizer's step count to Restored.adamwSteps().
      */
     public static Restored load(Path stepDir, FlatRank rank) throws IOException {
-        return loadPieces(stepDir, rank.config(), RankState.toLoad(rank));
+        CheckpointManifest m = CheckpointDir.verify(stepDir, false);
+        try (ShardReader reader = new ShardReader(stepDir, m.getBlockBytes())) {
+            return fill(m, reader, stepDir.toString(), rank.config(), RankState.toLoad(rank));
+        }
     }
 
-    private static Restored loadPieces(Path stepDir, LlamaConfig mine, List<RankState.Piece> targets)
+    /**
+     * Fills this rank's targets from the tensor shards of manifest m, read through src (shard files or
+     * shards held in memory), and sets its optimizer's step count; where names the checkpoint in errors.
+     */
+    static Restored fill(CheckpointManifest m, ShardSource src, String where, ParallelTrainer trainer, RankComms comms)
             throws IOException {
-        CheckpointManifest m = CheckpointDir.verify(stepDir, false);
+        Restored r = fill(m, src, where, trainer.model().config(), RankState.toLoad(trainer, comms));
+        trainer.optimizer().adamw().setStepCount(r.adamwSteps());
+        return r;
+    }
+
+    private static Restored fill(
+            CheckpointManifest m, ShardSource src, String where, LlamaConfig mine, List<RankState.Piece> targets)
+            throws IOException {
         LlamaConfig saved = CheckpointDir.configOf(m);
         if (!saved.withName(mine.name()).equals(mine)) {
-            throw new CheckpointException(stepDir.resolve(CheckpointDir.MANIFEST) + ": saved from model " + saved
-                    + ", which does not match this trainer's " + mine);
+            throw new CheckpointException(
+                    where + ": saved from model " + saved + ", which does not match this trainer's " + mine);
         }
         Map<String, List<TensorShard>> byTensor = new HashMap<>();
         for (TensorShard t : m.getTensorsList()) {
             byTensor.computeIfAbsent(t.getName() + "/" + t.getKind(), k -> new ArrayList<>())
                     .add(t);
         }
-        try (ShardReader reader = new ShardReader(stepDir, m.getBlockBytes())) {
-            for (RankState.Piece target : targets) {
-                String key = target.name() + "/" + target.kind();
-                List<TensorShard> sources = byTensor.getOrDefault(key, List.of());
-                Region dst = target.region();
-                long base = target.data().address(), filled = 0;
-                for (TensorShard src : sources) {
-                    filled += Region.overlap(
-                            dst,
-                            Region.of(src),
-                            (srcElem, dstElem, n) -> reader.copy(src, srcElem, base + dstElem * Float.BYTES, n));
-                }
-                if (filled != dst.elems()) {
-                    throw new CheckpointException(stepDir + ": holds " + filled + " of the " + dst.elems()
-                            + " elements this rank needs of '" + target.name() + "' (" + target.kind() + ")");
-                }
+        for (RankState.Piece target : targets) {
+            String key = target.name() + "/" + target.kind();
+            List<TensorShard> sources = byTensor.getOrDefault(key, List.of());
+            Region dst = target.region();
+            long base = target.data().address(), filled = 0;
+            for (TensorShard s : sources) {
+                filled += Region.overlap(
+                        dst,
+                        Region.of(s),
+                        (srcElem, dstElem, n) -> src.copy(s, srcElem, base + dstElem * Float.BYTES, n));
             }
-            long adamw = m.getState().getAdamwSteps();
-            ParallelDims dims = ParallelDims.of(
-                    m.getMesh().getTp(), m.getMesh().getPp(), m.getMesh().getDp());
-            return new Restored(
-                    TrainingState.of(m.getState()),
-                    adamw,
-                    dims,
-                    m.getMesh().getZero1(),
-                    reader.bytesCopied(),
-                    reader.bytesVerified());
+            if (filled != dst.elems()) {
+                throw new CheckpointException(where + ": holds " + filled + " of the " + dst.elems()
+                        + " elements this rank needs of '" + target.name() + "' (" + target.kind() + ")");
+            }
         }
+        ParallelDims dims = ParallelDims.of(
+                m.getMesh().getTp(), m.getMesh().getPp(), m.getMesh().getDp());
+        return new Restored(
+                TrainingState.of(m.getState()),
+                m.getState().getAdamwSteps(),
+                dims,
+                m.getMesh().getZero1(),
+                src.bytesCopied(),
+                src.bytesVerified());
     }
 }

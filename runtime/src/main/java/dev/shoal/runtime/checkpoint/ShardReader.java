@@ -16,7 +16,7 @@ import java.util.BitSet;
 import java.util.HashMap;
 import java.util.Map;
 
-final class ShardReader implements AutoCloseable {
+final class ShardReader implements ShardSource {
     /** Largest mapping kept open per file. */
     static final long WINDOW_BYTES = 256L << 20;
 
@@ -47,11 +47,13 @@ final class ShardReader implements AutoCloseable {
         this.blockBytes = blockBytes;
     }
 
-    long bytesCopied() {
+    @Override
+    public long bytesCopied() {
         return bytesCopied;
     }
 
-    long bytesVerified() {
+    @Override
+    public long bytesVerified() {
         return bytesVerified;
     }
 
@@ -62,7 +64,8 @@ final class ShardReader implements AutoCloseable {
     }
 
     /** Copies elems floats starting at element srcElem of t's data to the native address dst. */
-    void copy(TensorShard t, long srcElem, long dstAddress, long elems) throws IOException {
+    @Override
+    public void copy(TensorShard t, long srcElem, long dstAddress, long elems) throws IOException {
         long off = srcElem * Float.BYTES, len = elems * Float.BYTES;
         verify(t, off, len);
         OpenFile f = open(t.getFile());
