@@ -1,6 +1,11 @@
 // NodeAgent: one per node JVM. Finds the node's devices, spawns one GpuWorker per device (restarted
-// if it crashes), registers each with the Receptionist under GpuWorker.SERVICE_KEY — which is how
-// the coordinator learns about them — and watches them.
+// if it crashes), registers them with the Receptionist — which is how the coordinator learns about
+// them — and watches them. Registration (shoal.node.registration):
+// - "node" (the default): the agent registers itself once under WORKERS_KEY and answers
+//   DescribeWorkers with all its running workers (each asked to Describe itself, so the answer holds
+//   their backend addresses): one Receptionist entry and one coordinator round trip per node, and
+//   the coordinator's recovery probe asks each node once instead of each worker;
+// - "worker": each worker registers under GpuWorker.SERVICE_KEY (one entry per device, as before).
 //
 // A node's agent (ShoalNode's; not the simulator's) also answers DescribeNode from anywhere in the
 // cluster (registered under NODE_KEY): its devices with their peak FLOP/s, whether their workers run,
@@ -30,6 +35,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
@@ -54,6 +60,53 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
 
     private record WorkerStopped(WorkerInfo info) implements Command {}
 
+    /** How an agent makes its workers known to the coordinator (see the header). */
+    public enum Registration {
+        NODE,
+        WORKER;
+
+        /** shoal.node.registration: "node" or "worker"; anything else is refused naming the key. */
+        public static Registration of(Config config) {
+            String key = "shoal.node.registration";
+            String v = config.hasPath(key) ? config.getString(key) : "node";
+            return switch (v) {
+                case "node" -> NODE;
+                case "worker" -> WORKER;
+                default ->
+                    throw new IllegalArgumentException(key + " must be \"node\" or \"worker\", got \"" + v + "\"");
+            };
+        }
+    }
+
+    /** Agents that register per node are listed under this key; the coordinator subscribes to it. */
+    public static final ServiceKey<Command> WORKERS_KEY = ServiceKey.create(Command.class, "shoal-node-workers");
+
+    /** Asks the agent for its running workers (registration and the coordinator's recovery probe). */
+    public record DescribeWorkers(ActorRef<NodeWorkers> replyTo) implements Command, ClusterMessage {}
+
+    /**
+     * The answer to DescribeWorkers: the node's running workers as they describe themselves, with their
+     * references ({@code refs.get(i)} is {@code workers.get(i)}'s). A worker that does not answer within
+     * {@link #DESCRIBE_TIMEOUT} is left out.
+     */
+    public record NodeWorkers(String node, List<WorkerInfo> workers, List<ActorRef<GpuWorker.Command>> refs)
+            implements ClusterMessage {
+        public NodeWorkers {
+            workers = List.copyOf(workers);
+            refs = List.copyOf(refs);
+            if (workers.size() != refs.size()) {
+                throw new IllegalArgumentException(
+                        "node " + node + " described " + workers.size() + " workers with " + refs.size() + " refs");
+            }
+        }
+    }
+
+    /** How long a local worker gets to describe itself for a DescribeWorkers answer. */
+    static final Duration DESCRIBE_TIMEOUT = Duration.ofSeconds(5);
+
+    private record WorkersDescribed(ActorRef<NodeWorkers> replyTo, NodeWorkers answer, Throwable error)
+            implements Command {}
+
     /** Agents of real nodes register under this key; the control plane asks them for `shoal status`. */
     public static final ServiceKey<Command> NODE_KEY = ServiceKey.create(Command.class, "shoal-node-agent");
 
@@ -74,6 +127,7 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
     private final Map<WorkerInfo, ActorRef<GpuWorker.Command>> workers = new LinkedHashMap<>();
     private final Map<WorkerInfo, Boolean> running = new LinkedHashMap<>();
     private final Supplier<List<StartupChecks.Check>> checks; // null: this agent does not check
+    private final String node;
     private final long startedNanos = System.nanoTime();
     private List<StartupChecks.Check> lastChecks = List.of();
     private long lastChecksNanos;
@@ -125,7 +179,8 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
             Supplier<List<StartupChecks.Check>> checks) {
         super(ctx);
         this.checks = checks;
-        String node = nodeName != null ? nodeName : ctx.getSystem().address().toString();
+        this.node = nodeName != null ? nodeName : ctx.getSystem().address().toString();
+        Registration registration = Registration.of(config);
         for (DeviceDiscovery d : discoveries) {
             int n = d.count(config);
             for (int i = 0; i < n; i++) {
@@ -135,10 +190,15 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                         Behaviors.supervise(GpuWorker.create(info, factory)).onFailure(SupervisorStrategy.restart()),
                         "worker-" + d.kind() + i);
                 ctx.watchWith(ref, new WorkerStopped(info));
-                ctx.getSystem().receptionist().tell(Receptionist.register(GpuWorker.SERVICE_KEY, ref));
+                if (registration == Registration.WORKER) {
+                    ctx.getSystem().receptionist().tell(Receptionist.register(GpuWorker.SERVICE_KEY, ref));
+                }
                 workers.put(info, ref);
                 running.put(info, true);
             }
+        }
+        if (registration == Registration.NODE) {
+            ctx.getSystem().receptionist().tell(Receptionist.register(WORKERS_KEY, ctx.getSelf()));
         }
         ctx.getLog().info("node {} offers {} device(s)", node, workers.size());
     }
@@ -151,6 +211,8 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                 .onMessage(ListWorkers.class, this::onList)
                 .onMessage(WorkerStopped.class, this::onStopped)
                 .onMessage(DescribeNode.class, this::onDescribe)
+                .onMessage(DescribeWorkers.class, this::onDescribeWorkers)
+                .onMessage(WorkersDescribed.class, this::onWorkersDescribed)
                 .onMessage(Recheck.class, r -> onRecheck())
                 .onMessage(ChecksDone.class, this::onChecksDone)
                 .build();
@@ -162,6 +224,52 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                         new ArrayList<>(workers.keySet()),
                         new ArrayList<>(workers.values()),
                         new ArrayList<>(running.values())));
+        return this;
+    }
+
+    /** Asks every running worker to describe itself (locally, at once) and answers with all that did. */
+    private Behavior<Command> onDescribeWorkers(DescribeWorkers m) {
+        List<ActorRef<GpuWorker.Command>> refs = new ArrayList<>();
+        List<CompletableFuture<WorkerInfo>> asks = new ArrayList<>();
+        for (Map.Entry<WorkerInfo, ActorRef<GpuWorker.Command>> e : workers.entrySet()) {
+            if (!running.get(e.getKey())) continue;
+            refs.add(e.getValue());
+            asks.add(AskPattern.<GpuWorker.Command, WorkerInfo>ask(
+                            e.getValue(),
+                            GpuWorker.Describe::new,
+                            DESCRIBE_TIMEOUT,
+                            getContext().getSystem().scheduler())
+                    .toCompletableFuture()
+                    .exceptionally(err -> null));
+        }
+        CompletableFuture<NodeWorkers> all = CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
+                .thenApply(v -> {
+                    List<WorkerInfo> infos = new ArrayList<>();
+                    List<ActorRef<GpuWorker.Command>> answered = new ArrayList<>();
+                    for (int i = 0; i < asks.size(); i++) {
+                        WorkerInfo info = asks.get(i).join();
+                        if (info == null) continue; // silent: not offered
+                        infos.add(info);
+                        answered.add(refs.get(i));
+                    }
+                    return new NodeWorkers(node, infos, answered);
+                });
+        getContext().pipeToSelf(all, (answer, err) -> new WorkersDescribed(m.replyTo(), answer, err));
+        return this;
+    }
+
+    private Behavior<Command> onWorkersDescribed(WorkersDescribed m) {
+        if (m.error() != null) {
+            getContext()
+                    .getLog()
+                    .warn(
+                            "node {} could not describe its workers: {}",
+                            node,
+                            m.error().toString());
+            m.replyTo().tell(new NodeWorkers(node, List.of(), List.of()));
+        } else {
+            m.replyTo().tell(m.answer());
+        }
         return this;
     }
 

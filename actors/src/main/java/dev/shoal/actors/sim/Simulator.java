@@ -183,8 +183,8 @@ public final class Simulator {
                 if (s == head) coordinator = proxy;
                 if (i == 0) local = proxy;
             }
-            // Status polls go through system 0's proxy while the coordinator is there (no serialization
-            // of the worker list: at 4096 GPUs a Status is about 1 MiB).
+            // Status polls go through system 0's proxy while the coordinator is there; after a failover
+            // they cross systems (a Status is one page of StatusPages, under Artery's 256 KiB frame).
             ActorSystem<Void> sys0 = systems.get(0);
             ActorRef<Coordinator.Published> listener = head.systemActorOf(
                     Behaviors.receive(Coordinator.Published.class)
@@ -378,7 +378,7 @@ public final class Simulator {
                 failover,
                 added,
                 last.meshEpoch(),
-                last.meshRanks().size(),
+                last.meshSize(),
                 List.copyOf(seen),
                 runners);
     }
@@ -398,7 +398,7 @@ public final class Simulator {
         int phasesBefore = (int) seen.stream().filter(s -> s.event().hasPhase()).count();
         long start = System.nanoTime();
         for (int i = 0; i < a.nodes(); i++) startNode.run();
-        awaitWorkers(coordinator, head, before.workers().size() + a.nodes() * sc.gpusPerNode(), deadline, timeout);
+        awaitWorkers(coordinator, head, before.workerCount() + a.nodes() * sc.gpusPerNode(), deadline, timeout);
         double seconds = (System.nanoTime() - start) / 1e9;
         Thread.sleep(1000); // give the coordinator a moment to act on them
         Coordinator.Status after = status(coordinator, head);
@@ -409,11 +409,11 @@ public final class Simulator {
                 .forEach(s -> phases.add(s.event().getPhase().getFrom() + "→"
                         + s.event().getPhase().getTo()));
         String outcome = after.meshEpoch() == before.meshEpoch()
-                ? "registered " + (after.workers().size() - before.workers().size())
+                ? "registered " + (after.workerCount() - before.workerCount())
                         + " idle GPUs; mesh unchanged (epoch " + after.meshEpoch() + ", "
-                        + after.meshRanks().size() + " ranks, " + after.phase() + ")"
-                : "mesh epoch " + before.meshEpoch() + " → " + after.meshEpoch() + ", ranks "
-                        + before.meshRanks().size() + " → " + after.meshRanks().size() + ", phase changes " + phases;
+                        + after.meshSize() + " ranks, " + after.phase() + ")"
+                : "mesh epoch " + before.meshEpoch() + " → " + after.meshEpoch() + ", ranks " + before.meshSize()
+                        + " → " + after.meshSize() + ", phase changes " + phases;
         return new Added(a.atStep(), a.nodes(), seconds, outcome);
     }
 
@@ -421,7 +421,7 @@ public final class Simulator {
             ActorRef<Coordinator.Command> coordinator, ActorSystem<?> head, int want, long deadline, Duration timeout)
             throws Exception {
         int have;
-        while ((have = status(coordinator, head).workers().size()) < want) {
+        while ((have = status(coordinator, head).workerCount()) < want) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("only " + have + " of " + want + " simulated GPUs registered within "
                         + timeout.toSeconds() + " s");
@@ -487,11 +487,12 @@ public final class Simulator {
         // Simulated nodes never come back: re-form at once (on spares, or on fewer DP replicas).
         o.put("shoal.coordinator.recovery-grace", "0s");
         o.put("shoal.coordinator.describe-timeout", "60s");
+        // The scenario's auto-grow: the coordinator rescales onto added nodes (RESCALING) when they hold
+        // whole replicas that divide the global batch.
+        o.put("shoal.coordinator.auto-grow", sc.autoGrow() ? "on" : "off");
         o.put("pekko.cluster.seed-node-timeout", "2s");
         o.put("pekko.cluster.retry-unsuccessful-join-after", "2s");
         o.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
-        // A Status names every registered worker (~1 MiB at 4096 GPUs); after a failover it crosses systems.
-        o.put("pekko.remote.artery.advanced.maximum-frame-size", "4MiB");
         // The simulated nodes share this JVM's few cores: give the failure detector room.
         o.put("pekko.cluster.failure-detector.acceptable-heartbeat-pause", "20s");
         Config overrides = ConfigFactory.parseMap(o);
