@@ -1053,11 +1053,18 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             recoveryFirstStep = false;
             publishFirstStep(state, recovery.firstStepSummary(step), recovery.detectedNanos);
         }
+        ScaleRequested grow = null;
         if (rescale != null && rescale.firstStepPending) {
             rescale.firstStepPending = false;
             publishFirstStep(state, rescale.firstStepSummary(step), rescale.boundaryNanos);
+            // Workers that registered while the mesh re-formed (auto-grow took the first batch): grow again.
+            grow = autoGrow(state, state.workers().size());
         }
         for (ActorRef<DataLoader.Command> l : t.loaders) l.tell(new DataLoader.Advance(t.epoch, step));
+        if (grow != null) {
+            ScaleRequested g = grow;
+            return Effect().persist(g).thenRun(s -> rescaling(s, g));
+        }
         return nextStep(state);
     }
 

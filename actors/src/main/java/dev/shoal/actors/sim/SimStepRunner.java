@@ -139,7 +139,7 @@ public final class SimStepRunner implements StepRunner {
             }
             seconds = stepSeconds + (checkpointDir.isEmpty() ? 0 : shardBytes / checkpointBytesPerSecond);
         }
-        if (plan != null && plan.step(epoch, step, device.node(), seconds)) {
+        if (plan != null && plan.step(epoch, step, device.node(), seconds, stepSeconds)) {
             // This node died in this step: hang as a rank whose peers are gone, until aborted or stopped.
             while (abortedEpoch < epoch && !closed) Thread.sleep(2);
             throw new IllegalStateException(device.id() + ": simulated node failure in step " + step);

@@ -67,7 +67,7 @@ public final class Simulator {
     public record Seen(long nanos, JobEvent event) {}
 
     /** Nodes added during the run: when they started, when all their GPUs were registered, what followed. */
-    public record Added(int atStep, int nodes, double registerSeconds, String outcome) {}
+    public record Added(int atStep, int nodes, double registerSeconds, String outcome, long startNanos) {}
 
     /** What one run measured; seconds are wall time on this machine unless named simulated. */
     public record Result(
@@ -80,6 +80,7 @@ public final class Simulator {
             double simulatedStepSeconds, // the cost model's step time of the full layout
             double simulatedSeconds, // the slowest rank's own simulated clock at the end
             double simulatedClock, // the job's simulated time, interruptions included (FailurePlan)
+            double usefulSeconds, // every step's compute time once, at the layout it last ran on (FailurePlan)
             long rounds, // step rounds started (steps redone after a loss count again)
             long workerMessages, // Step received + StepDone sent, counted at the simulated runners
             long journalEvents,
@@ -104,9 +105,12 @@ public final class Simulator {
             return rounds == 0 ? 0 : (double) workerMessages / rounds;
         }
 
-        /** Useful work (every step once, at the full layout's step time) ÷ the job's simulated time. */
+        /**
+         * Useful work (every step's compute once, at the layout it last ran on: the full one, a shrunk one
+         * after a loss without spares, a grown one after auto-grow) ÷ the job's simulated time.
+         */
         public double goodput() {
-            return simulatedClock == 0 ? 0 : scenario.steps() * simulatedStepSeconds / simulatedClock;
+            return simulatedClock == 0 ? 0 : usefulSeconds / simulatedClock;
         }
 
         public List<StepMetrics> steps() {
@@ -367,6 +371,7 @@ public final class Simulator {
                 estimate.stepSeconds(),
                 simulated,
                 plan.clock(),
+                plan.usefulSeconds(),
                 plan.rounds(),
                 messages,
                 journal[0],
@@ -376,11 +381,33 @@ public final class Simulator {
                 heap,
                 plan.interruptions(),
                 failover,
-                added,
+                grown(added, List.copyOf(seen)),
                 last.meshEpoch(),
                 last.meshSize(),
                 List.copyOf(seen),
                 runners);
+    }
+
+    /** {@code added} with the rescales that followed each addition (auto-grow) appended to its outcome. */
+    private static List<Added> grown(List<Added> added, List<Seen> seen) {
+        List<Added> out = new ArrayList<>();
+        java.util.regex.Pattern dp = java.util.regex.Pattern.compile("rescaling dp (\\d+) → (\\d+) after step (\\d+)");
+        for (Added a : added) {
+            List<String> grew = new ArrayList<>();
+            for (Seen s : seen) {
+                if (s.nanos() < a.startNanos() || !s.event().hasPhase()) continue;
+                var p = s.event().getPhase();
+                if (p.getFrom() != Phase.RESCALING || p.getTo() != Phase.TRAINING) continue;
+                java.util.regex.Matcher m = dp.matcher(p.getCause());
+                if (m.find()) {
+                    grew.add("dp " + m.group(1) + " → " + m.group(2) + " after step " + m.group(3) + " (epoch "
+                            + p.getMeshEpoch() + ")");
+                }
+            }
+            String then = grew.isEmpty() ? "" : "; auto-grow: " + String.join(", ", grew);
+            out.add(new Added(a.atStep(), a.nodes(), a.registerSeconds(), a.outcome() + then, a.startNanos()));
+        }
+        return out;
     }
 
     /** Starts {@code a.nodes()} nodes, waits until their GPUs are registered, and says what the coordinator did. */
@@ -414,7 +441,7 @@ public final class Simulator {
                         + after.meshSize() + " ranks, " + after.phase() + ")"
                 : "mesh epoch " + before.meshEpoch() + " → " + after.meshEpoch() + ", ranks " + before.meshSize()
                         + " → " + after.meshSize() + ", phase changes " + phases;
-        return new Added(a.atStep(), a.nodes(), seconds, outcome);
+        return new Added(a.atStep(), a.nodes(), seconds, outcome, start);
     }
 
     private static void awaitWorkers(
