@@ -826,6 +826,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (!nodes.described(
                 agent, described.stream().map(RegisteredWorker::ref).toList()))
             return Effect().none(); // the agent left meanwhile
+        if (nw.silent() > 0 && nodes.failed(agent)) {
+            // Some workers were still starting (a busy node): register these, ask for the rest again.
+            ctx.getLog().info("node agent {}: {} worker(s) not described yet; asking again", agent, nw.silent());
+            describeNode(cmd.agent());
+        }
         for (RegisteredWorker w : described) {
             if (!w.equals(state.workers().get(w.info().id())) && registering.add(w)) {
                 timers.startSingleTimer("register", new FlushRegistrations(), Registrations.FLUSH_AFTER);

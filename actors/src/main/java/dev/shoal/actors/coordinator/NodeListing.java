@@ -7,8 +7,8 @@
 // before any agent has answered DescribeWorkers.
 // Guarantees: a worker counts as offered only while its agent is listed and, once that agent (this
 // incarnation of it) described itself, only if it was in the description; an agent is asked once per
-// listing incarnation (a failed ask is repeated only while it is still listed); nothing is remembered of
-// an agent that left the listing.
+// listing incarnation (asked again only while it is still listed, after a failed ask or an answer that
+// counted silent workers); nothing is remembered of an agent that left the listing.
 package dev.shoal.actors.coordinator;
 
 import dev.shoal.actors.node.NodeAgent;

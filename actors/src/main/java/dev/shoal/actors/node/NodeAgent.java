@@ -13,8 +13,10 @@
 // the health columns of `shoal status`.
 //
 // Guarantees: worker names are stable ("worker-cpu0", "worker-cuda3"); a worker that stops for
-// good is reported in the log and in ListWorkers' answer (the Receptionist drops it, so the
-// coordinator sees it leave); checks never run on the actor's thread, and DescribeNode is answered at
+// good is reported in the log and in ListWorkers' answer (per worker: the Receptionist drops it, so the
+// coordinator sees it leave; per node: DescribeWorkers leaves it out, so the next recovery probe counts
+// it dead, and its rank's step times out or fails first); checks never run on the actor's thread, and DescribeNode is
+// answered at
 // once with the last results.
 package dev.shoal.actors.node;
 
@@ -85,26 +87,33 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
     public record DescribeWorkers(ActorRef<NodeWorkers> replyTo) implements Command, ClusterMessage {}
 
     /**
-     * The answer to DescribeWorkers: the node's running workers as they describe themselves, with their
-     * references ({@code refs.get(i)} is {@code workers.get(i)}'s). A worker that does not answer within
-     * {@link #DESCRIBE_TIMEOUT} is left out.
+     * The answer to DescribeWorkers: the node's running workers as they described themselves, with their
+     * references ({@code refs.get(i)} is {@code workers.get(i)}'s); {@code silent}: running workers that
+     * have not described themselves yet (left out; ask again).
      */
-    public record NodeWorkers(String node, List<WorkerInfo> workers, List<ActorRef<GpuWorker.Command>> refs)
+    public record NodeWorkers(String node, List<WorkerInfo> workers, List<ActorRef<GpuWorker.Command>> refs, int silent)
             implements ClusterMessage {
         public NodeWorkers {
             workers = List.copyOf(workers);
             refs = List.copyOf(refs);
-            if (workers.size() != refs.size()) {
-                throw new IllegalArgumentException(
-                        "node " + node + " described " + workers.size() + " workers with " + refs.size() + " refs");
+            if (workers.size() != refs.size() || silent < 0) {
+                throw new IllegalArgumentException("node " + node + " described " + workers.size() + " workers with "
+                        + refs.size() + " refs, " + silent + " silent");
             }
+        }
+
+        public NodeWorkers(String node, List<WorkerInfo> workers, List<ActorRef<GpuWorker.Command>> refs) {
+            this(node, workers, refs, 0);
         }
     }
 
-    /** How long a local worker gets to describe itself for a DescribeWorkers answer. */
-    static final Duration DESCRIBE_TIMEOUT = Duration.ofSeconds(5);
+    /**
+     * How long a local worker that has not described itself yet gets for a DescribeWorkers answer; under
+     * the coordinator's 2 s probe timeout, so a live node always answers the probe in time.
+     */
+    static final Duration DESCRIBE_TIMEOUT = Duration.ofMillis(1500);
 
-    private record WorkersDescribed(ActorRef<NodeWorkers> replyTo, NodeWorkers answer, Throwable error)
+    private record WorkersDescribed(ActorRef<NodeWorkers> replyTo, Map<WorkerInfo, WorkerInfo> answers)
             implements Command {}
 
     /** Agents of real nodes register under this key; the control plane asks them for `shoal status`. */
@@ -126,6 +135,9 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
 
     private final Map<WorkerInfo, ActorRef<GpuWorker.Command>> workers = new LinkedHashMap<>();
     private final Map<WorkerInfo, Boolean> running = new LinkedHashMap<>();
+    // How each worker described itself (its backend address); asked once, so DescribeWorkers (and with it
+    // the coordinator's recovery probe) is answered at once after the first time.
+    private final Map<WorkerInfo, WorkerInfo> described = new LinkedHashMap<>();
     private final Supplier<List<StartupChecks.Check>> checks; // null: this agent does not check
     private final String node;
     private final long startedNanos = System.nanoTime();
@@ -227,50 +239,65 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
         return this;
     }
 
-    /** Asks every running worker to describe itself (locally, at once) and answers with all that did. */
+    /**
+     * Answers with the running workers' descriptions; workers that have not described themselves yet are
+     * asked first (locally, at most DESCRIBE_TIMEOUT), those still silent are counted, not named.
+     */
     private Behavior<Command> onDescribeWorkers(DescribeWorkers m) {
-        List<ActorRef<GpuWorker.Command>> refs = new ArrayList<>();
+        List<WorkerInfo> missing = new ArrayList<>();
+        for (WorkerInfo w : workers.keySet()) if (running.get(w) && !described.containsKey(w)) missing.add(w);
+        if (missing.isEmpty()) {
+            m.replyTo().tell(nodeWorkers());
+            return this;
+        }
         List<CompletableFuture<WorkerInfo>> asks = new ArrayList<>();
-        for (Map.Entry<WorkerInfo, ActorRef<GpuWorker.Command>> e : workers.entrySet()) {
-            if (!running.get(e.getKey())) continue;
-            refs.add(e.getValue());
+        for (WorkerInfo w : missing) {
             asks.add(AskPattern.<GpuWorker.Command, WorkerInfo>ask(
-                            e.getValue(),
+                            workers.get(w),
                             GpuWorker.Describe::new,
                             DESCRIBE_TIMEOUT,
                             getContext().getSystem().scheduler())
                     .toCompletableFuture()
                     .exceptionally(err -> null));
         }
-        CompletableFuture<NodeWorkers> all = CompletableFuture.allOf(asks.toArray(CompletableFuture[]::new))
+        CompletableFuture<Map<WorkerInfo, WorkerInfo>> all = CompletableFuture.allOf(
+                        asks.toArray(CompletableFuture[]::new))
                 .thenApply(v -> {
-                    List<WorkerInfo> infos = new ArrayList<>();
-                    List<ActorRef<GpuWorker.Command>> answered = new ArrayList<>();
-                    for (int i = 0; i < asks.size(); i++) {
+                    Map<WorkerInfo, WorkerInfo> answers = new LinkedHashMap<>();
+                    for (int i = 0; i < missing.size(); i++) {
                         WorkerInfo info = asks.get(i).join();
-                        if (info == null) continue; // silent: not offered
-                        infos.add(info);
-                        answered.add(refs.get(i));
+                        if (info != null) answers.put(missing.get(i), info);
                     }
-                    return new NodeWorkers(node, infos, answered);
+                    return answers;
                 });
-        getContext().pipeToSelf(all, (answer, err) -> new WorkersDescribed(m.replyTo(), answer, err));
+        getContext()
+                .pipeToSelf(
+                        all, (answers, err) -> new WorkersDescribed(m.replyTo(), answers == null ? Map.of() : answers));
         return this;
     }
 
     private Behavior<Command> onWorkersDescribed(WorkersDescribed m) {
-        if (m.error() != null) {
-            getContext()
-                    .getLog()
-                    .warn(
-                            "node {} could not describe its workers: {}",
-                            node,
-                            m.error().toString());
-            m.replyTo().tell(new NodeWorkers(node, List.of(), List.of()));
-        } else {
-            m.replyTo().tell(m.answer());
-        }
+        described.putAll(m.answers());
+        m.replyTo().tell(nodeWorkers());
         return this;
+    }
+
+    /** The running workers that described themselves, and how many running ones have not. */
+    private NodeWorkers nodeWorkers() {
+        List<WorkerInfo> infos = new ArrayList<>();
+        List<ActorRef<GpuWorker.Command>> refs = new ArrayList<>();
+        int silent = 0;
+        for (Map.Entry<WorkerInfo, ActorRef<GpuWorker.Command>> e : workers.entrySet()) {
+            if (!running.get(e.getKey())) continue;
+            WorkerInfo d = described.get(e.getKey());
+            if (d == null) {
+                silent++;
+                continue;
+            }
+            infos.add(d);
+            refs.add(e.getValue());
+        }
+        return new NodeWorkers(node, infos, refs, silent);
     }
 
     private Behavior<Command> onStopped(WorkerStopped m) {

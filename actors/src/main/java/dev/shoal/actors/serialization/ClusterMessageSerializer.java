@@ -254,7 +254,9 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .build()
                     .toByteArray();
         } else if (o instanceof NodeAgent.NodeWorkers m) {
-            var b = dev.shoal.proto.v1.cluster.NodeWorkers.newBuilder().setNode(m.node());
+            var b = dev.shoal.proto.v1.cluster.NodeWorkers.newBuilder()
+                    .setNode(m.node())
+                    .setSilent(m.silent());
             for (int i = 0; i < m.workers().size(); i++) {
                 b.addWorkers(RegisteredWorker.newBuilder()
                         .setInfo(info(m.workers().get(i)))
@@ -522,7 +524,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     infos.add(info(w.getInfo()));
                     refs.add(resolve(w.getRef()));
                 }
-                return new NodeAgent.NodeWorkers(m.getNode(), infos, refs);
+                return new NodeAgent.NodeWorkers(m.getNode(), infos, refs, m.getSilent());
             }
             case JOIN_MESH: {
                 JoinMesh m = JoinMesh.parseFrom(bytes);
