@@ -492,6 +492,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private boolean recoveryFirstStep; // publish the first step after a recovery
     private int recoveriesInARow; // since a step beyond lostAtStep finished
     private Rescale rescale; // the running or last rescale; null: none since start
+    private boolean registeredDuringRescale; // new workers came while RESCALING (auto-grow looks again after)
     private long lostAtStep = -1; // progress when the last mesh was lost
     /** How long a worker gets to answer a recovery probe (a dead JVM never does). */
     static final java.time.Duration PROBE_TIMEOUT = java.time.Duration.ofSeconds(2);
@@ -858,6 +859,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         int fresh = (int) batch.stream()
                 .filter(w -> !state.workers().containsKey(w.info().id()))
                 .count();
+        if (fresh > 0 && state.phase() == Phase.RESCALING) registeredDuringRescale = true;
         ScaleRequested grow = autoGrow(state, state.workers().size() + fresh);
         if (grow == null) return Effect().persist(new WorkersRegistered(batch));
         return Effect().persist(List.of(new WorkersRegistered(batch), grow)).thenRun(s -> rescaling(s, grow));
@@ -1062,8 +1064,10 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (rescale != null && rescale.firstStepPending) {
             rescale.firstStepPending = false;
             publishFirstStep(state, rescale.firstStepSummary(step), rescale.boundaryNanos);
-            // Workers that registered while the mesh re-formed (auto-grow took the first batch): grow again.
-            grow = autoGrow(state, state.workers().size());
+            // Workers that registered while the mesh re-formed (auto-grow took the first batch): grow again
+            // onto them (only onto new workers: a requested shrink leaves the freed ones alone).
+            if (registeredDuringRescale) grow = autoGrow(state, state.workers().size());
+            registeredDuringRescale = false;
         }
         for (ActorRef<DataLoader.Command> l : t.loaders) l.tell(new DataLoader.Advance(t.epoch, step));
         if (grow != null) {
