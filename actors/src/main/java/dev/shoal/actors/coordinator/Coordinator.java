@@ -1172,9 +1172,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             leaveMesh(state);
             return;
         }
+        // Probe first: its O(nodes) asks do not queue behind O(ranks) LeaveMesh on the way out; every
+        // LeaveMesh still goes before the next JoinMesh (sent after the probe's answers), in order.
+        probe(state);
         for (String id : recovery.oldRanks)
             tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch() - 1, meshJob(state)));
-        probe(state);
     }
 
     /**
