@@ -76,8 +76,8 @@ public final class SimulateCommand implements Callable<Integer> {
         out.println(SimReport.summaryHeader());
         rows.forEach(out::println);
         out.println(
-                "wall times on this machine; sim = the cost model's time for the same steps (goodput: every step once"
-                        + " at the full layout's step time ÷ the job's simulated time, interruptions included)");
+                "wall times on this machine; sim = the cost model's time for the same steps (goodput: every step's compute"
+                        + " once, at the layout it last ran on, ÷ the job's simulated time, interruptions included)");
         return rc;
     }
 }

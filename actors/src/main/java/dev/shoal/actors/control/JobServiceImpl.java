@@ -17,6 +17,7 @@ package dev.shoal.actors.control;
 
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.coordinator.JobSpecCheck;
+import dev.shoal.actors.coordinator.StatusPages;
 import dev.shoal.proto.v1.CheckpointInfo;
 import dev.shoal.proto.v1.ClusterView;
 import dev.shoal.proto.v1.GetClusterRequest;
@@ -122,8 +123,7 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
 
     @Override
     public void getCluster(GetClusterRequest req, StreamObserver<ClusterView> out) {
-        this.<Coordinator.Status>ask(Coordinator.GetStatus::new, out, s -> ClusterViews.gather(
-                        system, s.jobId().isEmpty() ? null : s, agentTimeout())
+        askStatus(slots.get(0), out, s -> ClusterViews.gather(system, s.jobId().isEmpty() ? null : s, agentTimeout())
                 .whenComplete((view, err) -> {
                     if (err != null) {
                         out.onError(
@@ -229,7 +229,7 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             return;
         }
         ActorRef<Coordinator.Command> coordinator = slots.get(0);
-        this.<Coordinator.Status>ask(Coordinator.GetStatus::new, out, s -> {
+        askStatus(coordinator, out, s -> {
             if (s.jobId().isEmpty()) {
                 out.onError(Status.NOT_FOUND
                         .withDescription("no job has been submitted to this cluster")
@@ -251,8 +251,7 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
     private CompletableFuture<List<Coordinator.Status>> statuses() {
         List<CompletableFuture<Coordinator.Status>> asks = new ArrayList<>();
         for (ActorRef<Coordinator.Command> slot : slots) {
-            asks.add(AskPattern.<Coordinator.Command, Coordinator.Status>ask(
-                            slot, Coordinator.GetStatus::new, settings.askTimeout(), system.scheduler())
+            asks.add(StatusPages.fetch(slot, settings.askTimeout(), system.scheduler())
                     .toCompletableFuture()
                     .exceptionally(e -> null));
         }
@@ -397,8 +396,17 @@ final class JobServiceImpl extends JobServiceGrpc.JobServiceImplBase {
             Function<ActorRef<T>, Coordinator.Command> message,
             StreamObserver<?> out,
             Consumer<T> then) {
-        CompletionStage<T> answer =
-                AskPattern.ask(coordinator, message::apply, settings.askTimeout(), system.scheduler());
+        answer(AskPattern.ask(coordinator, message::apply, settings.askTimeout(), system.scheduler()), out, then);
+    }
+
+    /** The coordinator's whole status (asked page by page, see StatusPages), as {@link #ask} answers. */
+    private void askStatus(
+            ActorRef<Coordinator.Command> coordinator, StreamObserver<?> out, Consumer<Coordinator.Status> then) {
+        answer(StatusPages.fetch(coordinator, settings.askTimeout(), system.scheduler()), out, then);
+    }
+
+    /** Runs {@code then} on the answer; a timeout becomes UNAVAILABLE, anything else INTERNAL. */
+    private <T> void answer(CompletionStage<T> answer, StreamObserver<?> out, Consumer<T> then) {
         answer.whenComplete((value, error) -> {
             if (error == null) {
                 try {

@@ -13,8 +13,10 @@
 // - Only the coordinator decides the mesh; every mesh gets a new, higher epoch (invariant 6).
 // - Events are metadata only; steps are not journaled, checkpoints and phase changes are. After a
 //   move, training resumes under a new epoch from the last committed checkpoint (invariant 3).
-// - Workers come and go through the Receptionist (GpuWorker.SERVICE_KEY); a worker counts as lost
-//   only once the cluster removed its node (the split brain resolver downed it), not on a blip.
+// - Workers come and go through the Receptionist: per node (NodeAgent.WORKERS_KEY, the agent describes
+//   all its workers in one answer; see NodeListing) or per worker (GpuWorker.SERVICE_KEY); a worker
+//   counts as lost only once the cluster removed its node (the split brain resolver downed it), not on
+//   a blip. The recovery probe asks each per-node agent once for all its workers (O(nodes) messages).
 // - Subscribers (the control plane's Watch streams; not persisted, death-watched) get a PhaseChange
 //   after every persisted phase or mesh change, a StepMetrics for every step all ranks finished, and
 //   every committed checkpoint.
@@ -22,6 +24,7 @@
 //   from workers it reserved (WorkerReserver) and waits in FORMING while too few are free.
 package dev.shoal.actors.coordinator;
 
+import dev.shoal.actors.node.NodeAgent;
 import dev.shoal.actors.serialization.ClusterMessage;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.MeshAssignment;
@@ -227,7 +230,24 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     public record SubmitJob(JobSpec spec, ActorRef<StatusReply<JobAccepted>> replyTo)
             implements Command, ClusterMessage {}
 
-    public record GetStatus(ActorRef<Status> replyTo) implements Command, ClusterMessage {}
+    /**
+     * Asks for the status with one page of the worker list and of the mesh ranks: entries {@code from} to
+     * {@code from + limit - 1} of each (the counts are always whole), so a Status stays well under
+     * Artery's frame at any size. {@link StatusPages#fetch} assembles every page.
+     */
+    public record GetStatus(ActorRef<Status> replyTo, int from, int limit) implements Command, ClusterMessage {
+        public GetStatus {
+            if (from < 0) throw new IllegalArgumentException("status page from " + from + " < 0");
+            if (limit < 1 || limit > StatusPages.MAX_PAGE)
+                throw new IllegalArgumentException(
+                        "status page limit " + limit + " is not in 1.." + StatusPages.MAX_PAGE);
+        }
+
+        /** The first page (the counts, and the first {@link StatusPages#PAGE} workers and ranks). */
+        public GetStatus(ActorRef<Status> replyTo) {
+            this(replyTo, 0, StatusPages.PAGE);
+        }
+    }
 
     /** Records a checkpoint whose every shard is durable (invariant 4). */
     public record CommitCheckpoint(CheckpointInfo checkpoint, ActorRef<StatusReply<Done>> replyTo)
@@ -269,13 +289,49 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             List<RegisteredWorker> workers,
             List<CheckpointInfo> checkpoints,
             String message,
-            List<StepMetrics> recent)
+            List<StepMetrics> recent,
+            int workerCount,
+            int meshSize,
+            int from)
             implements ClusterMessage {
         public Status {
             meshRanks = List.copyOf(meshRanks);
             workers = List.copyOf(workers);
             checkpoints = List.copyOf(checkpoints);
             recent = recent == null ? List.of() : List.copyOf(recent);
+        }
+
+        /** A whole status: every worker and rank (in this JVM, or assembled by StatusPages). */
+        public Status(
+                String jobId,
+                JobSpec spec,
+                Phase phase,
+                long meshEpoch,
+                List<String> meshRanks,
+                long step,
+                List<RegisteredWorker> workers,
+                List<CheckpointInfo> checkpoints,
+                String message,
+                List<StepMetrics> recent) {
+            this(
+                    jobId,
+                    spec,
+                    phase,
+                    meshEpoch,
+                    meshRanks,
+                    step,
+                    workers,
+                    checkpoints,
+                    message,
+                    recent,
+                    workers.size(),
+                    meshRanks.size(),
+                    0);
+        }
+
+        /** Whether this page holds every worker and rank. */
+        public boolean whole() {
+            return from == 0 && workers.size() == workerCount && meshRanks.size() == meshSize;
         }
 
         public Status(
@@ -293,6 +349,16 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private record WorkersListed(Set<ActorRef<GpuWorker.Command>> refs) implements Command {}
+
+    /** The Receptionist's listing of node agents that register per node (NodeAgent.WORKERS_KEY). */
+    private record AgentsListed(Set<ActorRef<NodeAgent.Command>> agents) implements Command {}
+
+    /** A node agent's answer to DescribeWorkers (registration). */
+    private record NodeDescribed(ActorRef<NodeAgent.Command> agent, NodeAgent.NodeWorkers workers, Throwable error)
+            implements Command {}
+
+    /** A node agent's answer (or silence) to the probe of a recovery round: which of {@code ids} live. */
+    private record NodeProbeAnswer(int round, List<String> ids, Set<String> alive) implements Command {}
 
     private record WorkerDescribed(ActorRef<GpuWorker.Command> ref, WorkerInfo info, Throwable error)
             implements Command {}
@@ -397,7 +463,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     // ================================================================== behavior
 
     /** A mesh being formed: ranks that have not yet answered JoinMesh. Not persisted. */
-    private record Forming(long epoch, List<String> ranks, long startStep, Set<Integer> pending) {}
+    private record Forming(long epoch, List<String> ranks, long startStep, Set<Integer> pending, ParallelDims dims) {}
 
     /** The running step: ranks that have not yet answered, and the answers so far. Not persisted. */
     private static final class Training {
@@ -437,6 +503,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private final Set<String> describing = new HashSet<>();
     private final Registrations registering = new Registrations(); // described, not yet journaled
     private Set<String> lastListing = Set.of(); // serialized refs of the latest Receptionist listing
+    private boolean workersListed; // a per-worker listing came in (reconcile waits for both kinds)
+    private final NodeListing nodes = new NodeListing(); // agents registered per node
     private Forming forming;
     private MeshRendezvous rendezvous; // the forming mesh's gathered rendezvous entries
     private Training training;
@@ -445,6 +513,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     private boolean recoveryFirstStep; // publish the first step after a recovery
     private int recoveriesInARow; // since a step beyond lostAtStep finished
     private Rescale rescale; // the running or last rescale; null: none since start
+    private boolean registeredDuringRescale; // new workers came while RESCALING (auto-grow looks again after)
     private long lostAtStep = -1; // progress when the last mesh was lost
     private final PeerRecovery peers = new PeerRecovery(); // in-memory peer copies (follows the journal)
     /** How long a worker gets to answer a recovery probe (a dead JVM never does). */
@@ -465,10 +534,14 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     /** One job slot journaling under {@code persistenceId}; {@code shared}: one of several (see JobSlots). */
     public static Behavior<Command> create(CoordinatorSettings settings, String persistenceId, boolean shared) {
         return Behaviors.setup(ctx -> Behaviors.withTimers(timers -> {
+            // One adapter for both keys (a second adapter of the same message class would replace the first).
             ActorRef<Receptionist.Listing> listings = ctx.messageAdapter(
                     Receptionist.Listing.class,
-                    l -> new WorkersListed(l.getAllServiceInstances(GpuWorker.SERVICE_KEY)));
+                    l -> l.isForKey(NodeAgent.WORKERS_KEY)
+                            ? new AgentsListed(l.getAllServiceInstances(NodeAgent.WORKERS_KEY))
+                            : new WorkersListed(l.getAllServiceInstances(GpuWorker.SERVICE_KEY)));
             ctx.getSystem().receptionist().tell(Receptionist.subscribe(GpuWorker.SERVICE_KEY, listings));
+            ctx.getSystem().receptionist().tell(Receptionist.subscribe(NodeAgent.WORKERS_KEY, listings));
             return new Coordinator(ctx, timers, settings, persistenceId, shared);
         }));
     }
@@ -540,6 +613,9 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(ScaleJob.class, this::onScale)
                 .onCommand(WorkersListed.class, this::onWorkersListed)
                 .onCommand(WorkerDescribed.class, this::onWorkerDescribed)
+                .onCommand(AgentsListed.class, this::onAgentsListed)
+                .onCommand(NodeDescribed.class, this::onNodeDescribed)
+                .onCommand(NodeProbeAnswer.class, this::onNodeProbeAnswer)
                 .onCommand(FlushRegistrations.class, (state, cmd) -> flushRegistrations(state))
                 .onCommand(FormMesh.class, this::onFormMesh)
                 .onCommand(JoinAnswer.class, this::onJoinAnswer)
@@ -595,19 +671,22 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return Effect()
                 .reply(
                         cmd.replyTo(),
-                        new Status(
-                                state.jobId(),
-                                state.spec(),
-                                state.phase(),
-                                state.meshEpoch(),
-                                state.meshRanks(),
-                                step,
-                                new ArrayList<>(state.workers().values()),
-                                state.checkpoints(),
-                                state.phase() == Phase.FORMING && waitingJob.equals(state.jobId())
-                                        ? waiting
-                                        : state.message(),
-                                new ArrayList<>(recent)));
+                        StatusPages.page(
+                                new Status(
+                                        state.jobId(),
+                                        state.spec(),
+                                        state.phase(),
+                                        state.meshEpoch(),
+                                        state.meshRanks(),
+                                        step,
+                                        new ArrayList<>(state.workers().values()),
+                                        state.checkpoints(),
+                                        state.phase() == Phase.FORMING && waitingJob.equals(state.jobId())
+                                                ? waiting
+                                                : state.message(),
+                                        new ArrayList<>(recent)),
+                                cmd.from(),
+                                cmd.limit()));
     }
 
     private Effect<Event, State> onCommitCheckpoint(State state, CommitCheckpoint cmd) {
@@ -660,10 +739,25 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             if (!known.contains(s) && describing.add(s)) describe(ref);
         }
         lastListing = listed;
-        registering.retainListed(listed); // described, then gone before being journaled
+        workersListed = true;
+        return reconcile(state);
+    }
+
+    /** Whether the Receptionist offers the worker {@code ref}: listed itself, or by its listed node agent. */
+    private boolean offered(String ref) {
+        return lastListing.contains(ref) || nodes.offers(ref);
+    }
+
+    /**
+     * After a listing or a node's description: journals the registered workers no longer offered (and the
+     * mesh loss if one was in the job); resumes a job the singleton recovered. Waits for both listings.
+     */
+    private Effect<Event, State> reconcile(State state) {
+        if (!workersListed || !nodes.received()) return Effect().none();
+        registering.retainListed(this::offered); // described, then gone before being journaled
         List<String> lost = new ArrayList<>();
         for (RegisteredWorker w : state.workers().values()) {
-            if (!listed.contains(w.ref())) lost.add(w.info().id());
+            if (!offered(w.ref())) lost.add(w.info().id());
         }
         List<Event> events = new ArrayList<>();
         if (!lost.isEmpty()) {
@@ -706,14 +800,72 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                             cmd.error().toString(),
                             again ? "; asking again" : "");
             if (again) describe(cmd.ref());
-            return describing.isEmpty() ? flushRegistrations(state) : Effect().none();
+            return describing.isEmpty() && !nodes.asking()
+                    ? flushRegistrations(state)
+                    : Effect().none();
         }
         RegisteredWorker w = new RegisteredWorker(cmd.info(), ref);
         if (!w.equals(state.workers().get(cmd.info().id())) && registering.add(w)) {
             timers.startSingleTimer("register", new FlushRegistrations(), Registrations.FLUSH_AFTER);
         }
         // One journal write per listing's worth of workers, not one per worker.
-        return describing.isEmpty() ? flushRegistrations(state) : Effect().none();
+        return describing.isEmpty() && !nodes.asking()
+                ? flushRegistrations(state)
+                : Effect().none();
+    }
+
+    private Effect<Event, State> onAgentsListed(State state, AgentsListed cmd) {
+        Map<String, ActorRef<NodeAgent.Command>> agents = new LinkedHashMap<>();
+        for (ActorRef<NodeAgent.Command> a : cmd.agents()) agents.put(resolver.toSerializationFormat(a), a);
+        for (ActorRef<NodeAgent.Command> a : nodes.listed(agents)) describeNode(a);
+        return reconcile(state);
+    }
+
+    private void describeNode(ActorRef<NodeAgent.Command> agent) {
+        ctx.ask(
+                NodeAgent.NodeWorkers.class,
+                agent,
+                settings.describeTimeout(),
+                NodeAgent.DescribeWorkers::new,
+                (workers, err) -> new NodeDescribed(agent, workers, err));
+    }
+
+    /** One node's workers: buffered for the next WorkersRegistered; those it no longer offers are lost. */
+    private Effect<Event, State> onNodeDescribed(State state, NodeDescribed cmd) {
+        String agent = resolver.toSerializationFormat(cmd.agent());
+        if (cmd.error() != null) {
+            boolean again = nodes.failed(agent);
+            ctx.getLog()
+                    .warn(
+                            "node agent {} did not describe its workers: {}{}",
+                            agent,
+                            cmd.error().toString(),
+                            again ? "; asking again" : "");
+            if (again) describeNode(cmd.agent());
+            return Effect().none();
+        }
+        NodeAgent.NodeWorkers nw = cmd.workers();
+        List<RegisteredWorker> described = new ArrayList<>();
+        for (int i = 0; i < nw.workers().size(); i++)
+            described.add(new RegisteredWorker(
+                    nw.workers().get(i),
+                    resolver.toSerializationFormat(nw.refs().get(i))));
+        if (!nodes.described(
+                agent, described.stream().map(RegisteredWorker::ref).toList()))
+            return Effect().none(); // the agent left meanwhile
+        if (nw.silent() > 0 && nodes.failed(agent)) {
+            // Some workers were still starting (a busy node): register these, ask for the rest again.
+            ctx.getLog().info("node agent {}: {} worker(s) not described yet; asking again", agent, nw.silent());
+            describeNode(cmd.agent());
+        }
+        for (RegisteredWorker w : described) {
+            if (!w.equals(state.workers().get(w.info().id())) && registering.add(w)) {
+                timers.startSingleTimer("register", new FlushRegistrations(), Registrations.FLUSH_AFTER);
+            }
+        }
+        // Journal the losses first (a restarted node's workers come back under new refs), then the batch.
+        if (describing.isEmpty() && !nodes.asking()) ctx.getSelf().tell(new FlushRegistrations());
+        return reconcile(state);
     }
 
     private void describe(ActorRef<GpuWorker.Command> ref) {
@@ -733,6 +885,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         int fresh = (int) batch.stream()
                 .filter(w -> !state.workers().containsKey(w.info().id()))
                 .count();
+        if (fresh > 0 && state.phase() == Phase.RESCALING) registeredDuringRescale = true;
         ScaleRequested grow = autoGrow(state, state.workers().size() + fresh);
         if (grow == null) return Effect().persist(new WorkersRegistered(batch));
         return Effect().persist(List.of(new WorkersRegistered(batch), grow)).thenRun(s -> rescaling(s, grow));
@@ -789,7 +942,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                     replyTo -> new GpuWorker.JoinMesh(mesh, replyTo),
                     (prepared, err) -> new PreparedAnswer(epoch, r, prepared, err));
         }
-        forming = new Forming(epoch, ranks, startStep, pending);
+        forming = new Forming(epoch, ranks, startStep, pending, dims);
         ctx.getLog().info("forming mesh epoch {} of {} ranks from step {}", epoch, world, startStep);
         return Effect().none();
     }
@@ -818,11 +971,12 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 ctx.getLog());
         for (int rank = 0; rank < forming.ranks().size(); rank++) {
             int r = rank;
+            var share = table.forRank(forming.dims(), rank); // its groups' entries: O(world) in all, not world²
             ctx.askWithStatus(
                     GpuWorker.MeshJoined.class,
                     workerRef(state, forming.ranks().get(rank)),
                     settings.formingTimeout(),
-                    replyTo -> new GpuWorker.ConnectMesh(table, replyTo),
+                    replyTo -> new GpuWorker.ConnectMesh(share, replyTo),
                     (joined, err) -> new JoinAnswer(table.epoch(), r, err));
         }
         return Effect().none();
@@ -946,11 +1100,20 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             recoveryFirstStep = false;
             publishFirstStep(state, recovery.firstStepSummary(step), recovery.detectedNanos);
         }
+        ScaleRequested grow = null;
         if (rescale != null && rescale.firstStepPending) {
             rescale.firstStepPending = false;
             publishFirstStep(state, rescale.firstStepSummary(step), rescale.boundaryNanos);
+            // Workers that registered while the mesh re-formed (auto-grow took the first batch): grow again
+            // onto them (only onto new workers: a requested shrink leaves the freed ones alone).
+            if (registeredDuringRescale) grow = autoGrow(state, state.workers().size());
+            registeredDuringRescale = false;
         }
         for (ActorRef<DataLoader.Command> l : t.loaders) l.tell(new DataLoader.Advance(t.epoch, step));
+        if (grow != null) {
+            ScaleRequested g = grow;
+            return Effect().persist(g).thenRun(s -> rescaling(s, g));
+        }
         return nextStep(state);
     }
 
@@ -1049,16 +1212,27 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             leaveMesh(state);
             return;
         }
+        // Probe first: its O(nodes) asks do not queue behind O(ranks) LeaveMesh on the way out; every
+        // LeaveMesh still goes before the next JoinMesh (sent after the probe's answers), in order.
+        probe(state);
         for (String id : recovery.oldRanks)
             tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch() - 1, meshJob(state)));
-        probe(state);
     }
 
-    /** Asks every registered worker to describe itself; a dead JVM stays silent. */
+    /**
+     * Asks every registered worker whether it lives: once per node agent (registered per node) for all its
+     * workers, else each worker; a dead JVM stays silent.
+     */
     private void probe(State state) {
         int round = recovery.newRound(state.workers().keySet());
+        Map<String, List<RegisteredWorker>> byAgent = new LinkedHashMap<>();
         for (RegisteredWorker w : state.workers().values()) {
             String id = w.info().id();
+            String agent = shared ? null : nodes.agentOf(w.ref());
+            if (agent != null) {
+                byAgent.computeIfAbsent(agent, a -> new ArrayList<>()).add(w);
+                continue;
+            }
             if (shared) { // a worker that serves another job is not available to this one
                 ctx.ask(
                         GpuWorker.Reservation.class,
@@ -1075,7 +1249,34 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                     GpuWorker.Describe::new,
                     (info, err) -> new ProbeAnswer(round, id, err == null));
         }
+        byAgent.forEach((agent, group) -> {
+            List<String> ids = group.stream().map(w -> w.info().id()).toList();
+            ctx.ask(
+                    NodeAgent.NodeWorkers.class,
+                    nodes.ref(agent),
+                    PROBE_TIMEOUT,
+                    NodeAgent.DescribeWorkers::new,
+                    (nw, err) -> new NodeProbeAnswer(round, ids, err == null ? aliveOf(group, nw) : Set.of()));
+        });
         if (state.workers().isEmpty()) ctx.getSelf().tell(new ProbeAnswer(round, "", false));
+    }
+
+    /** The ids of {@code group} that {@code nw} names with the same reference (a new one: restarted, not alive). */
+    private Set<String> aliveOf(List<RegisteredWorker> group, NodeAgent.NodeWorkers nw) {
+        Set<String> answered = new HashSet<>();
+        for (var ref : nw.refs()) answered.add(resolver.toSerializationFormat(ref));
+        Set<String> alive = new HashSet<>();
+        for (RegisteredWorker w : group)
+            if (answered.contains(w.ref())) alive.add(w.info().id());
+        return alive;
+    }
+
+    private Effect<Event, State> onNodeProbeAnswer(State state, NodeProbeAnswer cmd) {
+        if (recovery == null || state.phase() != Phase.RECOVERING || forming != null)
+            return Effect().none();
+        if (!recovery.answerAll(cmd.round(), cmd.ids(), cmd.alive()))
+            return Effect().none();
+        return probed(state);
     }
 
     private Effect<Event, State> onProbeAnswer(State state, ProbeAnswer cmd) {
@@ -1083,6 +1284,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             return Effect().none();
         if (!recovery.answer(cmd.round(), cmd.workerId(), cmd.alive()))
             return Effect().none();
+        return probed(state);
+    }
+
+    /** The probe round is complete: re-form on the live workers (or wait out the grace, or fail). */
+    private Effect<Event, State> probed(State state) {
         var par = state.spec().getParallelism();
         List<RegisteredWorker> alive = new ArrayList<>();
         for (String id : recovery.alive) alive.add(state.workers().get(id));

@@ -44,6 +44,18 @@ final class Recovery {
         return pending.isEmpty();
     }
 
+    /** Records a node's answer for all of {@code ids} ({@code alive}: those that live); true when complete. */
+    boolean answerAll(int r, List<String> ids, Set<String> aliveIds) {
+        if (r != round) return false;
+        boolean any = false;
+        for (String id : ids) {
+            if (!pending.remove(id)) continue;
+            any = true;
+            if (aliveIds.contains(id)) alive.add(id);
+        }
+        return any && pending.isEmpty();
+    }
+
     boolean graceOver(java.time.Duration grace) {
         return System.nanoTime() - detectedNanos >= grace.toNanos();
     }

@@ -35,9 +35,9 @@ final class Registrations {
         return out;
     }
 
-    /** Drops buffered workers whose ref is not in the latest listing. */
-    void retainListed(Set<String> listed) {
-        byId.values().removeIf(w -> !listed.contains(w.ref()));
+    /** Drops buffered workers whose ref the Receptionist no longer offers. */
+    void retainListed(java.util.function.Predicate<String> offered) {
+        byId.values().removeIf(w -> !offered.test(w.ref()));
     }
 
     List<Coordinator.RegisteredWorker> drain() {

@@ -133,10 +133,16 @@ public final class EngineStepRunner implements StepRunner {
             throw new IllegalArgumentException(
                     "rendezvous of mesh epoch " + rendezvous.epoch() + " for mesh epoch " + a.epoch());
         }
+        // The coordinator sends each rank only its groups' endpoints (Rendezvous.forRank); TcpMesh
+        // connects to group members only, so the other ranks' slots are never read.
+        var peers = Rendezvous.peers(a.dims(), a.rank());
         List<String> endpoints = new ArrayList<>();
-        for (int r = 0; r < a.dims().world(); r++) endpoints.add(rendezvous.tcpEndpoint(r));
+        for (int r = 0; r < a.dims().world(); r++) endpoints.add(peers.contains(r) ? rendezvous.tcpEndpoint(r) : null);
         join(a, endpoints, rendezvous);
     }
+
+    /** The slot of a rank that shares no group with this one (TcpMesh never reads it). */
+    private static final InetSocketAddress NOT_A_PEER = InetSocketAddress.createUnresolved("not-a-peer", 1);
 
     private void join(MeshAssignment a, List<String> endpoints, Rendezvous rendezvous) throws Exception {
         closeMesh();
@@ -144,7 +150,7 @@ public final class EngineStepRunner implements StepRunner {
         ParallelDims dims = a.dims();
         batches.reset(a.epoch());
         List<InetSocketAddress> peers = new ArrayList<>();
-        for (String p : endpoints) peers.add(parse(p));
+        for (String p : endpoints) peers.add(p == null ? NOT_A_PEER : parse(p));
         RankComms comms = null;
         RankTrainer trainer = null;
         ClusterCheckpoints ckpt = null;

@@ -30,7 +30,6 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.Cluster;
 import org.apache.pekko.cluster.typed.ClusterSingleton;
@@ -282,8 +281,7 @@ public final class LocalCluster implements AutoCloseable {
     /** The coordinator's status, or null when it did not answer within {@code timeout}. */
     public Coordinator.Status status(Duration timeout) {
         try {
-            return AskPattern.<Coordinator.Command, Coordinator.Status>ask(
-                            coordinator, Coordinator.GetStatus::new, timeout, client.scheduler())
+            return dev.shoal.actors.coordinator.StatusPages.fetch(coordinator, timeout, client.scheduler())
                     .toCompletableFuture()
                     .get(timeout.toMillis() + 1000, TimeUnit.MILLISECONDS);
         } catch (Exception e) {

@@ -1,6 +1,11 @@
 // NodeAgent: one per node JVM. Finds the node's devices, spawns one GpuWorker per device (restarted
-// if it crashes), registers each with the Receptionist under GpuWorker.SERVICE_KEY — which is how
-// the coordinator learns about them — and watches them.
+// if it crashes), registers them with the Receptionist — which is how the coordinator learns about
+// them — and watches them. Registration (shoal.node.registration):
+// - "node" (the default): the agent registers itself once under WORKERS_KEY and answers
+//   DescribeWorkers with all its running workers (each asked to Describe itself, so the answer holds
+//   their backend addresses): one Receptionist entry and one coordinator round trip per node, and
+//   the coordinator's recovery probe asks each node once instead of each worker;
+// - "worker": each worker registers under GpuWorker.SERVICE_KEY (one entry per device, as before).
 //
 // A node's agent (ShoalNode's; not the simulator's) also answers DescribeNode from anywhere in the
 // cluster (registered under NODE_KEY): its devices with their peak FLOP/s, whether their workers run,
@@ -8,8 +13,10 @@
 // the health columns of `shoal status`.
 //
 // Guarantees: worker names are stable ("worker-cpu0", "worker-cuda3"); a worker that stops for
-// good is reported in the log and in ListWorkers' answer (the Receptionist drops it, so the
-// coordinator sees it leave); checks never run on the actor's thread, and DescribeNode is answered at
+// good is reported in the log and in ListWorkers' answer (per worker: the Receptionist drops it, so the
+// coordinator sees it leave; per node: DescribeWorkers leaves it out, so the next recovery probe counts
+// it dead, and its rank's step times out or fails first); checks never run on the actor's thread, and DescribeNode is
+// answered at
 // once with the last results.
 package dev.shoal.actors.node;
 
@@ -30,6 +37,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
@@ -54,6 +62,60 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
 
     private record WorkerStopped(WorkerInfo info) implements Command {}
 
+    /** How an agent makes its workers known to the coordinator (see the header). */
+    public enum Registration {
+        NODE,
+        WORKER;
+
+        /** shoal.node.registration: "node" or "worker"; anything else is refused naming the key. */
+        public static Registration of(Config config) {
+            String key = "shoal.node.registration";
+            String v = config.hasPath(key) ? config.getString(key) : "node";
+            return switch (v) {
+                case "node" -> NODE;
+                case "worker" -> WORKER;
+                default ->
+                    throw new IllegalArgumentException(key + " must be \"node\" or \"worker\", got \"" + v + "\"");
+            };
+        }
+    }
+
+    /** Agents that register per node are listed under this key; the coordinator subscribes to it. */
+    public static final ServiceKey<Command> WORKERS_KEY = ServiceKey.create(Command.class, "shoal-node-workers");
+
+    /** Asks the agent for its running workers (registration and the coordinator's recovery probe). */
+    public record DescribeWorkers(ActorRef<NodeWorkers> replyTo) implements Command, ClusterMessage {}
+
+    /**
+     * The answer to DescribeWorkers: the node's running workers as they described themselves, with their
+     * references ({@code refs.get(i)} is {@code workers.get(i)}'s); {@code silent}: running workers that
+     * have not described themselves yet (left out; ask again).
+     */
+    public record NodeWorkers(String node, List<WorkerInfo> workers, List<ActorRef<GpuWorker.Command>> refs, int silent)
+            implements ClusterMessage {
+        public NodeWorkers {
+            workers = List.copyOf(workers);
+            refs = List.copyOf(refs);
+            if (workers.size() != refs.size() || silent < 0) {
+                throw new IllegalArgumentException("node " + node + " described " + workers.size() + " workers with "
+                        + refs.size() + " refs, " + silent + " silent");
+            }
+        }
+
+        public NodeWorkers(String node, List<WorkerInfo> workers, List<ActorRef<GpuWorker.Command>> refs) {
+            this(node, workers, refs, 0);
+        }
+    }
+
+    /**
+     * How long a local worker that has not described itself yet gets for a DescribeWorkers answer; under
+     * the coordinator's 2 s probe timeout, so a live node always answers the probe in time.
+     */
+    static final Duration DESCRIBE_TIMEOUT = Duration.ofMillis(1500);
+
+    private record WorkersDescribed(ActorRef<NodeWorkers> replyTo, Map<WorkerInfo, WorkerInfo> answers)
+            implements Command {}
+
     /** Agents of real nodes register under this key; the control plane asks them for `shoal status`. */
     public static final ServiceKey<Command> NODE_KEY = ServiceKey.create(Command.class, "shoal-node-agent");
 
@@ -73,7 +135,11 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
 
     private final Map<WorkerInfo, ActorRef<GpuWorker.Command>> workers = new LinkedHashMap<>();
     private final Map<WorkerInfo, Boolean> running = new LinkedHashMap<>();
+    // How each worker described itself (its backend address); asked once, so DescribeWorkers (and with it
+    // the coordinator's recovery probe) is answered at once after the first time.
+    private final Map<WorkerInfo, WorkerInfo> described = new LinkedHashMap<>();
     private final Supplier<List<StartupChecks.Check>> checks; // null: this agent does not check
+    private final String node;
     private final long startedNanos = System.nanoTime();
     private List<StartupChecks.Check> lastChecks = List.of();
     private long lastChecksNanos;
@@ -125,7 +191,8 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
             Supplier<List<StartupChecks.Check>> checks) {
         super(ctx);
         this.checks = checks;
-        String node = nodeName != null ? nodeName : ctx.getSystem().address().toString();
+        this.node = nodeName != null ? nodeName : ctx.getSystem().address().toString();
+        Registration registration = Registration.of(config);
         for (DeviceDiscovery d : discoveries) {
             int n = d.count(config);
             for (int i = 0; i < n; i++) {
@@ -135,10 +202,15 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                         Behaviors.supervise(GpuWorker.create(info, factory)).onFailure(SupervisorStrategy.restart()),
                         "worker-" + d.kind() + i);
                 ctx.watchWith(ref, new WorkerStopped(info));
-                ctx.getSystem().receptionist().tell(Receptionist.register(GpuWorker.SERVICE_KEY, ref));
+                if (registration == Registration.WORKER) {
+                    ctx.getSystem().receptionist().tell(Receptionist.register(GpuWorker.SERVICE_KEY, ref));
+                }
                 workers.put(info, ref);
                 running.put(info, true);
             }
+        }
+        if (registration == Registration.NODE) {
+            ctx.getSystem().receptionist().tell(Receptionist.register(WORKERS_KEY, ctx.getSelf()));
         }
         ctx.getLog().info("node {} offers {} device(s)", node, workers.size());
     }
@@ -151,6 +223,8 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                 .onMessage(ListWorkers.class, this::onList)
                 .onMessage(WorkerStopped.class, this::onStopped)
                 .onMessage(DescribeNode.class, this::onDescribe)
+                .onMessage(DescribeWorkers.class, this::onDescribeWorkers)
+                .onMessage(WorkersDescribed.class, this::onWorkersDescribed)
                 .onMessage(Recheck.class, r -> onRecheck())
                 .onMessage(ChecksDone.class, this::onChecksDone)
                 .build();
@@ -163,6 +237,67 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                         new ArrayList<>(workers.values()),
                         new ArrayList<>(running.values())));
         return this;
+    }
+
+    /**
+     * Answers with the running workers' descriptions; workers that have not described themselves yet are
+     * asked first (locally, at most DESCRIBE_TIMEOUT), those still silent are counted, not named.
+     */
+    private Behavior<Command> onDescribeWorkers(DescribeWorkers m) {
+        List<WorkerInfo> missing = new ArrayList<>();
+        for (WorkerInfo w : workers.keySet()) if (running.get(w) && !described.containsKey(w)) missing.add(w);
+        if (missing.isEmpty()) {
+            m.replyTo().tell(nodeWorkers());
+            return this;
+        }
+        List<CompletableFuture<WorkerInfo>> asks = new ArrayList<>();
+        for (WorkerInfo w : missing) {
+            asks.add(AskPattern.<GpuWorker.Command, WorkerInfo>ask(
+                            workers.get(w),
+                            GpuWorker.Describe::new,
+                            DESCRIBE_TIMEOUT,
+                            getContext().getSystem().scheduler())
+                    .toCompletableFuture()
+                    .exceptionally(err -> null));
+        }
+        CompletableFuture<Map<WorkerInfo, WorkerInfo>> all = CompletableFuture.allOf(
+                        asks.toArray(CompletableFuture[]::new))
+                .thenApply(v -> {
+                    Map<WorkerInfo, WorkerInfo> answers = new LinkedHashMap<>();
+                    for (int i = 0; i < missing.size(); i++) {
+                        WorkerInfo info = asks.get(i).join();
+                        if (info != null) answers.put(missing.get(i), info);
+                    }
+                    return answers;
+                });
+        getContext()
+                .pipeToSelf(
+                        all, (answers, err) -> new WorkersDescribed(m.replyTo(), answers == null ? Map.of() : answers));
+        return this;
+    }
+
+    private Behavior<Command> onWorkersDescribed(WorkersDescribed m) {
+        described.putAll(m.answers());
+        m.replyTo().tell(nodeWorkers());
+        return this;
+    }
+
+    /** The running workers that described themselves, and how many running ones have not. */
+    private NodeWorkers nodeWorkers() {
+        List<WorkerInfo> infos = new ArrayList<>();
+        List<ActorRef<GpuWorker.Command>> refs = new ArrayList<>();
+        int silent = 0;
+        for (Map.Entry<WorkerInfo, ActorRef<GpuWorker.Command>> e : workers.entrySet()) {
+            if (!running.get(e.getKey())) continue;
+            WorkerInfo d = described.get(e.getKey());
+            if (d == null) {
+                silent++;
+                continue;
+            }
+            infos.add(d);
+            refs.add(e.getValue());
+        }
+        return new NodeWorkers(node, infos, refs, silent);
     }
 
     private Behavior<Command> onStopped(WorkerStopped m) {

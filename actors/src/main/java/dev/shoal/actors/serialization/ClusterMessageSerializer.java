@@ -92,6 +92,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     // Node agent protocol (shoal status).
     private static final String DESCRIBE_NODE = "ND";
     private static final String NODE_REPORT = "NR";
+    private static final String DESCRIBE_WORKERS = "NDW";
+    private static final String NODE_WORKERS = "NW";
     // Coordinator events and snapshot (stored in the journal: never change these).
     private static final String JOB_SUBMITTED = "E-JS";
     private static final String WORKER_REGISTERED = "E-WR";
@@ -147,6 +149,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof GpuWorker.Reservation) return RESERVATION;
         if (o instanceof NodeAgent.DescribeNode) return DESCRIBE_NODE;
         if (o instanceof NodeAgent.NodeReport) return NODE_REPORT;
+        if (o instanceof NodeAgent.DescribeWorkers) return DESCRIBE_WORKERS;
+        if (o instanceof NodeAgent.NodeWorkers) return NODE_WORKERS;
         if (o instanceof Coordinator.JobSubmitted) return JOB_SUBMITTED;
         if (o instanceof Coordinator.WorkerRegistered) return WORKER_REGISTERED;
         if (o instanceof Coordinator.WorkersRegistered) return WORKERS_REGISTERED;
@@ -174,7 +178,12 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .build()
                     .toByteArray();
         } else if (o instanceof Coordinator.GetStatus m) {
-            return GetStatus.newBuilder().setReplyTo(ref(m.replyTo())).build().toByteArray();
+            return GetStatus.newBuilder()
+                    .setReplyTo(ref(m.replyTo()))
+                    .setFrom(m.from())
+                    .setLimit(m.limit())
+                    .build()
+                    .toByteArray();
         } else if (o instanceof Coordinator.CommitCheckpoint m) {
             return CommitCheckpoint.newBuilder()
                     .setCheckpoint(m.checkpoint())
@@ -213,7 +222,10 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .setStep(m.step())
                     .addAllCheckpoints(m.checkpoints())
                     .setMessage(m.message())
-                    .addAllRecent(m.recent());
+                    .addAllRecent(m.recent())
+                    .setWorkerCount(m.workerCount())
+                    .setMeshSize(m.meshSize())
+                    .setFrom(m.from());
             m.workers().forEach(w -> b.addWorkers(registered(w)));
             return b.build().toByteArray();
         } else if (o instanceof Coordinator.Subscribe m) {
@@ -238,6 +250,21 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                     .toByteArray();
         } else if (o instanceof NodeAgent.NodeReport m) {
             return m.report().toByteArray();
+        } else if (o instanceof NodeAgent.DescribeWorkers m) {
+            return DescribeWorker.newBuilder()
+                    .setReplyTo(ref(m.replyTo()))
+                    .build()
+                    .toByteArray();
+        } else if (o instanceof NodeAgent.NodeWorkers m) {
+            var b = dev.shoal.proto.v1.cluster.NodeWorkers.newBuilder()
+                    .setNode(m.node())
+                    .setSilent(m.silent());
+            for (int i = 0; i < m.workers().size(); i++) {
+                b.addWorkers(RegisteredWorker.newBuilder()
+                        .setInfo(info(m.workers().get(i)))
+                        .setRef(ref(m.refs().get(i))));
+            }
+            return b.build().toByteArray();
         } else if (o instanceof GpuWorker.JoinMesh m) {
             MeshAssignment a = m.mesh();
             return JoinMesh.newBuilder()
@@ -439,9 +466,12 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                 SubmitJob m = SubmitJob.parseFrom(bytes);
                 return new Coordinator.SubmitJob(m.getSpec(), resolve(m.getReplyTo()));
             }
-            case GET_STATUS:
-                return new Coordinator.GetStatus(
-                        resolve(GetStatus.parseFrom(bytes).getReplyTo()));
+            case GET_STATUS: {
+                GetStatus m = GetStatus.parseFrom(bytes);
+                return m.getLimit() == 0
+                        ? new Coordinator.GetStatus(resolve(m.getReplyTo()))
+                        : new Coordinator.GetStatus(resolve(m.getReplyTo()), m.getFrom(), m.getLimit());
+            }
             case COMMIT_CHECKPOINT: {
                 CommitCheckpoint m = CommitCheckpoint.parseFrom(bytes);
                 return new Coordinator.CommitCheckpoint(m.getCheckpoint(), resolve(m.getReplyTo()));
@@ -475,7 +505,10 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         workers,
                         m.getCheckpointsList(),
                         m.getMessage(),
-                        m.getRecentList());
+                        m.getRecentList(),
+                        Math.max(m.getWorkerCount(), m.getFrom() + workers.size()),
+                        Math.max(m.getMeshSize(), m.getFrom() + m.getMeshRanksCount()),
+                        m.getFrom());
             }
             case SUBSCRIBE:
                 return new Coordinator.Subscribe(
@@ -492,6 +525,19 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
                         resolve(DescribeWorker.parseFrom(bytes).getReplyTo()));
             case NODE_REPORT:
                 return new NodeAgent.NodeReport(dev.shoal.proto.v1.NodeReport.parseFrom(bytes));
+            case DESCRIBE_WORKERS:
+                return new NodeAgent.DescribeWorkers(
+                        resolve(DescribeWorker.parseFrom(bytes).getReplyTo()));
+            case NODE_WORKERS: {
+                var m = dev.shoal.proto.v1.cluster.NodeWorkers.parseFrom(bytes);
+                List<WorkerInfo> infos = new ArrayList<>();
+                List<ActorRef<GpuWorker.Command>> refs = new ArrayList<>();
+                for (RegisteredWorker w : m.getWorkersList()) {
+                    infos.add(info(w.getInfo()));
+                    refs.add(resolve(w.getRef()));
+                }
+                return new NodeAgent.NodeWorkers(m.getNode(), infos, refs, m.getSilent());
+            }
             case JOIN_MESH: {
                 JoinMesh m = JoinMesh.parseFrom(bytes);
                 Parallelism p = m.getDims();

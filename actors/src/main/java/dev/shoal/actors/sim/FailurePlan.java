@@ -85,6 +85,7 @@ public final class FailurePlan {
     private final List<Interruption> closed = new ArrayList<>();
     private final ConcurrentLinkedQueue<String> kills = new ConcurrentLinkedQueue<>();
     private double clock;
+    private final Map<Long, Double> useful = new HashMap<>(); // step → its compute time when it last completed
     private double nextRandom = Double.POSITIVE_INFINITY;
     private long roundEpoch = -1, roundStep = -1;
     private Set<String> victims = Set.of();
@@ -146,6 +147,15 @@ public final class FailurePlan {
      * (with its checkpoint write); true when this node dies in this round (the rank must hang).
      */
     synchronized boolean step(long epoch, long step, String node, double seconds) throws InterruptedException {
+        return step(epoch, step, node, seconds, seconds);
+    }
+
+    /**
+     * As above; {@code usefulSeconds} is the step's own compute time (no checkpoint write): what the step
+     * counts as useful work once it completes (goodput), at the layout it ran on.
+     */
+    synchronized boolean step(long epoch, long step, String node, double seconds, double usefulSeconds)
+            throws InterruptedException {
         // The first step waits for the spare nodes; a step after a held one waits for its event.
         while (!armed || (!holds.isEmpty() && step > holds.first())) {
             if (waitingSince == 0) waitingSince = System.nanoTime();
@@ -155,11 +165,11 @@ public final class FailurePlan {
             heldNanos += System.nanoTime() - waitingSince;
             waitingSince = 0;
         }
-        if (epoch != roundEpoch || step != roundStep) startRound(epoch, step, seconds);
+        if (epoch != roundEpoch || step != roundStep) startRound(epoch, step, seconds, usefulSeconds);
         return victims.contains(node);
     }
 
-    private void startRound(long epoch, long step, double seconds) {
+    private void startRound(long epoch, long step, double seconds, double usefulSeconds) {
         long now = System.nanoTime();
         roundEpoch = epoch;
         roundStep = step;
@@ -201,6 +211,7 @@ public final class FailurePlan {
         }
         if (dying == 0) {
             clock = end;
+            useful.put(step, usefulSeconds); // a step redone later (after a loss) counts once, as last run
             return;
         }
         List<String> mesh = new ArrayList<>(meshNodes.getOrDefault(epoch, Set.of()));
@@ -256,6 +267,11 @@ public final class FailurePlan {
     public synchronized long[] joinWindow(long epoch) {
         long[] j = joins.get(epoch);
         return j == null ? null : j.clone();
+    }
+
+    /** The compute time of every completed step, once each, at the layout it last ran on. */
+    public synchronized double usefulSeconds() {
+        return useful.values().stream().mapToDouble(Double::doubleValue).sum();
     }
 
     public synchronized double clock() {

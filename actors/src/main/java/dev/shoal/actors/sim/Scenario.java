@@ -5,7 +5,7 @@
 //
 //   scenarios = [ { name = …, model = llama3-70b, gpu = h100, nodes = 128, gpus-per-node = 8, spare-nodes = 2,
 //     layout { tp = 8, pp = 8, dp = 16, micro-batch = 1 }, seq-len = 8192, global-batch = 1024, steps = 20,
-//     checkpoint-interval = 5, actor-systems = 4, detection-seconds = 7, checkpoint-gbps = 2,
+//     checkpoint-interval = 5, actor-systems = 4, detection-seconds = 7, checkpoint-gbps = 2, auto-grow = on,
 //     events = [ form-mesh, run-steps,
 //                { lose-nodes = 1, at-step = 8 },
 //                { mtbf { interruptions = 419, days = 54, gpus = 16384 }, acceleration = 2000, seed = 7 },
@@ -52,7 +52,50 @@ public record Scenario(
         int checkpointInterval,
         double detectionSeconds,
         double checkpointGbps,
-        List<Event> events) {
+        List<Event> events,
+        boolean autoGrow) {
+
+    /** A scenario without auto-grow (added nodes stay idle unless a rescale is asked for). */
+    public Scenario(
+            String name,
+            String model,
+            String gpu,
+            int nodes,
+            int gpusPerNode,
+            int tp,
+            int pp,
+            int dp,
+            int microBatch,
+            int seqLen,
+            int globalBatch,
+            int steps,
+            int actorSystems,
+            int spareNodes,
+            int checkpointInterval,
+            double detectionSeconds,
+            double checkpointGbps,
+            List<Event> events) {
+        this(
+                name,
+                model,
+                gpu,
+                nodes,
+                gpusPerNode,
+                tp,
+                pp,
+                dp,
+                microBatch,
+                seqLen,
+                globalBatch,
+                steps,
+                actorSystems,
+                spareNodes,
+                checkpointInterval,
+                detectionSeconds,
+                checkpointGbps,
+                events,
+                false);
+    }
 
     /** The events written as plain strings; they are what every scenario does anyway. */
     public static final Set<String> EVENTS = Set.of("form-mesh", "run-steps");
@@ -265,7 +308,8 @@ public record Scenario(
                         c.hasPath("checkpoint-interval") ? c.getInt("checkpoint-interval") : 0,
                         c.hasPath("detection-seconds") ? c.getDouble("detection-seconds") : 7.0,
                         c.hasPath("checkpoint-gbps") ? c.getDouble("checkpoint-gbps") : 2.0,
-                        events));
+                        events,
+                        c.hasPath("auto-grow") && c.getBoolean("auto-grow")));
             } catch (ConfigException | IllegalArgumentException e) {
                 throw new IllegalArgumentException(at + ": " + e.getMessage(), e);
             }

@@ -58,6 +58,9 @@ public final class SimStepRunner implements StepRunner {
     /** The checkpoint directory simulated jobs name; nothing is written there. */
     public static final String CHECKPOINT_DIR = "sim://checkpoints";
 
+    /** Step seconds by (job spec, GPU, GPUs per node): the cost model's answer, shared by all runners. */
+    private static final Map<List<Object>, Double> STEP_SECONDS = new ConcurrentHashMap<>();
+
     private final WorkerInfo device;
     private final GpuSpec gpu;
     private final int gpusPerNode;
@@ -111,7 +114,11 @@ public final class SimStepRunner implements StepRunner {
     @Override
     public synchronized void joinMesh(MeshAssignment m) {
         long start = System.nanoTime();
-        stepSeconds = estimate(m.spec(), gpu, gpusPerNode).stepSeconds();
+        // Priced once per layout, not once per rank: at 4096 ranks the cost model (~1 ms) would otherwise
+        // spend seconds of this JVM's CPU inside the mesh distribution that the simulator measures.
+        stepSeconds = STEP_SECONDS.computeIfAbsent(
+                List.of(m.spec(), gpu, gpusPerNode),
+                k -> estimate(m.spec(), gpu, gpusPerNode).stepSeconds());
         shardBytes = shardBytes(m.spec(), m.dims().world());
         mesh = m;
         joinedEpochs.add(m.epoch());
@@ -139,7 +146,7 @@ public final class SimStepRunner implements StepRunner {
             }
             seconds = stepSeconds + (checkpointDir.isEmpty() ? 0 : shardBytes / checkpointBytesPerSecond);
         }
-        if (plan != null && plan.step(epoch, step, device.node(), seconds)) {
+        if (plan != null && plan.step(epoch, step, device.node(), seconds, stepSeconds)) {
             // This node died in this step: hang as a rank whose peers are gone, until aborted or stopped.
             while (abortedEpoch < epoch && !closed) Thread.sleep(2);
             throw new IllegalStateException(device.id() + ": simulated node failure in step " + step);

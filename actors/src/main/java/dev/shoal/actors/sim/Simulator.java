@@ -67,7 +67,7 @@ public final class Simulator {
     public record Seen(long nanos, JobEvent event) {}
 
     /** Nodes added during the run: when they started, when all their GPUs were registered, what followed. */
-    public record Added(int atStep, int nodes, double registerSeconds, String outcome) {}
+    public record Added(int atStep, int nodes, double registerSeconds, String outcome, long startNanos) {}
 
     /** What one run measured; seconds are wall time on this machine unless named simulated. */
     public record Result(
@@ -80,6 +80,7 @@ public final class Simulator {
             double simulatedStepSeconds, // the cost model's step time of the full layout
             double simulatedSeconds, // the slowest rank's own simulated clock at the end
             double simulatedClock, // the job's simulated time, interruptions included (FailurePlan)
+            double usefulSeconds, // every step's compute time once, at the layout it last ran on (FailurePlan)
             long rounds, // step rounds started (steps redone after a loss count again)
             long workerMessages, // Step received + StepDone sent, counted at the simulated runners
             long journalEvents,
@@ -104,9 +105,12 @@ public final class Simulator {
             return rounds == 0 ? 0 : (double) workerMessages / rounds;
         }
 
-        /** Useful work (every step once, at the full layout's step time) ÷ the job's simulated time. */
+        /**
+         * Useful work (every step's compute once, at the layout it last ran on: the full one, a shrunk one
+         * after a loss without spares, a grown one after auto-grow) ÷ the job's simulated time.
+         */
         public double goodput() {
-            return simulatedClock == 0 ? 0 : scenario.steps() * simulatedStepSeconds / simulatedClock;
+            return simulatedClock == 0 ? 0 : usefulSeconds / simulatedClock;
         }
 
         public List<StepMetrics> steps() {
@@ -183,8 +187,8 @@ public final class Simulator {
                 if (s == head) coordinator = proxy;
                 if (i == 0) local = proxy;
             }
-            // Status polls go through system 0's proxy while the coordinator is there (no serialization
-            // of the worker list: at 4096 GPUs a Status is about 1 MiB).
+            // Status polls go through system 0's proxy while the coordinator is there; after a failover
+            // they cross systems (a Status is one page of StatusPages, under Artery's 256 KiB frame).
             ActorSystem<Void> sys0 = systems.get(0);
             ActorRef<Coordinator.Published> listener = head.systemActorOf(
                     Behaviors.receive(Coordinator.Published.class)
@@ -367,6 +371,7 @@ public final class Simulator {
                 estimate.stepSeconds(),
                 simulated,
                 plan.clock(),
+                plan.usefulSeconds(),
                 plan.rounds(),
                 messages,
                 journal[0],
@@ -376,11 +381,33 @@ public final class Simulator {
                 heap,
                 plan.interruptions(),
                 failover,
-                added,
+                grown(added, List.copyOf(seen)),
                 last.meshEpoch(),
-                last.meshRanks().size(),
+                last.meshSize(),
                 List.copyOf(seen),
                 runners);
+    }
+
+    /** {@code added} with the rescales that followed each addition (auto-grow) appended to its outcome. */
+    private static List<Added> grown(List<Added> added, List<Seen> seen) {
+        List<Added> out = new ArrayList<>();
+        java.util.regex.Pattern dp = java.util.regex.Pattern.compile("rescaling dp (\\d+) → (\\d+) after step (\\d+)");
+        for (Added a : added) {
+            List<String> grew = new ArrayList<>();
+            for (Seen s : seen) {
+                if (s.nanos() < a.startNanos() || !s.event().hasPhase()) continue;
+                var p = s.event().getPhase();
+                if (p.getFrom() != Phase.RESCALING || p.getTo() != Phase.TRAINING) continue;
+                java.util.regex.Matcher m = dp.matcher(p.getCause());
+                if (m.find()) {
+                    grew.add("dp " + m.group(1) + " → " + m.group(2) + " after step " + m.group(3) + " (epoch "
+                            + p.getMeshEpoch() + ")");
+                }
+            }
+            String then = grew.isEmpty() ? "" : "; auto-grow: " + String.join(", ", grew);
+            out.add(new Added(a.atStep(), a.nodes(), a.registerSeconds(), a.outcome() + then, a.startNanos()));
+        }
+        return out;
     }
 
     /** Starts {@code a.nodes()} nodes, waits until their GPUs are registered, and says what the coordinator did. */
@@ -398,7 +425,7 @@ public final class Simulator {
         int phasesBefore = (int) seen.stream().filter(s -> s.event().hasPhase()).count();
         long start = System.nanoTime();
         for (int i = 0; i < a.nodes(); i++) startNode.run();
-        awaitWorkers(coordinator, head, before.workers().size() + a.nodes() * sc.gpusPerNode(), deadline, timeout);
+        awaitWorkers(coordinator, head, before.workerCount() + a.nodes() * sc.gpusPerNode(), deadline, timeout);
         double seconds = (System.nanoTime() - start) / 1e9;
         Thread.sleep(1000); // give the coordinator a moment to act on them
         Coordinator.Status after = status(coordinator, head);
@@ -409,19 +436,19 @@ public final class Simulator {
                 .forEach(s -> phases.add(s.event().getPhase().getFrom() + "→"
                         + s.event().getPhase().getTo()));
         String outcome = after.meshEpoch() == before.meshEpoch()
-                ? "registered " + (after.workers().size() - before.workers().size())
+                ? "registered " + (after.workerCount() - before.workerCount())
                         + " idle GPUs; mesh unchanged (epoch " + after.meshEpoch() + ", "
-                        + after.meshRanks().size() + " ranks, " + after.phase() + ")"
-                : "mesh epoch " + before.meshEpoch() + " → " + after.meshEpoch() + ", ranks "
-                        + before.meshRanks().size() + " → " + after.meshRanks().size() + ", phase changes " + phases;
-        return new Added(a.atStep(), a.nodes(), seconds, outcome);
+                        + after.meshSize() + " ranks, " + after.phase() + ")"
+                : "mesh epoch " + before.meshEpoch() + " → " + after.meshEpoch() + ", ranks " + before.meshSize()
+                        + " → " + after.meshSize() + ", phase changes " + phases;
+        return new Added(a.atStep(), a.nodes(), seconds, outcome, start);
     }
 
     private static void awaitWorkers(
             ActorRef<Coordinator.Command> coordinator, ActorSystem<?> head, int want, long deadline, Duration timeout)
             throws Exception {
         int have;
-        while ((have = status(coordinator, head).workers().size()) < want) {
+        while ((have = status(coordinator, head).workerCount()) < want) {
             if (System.nanoTime() > deadline) {
                 throw new IllegalStateException("only " + have + " of " + want + " simulated GPUs registered within "
                         + timeout.toSeconds() + " s");
@@ -487,11 +514,12 @@ public final class Simulator {
         // Simulated nodes never come back: re-form at once (on spares, or on fewer DP replicas).
         o.put("shoal.coordinator.recovery-grace", "0s");
         o.put("shoal.coordinator.describe-timeout", "60s");
+        // The scenario's auto-grow: the coordinator rescales onto added nodes (RESCALING) when they hold
+        // whole replicas that divide the global batch.
+        o.put("shoal.coordinator.auto-grow", sc.autoGrow() ? "on" : "off");
         o.put("pekko.cluster.seed-node-timeout", "2s");
         o.put("pekko.cluster.retry-unsuccessful-join-after", "2s");
         o.put("pekko.cluster.jmx.multi-mbeans-in-same-jvm", "on");
-        // A Status names every registered worker (~1 MiB at 4096 GPUs); after a failover it crosses systems.
-        o.put("pekko.remote.artery.advanced.maximum-frame-size", "4MiB");
         // The simulated nodes share this JVM's few cores: give the failure detector room.
         o.put("pekko.cluster.failure-detector.acceptable-heartbeat-pause", "20s");
         Config overrides = ConfigFactory.parseMap(o);

@@ -4,6 +4,9 @@
 //   tcp/rank<R>           the TCP endpoint ("host:port", UTF-8) of global rank R (each rank publishes its own);
 //   nccl/<group>          the 128-byte ncclUniqueId of a group, published by the group's root (its rank 0);
 // where <group> is "world", "tp/pp<P>/dp<D>", "dp/pp<P>/tp<T>" or "pp/tp<T>/dp<D>" (the names TcpMesh uses).
+// The coordinator hands each rank only its share (forRank): the TCP endpoints of the members of its
+// TP, DP and PP groups and the ids of its groups, so the tables of one mesh total O(world × (tp + dp + pp))
+// entries instead of world² (keys of other kinds go to every rank).
 // Guarantees: epoch >= 1; immutable (keys sorted, byte arrays copied in and out); a missing key throws
 // naming the key, the epoch and the keys that are there.
 package dev.shoal.actors.worker;
@@ -53,6 +56,36 @@ public record Rendezvous(long epoch, Map<String, byte[]> entries) {
     /** The TCP endpoint ("host:port") of global rank {@code rank}. */
     public String tcpEndpoint(int rank) {
         return new String(bytes(tcpKey(rank)), StandardCharsets.UTF_8);
+    }
+
+    /**
+     * What rank {@code rank} of {@code dims} needs of this table: the "tcp/" endpoints of its TP, DP and PP
+     * groups' members, the "nccl/" ids of its groups, and every entry of another kind.
+     */
+    public Rendezvous forRank(ParallelDims dims, int rank) {
+        TreeMap<String, byte[]> share = new TreeMap<>();
+        for (Map.Entry<String, byte[]> e : entries.entrySet()) {
+            if (!e.getKey().startsWith("tcp/") && !e.getKey().startsWith("nccl/")) share.put(e.getKey(), e.getValue());
+        }
+        for (int peer : peers(dims, rank)) {
+            byte[] b = entries.get(tcpKey(peer));
+            if (b != null) share.put(tcpKey(peer), b);
+        }
+        for (Axis axis : Axis.values()) {
+            String key = ncclKey(dims, rank, axis);
+            byte[] b = entries.get(key);
+            if (b != null) share.put(key, b);
+        }
+        return new Rendezvous(epoch, share);
+    }
+
+    /** The global ranks that share a TP, DP or PP group with {@code rank} (itself included), ascending. */
+    public static java.util.SortedSet<Integer> peers(ParallelDims dims, int rank) {
+        java.util.TreeSet<Integer> out = new java.util.TreeSet<>();
+        out.addAll(dims.tpGroup(rank));
+        out.addAll(dims.dpGroup(rank));
+        out.addAll(dims.ppGroup(rank));
+        return out;
     }
 
     /** Key of rank {@code rank}'s TCP endpoint. */

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.List;
 import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
 import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -34,7 +35,7 @@ class NodeAgentTest {
 
     @Test
     void spawnsAndRegistersOneWorkerPerCpuRank() {
-        var config = ConfigFactory.parseString("shoal.node.cpu-ranks = 3");
+        var config = ConfigFactory.parseString("shoal.node.cpu-ranks = 3\nshoal.node.registration = worker");
         var agent = kit.spawn(NodeAgent.create(List.of(new CpuRanks()), config, null), "agent");
         TestProbe<NodeAgent.Workers> p = kit.createTestProbe();
         agent.tell(new NodeAgent.ListWorkers(p.ref()));
@@ -62,6 +63,46 @@ class NodeAgentTest {
         }
         assertEquals(3, found);
         assertTrue(w.refs().stream().allMatch(r -> r.path().parent().name().equals("agent")));
+    }
+
+    @Test
+    void perNodeRegistrationListsTheAgentOnceAndDescribesAllItsWorkersInOneAnswer() {
+        var config = ConfigFactory.parseString("shoal.node.cpu-ranks = 3\nshoal.node.cpu-peak-flops = 5e10");
+        var agent = kit.spawn(NodeAgent.create(List.of(new CpuRanks()), config, null), "per-node-agent");
+        TestProbe<Receptionist.Listing> listing = kit.createTestProbe();
+        long deadline = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+        java.util.Set<ActorRef<NodeAgent.Command>> agents = java.util.Set.of();
+        while (!agents.contains(agent) && System.nanoTime() < deadline) {
+            kit.system().receptionist().tell(Receptionist.find(NodeAgent.WORKERS_KEY, listing.ref()));
+            agents = listing.receiveMessage().getServiceInstances(NodeAgent.WORKERS_KEY);
+        }
+        assertTrue(agents.contains(agent), "the agent is listed under WORKERS_KEY: " + agents);
+        // Its workers are not listed one by one.
+        kit.system().receptionist().tell(Receptionist.find(GpuWorker.SERVICE_KEY, listing.ref()));
+        assertTrue(listing.receiveMessage().getServiceInstances(GpuWorker.SERVICE_KEY).stream()
+                .noneMatch(r -> r.path().parent().equals(agent.path())));
+
+        TestProbe<NodeAgent.NodeWorkers> p = kit.createTestProbe();
+        agent.tell(new NodeAgent.DescribeWorkers(p.ref()));
+        NodeAgent.NodeWorkers nw = p.receiveMessage();
+        assertEquals(3, nw.workers().size());
+        assertEquals(3, nw.refs().size());
+        TestProbe<NodeAgent.Workers> local = kit.createTestProbe();
+        agent.tell(new NodeAgent.ListWorkers(local.ref()));
+        NodeAgent.Workers w = local.receiveMessage();
+        for (int i = 0; i < 3; i++) {
+            assertEquals(w.refs().get(i), nw.refs().get(i));
+            assertEquals(w.devices().get(i).id(), nw.workers().get(i).id());
+            assertEquals(5e10, nw.workers().get(i).peakFlops());
+        }
+    }
+
+    @Test
+    void aWrongRegistrationSettingIsRefusedNamingTheKey() {
+        var e = assertThrows(
+                IllegalArgumentException.class,
+                () -> NodeAgent.Registration.of(ConfigFactory.parseString("shoal.node.registration = each")));
+        assertTrue(e.getMessage().contains("shoal.node.registration"), e.getMessage());
     }
 
     @Test

@@ -101,7 +101,7 @@ class ClusterMessageSerializerTest {
         GpuWorker.StepTimings timings = new GpuWorker.StepTimings(0.001, 0.25);
         return List.of(
                 new Coordinator.SubmitJob(spec(), probe()),
-                new Coordinator.GetStatus(probe()),
+                new Coordinator.GetStatus(probe(), 512, 256),
                 new Coordinator.CommitCheckpoint(checkpoint(50), probe()),
                 new Coordinator.StopJob(probe()),
                 new Coordinator.JobAccepted("job-1"),
@@ -153,6 +153,9 @@ class ClusterMessageSerializerTest {
                         56),
                 new GpuWorker.FeedBatch(new StepRunner.Batch(4, 57, 1, new int[] {1, 2, 3}, new int[] {2, 3, 4})),
                 new dev.shoal.actors.node.NodeAgent.DescribeNode(probe()),
+                new dev.shoal.actors.node.NodeAgent.DescribeWorkers(probe()),
+                new dev.shoal.actors.node.NodeAgent.NodeWorkers(
+                        "pekko://shoal@10.0.0.2:2552", List.of(w0, w1), List.of(probe(), probe())),
                 new dev.shoal.actors.node.NodeAgent.NodeReport(dev.shoal.proto.v1.NodeReport.newBuilder()
                         .setAddress("pekko://shoal@10.0.0.2:2552")
                         .addDevices(dev.shoal.proto.v1.DeviceGroup.newBuilder()
@@ -217,6 +220,40 @@ class ClusterMessageSerializerTest {
             Object back =
                     serialization.deserialize(bytes, s.identifier(), manifest).get();
             assertEquals(m, back, () -> "round trip of " + m.getClass().getName());
+        }
+    }
+
+    @Test
+    void aStatusPageOfA4096GpuClusterFitsInArterysDefaultFrame() {
+        List<Coordinator.RegisteredWorker> workers = new ArrayList<>();
+        List<String> ranks = new ArrayList<>();
+        for (int n = 0; n < 512; n++) {
+            for (int g = 0; g < 8; g++) {
+                String node = String.format("pekko://shoal@10.0.%d.%d:2552", n / 256, n % 256);
+                WorkerInfo w = new WorkerInfo(node, WorkerInfo.CUDA, g, "10.0.0.1:40" + g)
+                        .withPeak(989.4e12, "h100 datasheet (dense bf16)");
+                workers.add(new Coordinator.RegisteredWorker(
+                        w, node + "/system/sim-node-" + n + "/agent/worker-cuda" + g + "#-123456789"));
+                ranks.add(w.id());
+            }
+        }
+        Coordinator.Status whole = new Coordinator.Status(
+                "job-1", spec(), Phase.TRAINING, 3, ranks, 57, workers, List.of(checkpoint(50)), "training", List.of());
+        Serialization serialization = SerializationExtension.get(Adapter.toClassic(kit.system()));
+        assertTrue(serialization.serialize(whole).get().length > 262_144, "the whole status would not fit");
+        // The coordinator's answer to a GetStatus: one page (the worker window and the whole counts).
+        for (int from = 0; from < 4096; from += dev.shoal.actors.coordinator.StatusPages.PAGE) {
+            Coordinator.Status page = dev.shoal.actors.coordinator.StatusPages.page(
+                    whole, from, dev.shoal.actors.coordinator.StatusPages.PAGE);
+            int bytes = serialization.serialize(page).get().length;
+            assertTrue(bytes < 200_000, "page at " + from + ": " + bytes + " B");
+            Serializer ser = serialization.findSerializerFor(page);
+            Object back = serialization
+                    .deserialize(
+                            serialization.serialize(page).get(), ser.identifier(), Serializers.manifestFor(ser, page))
+                    .get();
+            assertEquals(page, back);
+            assertEquals(4096, ((Coordinator.Status) back).workerCount());
         }
     }
 

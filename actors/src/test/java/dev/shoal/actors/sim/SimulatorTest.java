@@ -175,6 +175,42 @@ class SimulatorTest {
     }
 
     @Test
+    @Tag("slow")
+    void sixtyFourGpusGrowOntoEightAddedNodesWithAutoGrow() throws Exception {
+        // tp 8 × pp 2: a replica is 2 nodes; 8 more nodes hold 4 more replicas, dp 4 → 8 divides 64.
+        Scenario sc = new Scenario(
+                "s64-grow",
+                "llama3-8b",
+                "h100",
+                8,
+                8,
+                8,
+                2,
+                4,
+                1,
+                8192,
+                64,
+                10,
+                2,
+                0,
+                2,
+                7.0,
+                2.0,
+                List.of(new Scenario.AddNodes(3, 8)),
+                true);
+        Simulator.Result r = Simulator.run(sc, dir.resolve(sc.name()), Duration.ofSeconds(180));
+        Invariants.check(r);
+        assertEquals(128, r.finalWorld(), "the added nodes joined the mesh: " + r.added());
+        assertTrue(
+                r.added().get(0).outcome().contains("auto-grow: "),
+                r.added().get(0).outcome());
+        assertTrue(
+                r.added().get(0).outcome().contains("→ 8 after step"),
+                r.added().get(0).outcome());
+        assertTrue(r.goodput() > 0 && r.goodput() <= 1, "goodput " + r.goodput());
+    }
+
+    @Test
     void scenarioEventsParseAndBadOnesNameTheField() throws Exception {
         Path f = dir.resolve("events.conf");
         Files.writeString(
