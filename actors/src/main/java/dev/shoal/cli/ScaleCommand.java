@@ -8,13 +8,11 @@ package dev.shoal.cli;
 
 import dev.shoal.proto.v1.ScaleRequest;
 import dev.shoal.proto.v1.ScaleResponse;
-import io.grpc.StatusRuntimeException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(
         name = "scale",
@@ -36,8 +34,8 @@ public final class ScaleCommand implements Callable<Integer> {
     @Option(names = "--dp", required = true, paramLabel = "N", description = "The new data-parallel size.")
     int dp;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Job id; default: the cluster's job.")
-    String job;
+    @Mixin
+    ControlClient.JobArgument job;
 
     @Mixin
     ControlClient.ServerOption server;
@@ -47,22 +45,17 @@ public final class ScaleCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ControlClient c = ControlClient.connect(server)) {
-            ScaleResponse r;
-            try {
-                r = c.call()
-                        .scale(ScaleRequest.newBuilder()
-                                .setJobId(job == null ? "" : job)
-                                .setDp(dp)
-                                .build());
-            } catch (StatusRuntimeException e) {
-                return c.fail(e, spec.commandLine().getErr());
-            }
+        return ControlClient.exchange(server, spec.commandLine(), c -> {
+            ScaleResponse r = c.call()
+                    .scale(ScaleRequest.newBuilder()
+                            .setJobId(job.id())
+                            .setDp(dp)
+                            .build());
             ShoalCli.printTo(
                     spec.commandLine().getOut(),
                     "rescaling to dp " + dp + ": the new mesh trains from step " + r.getEffectiveStep()
                             + " (watch it with `shoal watch`)");
             return ControlClient.EXIT_OK;
-        }
+        });
     }
 }

@@ -24,7 +24,6 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Parameters;
 
 @Command(
         name = "status",
@@ -43,8 +42,8 @@ import picocli.CommandLine.Parameters;
         })
 public final class StatusCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Job id; default: the cluster's job.")
-    String job;
+    @Mixin
+    ControlClient.JobArgument job;
 
     @Mixin
     ControlClient.ServerOption server;
@@ -54,32 +53,32 @@ public final class StatusCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ControlClient c = ControlClient.connect(server)) {
+        return ControlClient.exchange(server, spec.commandLine(), c -> {
             JobStatus s;
             try {
                 s = c.call()
                         .get(GetRequest.newBuilder()
-                                .setJobId(job == null ? "" : job)
+                                .setJobId(job.id())
                                 .setIncludeCluster(true)
                                 .build());
             } catch (StatusRuntimeException e) {
-                if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && job == null) {
+                if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && job.job == null) {
                     // No job yet: the cluster table still says what is there (exit 5 as before).
                     try {
                         ClusterView view = c.call().getCluster(GetClusterRequest.getDefaultInstance());
                         spec.commandLine().getOut().print(nodes(view));
                         spec.commandLine().getOut().flush();
                     } catch (StatusRuntimeException ignored) {
-                        // the error line below is what matters
+                        // the error line for the first call is what matters
                     }
                 }
-                return c.fail(e, spec.commandLine().getErr());
+                throw e;
             }
             PrintWriter out = spec.commandLine().getOut();
             out.print(render(s));
             out.flush();
             return s.getPhase() == Phase.FAILED ? ControlClient.EXIT_JOB_FAILED : ControlClient.EXIT_OK;
-        }
+        });
     }
 
     static String render(JobStatus s) {

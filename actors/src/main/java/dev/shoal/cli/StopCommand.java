@@ -6,12 +6,10 @@ import dev.shoal.proto.v1.GetRequest;
 import dev.shoal.proto.v1.JobStatus;
 import dev.shoal.proto.v1.StopRequest;
 import dev.shoal.proto.v1.StopResponse;
-import io.grpc.StatusRuntimeException;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Parameters;
 
 @Command(
         name = "stop",
@@ -29,8 +27,8 @@ import picocli.CommandLine.Parameters;
         })
 public final class StopCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Job id; default: the cluster's job.")
-    String job;
+    @Mixin
+    ControlClient.JobArgument job;
 
     @Mixin
     ControlClient.ServerOption server;
@@ -40,20 +38,15 @@ public final class StopCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ControlClient c = ControlClient.connect(server)) {
-            String id = job == null ? "" : job;
-            StopResponse r;
-            JobStatus s;
-            try {
-                r = c.call().stop(StopRequest.newBuilder().setJobId(id).build());
-                s = c.call().get(GetRequest.newBuilder().setJobId(id).build());
-            } catch (StatusRuntimeException e) {
-                return c.fail(e, spec.commandLine().getErr());
-            }
+        return ControlClient.exchange(server, spec.commandLine(), c -> {
+            StopResponse r =
+                    c.call().stop(StopRequest.newBuilder().setJobId(job.id()).build());
+            JobStatus s =
+                    c.call().get(GetRequest.newBuilder().setJobId(job.id()).build());
             ShoalCli.printTo(
                     spec.commandLine().getOut(),
                     "stopped " + s.getJobId() + ": " + r.getPhase() + " — " + s.getMessage());
             return ControlClient.EXIT_OK;
-        }
+        });
     }
 }

@@ -17,7 +17,6 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(
         name = "watch",
@@ -36,8 +35,8 @@ import picocli.CommandLine.Parameters;
         })
 public final class WatchCommand implements Callable<Integer> {
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Job id; default: the cluster's job.")
-    String job;
+    @Mixin
+    ControlClient.JobArgument job;
 
     @Option(names = "--plain", description = "Plain lines even on a terminal.")
     boolean plain;
@@ -50,9 +49,7 @@ public final class WatchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        try (ControlClient c = ControlClient.connect(server)) {
-            return follow(c, job == null ? "" : job, spec.commandLine(), plain);
-        }
+        return ControlClient.exchange(server, spec.commandLine(), c -> follow(c, job.id(), spec.commandLine(), plain));
     }
 
     /** Streams the job's events until it ends; returns the exit code. */

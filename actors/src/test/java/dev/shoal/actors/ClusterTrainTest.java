@@ -10,14 +10,12 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.shoal.actors.bench.TinyClusterJob;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.engine.JobSpecs;
 import dev.shoal.actors.node.LocalCluster;
 import dev.shoal.proto.v1.CheckpointInfo;
-import dev.shoal.proto.v1.DataSource;
 import dev.shoal.proto.v1.JobSpec;
-import dev.shoal.proto.v1.LrSchedule;
-import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.StepMetrics;
@@ -62,36 +60,7 @@ class ClusterTrainTest {
     }
 
     static JobSpec spec(Path data, Path ckpt) {
-        return JobSpec.newBuilder()
-                .setName("cluster-train")
-                .setModel("tiny")
-                .addSources(DataSource.newBuilder()
-                        .setName("en")
-                        .setLanguage("en")
-                        .setPath(data.toString())
-                        .setWeight(0.7))
-                .addSources(DataSource.newBuilder()
-                        .setName("zh")
-                        .setLanguage("zh")
-                        .setPath(data.toString())
-                        .setWeight(0.3)
-                        .setAdditional(true))
-                .setSeqLen(32)
-                .setGlobalBatch(4)
-                .setMicroBatch(1)
-                .setSteps(STEPS)
-                .setSeed(3)
-                .setLr(LrSchedule.newBuilder()
-                        .setKind(LrSchedule.Kind.LINEAR)
-                        .setPeakLr(2e-3)
-                        .setMinLr(2e-4)
-                        .setWarmupSteps(2))
-                .setParallelism(
-                        Parallelism.newBuilder().setTp(2).setPp(1).setDp(2).setZero1(true))
-                .setEvalInterval(10)
-                .setCheckpointInterval(10)
-                .setCheckpointDir(ckpt.toString())
-                .build();
+        return TinyClusterJob.spec("cluster-train", data, ckpt, STEPS, 10, 10);
     }
 
     @Test
