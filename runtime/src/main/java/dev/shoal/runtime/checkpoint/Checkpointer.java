@@ -1,7 +1,9 @@
 // One rank's checkpoint saver: save() copies the rank's share of the training state (RankState) into
 // an off-heap host snapshot (the copy split over WRITE_THREADS threads) and returns; a background
-// thread writes it to its shard file in the step's temp folder (positional writes of its CRC blocks on
-// WRITE_THREADS threads), fsyncs it once and publishes the rank's index; rank 0 then waits for every rank's index,
+// thread writes it to its shard file in the step's temp folder (the file sized first, then positional
+// writes of runs of CRC blocks of up to WRITE_RUN_BYTES on WRITE_THREADS threads), fsyncs it once and
+// publishes the rank's index. saveSync() skips the snapshot: the caller waits anyway, so the writer
+// reads the live tensors. Rank 0 then waits for every rank's index,
 // writes the manifest, fsyncs, renames the temp folder to step-NNNNNN/, fsyncs the root, tells the
 // commit listener the checkpoint is durable, and applies retention.
 // The ranks agree through the file system alone (a shared checkpoint root), so the background threads
@@ -122,6 +124,14 @@ public final class Checkpointer implements AutoCloseable {
      * thread writes it. Every rank of the mesh must call this for the same step.
      */
     public void save(ParallelTrainer trainer, TrainingState state) throws IOException {
+        start(trainer, state, false);
+    }
+
+    /**
+     * Starts a save; {@code direct}: no host snapshot, the writer reads the trainer's tensors, so the
+     * caller must not touch them until the save is done (saveSync).
+     */
+    private void start(ParallelTrainer trainer, TrainingState state, boolean direct) throws IOException {
         if (aborted) throw new IOException("checkpointer of rank " + comms.globalRank() + " was aborted");
         long t0 = System.nanoTime();
         await();
@@ -130,14 +140,20 @@ public final class Checkpointer implements AutoCloseable {
         List<RankState.Piece> pieces = RankState.toSave(trainer, comms);
         long total = 0;
         for (RankState.Piece p : pieces) total += p.region().bytes();
-        if (snapshot == null || snapshot.capacity() < total) {
+        if (!direct && (snapshot == null || snapshot.capacity() < total)) {
             if (snapshot != null) snapshot.close();
             snapshot = new BytePointer(Math.max(1, total));
         }
         List<TensorShard.Builder> shards = new ArrayList<>();
         String file = CheckpointDir.shardFile(comms.globalRank());
         long off = 0;
-        copyToSnapshot(pieces, total);
+        if (!direct) copyToSnapshot(pieces, total);
+        long[] src = new long[pieces.size()]; // where the writer reads each piece
+        for (int i = 0; i < src.length; i++) {
+            src[i] = direct ? pieces.get(i).data().address() : snapshot.address() + off;
+            off += pieces.get(i).region().bytes();
+        }
+        off = 0;
         for (RankState.Piece p : pieces) {
             Region r = p.region();
             TensorShard.Builder b = TensorShard.newBuilder()
@@ -168,7 +184,7 @@ public final class Checkpointer implements AutoCloseable {
         long step = state.step(), bytes = total;
         Mesh m = mesh.build();
         pendingStep = step;
-        pending = writer.submit(() -> write(step, ts, m, model, shards, bytes, begun));
+        pending = writer.submit(() -> write(step, ts, m, model, shards, src, bytes, begun));
         lastStallNanos = System.nanoTime() - t0;
     }
 
@@ -216,10 +232,27 @@ public final class Checkpointer implements AutoCloseable {
         if (interrupted) Thread.currentThread().interrupt();
     }
 
-    /** save() and await(): returns the step folder (committed, on rank 0; about to be, elsewhere). */
+    /**
+     * save() and await() without the host snapshot (the writer reads the trainer's tensors while this
+     * waits): returns the step folder (committed, on rank 0; about to be, elsewhere). Writes the same bytes.
+     */
     public Path saveSync(ParallelTrainer trainer, TrainingState state) throws IOException {
-        save(trainer, state);
-        return await();
+        start(trainer, state, true);
+        // The writer reads the live tensors: even when interrupted, wait until it is done with them.
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    return await();
+                } catch (IOException e) {
+                    boolean running = pending != null;
+                    if (Thread.interrupted()) interrupted = true;
+                    if (!(running && interrupted)) throw e;
+                }
+            }
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
+        }
     }
 
     /** Waits for the save in flight, if any; rethrows its failure. Returns its step folder, or null. */
@@ -300,6 +333,7 @@ public final class Checkpointer implements AutoCloseable {
             Mesh mesh,
             ModelShape model,
             List<TensorShard.Builder> shards,
+            long[] src,
             long bytes,
             long begunNanos)
             throws IOException {
@@ -327,8 +361,9 @@ public final class Checkpointer implements AutoCloseable {
                         throw new IOException("interrupted while writing " + name + " of step " + step, e);
                     }
                 }
-                // The pieces lie back to back in the snapshot, at the same offsets as in the file.
-                int[] crcs = writeBlocks(ch, shards, name);
+                // Sized first, so the parallel positional writes below never extend the file.
+                if (bytes > 0) ch.write(ByteBuffer.allocate(1), bytes - 1);
+                int[] crcs = writeBlocks(ch, shards, src, name);
                 int i = 0;
                 for (TensorShard.Builder s : shards) {
                     long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
@@ -382,38 +417,60 @@ public final class Checkpointer implements AutoCloseable {
                     "shoal.checkpoint.write-threads",
                     Math.min(4, Runtime.getRuntime().availableProcessors())));
 
+    /** The most one positional write carries: a run of consecutive CRC blocks (-Dshoal.checkpoint.write-run-mib). */
+    static final int WRITE_RUN_BYTES = Math.max(1, Integer.getInteger("shoal.checkpoint.write-run-mib", 8)) << 20;
+
     /**
-     * Writes every CRC block of the shards with positional writes straight from the snapshot (no copy),
-     * taking each block's CRC32C just before writing it (while it is in cache), on WRITE_THREADS
-     * threads, each a contiguous run of blocks; the caller fsyncs once. Returns the CRCs in block order.
-     * Every thread is joined before it returns, even when interrupted, so the snapshot is never freed
-     * under a writer.
+     * Writes every CRC block of the shards with positional writes straight from where each piece lies
+     * (src: the snapshot, or the live tensors for saveSync; no copy), taking each block's CRC32C just
+     * before it is written, on WRITE_THREADS threads, each a contiguous run of blocks that it writes in
+     * runs of up to WRITE_RUN_BYTES (blocks adjacent in the file and in memory); the caller fsyncs once.
+     * Returns the CRCs in block order. Every thread is joined before it returns, even when interrupted,
+     * so the memory is never freed under a writer.
      */
-    private int[] writeBlocks(FileChannel ch, List<TensorShard.Builder> shards, String name) throws IOException {
-        List<long[]> blocks = new ArrayList<>(); // {offset, length}
-        for (TensorShard.Builder s : shards) {
+    private int[] writeBlocks(FileChannel ch, List<TensorShard.Builder> shards, long[] src, String name)
+            throws IOException {
+        List<long[]> blocks = new ArrayList<>(); // {file offset, length, address}
+        for (int p = 0; p < shards.size(); p++) {
+            TensorShard.Builder s = shards.get(p);
             long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
             for (long bs = 0; bs < len; bs += opts.blockBytes()) {
-                blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs)});
+                blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs), src[p] + bs});
             }
         }
         int nb = blocks.size(), k = Math.min(WRITE_THREADS, Math.max(1, nb));
         int[] crcs = new int[nb];
         java.util.concurrent.atomic.AtomicReference<Throwable> failed =
                 new java.util.concurrent.atomic.AtomicReference<>();
-        long base = snapshot.address();
         Runnable[] parts = new Runnable[k];
         for (int t = 0; t < k; t++) {
             int from = (int) ((long) nb * t / k), to = (int) ((long) nb * (t + 1) / k);
             parts[t] = () -> {
                 try {
-                    for (int i = from; i < to && failed.get() == null && !aborted; i++) {
-                        long off = blocks.get(i)[0];
-                        int n = (int) blocks.get(i)[1];
-                        ByteBuffer b = RawMemory.buffer(base + off, n);
-                        crcs[i] = CheckpointDir.crc(b, n);
+                    int i = from;
+                    while (i < to && failed.get() == null && !aborted) {
+                        // A run of blocks that follow each other in the file and in memory.
+                        long off = blocks.get(i)[0], addr = blocks.get(i)[2], run = 0;
+                        int j = i;
+                        while (j < to
+                                && blocks.get(j)[0] == off + run
+                                && blocks.get(j)[2] == addr + run
+                                && run + blocks.get(j)[1] <= WRITE_RUN_BYTES) {
+                            int n = (int) blocks.get(j)[1];
+                            crcs[j] = CheckpointDir.crc(RawMemory.buffer(addr + run, n), n);
+                            run += n;
+                            j++;
+                        }
+                        if (j == i) { // one block longer than a run
+                            int n = (int) blocks.get(i)[1];
+                            crcs[i] = CheckpointDir.crc(RawMemory.buffer(addr, n), n);
+                            run = n;
+                            j = i + 1;
+                        }
+                        ByteBuffer b = RawMemory.buffer(addr, (int) run);
                         long pos = off;
                         while (b.hasRemaining()) pos += ch.write(b, pos);
+                        i = j;
                     }
                 } catch (Throwable e) {
                     failed.compareAndSet(null, e);
