@@ -1,5 +1,4 @@
-// Benchmark of sharded checkpoints on the local disk: sync save (no snapshot), the async path waited
-// for at once (host snapshot, then write; split), full verification and load in MB/s
+// Benchmark of sharded checkpoints on the local disk: sync save, full verification and load in MB/s
 // (1 MB = 10^6 bytes) next to what `dd` gets on the same disk (write with conv=fsync, read back), with
 // the page cache dropped for the files before each cold read (dd iflag=nocache count=0, which works
 // for fsynced files without privileges); then the training-step stall of an async save as a fraction
@@ -139,24 +138,17 @@ public final class CheckpointBench {
 
             // 1. Sync save, verify, load (cold and warm), against dd.
             double[] save = new double[repeats], verifyCold = new double[repeats], loadCold = new double[repeats];
-            double[] loadWarm = new double[repeats], saveAsync = new double[repeats], snap = new double[repeats];
+            double[] loadWarm = new double[repeats], snap = new double[repeats];
             long bytes = 0;
             for (int k = 0; k < repeats; k++) {
-                // The async path, waited for at once: host snapshot (the stall), then write + commit.
-                long a = step + 2L * k;
+                long s = step + k;
                 long t0 = System.nanoTime();
                 List<Long> st = run.all(r -> {
-                    ck[r].save(tr[r], new TrainingState(a, 1, "constant", 1e-4, null, Map.of()));
-                    long stall = ck[r].lastStallNanos();
-                    ck[r].await();
-                    return stall;
+                    ck[r].saveSync(tr[r], new TrainingState(s, 1, "constant", 1e-4, null, Map.of()));
+                    return ck[r].lastStallNanos();
                 });
-                saveAsync[k] = seconds(t0);
-                snap[k] = st.stream().mapToLong(Long::longValue).max().orElse(0) / 1e9;
-                long s = a + 1;
-                t0 = System.nanoTime();
-                run.all(r -> ck[r].saveSync(tr[r], new TrainingState(s, 1, "constant", 1e-4, null, Map.of())));
                 save[k] = seconds(t0);
+                snap[k] = st.stream().mapToLong(Long::longValue).max().orElse(0) / 1e9;
                 Path stepDir = CheckpointDir.stepDir(root, s);
                 bytes = dirBytes(stepDir);
                 dropCache(stepDir);
@@ -186,12 +178,12 @@ public final class CheckpointBench {
                     "%nsync checkpoint of %.0f MB (%d shard files) vs dd of %.0f MB, best of %d (MB/s)%n",
                     bytes / 1e6, world, ddBytes / 1e6, repeats);
             System.out.printf("%-44s %10s %10s%n", "operation", "MB/s", "seconds");
-            row("checkpoint saveSync (write, fsync, commit)", bytes, min(save));
-            row("checkpoint save+await (snapshot, write, ...)", bytes, min(saveAsync));
-            double[] writeOnly = new double[repeats];
-            for (int k = 0; k < repeats; k++) writeOnly[k] = saveAsync[k] - snap[k];
-            row("  of which write, fsync, commit", bytes, min(writeOnly));
-            row("  of which host snapshot (the async stall)", bytes, min(snap));
+            double[] write = new double[repeats];
+            for (int k = 0; k < repeats; k++) write[k] = save[k] - snap[k];
+            System.out.println("shard writes: " + (Checkpointer.lastWriteWasDirect() ? "O_DIRECT" : "buffered"));
+            row("checkpoint save (snapshot, write, commit)", bytes, min(save));
+            row("  of which host snapshot copy", bytes, min(snap));
+            row("  of which write + CRC32C, fsync, commit", bytes, min(write));
             row("dd write bs=1M conv=fsync", ddBytes, min(ddWrite));
             row("checkpoint verify, cold (read + CRC32C)", bytes, min(verifyCold));
             row("checkpoint load, cold (mmap + CRC32C)", bytes, min(loadCold));
@@ -208,7 +200,7 @@ public final class CheckpointBench {
                 plain[k] = seconds(t0);
             }
             List<Double> stalls = new ArrayList<>(), withSave = new ArrayList<>();
-            long base = step + 2L * repeats;
+            long base = step + repeats;
             for (int k = 0; k < steps; k++) {
                 long s = base + k;
                 long t0 = System.nanoTime();

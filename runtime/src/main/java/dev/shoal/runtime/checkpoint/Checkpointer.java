@@ -1,9 +1,10 @@
 // One rank's checkpoint saver: save() copies the rank's share of the training state (RankState) into
 // an off-heap host snapshot (the copy split over WRITE_THREADS threads) and returns; a background
-// thread writes it to its shard file in the step's temp folder (the file sized first, then positional
-// writes of runs of CRC blocks of up to WRITE_RUN_BYTES on WRITE_THREADS threads), fsyncs it once and
-// publishes the rank's index. saveSync() skips the snapshot: the caller waits anyway, so the writer
-// reads the live tensors. Rank 0 then waits for every rank's index,
+// thread writes it to its shard file in the step's temp folder (the snapshot is laid out like the file:
+// with O_DIRECT where the file system allows it, aligned DIRECT_CHUNK writes straight from the aligned
+// snapshot, which skips the page-cache copy, and the unaligned tail buffered; else positional buffered
+// writes of its CRC blocks; either way on WRITE_THREADS threads, CRC32C taken from the snapshot as it
+// goes), fsyncs it once and publishes the rank's index; rank 0 then waits for every rank's index,
 // writes the manifest, fsyncs, renames the temp folder to step-NNNNNN/, fsyncs the root, tells the
 // commit listener the checkpoint is durable, and applies retention.
 // The ranks agree through the file system alone (a shared checkpoint root), so the background threads
@@ -98,7 +99,8 @@ public final class Checkpointer implements AutoCloseable {
     private final Options opts;
     private final int world;
     private final ExecutorService writer;
-    private BytePointer snapshot; // [snapshotBytes] host copy of this rank's pieces
+    private BytePointer snapshot; // host copy of this rank's pieces, from snapBase (aligned for O_DIRECT)
+    private long snapBase;
     private Future<Path> pending;
     private long pendingStep = -1;
     private long lastStallNanos;
@@ -124,14 +126,6 @@ public final class Checkpointer implements AutoCloseable {
      * thread writes it. Every rank of the mesh must call this for the same step.
      */
     public void save(ParallelTrainer trainer, TrainingState state) throws IOException {
-        start(trainer, state, false);
-    }
-
-    /**
-     * Starts a save; {@code direct}: no host snapshot, the writer reads the trainer's tensors, so the
-     * caller must not touch them until the save is done (saveSync).
-     */
-    private void start(ParallelTrainer trainer, TrainingState state, boolean direct) throws IOException {
         if (aborted) throw new IOException("checkpointer of rank " + comms.globalRank() + " was aborted");
         long t0 = System.nanoTime();
         await();
@@ -140,20 +134,15 @@ public final class Checkpointer implements AutoCloseable {
         List<RankState.Piece> pieces = RankState.toSave(trainer, comms);
         long total = 0;
         for (RankState.Piece p : pieces) total += p.region().bytes();
-        if (!direct && (snapshot == null || snapshot.capacity() < total)) {
+        if (snapshot == null || snapshot.capacity() < total + MAX_ALIGN) {
             if (snapshot != null) snapshot.close();
-            snapshot = new BytePointer(Math.max(1, total));
+            snapshot = new BytePointer(Math.max(1, total) + MAX_ALIGN);
+            snapBase = (snapshot.address() + MAX_ALIGN - 1) & -MAX_ALIGN;
         }
         List<TensorShard.Builder> shards = new ArrayList<>();
         String file = CheckpointDir.shardFile(comms.globalRank());
         long off = 0;
-        if (!direct) copyToSnapshot(pieces, total);
-        long[] src = new long[pieces.size()]; // where the writer reads each piece
-        for (int i = 0; i < src.length; i++) {
-            src[i] = direct ? pieces.get(i).data().address() : snapshot.address() + off;
-            off += pieces.get(i).region().bytes();
-        }
-        off = 0;
+        copyToSnapshot(pieces, total);
         for (RankState.Piece p : pieces) {
             Region r = p.region();
             TensorShard.Builder b = TensorShard.newBuilder()
@@ -184,7 +173,7 @@ public final class Checkpointer implements AutoCloseable {
         long step = state.step(), bytes = total;
         Mesh m = mesh.build();
         pendingStep = step;
-        pending = writer.submit(() -> write(step, ts, m, model, shards, src, bytes, begun));
+        pending = writer.submit(() -> write(step, ts, m, model, shards, bytes, begun));
         lastStallNanos = System.nanoTime() - t0;
     }
 
@@ -200,7 +189,7 @@ public final class Checkpointer implements AutoCloseable {
             off += pieces.get(i).region().bytes();
         }
         int k = (int) Math.max(1, Math.min(WRITE_THREADS, total >> 22)); // at least 4 MiB a part
-        long dst = snapshot.address();
+        long dst = snapBase;
         Runnable[] parts = new Runnable[k];
         for (int t = 0; t < k; t++) {
             long c0 = total * t / k, c1 = total * (t + 1) / k;
@@ -232,27 +221,10 @@ public final class Checkpointer implements AutoCloseable {
         if (interrupted) Thread.currentThread().interrupt();
     }
 
-    /**
-     * save() and await() without the host snapshot (the writer reads the trainer's tensors while this
-     * waits): returns the step folder (committed, on rank 0; about to be, elsewhere). Writes the same bytes.
-     */
+    /** save() and await(): returns the step folder (committed, on rank 0; about to be, elsewhere). */
     public Path saveSync(ParallelTrainer trainer, TrainingState state) throws IOException {
-        start(trainer, state, true);
-        // The writer reads the live tensors: even when interrupted, wait until it is done with them.
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    return await();
-                } catch (IOException e) {
-                    boolean running = pending != null;
-                    if (Thread.interrupted()) interrupted = true;
-                    if (!(running && interrupted)) throw e;
-                }
-            }
-        } finally {
-            if (interrupted) Thread.currentThread().interrupt();
-        }
+        save(trainer, state);
+        return await();
     }
 
     /** Waits for the save in flight, if any; rethrows its failure. Returns its step folder, or null. */
@@ -333,7 +305,6 @@ public final class Checkpointer implements AutoCloseable {
             Mesh mesh,
             ModelShape model,
             List<TensorShard.Builder> shards,
-            long[] src,
             long bytes,
             long begunNanos)
             throws IOException {
@@ -361,9 +332,13 @@ public final class Checkpointer implements AutoCloseable {
                         throw new IOException("interrupted while writing " + name + " of step " + step, e);
                     }
                 }
-                // Sized first, so the parallel positional writes below never extend the file.
-                if (bytes > 0) ch.write(ByteBuffer.allocate(1), bytes - 1);
-                int[] crcs = writeBlocks(ch, shards, src, name);
+                // The pieces lie back to back in the snapshot, at the same offsets as in the file.
+                int[] crcs;
+                try (FileChannel direct = openDirect(tmp.resolve(name))) {
+                    crcs = direct == null
+                            ? writeBlocks(ch, shards, name)
+                            : writeDirect(direct, ch, shards, bytes, directAlignment(tmp), name);
+                }
                 int i = 0;
                 for (TensorShard.Builder s : shards) {
                     long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
@@ -417,68 +392,134 @@ public final class Checkpointer implements AutoCloseable {
                     "shoal.checkpoint.write-threads",
                     Math.min(4, Runtime.getRuntime().availableProcessors())));
 
-    /** The most one positional write carries: a run of consecutive CRC blocks (-Dshoal.checkpoint.write-run-mib). */
-    static final int WRITE_RUN_BYTES = Math.max(1, Integer.getInteger("shoal.checkpoint.write-run-mib", 8)) << 20;
+    /** Largest O_DIRECT alignment supported (the snapshot is aligned to it). */
+    static final long MAX_ALIGN = 1 << 16;
+
+    /** Bytes per O_DIRECT write (a multiple of the alignment). */
+    static final int DIRECT_CHUNK = 4 << 20;
+
+    /** -Dshoal.checkpoint.direct-io=false: always buffered writes. */
+    static final boolean DIRECT_IO = !"false".equals(System.getProperty("shoal.checkpoint.direct-io"));
+
+    /** Whether the last shard this JVM wrote went out with O_DIRECT (benchmarks say which path ran). */
+    static volatile boolean lastWriteDirect;
+
+    /** Whether the last shard this JVM wrote went out with O_DIRECT. */
+    public static boolean lastWriteWasDirect() {
+        return lastWriteDirect;
+    }
+
+    /** A second, O_DIRECT channel on the (created) shard file, or null where that is off or unsupported. */
+    private static FileChannel openDirect(Path file) {
+        lastWriteDirect = false;
+        if (!DIRECT_IO) return null;
+        try {
+            FileChannel ch =
+                    FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+            lastWriteDirect = true;
+            return ch;
+        } catch (IOException | UnsupportedOperationException e) {
+            return null; // e.g. tmpfs: buffered writes
+        }
+    }
+
+    /** The O_DIRECT alignment of the file system holding dir (its block size), at least 512. */
+    private static long directAlignment(Path dir) throws IOException {
+        long a = Math.max(512, Files.getFileStore(dir).getBlockSize());
+        if (Long.bitCount(a) != 1 || a > MAX_ALIGN || DIRECT_CHUNK % a != 0) {
+            throw new IOException(dir + ": block size " + a + " does not suit O_DIRECT writes"
+                    + " (-Dshoal.checkpoint.direct-io=false writes buffered)");
+        }
+        return a;
+    }
 
     /**
-     * Writes every CRC block of the shards with positional writes straight from where each piece lies
-     * (src: the snapshot, or the live tensors for saveSync; no copy), taking each block's CRC32C just
-     * before it is written, on WRITE_THREADS threads, each a contiguous run of blocks that it writes in
-     * runs of up to WRITE_RUN_BYTES (blocks adjacent in the file and in memory); the caller fsyncs once.
-     * Returns the CRCs in block order. Every thread is joined before it returns, even when interrupted,
-     * so the memory is never freed under a writer.
+     * O_DIRECT: the snapshot's [0, aligned end) goes out in DIRECT_CHUNK writes straight from memory
+     * (no page-cache copy), each of the WRITE_THREADS threads a contiguous run of chunks, taking the
+     * CRC32C of every block that starts in a chunk just before writing it; the last partial alignment
+     * unit goes through the buffered channel. The caller fsyncs once. Returns the CRCs in block order;
+     * every thread is joined before it returns, even when interrupted.
      */
-    private int[] writeBlocks(FileChannel ch, List<TensorShard.Builder> shards, long[] src, String name)
+    private int[] writeDirect(
+            FileChannel direct,
+            FileChannel buffered,
+            List<TensorShard.Builder> shards,
+            long bytes,
+            long align,
+            String name)
             throws IOException {
-        List<long[]> blocks = new ArrayList<>(); // {file offset, length, address}
-        for (int p = 0; p < shards.size(); p++) {
-            TensorShard.Builder s = shards.get(p);
+        List<long[]> blocks = new ArrayList<>(); // {offset, length}, ascending offsets
+        for (TensorShard.Builder s : shards) {
             long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
             for (long bs = 0; bs < len; bs += opts.blockBytes()) {
-                blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs), src[p] + bs});
+                blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs)});
             }
         }
-        int nb = blocks.size(), k = Math.min(WRITE_THREADS, Math.max(1, nb));
+        int nb = blocks.size();
         int[] crcs = new int[nb];
+        long base = snapBase, alignedEnd = bytes / align * align;
+        long chunks = (alignedEnd + DIRECT_CHUNK - 1) / DIRECT_CHUNK;
+        int k = (int) Math.max(1, Math.min(WRITE_THREADS, chunks));
         java.util.concurrent.atomic.AtomicReference<Throwable> failed =
                 new java.util.concurrent.atomic.AtomicReference<>();
         Runnable[] parts = new Runnable[k];
         for (int t = 0; t < k; t++) {
-            int from = (int) ((long) nb * t / k), to = (int) ((long) nb * (t + 1) / k);
+            long t0 = Math.min(alignedEnd, chunks * t / k * DIRECT_CHUNK);
+            long t1 = Math.min(alignedEnd, chunks * (t + 1) / k * DIRECT_CHUNK);
             parts[t] = () -> {
                 try {
-                    int i = from;
-                    while (i < to && failed.get() == null && !aborted) {
-                        // A run of blocks that follow each other in the file and in memory.
-                        long off = blocks.get(i)[0], addr = blocks.get(i)[2], run = 0;
-                        int j = i;
-                        while (j < to
-                                && blocks.get(j)[0] == off + run
-                                && blocks.get(j)[2] == addr + run
-                                && run + blocks.get(j)[1] <= WRITE_RUN_BYTES) {
-                            int n = (int) blocks.get(j)[1];
-                            crcs[j] = CheckpointDir.crc(RawMemory.buffer(addr + run, n), n);
-                            run += n;
-                            j++;
+                    int bi = firstBlockAtOrAfter(blocks, t0);
+                    for (long c0 = t0; c0 < t1 && failed.get() == null && !aborted; c0 += DIRECT_CHUNK) {
+                        long c1 = Math.min(t1, c0 + DIRECT_CHUNK);
+                        for (; bi < nb && blocks.get(bi)[0] < c1; bi++) {
+                            int n = (int) blocks.get(bi)[1];
+                            crcs[bi] = CheckpointDir.crc(RawMemory.buffer(base + blocks.get(bi)[0], n), n);
                         }
-                        if (j == i) { // one block longer than a run
-                            int n = (int) blocks.get(i)[1];
-                            crcs[i] = CheckpointDir.crc(RawMemory.buffer(addr, n), n);
-                            run = n;
-                            j = i + 1;
-                        }
-                        ByteBuffer b = RawMemory.buffer(addr, (int) run);
-                        long pos = off;
-                        while (b.hasRemaining()) pos += ch.write(b, pos);
-                        i = j;
+                        ByteBuffer b = RawMemory.buffer(base + c0, (int) (c1 - c0));
+                        long pos = c0;
+                        while (b.hasRemaining()) pos += direct.write(b, pos);
                     }
                 } catch (Throwable e) {
                     failed.compareAndSet(null, e);
                 }
             };
         }
-        Thread[] helpers = new Thread[k - 1];
-        for (int t = 1; t < k; t++) {
+        runJoined(parts, name);
+        Throwable e = failed.get();
+        if (e instanceof IOException io) throw io;
+        if (e instanceof RuntimeException re) throw re;
+        if (e != null) throw new IOException(name + ": " + e, e);
+        // The tail: CRCs of the blocks that start past the aligned part, then its last < align bytes.
+        for (int bi = firstBlockAtOrAfter(blocks, alignedEnd); bi < nb; bi++) {
+            int n = (int) blocks.get(bi)[1];
+            crcs[bi] = CheckpointDir.crc(RawMemory.buffer(base + blocks.get(bi)[0], n), n);
+        }
+        if (bytes > alignedEnd) {
+            ByteBuffer b = RawMemory.buffer(base + alignedEnd, (int) (bytes - alignedEnd));
+            long pos = alignedEnd;
+            while (b.hasRemaining()) pos += buffered.write(b, pos);
+        }
+        return crcs;
+    }
+
+    /** The index of the first block whose offset is >= off (blocks ascend by offset). */
+    private static int firstBlockAtOrAfter(List<long[]> blocks, long off) {
+        int lo = 0, hi = blocks.size();
+        while (lo < hi) {
+            int mid = (lo + hi) >>> 1;
+            if (blocks.get(mid)[0] < off) lo = mid + 1;
+            else hi = mid;
+        }
+        return lo;
+    }
+
+    /**
+     * Runs parts[0] here and the others on helper threads, joins them all even when interrupted, and
+     * throws when this thread was interrupted or the save aborted.
+     */
+    private void runJoined(Runnable[] parts, String name) throws IOException {
+        Thread[] helpers = new Thread[parts.length - 1];
+        for (int t = 1; t < parts.length; t++) {
             helpers[t - 1] = new Thread(parts[t], Thread.currentThread().getName() + "-" + t);
             helpers[t - 1].setDaemon(true);
             helpers[t - 1].start();
@@ -499,6 +540,47 @@ public final class Checkpointer implements AutoCloseable {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while writing " + name);
         }
+    }
+
+    /**
+     * Writes every CRC block of the shards with positional writes straight from the snapshot (no copy),
+     * taking each block's CRC32C just before writing it (while it is in cache), on WRITE_THREADS
+     * threads, each a contiguous run of blocks; the caller fsyncs once. Returns the CRCs in block order.
+     * Every thread is joined before it returns, even when interrupted, so the snapshot is never freed
+     * under a writer.
+     */
+    private int[] writeBlocks(FileChannel ch, List<TensorShard.Builder> shards, String name) throws IOException {
+        List<long[]> blocks = new ArrayList<>(); // {offset, length}
+        for (TensorShard.Builder s : shards) {
+            long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
+            for (long bs = 0; bs < len; bs += opts.blockBytes()) {
+                blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs)});
+            }
+        }
+        int nb = blocks.size(), k = Math.min(WRITE_THREADS, Math.max(1, nb));
+        int[] crcs = new int[nb];
+        java.util.concurrent.atomic.AtomicReference<Throwable> failed =
+                new java.util.concurrent.atomic.AtomicReference<>();
+        long base = snapBase;
+        Runnable[] parts = new Runnable[k];
+        for (int t = 0; t < k; t++) {
+            int from = (int) ((long) nb * t / k), to = (int) ((long) nb * (t + 1) / k);
+            parts[t] = () -> {
+                try {
+                    for (int i = from; i < to && failed.get() == null && !aborted; i++) {
+                        long off = blocks.get(i)[0];
+                        int n = (int) blocks.get(i)[1];
+                        ByteBuffer b = RawMemory.buffer(base + off, n);
+                        crcs[i] = CheckpointDir.crc(b, n);
+                        long pos = off;
+                        while (b.hasRemaining()) pos += ch.write(b, pos);
+                    }
+                } catch (Throwable e) {
+                    failed.compareAndSet(null, e);
+                }
+            };
+        }
+        runJoined(parts, name);
         Throwable e = failed.get();
         if (e instanceof IOException io) throw io;
         if (e instanceof RuntimeException re) throw re;
