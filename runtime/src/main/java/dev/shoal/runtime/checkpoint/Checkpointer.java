@@ -334,10 +334,11 @@ public final class Checkpointer implements AutoCloseable {
                 }
                 // The pieces lie back to back in the snapshot, at the same offsets as in the file.
                 int[] crcs;
-                try (FileChannel direct = openDirect(tmp.resolve(name))) {
+                long align = directAlignment(tmp);
+                try (FileChannel direct = align > 0 ? openDirect(tmp.resolve(name)) : null) {
                     crcs = direct == null
                             ? writeBlocks(ch, shards, name)
-                            : writeDirect(direct, ch, shards, bytes, directAlignment(tmp), name);
+                            : writeDirect(direct, ch, shards, bytes, align, name);
                 }
                 int i = 0;
                 for (TensorShard.Builder s : shards) {
@@ -398,8 +399,8 @@ public final class Checkpointer implements AutoCloseable {
     /** Bytes per O_DIRECT write (a multiple of the alignment). */
     static final int DIRECT_CHUNK = 4 << 20;
 
-    /** -Dshoal.checkpoint.direct-io=false: always buffered writes. */
-    static final boolean DIRECT_IO = !"false".equals(System.getProperty("shoal.checkpoint.direct-io"));
+    /** -Dshoal.checkpoint.direct-io=false: buffered writes (read at every save). */
+    static final String DIRECT_IO = "shoal.checkpoint.direct-io";
 
     /** Whether the last shard this JVM wrote went out with O_DIRECT (benchmarks say which path ran). */
     static volatile boolean lastWriteDirect;
@@ -411,8 +412,6 @@ public final class Checkpointer implements AutoCloseable {
 
     /** A second, O_DIRECT channel on the (created) shard file, or null where that is off or unsupported. */
     private static FileChannel openDirect(Path file) {
-        lastWriteDirect = false;
-        if (!DIRECT_IO) return null;
         try {
             FileChannel ch =
                     FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
@@ -423,14 +422,19 @@ public final class Checkpointer implements AutoCloseable {
         }
     }
 
-    /** The O_DIRECT alignment of the file system holding dir (its block size), at least 512. */
-    private static long directAlignment(Path dir) throws IOException {
-        long a = Math.max(512, Files.getFileStore(dir).getBlockSize());
-        if (Long.bitCount(a) != 1 || a > MAX_ALIGN || DIRECT_CHUNK % a != 0) {
-            throw new IOException(dir + ": block size " + a + " does not suit O_DIRECT writes"
-                    + " (-Dshoal.checkpoint.direct-io=false writes buffered)");
+    /**
+     * The O_DIRECT alignment of the file system holding dir (its block size, at least 512), or 0 when
+     * O_DIRECT is off or that size does not suit it (then the writes are buffered).
+     */
+    private static long directAlignment(Path dir) {
+        lastWriteDirect = false;
+        if ("false".equals(System.getProperty(DIRECT_IO))) return 0;
+        try {
+            long a = Math.max(512, Files.getFileStore(dir).getBlockSize());
+            return Long.bitCount(a) == 1 && a <= MAX_ALIGN && DIRECT_CHUNK % a == 0 ? a : 0;
+        } catch (IOException | UnsupportedOperationException e) {
+            return 0;
         }
-        return a;
     }
 
     /**
