@@ -6,10 +6,7 @@ import dev.shoal.proto.v1.GetRequest;
 import dev.shoal.proto.v1.JobStatus;
 import dev.shoal.proto.v1.StopRequest;
 import dev.shoal.proto.v1.StopResponse;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 
 @Command(
         name = "stop",
@@ -25,28 +22,15 @@ import picocli.CommandLine.Mixin;
             "6:the job is not running",
             "7:credentials refused (bearer token or client certificate)"
         })
-public final class StopCommand implements Callable<Integer> {
-
-    @Mixin
-    ControlClient.JobArgument job;
-
-    @Mixin
-    ControlClient.ServerOption server;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+public final class StopCommand extends JobCommand {
 
     @Override
-    public Integer call() {
-        return ControlClient.exchange(server, spec.commandLine(), c -> {
-            StopResponse r =
-                    c.call().stop(StopRequest.newBuilder().setJobId(job.id()).build());
-            JobStatus s =
-                    c.call().get(GetRequest.newBuilder().setJobId(job.id()).build());
-            ShoalCli.printTo(
-                    spec.commandLine().getOut(),
-                    "stopped " + s.getJobId() + ": " + r.getPhase() + " — " + s.getMessage());
-            return ControlClient.EXIT_OK;
-        });
+    int run(ControlClient c) {
+        StopResponse r =
+                c.call().stop(StopRequest.newBuilder().setJobId(job.id()).build());
+        JobStatus s = c.call().get(GetRequest.newBuilder().setJobId(job.id()).build());
+        ShoalCli.printTo(
+                spec.commandLine().getOut(), "stopped " + s.getJobId() + ": " + r.getPhase() + " — " + s.getMessage());
+        return ControlClient.EXIT_OK;
     }
 }
