@@ -1,10 +1,8 @@
 // One rank's checkpoint saver: save() copies the rank's share of the training state (RankState) into
 // an off-heap host snapshot (the copy split over WRITE_THREADS threads) and returns; a background
-// thread writes it to its shard file in the step's temp folder (the snapshot is laid out like the file:
-// with O_DIRECT where the file system allows it, aligned DIRECT_CHUNK writes straight from the aligned
-// snapshot, which skips the page-cache copy, and the unaligned tail buffered; else positional buffered
-// writes of its CRC blocks; either way on WRITE_THREADS threads, CRC32C taken from the snapshot as it
-// goes), fsyncs it once and publishes the rank's index; rank 0 then waits for every rank's index,
+// thread writes it to its shard file in the step's temp folder (ShardWriter: the snapshot, aligned and
+// laid out like the file, goes out with O_DIRECT where the file system allows it, else buffered; CRC32C
+// per block on the way), fsyncs it once and publishes the rank's index; rank 0 then waits for every rank's index,
 // writes the manifest, fsyncs, renames the temp folder to step-NNNNNN/, fsyncs the root, tells the
 // commit listener the checkpoint is durable, and applies retention.
 // The ranks agree through the file system alone (a shared checkpoint root), so the background threads
@@ -28,7 +26,6 @@ import dev.shoal.runtime.parallel.DataParallelOptimizer;
 import dev.shoal.runtime.parallel.ParallelTrainer;
 import dev.shoal.runtime.parallel.RankComms;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -334,11 +331,10 @@ public final class Checkpointer implements AutoCloseable {
                 }
                 // The pieces lie back to back in the snapshot, at the same offsets as in the file.
                 int[] crcs;
-                long align = directAlignment(tmp);
-                try (FileChannel direct = align > 0 ? openDirect(tmp.resolve(name)) : null) {
-                    crcs = direct == null
-                            ? writeBlocks(ch, shards, name)
-                            : writeDirect(direct, ch, shards, bytes, align, name);
+                ShardWriter w = new ShardWriter(snapBase, crcBlocks(shards), () -> aborted, name);
+                long align = ShardWriter.directAlignment(tmp);
+                try (FileChannel direct = align > 0 ? ShardWriter.openDirect(tmp.resolve(name)) : null) {
+                    crcs = direct == null ? w.writeBlocks(ch) : w.writeDirect(direct, ch, bytes, align);
                 }
                 int i = 0;
                 for (TensorShard.Builder s : shards) {
@@ -383,213 +379,30 @@ public final class Checkpointer implements AutoCloseable {
         return n < 0 ? -1 : n / 1e9;
     }
 
-    /**
-     * Threads that write (and CRC) one shard's blocks at once, each its own contiguous run of blocks:
-     * -Dshoal.checkpoint.write-threads, default min(4, cores).
-     */
-    static final int WRITE_THREADS = Math.max(
-            1,
-            Integer.getInteger(
-                    "shoal.checkpoint.write-threads",
-                    Math.min(4, Runtime.getRuntime().availableProcessors())));
+    /** Threads of the snapshot copy and the shard write (ShardWriter.WRITE_THREADS). */
+    static final int WRITE_THREADS = ShardWriter.WRITE_THREADS;
 
-    /** Largest O_DIRECT alignment supported (the snapshot is aligned to it). */
-    static final long MAX_ALIGN = 1 << 16;
-
-    /** Bytes per O_DIRECT write (a multiple of the alignment). */
-    static final int DIRECT_CHUNK = 4 << 20;
+    /** The snapshot's alignment (for O_DIRECT). */
+    static final long MAX_ALIGN = ShardWriter.MAX_ALIGN;
 
     /** -Dshoal.checkpoint.direct-io=false: buffered writes (read at every save). */
-    static final String DIRECT_IO = "shoal.checkpoint.direct-io";
+    static final String DIRECT_IO = ShardWriter.DIRECT_IO;
 
     /** Whether the last shard this JVM wrote went out with O_DIRECT (benchmarks say which path ran). */
-    static volatile boolean lastWriteDirect;
-
-    /** Whether the last shard this JVM wrote went out with O_DIRECT. */
     public static boolean lastWriteWasDirect() {
-        return lastWriteDirect;
+        return ShardWriter.lastWriteDirect;
     }
 
-    /** A second, O_DIRECT channel on the (created) shard file, or null where that is off or unsupported. */
-    private static FileChannel openDirect(Path file) {
-        try {
-            FileChannel ch =
-                    FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
-            lastWriteDirect = true;
-            return ch;
-        } catch (IOException | UnsupportedOperationException e) {
-            return null; // e.g. tmpfs: buffered writes
-        }
-    }
-
-    /**
-     * The O_DIRECT alignment of the file system holding dir (its block size, at least 512), or 0 when
-     * O_DIRECT is off or that size does not suit it (then the writes are buffered).
-     */
-    private static long directAlignment(Path dir) {
-        lastWriteDirect = false;
-        if ("false".equals(System.getProperty(DIRECT_IO))) return 0;
-        try {
-            long a = Math.max(512, Files.getFileStore(dir).getBlockSize());
-            return Long.bitCount(a) == 1 && a <= MAX_ALIGN && DIRECT_CHUNK % a == 0 ? a : 0;
-        } catch (IOException | UnsupportedOperationException e) {
-            return 0;
-        }
-    }
-
-    /**
-     * O_DIRECT: the snapshot's [0, aligned end) goes out in DIRECT_CHUNK writes straight from memory
-     * (no page-cache copy), each of the WRITE_THREADS threads a contiguous run of chunks, taking the
-     * CRC32C of every block that starts in a chunk just before writing it; the last partial alignment
-     * unit goes through the buffered channel. The caller fsyncs once. Returns the CRCs in block order;
-     * every thread is joined before it returns, even when interrupted.
-     */
-    private int[] writeDirect(
-            FileChannel direct,
-            FileChannel buffered,
-            List<TensorShard.Builder> shards,
-            long bytes,
-            long align,
-            String name)
-            throws IOException {
-        List<long[]> blocks = new ArrayList<>(); // {offset, length}, ascending offsets
+    /** The CRC blocks of the shards as {file offset, length}, in file order (ascending offsets). */
+    private List<long[]> crcBlocks(List<TensorShard.Builder> shards) {
+        List<long[]> blocks = new ArrayList<>();
         for (TensorShard.Builder s : shards) {
             long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
             for (long bs = 0; bs < len; bs += opts.blockBytes()) {
                 blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs)});
             }
         }
-        int nb = blocks.size();
-        int[] crcs = new int[nb];
-        long base = snapBase, alignedEnd = bytes / align * align;
-        long chunks = (alignedEnd + DIRECT_CHUNK - 1) / DIRECT_CHUNK;
-        int k = (int) Math.max(1, Math.min(WRITE_THREADS, chunks));
-        java.util.concurrent.atomic.AtomicReference<Throwable> failed =
-                new java.util.concurrent.atomic.AtomicReference<>();
-        Runnable[] parts = new Runnable[k];
-        for (int t = 0; t < k; t++) {
-            long t0 = Math.min(alignedEnd, chunks * t / k * DIRECT_CHUNK);
-            long t1 = Math.min(alignedEnd, chunks * (t + 1) / k * DIRECT_CHUNK);
-            parts[t] = () -> {
-                try {
-                    int bi = firstBlockAtOrAfter(blocks, t0);
-                    for (long c0 = t0; c0 < t1 && failed.get() == null && !aborted; c0 += DIRECT_CHUNK) {
-                        long c1 = Math.min(t1, c0 + DIRECT_CHUNK);
-                        for (; bi < nb && blocks.get(bi)[0] < c1; bi++) {
-                            int n = (int) blocks.get(bi)[1];
-                            crcs[bi] = CheckpointDir.crc(RawMemory.buffer(base + blocks.get(bi)[0], n), n);
-                        }
-                        ByteBuffer b = RawMemory.buffer(base + c0, (int) (c1 - c0));
-                        long pos = c0;
-                        while (b.hasRemaining()) pos += direct.write(b, pos);
-                    }
-                } catch (Throwable e) {
-                    failed.compareAndSet(null, e);
-                }
-            };
-        }
-        runJoined(parts, name);
-        Throwable e = failed.get();
-        if (e instanceof IOException io) throw io;
-        if (e instanceof RuntimeException re) throw re;
-        if (e != null) throw new IOException(name + ": " + e, e);
-        // The tail: CRCs of the blocks that start past the aligned part, then its last < align bytes.
-        for (int bi = firstBlockAtOrAfter(blocks, alignedEnd); bi < nb; bi++) {
-            int n = (int) blocks.get(bi)[1];
-            crcs[bi] = CheckpointDir.crc(RawMemory.buffer(base + blocks.get(bi)[0], n), n);
-        }
-        if (bytes > alignedEnd) {
-            ByteBuffer b = RawMemory.buffer(base + alignedEnd, (int) (bytes - alignedEnd));
-            long pos = alignedEnd;
-            while (b.hasRemaining()) pos += buffered.write(b, pos);
-        }
-        return crcs;
-    }
-
-    /** The index of the first block whose offset is >= off (blocks ascend by offset). */
-    private static int firstBlockAtOrAfter(List<long[]> blocks, long off) {
-        int lo = 0, hi = blocks.size();
-        while (lo < hi) {
-            int mid = (lo + hi) >>> 1;
-            if (blocks.get(mid)[0] < off) lo = mid + 1;
-            else hi = mid;
-        }
-        return lo;
-    }
-
-    /**
-     * Runs parts[0] here and the others on helper threads, joins them all even when interrupted, and
-     * throws when this thread was interrupted or the save aborted.
-     */
-    private void runJoined(Runnable[] parts, String name) throws IOException {
-        Thread[] helpers = new Thread[parts.length - 1];
-        for (int t = 1; t < parts.length; t++) {
-            helpers[t - 1] = new Thread(parts[t], Thread.currentThread().getName() + "-" + t);
-            helpers[t - 1].setDaemon(true);
-            helpers[t - 1].start();
-        }
-        parts[0].run();
-        boolean interrupted = Thread.interrupted();
-        for (Thread h : helpers) {
-            while (true) {
-                try {
-                    h.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted || aborted) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while writing " + name);
-        }
-    }
-
-    /**
-     * Writes every CRC block of the shards with positional writes straight from the snapshot (no copy),
-     * taking each block's CRC32C just before writing it (while it is in cache), on WRITE_THREADS
-     * threads, each a contiguous run of blocks; the caller fsyncs once. Returns the CRCs in block order.
-     * Every thread is joined before it returns, even when interrupted, so the snapshot is never freed
-     * under a writer.
-     */
-    private int[] writeBlocks(FileChannel ch, List<TensorShard.Builder> shards, String name) throws IOException {
-        List<long[]> blocks = new ArrayList<>(); // {offset, length}
-        for (TensorShard.Builder s : shards) {
-            long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
-            for (long bs = 0; bs < len; bs += opts.blockBytes()) {
-                blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs)});
-            }
-        }
-        int nb = blocks.size(), k = Math.min(WRITE_THREADS, Math.max(1, nb));
-        int[] crcs = new int[nb];
-        java.util.concurrent.atomic.AtomicReference<Throwable> failed =
-                new java.util.concurrent.atomic.AtomicReference<>();
-        long base = snapBase;
-        Runnable[] parts = new Runnable[k];
-        for (int t = 0; t < k; t++) {
-            int from = (int) ((long) nb * t / k), to = (int) ((long) nb * (t + 1) / k);
-            parts[t] = () -> {
-                try {
-                    for (int i = from; i < to && failed.get() == null && !aborted; i++) {
-                        long off = blocks.get(i)[0];
-                        int n = (int) blocks.get(i)[1];
-                        ByteBuffer b = RawMemory.buffer(base + off, n);
-                        crcs[i] = CheckpointDir.crc(b, n);
-                        long pos = off;
-                        while (b.hasRemaining()) pos += ch.write(b, pos);
-                    }
-                } catch (Throwable e) {
-                    failed.compareAndSet(null, e);
-                }
-            };
-        }
-        runJoined(parts, name);
-        Throwable e = failed.get();
-        if (e instanceof IOException io) throw io;
-        if (e instanceof RuntimeException re) throw re;
-        if (e != null) throw new IOException(name + ": " + e, e);
-        return crcs;
+        return blocks;
     }
 
     /** Rank 0: every rank's index → the manifest → rename → fsync → listener → retention. */
