@@ -183,12 +183,23 @@ class ClusterFailoverTest {
                 var events = stub.watch(dev.shoal.proto.v1.WatchRequest.newBuilder()
                         .setJobId(jobId)
                         .build());
-                dev.shoal.proto.v1.JobEvent event;
-                do {
+                // The next step's metrics, or, when the job finished meanwhile, its COMPLETED phase change.
+                dev.shoal.proto.v1.JobEvent event = null;
+                while (events.hasNext()) {
                     event = events.next();
-                } while (!event.hasStep());
-                assertTrue(event.getStep().getStep() > viaGrpc.getStep(), event::toString);
-                assertEquals(6 * 32, event.getStep().getTokens(), "global batch × seq_len");
+                    if (event.hasStep()) break;
+                    if (event.hasPhase() && event.getPhase().getTo() == Phase.COMPLETED) break;
+                }
+                if (event != null && event.hasStep()) {
+                    var step = event.getStep();
+                    assertTrue(step.getStep() > viaGrpc.getStep(), step::toString);
+                    assertEquals(6 * 32, step.getTokens(), "global batch × seq_len");
+                } else { // the stream ended with the job: it must have completed meanwhile
+                    dev.shoal.proto.v1.JobStatus now = stub.get(dev.shoal.proto.v1.GetRequest.newBuilder()
+                            .setJobId(jobId)
+                            .build());
+                    assertEquals(Phase.COMPLETED, now.getPhase(), now::toString);
+                }
             }
         } finally {
             channel.shutdownNow();
