@@ -1,5 +1,6 @@
-// The CLI's side of the control plane: the --server option every job command shares, the gRPC channel
-// to a node's JobService, and the mapping of gRPC failures to one line on stderr and an exit code.
+// The CLI's side of the control plane: the --server option every job command shares (and the optional
+// JOB argument of those that act on one job), the gRPC channel to a node's JobService, and exchange():
+// connect, run the command's calls, and map a gRPC failure to one line on stderr and an exit code.
 //
 // Exit codes of submit, status, watch and stop (docs/cluster.md):
 //   0 ok · 1 other failure · 2 usage error or invalid job (file key or spec field named) ·
@@ -31,7 +32,9 @@ import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.PrintWriter;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import picocli.CommandLine;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 final class ControlClient implements AutoCloseable {
 
@@ -97,6 +100,41 @@ final class ControlClient implements AutoCloseable {
                 paramLabel = "FILE",
                 description = "File holding the bearer token. Default: $SHOAL_TOKEN; none: no token.")
         java.nio.file.Path tokenFile;
+    }
+
+    /** The optional JOB argument of the commands that act on one job (a picocli mixin). */
+    static final class JobArgument {
+        @Parameters(
+                index = "0",
+                arity = "0..1",
+                paramLabel = "JOB",
+                description = "Job id; default: the cluster's job.")
+        String job;
+
+        /** The id to send; "" asks for the cluster's job. */
+        String id() {
+            return job == null ? "" : job;
+        }
+    }
+
+    /** What a job command does over its connection; a failed call is thrown as StatusRuntimeException. */
+    @FunctionalInterface
+    interface Exchange {
+        int run(ControlClient c);
+    }
+
+    /**
+     * Connects as {@code opt} says, runs {@code body} and returns its exit code; a failed call becomes one
+     * line on {@code cl}'s stderr and the exit code of {@link #fail}. The channel is closed either way.
+     */
+    static int exchange(ServerOption opt, CommandLine cl, Exchange body) {
+        try (ControlClient c = connect(opt)) {
+            try {
+                return body.run(c);
+            } catch (StatusRuntimeException e) {
+                return c.fail(e, cl.getErr());
+            }
+        }
     }
 
     final String server;

@@ -8,13 +8,8 @@ package dev.shoal.cli;
 
 import dev.shoal.proto.v1.ScaleRequest;
 import dev.shoal.proto.v1.ScaleResponse;
-import io.grpc.StatusRuntimeException;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(
         name = "scale",
@@ -31,38 +26,19 @@ import picocli.CommandLine.Parameters;
             "6:refused in the job's current state (too few ranks, not TRAINING, no checkpoint_dir, already at dp)",
             "7:credentials refused (bearer token or client certificate)"
         })
-public final class ScaleCommand implements Callable<Integer> {
+public final class ScaleCommand extends JobCommand {
 
     @Option(names = "--dp", required = true, paramLabel = "N", description = "The new data-parallel size.")
     int dp;
 
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Job id; default: the cluster's job.")
-    String job;
-
-    @Mixin
-    ControlClient.ServerOption server;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        try (ControlClient c = ControlClient.connect(server)) {
-            ScaleResponse r;
-            try {
-                r = c.call()
-                        .scale(ScaleRequest.newBuilder()
-                                .setJobId(job == null ? "" : job)
-                                .setDp(dp)
-                                .build());
-            } catch (StatusRuntimeException e) {
-                return c.fail(e, spec.commandLine().getErr());
-            }
-            ShoalCli.printTo(
-                    spec.commandLine().getOut(),
-                    "rescaling to dp " + dp + ": the new mesh trains from step " + r.getEffectiveStep()
-                            + " (watch it with `shoal watch`)");
-            return ControlClient.EXIT_OK;
-        }
+    int run(ControlClient c) {
+        ScaleResponse r = c.call()
+                .scale(ScaleRequest.newBuilder().setJobId(job.id()).setDp(dp).build());
+        ShoalCli.printTo(
+                spec.commandLine().getOut(),
+                "rescaling to dp " + dp + ": the new mesh trains from step " + r.getEffectiveStep()
+                        + " (watch it with `shoal watch`)");
+        return ControlClient.EXIT_OK;
     }
 }

@@ -20,11 +20,7 @@ import java.io.PrintWriter;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Parameters;
 
 @Command(
         name = "status",
@@ -41,45 +37,34 @@ import picocli.CommandLine.Parameters;
             "5:no such job (or none submitted yet: the cluster table is still shown)",
             "7:credentials refused (bearer token or client certificate)"
         })
-public final class StatusCommand implements Callable<Integer> {
-
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Job id; default: the cluster's job.")
-    String job;
-
-    @Mixin
-    ControlClient.ServerOption server;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
+public final class StatusCommand extends JobCommand {
 
     @Override
-    public Integer call() {
-        try (ControlClient c = ControlClient.connect(server)) {
-            JobStatus s;
-            try {
-                s = c.call()
-                        .get(GetRequest.newBuilder()
-                                .setJobId(job == null ? "" : job)
-                                .setIncludeCluster(true)
-                                .build());
-            } catch (StatusRuntimeException e) {
-                if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && job == null) {
-                    // No job yet: the cluster table still says what is there (exit 5 as before).
-                    try {
-                        ClusterView view = c.call().getCluster(GetClusterRequest.getDefaultInstance());
-                        spec.commandLine().getOut().print(nodes(view));
-                        spec.commandLine().getOut().flush();
-                    } catch (StatusRuntimeException ignored) {
-                        // the error line below is what matters
-                    }
+    int run(ControlClient c) {
+        JobStatus s;
+        try {
+            s = c.call()
+                    .get(GetRequest.newBuilder()
+                            .setJobId(job.id())
+                            .setIncludeCluster(true)
+                            .build());
+        } catch (StatusRuntimeException e) {
+            if (e.getStatus().getCode() == io.grpc.Status.Code.NOT_FOUND && job.job == null) {
+                // No job yet: the cluster table still says what is there (exit 5 as before).
+                try {
+                    ClusterView view = c.call().getCluster(GetClusterRequest.getDefaultInstance());
+                    spec.commandLine().getOut().print(nodes(view));
+                    spec.commandLine().getOut().flush();
+                } catch (StatusRuntimeException ignored) {
+                    // the error line for the first call is what matters
                 }
-                return c.fail(e, spec.commandLine().getErr());
             }
-            PrintWriter out = spec.commandLine().getOut();
-            out.print(render(s));
-            out.flush();
-            return s.getPhase() == Phase.FAILED ? ControlClient.EXIT_JOB_FAILED : ControlClient.EXIT_OK;
+            throw e;
         }
+        PrintWriter out = spec.commandLine().getOut();
+        out.print(render(s));
+        out.flush();
+        return s.getPhase() == Phase.FAILED ? ControlClient.EXIT_JOB_FAILED : ControlClient.EXIT_OK;
     }
 
     static String render(JobStatus s) {

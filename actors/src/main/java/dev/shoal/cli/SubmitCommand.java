@@ -9,7 +9,6 @@ import dev.shoal.actors.control.JobSpecs;
 import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.SubmitRequest;
 import dev.shoal.runtime.train.JobConfigException;
-import io.grpc.StatusRuntimeException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
@@ -62,21 +61,16 @@ public final class SubmitCommand implements Callable<Integer> {
         } catch (JobConfigException e) {
             throw new ShoalCli.UserError(e.getMessage());
         }
-        try (ControlClient c = ControlClient.connect(server)) {
-            String id;
-            try {
-                id = c.call()
-                        .submit(SubmitRequest.newBuilder().setSpec(job).build())
-                        .getJobId();
-            } catch (StatusRuntimeException e) {
-                return c.fail(e, spec.commandLine().getErr());
-            }
+        return ControlClient.exchange(server, spec.commandLine(), c -> {
+            String id = c.call()
+                    .submit(SubmitRequest.newBuilder().setSpec(job).build())
+                    .getJobId();
             var p = job.getParallelism();
             ShoalCli.printTo(
                     spec.commandLine().getOut(),
                     "submitted " + id + " (" + job.getName() + ": " + job.getSteps() + " steps, tp " + p.getTp()
                             + " × pp " + p.getPp() + " × dp " + p.getDp() + ") to " + c.server);
             return watch ? WatchCommand.follow(c, id, spec.commandLine(), plain) : ControlClient.EXIT_OK;
-        }
+        });
     }
 }

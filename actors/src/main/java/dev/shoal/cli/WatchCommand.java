@@ -12,12 +12,9 @@ import dev.shoal.proto.v1.WatchRequest;
 import io.grpc.StatusRuntimeException;
 import java.io.PrintWriter;
 import java.util.Iterator;
-import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.Parameters;
 
 @Command(
         name = "watch",
@@ -34,25 +31,14 @@ import picocli.CommandLine.Parameters;
             "5:no such job",
             "7:credentials refused (bearer token or client certificate)"
         })
-public final class WatchCommand implements Callable<Integer> {
-
-    @Parameters(index = "0", arity = "0..1", paramLabel = "JOB", description = "Job id; default: the cluster's job.")
-    String job;
+public final class WatchCommand extends JobCommand {
 
     @Option(names = "--plain", description = "Plain lines even on a terminal.")
     boolean plain;
 
-    @Mixin
-    ControlClient.ServerOption server;
-
-    @CommandLine.Spec
-    CommandLine.Model.CommandSpec spec;
-
     @Override
-    public Integer call() {
-        try (ControlClient c = ControlClient.connect(server)) {
-            return follow(c, job == null ? "" : job, spec.commandLine(), plain);
-        }
+    int run(ControlClient c) {
+        return follow(c, job.id(), spec.commandLine(), plain);
     }
 
     /** Streams the job's events until it ends; returns the exit code. */

@@ -3,21 +3,21 @@
 // spanning JVMs. Its per-step losses must equal the single-process Trainer's (`shoal train`) for the
 // same seed, data and batch within 1e-5, its checkpoints (the runtime's sharded format) must be
 // committed only with every rank's shard on disk, every step must pass the data audit, and rank 0 must
-// write the metrics JSONL. Tagged slow: it runs in CI.
+// write the metrics JSONL. The job checkpoints every 5 steps with retention checkpoint_keep_last 1 +
+// checkpoint_keep_every 10: of the journaled checkpoints 5, 10, 15, 20 the coordinator deletes 5 and 15
+// (and the reference Trainer its own 5 and 15). Tagged slow: it runs in CI.
 package dev.shoal.actors;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.shoal.actors.bench.TinyClusterJob;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.engine.JobSpecs;
 import dev.shoal.actors.node.LocalCluster;
 import dev.shoal.proto.v1.CheckpointInfo;
-import dev.shoal.proto.v1.DataSource;
 import dev.shoal.proto.v1.JobSpec;
-import dev.shoal.proto.v1.LrSchedule;
-import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.StepMetrics;
@@ -62,36 +62,7 @@ class ClusterTrainTest {
     }
 
     static JobSpec spec(Path data, Path ckpt) {
-        return JobSpec.newBuilder()
-                .setName("cluster-train")
-                .setModel("tiny")
-                .addSources(DataSource.newBuilder()
-                        .setName("en")
-                        .setLanguage("en")
-                        .setPath(data.toString())
-                        .setWeight(0.7))
-                .addSources(DataSource.newBuilder()
-                        .setName("zh")
-                        .setLanguage("zh")
-                        .setPath(data.toString())
-                        .setWeight(0.3)
-                        .setAdditional(true))
-                .setSeqLen(32)
-                .setGlobalBatch(4)
-                .setMicroBatch(1)
-                .setSteps(STEPS)
-                .setSeed(3)
-                .setLr(LrSchedule.newBuilder()
-                        .setKind(LrSchedule.Kind.LINEAR)
-                        .setPeakLr(2e-3)
-                        .setMinLr(2e-4)
-                        .setWarmupSteps(2))
-                .setParallelism(
-                        Parallelism.newBuilder().setTp(2).setPp(1).setDp(2).setZero1(true))
-                .setEvalInterval(10)
-                .setCheckpointInterval(10)
-                .setCheckpointDir(ckpt.toString())
-                .build();
+        return TinyClusterJob.spec("cluster-train", data, ckpt, STEPS, 10, 10);
     }
 
     @Test
@@ -99,7 +70,11 @@ class ClusterTrainTest {
         long t0 = System.nanoTime();
         Path data = prepare(dir);
         Path ckpt = dir.resolve("ckpt");
-        JobSpec spec = spec(data, ckpt);
+        JobSpec spec = spec(data, ckpt).toBuilder()
+                .setCheckpointInterval(5)
+                .setCheckpointKeepLast(1)
+                .setCheckpointKeepEvery(10)
+                .build();
 
         // The reference: `shoal train`'s Trainer on one thread, same spec, its own output folder.
         List<JsonNode> ref = reference(spec, dir.resolve("ref"));
@@ -159,13 +134,18 @@ class ClusterTrainTest {
         }
         assertEquals(0, steps.get(4).getValidationCount());
 
-        // Checkpoints: committed at 10 and 20 in the runtime's sharded format, each with all four shards
-        // durable on disk and every CRC block intact; the manifest records the mesh that saved it.
+        // Checkpoints: committed at 5, 10, 15 and 20 in the runtime's sharded format, each with all four
+        // shards durable on disk and every CRC block intact; the manifest records the mesh that saved it.
+        // Retention (keep the last 1 plus every 10th) then leaves only step-000010 and step-000020.
         assertEquals(
-                List.of(10L, 20L),
+                List.of(5L, 10L, 15L, 20L),
                 end.checkpoints().stream().map(CheckpointInfo::getStep).toList());
+        List<String> kept = List.of("step-000010", "step-000020");
+        assertEquals(kept, awaitStepDirs(ckpt, kept, Duration.ofSeconds(20)), "retention in the cluster");
+        assertEquals(kept, stepDirs(dir.resolve("ref")), "retention in the single-process Trainer");
         for (CheckpointInfo c : end.checkpoints()) {
             assertEquals(ckpt.resolve(String.format("step-%06d", c.getStep())).toString(), c.getPath());
+            if (c.getStep() % 10 != 0) continue;
             CheckpointManifest m = CheckpointDir.verify(Path.of(c.getPath()), true);
             assertEquals(4, m.getFilesCount());
             assertEquals(c.getStep(), m.getState().getStep());
@@ -208,6 +188,27 @@ class ClusterTrainTest {
                 STEPS, worst, refSeconds, upSeconds, trainSeconds, trainSeconds / STEPS);
     }
 
+    /** The names of root's folders that look like step folders (step-…, .deleting-step-…), sorted. */
+    static List<String> stepDirs(Path root) throws java.io.IOException {
+        try (var s = Files.list(root)) {
+            return s.map(p -> p.getFileName().toString())
+                    .filter(n -> n.contains("step-"))
+                    .sorted()
+                    .toList();
+        }
+    }
+
+    /** Waits until root's step folders are {@code want} (retention runs in the background); the last seen. */
+    static List<String> awaitStepDirs(Path root, List<String> want, Duration timeout) throws Exception {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        List<String> seen = stepDirs(root);
+        while (!seen.equals(want) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+            seen = stepDirs(root);
+        }
+        return seen;
+    }
+
     /** The uninterrupted run: `shoal train`'s Trainer on one thread, same spec, in refDir; its metric lines. */
     static List<JsonNode> reference(JobSpec spec, Path refDir) throws Exception {
         JobConfig job = JobSpecs.toJobConfig(spec, 1);
@@ -227,7 +228,9 @@ class ClusterTrainTest {
                 job.evalBatches(),
                 job.checkpointInterval(),
                 refDir,
-                refDir.resolve("metrics.jsonl"));
+                refDir.resolve("metrics.jsonl"),
+                job.checkpointKeepLast(),
+                job.checkpointKeepEvery());
         try (Trainer t = new Trainer(refJob, null, null)) {
             t.run(false, Long.MAX_VALUE);
         }

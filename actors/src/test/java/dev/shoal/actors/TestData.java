@@ -2,13 +2,8 @@
 // data loaders and trainers of the tests read.
 package dev.shoal.actors;
 
-import dev.shoal.runtime.data.DocFormat;
-import dev.shoal.runtime.data.Preparer;
-import dev.shoal.runtime.data.SourceSpec;
-import dev.shoal.runtime.data.SyntheticCorpus;
-import dev.shoal.runtime.train.ByteLevelTokenizer;
+import dev.shoal.actors.bench.TinyClusterJob;
 import java.nio.file.Path;
-import java.util.List;
 
 public final class TestData {
 
@@ -21,20 +16,6 @@ public final class TestData {
 
     /** As {@link #prepareBilingual(Path)} with {@code docs} documents per source. */
     public static Path prepareBilingual(Path dir, int docs) throws Exception {
-        Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, docs);
-        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, docs);
-        Path data = dir.resolve("data");
-        Preparer.run(new Preparer.Config(
-                tok,
-                data,
-                List.of(
-                        new SourceSpec("en", "en", DocFormat.JSONL, List.of(dir.resolve("en.jsonl")), "text", 0.1),
-                        new SourceSpec("zh", "zh", DocFormat.JSONL, List.of(dir.resolve("zh.jsonl")), "text", 0.1)),
-                1,
-                1 << 20,
-                true,
-                null));
-        return data;
+        return TinyClusterJob.prepare(dir, docs);
     }
 }

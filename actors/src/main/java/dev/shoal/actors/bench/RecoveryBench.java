@@ -19,17 +19,9 @@ package dev.shoal.actors.bench;
 
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.node.LocalCluster;
-import dev.shoal.proto.v1.DataSource;
 import dev.shoal.proto.v1.JobEvent;
 import dev.shoal.proto.v1.JobSpec;
-import dev.shoal.proto.v1.LrSchedule;
-import dev.shoal.proto.v1.Parallelism;
 import dev.shoal.proto.v1.Phase;
-import dev.shoal.runtime.data.DocFormat;
-import dev.shoal.runtime.data.Preparer;
-import dev.shoal.runtime.data.SourceSpec;
-import dev.shoal.runtime.data.SyntheticCorpus;
-import dev.shoal.runtime.train.ByteLevelTokenizer;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -164,8 +156,7 @@ public final class RecoveryBench {
                             Props.empty());
             cluster.coordinator().tell(new Coordinator.Subscribe(sub));
             Path ckpt = dir.resolve("ckpt");
-            JobSpec spec = spec(data, ckpt, steps).toBuilder()
-                    .setCheckpointInterval(every)
+            JobSpec spec = TinyClusterJob.spec("recovery-bench", data, ckpt, steps, 0, every).toBuilder()
                     .setPeerCopyEvery(peer ? 2 : 0)
                     .build();
             submit(cluster, spec);
@@ -283,57 +274,11 @@ public final class RecoveryBench {
         }
     }
 
-    private static JobSpec spec(Path data, Path ckpt, int steps) {
-        return JobSpec.newBuilder()
-                .setName("recovery-bench")
-                .setModel("tiny")
-                .addSources(DataSource.newBuilder()
-                        .setName("en")
-                        .setLanguage("en")
-                        .setPath(data.toString())
-                        .setWeight(0.7))
-                .addSources(DataSource.newBuilder()
-                        .setName("zh")
-                        .setLanguage("zh")
-                        .setPath(data.toString())
-                        .setWeight(0.3)
-                        .setAdditional(true))
-                .setSeqLen(32)
-                .setGlobalBatch(4)
-                .setMicroBatch(1)
-                .setSteps(steps)
-                .setSeed(3)
-                .setLr(LrSchedule.newBuilder()
-                        .setKind(LrSchedule.Kind.LINEAR)
-                        .setPeakLr(2e-3)
-                        .setMinLr(2e-4)
-                        .setWarmupSteps(2))
-                .setParallelism(
-                        Parallelism.newBuilder().setTp(2).setPp(1).setDp(2).setZero1(true))
-                .setEvalInterval(0)
-                .setCheckpointInterval(4)
-                .setCheckpointDir(ckpt.toString())
-                .build();
-    }
-
-    /** The synthetic bilingual corpus (300 documents per source) through the byte-level tokenizer. */
+    /** The synthetic bilingual corpus (300 documents per source), prepared once per --dir. */
     private static Path prepare(Path dir) throws Exception {
         Path data = dir.resolve("data");
         if (Files.isRegularFile(data.resolve("manifest.json"))) return data;
-        Path tok = ByteLevelTokenizer.write(dir.resolve("bytes.tiktoken"));
-        SyntheticCorpus.writeJsonl(dir.resolve("en.jsonl"), "en", 1, 300);
-        SyntheticCorpus.writeJsonl(dir.resolve("zh.jsonl"), "zh", 2, 300);
-        Preparer.run(new Preparer.Config(
-                tok,
-                data,
-                List.of(
-                        new SourceSpec("en", "en", DocFormat.JSONL, List.of(dir.resolve("en.jsonl")), "text", 0.1),
-                        new SourceSpec("zh", "zh", DocFormat.JSONL, List.of(dir.resolve("zh.jsonl")), "text", 0.1)),
-                1,
-                1 << 20,
-                true,
-                null));
-        return data;
+        return TinyClusterJob.prepare(dir, 300);
     }
 
     private static void submit(LocalCluster cluster, JobSpec spec) throws Exception {

@@ -89,6 +89,8 @@ public final class JobSpecs {
                 .setEvalBatches(job.evalBatches())
                 .setCheckpointInterval(job.checkpointInterval())
                 .setCheckpointDir(job.checkpointDir().toAbsolutePath().toString())
+                .setCheckpointKeepLast(job.checkpointKeepLast())
+                .setCheckpointKeepEvery(job.checkpointKeepEvery())
                 .setParallelism(par);
         for (MixtureSpec.Source s : data.sources()) {
             b.addSources(DataSource.newBuilder()

@@ -1069,6 +1069,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return Effect()
                 .persist(new CheckpointCommitted(ckpt))
                 .thenRun(s -> publish(s, JobEvent.newBuilder().setCheckpoint(ckpt)))
+                .thenRun(s -> CheckpointRetention.applyLater(s.spec(), s.checkpoints(), ctx.getLog()::info))
                 .thenRun(s -> ctx.getSelf().tell(new CheckpointDone(round.step())));
     }
 

@@ -80,6 +80,15 @@ public final class JobSpecCheck {
         if (spec.getCheckpointInterval() > 0 && spec.getCheckpointDir().isBlank()) {
             p.add("checkpoint_dir is empty but checkpoint_interval is " + spec.getCheckpointInterval());
         }
+        if (spec.getCheckpointKeepLast() < 0) {
+            p.add("checkpoint_keep_last " + spec.getCheckpointKeepLast() + " < 0 (0: keep every checkpoint)");
+        }
+        if (spec.getCheckpointKeepEvery() < 0) {
+            p.add("checkpoint_keep_every " + spec.getCheckpointKeepEvery() + " < 0 (0: none)");
+        } else if (spec.getCheckpointKeepEvery() > 0 && spec.getCheckpointKeepLast() == 0) {
+            p.add("checkpoint_keep_every " + spec.getCheckpointKeepEvery()
+                    + " needs checkpoint_keep_last >= 1 (checkpoint_keep_last 0 keeps every checkpoint)");
+        }
         sources(p, spec.getSourcesList());
         almr(p, spec);
         if (spec.hasLr()) lr(p, spec.getLr(), spec.getSteps());

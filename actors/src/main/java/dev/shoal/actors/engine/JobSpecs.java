@@ -1,6 +1,6 @@
 // Reads a cluster JobSpec (proto) as the engine's JobConfig, so that a cluster job and `shoal train`
 // train the same thing from the same values: the data folder, mixture, batch shape, LR schedule,
-// AdamW settings, eval and checkpoint intervals.
+// AdamW settings, eval and checkpoint intervals, checkpoint retention.
 //
 // Guarantees: a value the engine cannot use is refused with an IllegalArgumentException that names
 // the JobSpec field (e.g. "sources[1].path"); unset optional messages take `shoal train`'s defaults
@@ -111,6 +111,8 @@ public final class JobSpecs {
                 spec.getEvalBatches() > 0 ? spec.getEvalBatches() : EVAL_BATCHES,
                 spec.getCheckpointInterval(),
                 out,
-                out.resolve("metrics.jsonl"));
+                out.resolve("metrics.jsonl"),
+                spec.getCheckpointKeepLast(),
+                spec.getCheckpointKeepEvery());
     }
 }

@@ -358,7 +358,33 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
+    /**
+     * A port free now, for a node to bind a moment later. Taken below the kernel's ephemeral range
+     * (ip_local_port_range), where outgoing connections of this and other processes never land, so the
+     * node rarely finds it taken ("Address already in use") by the time it binds; port 0's pick if no
+     * port there is free.
+     */
     private static int freePort() throws IOException {
+        int low = 32768;
+        try {
+            String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))
+                    .trim();
+            low = Integer.parseInt(range.split("\\s+")[0]);
+        } catch (IOException | RuntimeException e) {
+            // not Linux: the usual lower bound
+        }
+        if (low > 11000) {
+            java.util.concurrent.ThreadLocalRandom rnd = java.util.concurrent.ThreadLocalRandom.current();
+            for (int attempt = 0; attempt < 50; attempt++) {
+                int port = rnd.nextInt(10000, low - 1000);
+                try (ServerSocket s = new ServerSocket()) {
+                    s.bind(new java.net.InetSocketAddress("127.0.0.1", port));
+                    return port;
+                } catch (IOException taken) {
+                    // try another
+                }
+            }
+        }
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
         }

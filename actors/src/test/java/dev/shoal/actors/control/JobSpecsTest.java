@@ -57,6 +57,8 @@ class JobSpecsTest {
               eval_interval = 100
               checkpoint_interval = 250
               checkpoint_dir = ckpt
+              checkpoint_keep_last = 3
+              checkpoint_keep_every = 500
               parallelism { tp = 2, pp = 2, dp = 4, zero1 = true }
             }
             """;
@@ -74,6 +76,8 @@ class JobSpecsTest {
         assertEquals(100, s.getEvalInterval());
         assertEquals(250, s.getCheckpointInterval());
         assertEquals(dir.resolve("ckpt").toString(), s.getCheckpointDir());
+        assertEquals(3, s.getCheckpointKeepLast());
+        assertEquals(500, s.getCheckpointKeepEvery());
 
         assertEquals(2, s.getSourcesCount());
         assertEquals("en", s.getSources(0).getName());
@@ -168,6 +172,9 @@ class JobSpecsTest {
     void mistakesNameTheFileAndTheKey() throws IOException {
         Path f = write("x.conf", FULL.replace("dp = 4", "dp = 2.5"));
         assertEquals(f + ": train.parallelism.dp = 2.5: must be a whole number >= 1", message(f));
+        Path keep = write("keep.conf", FULL.replace("checkpoint_keep_last = 3", "checkpoint_keep_last = -1"));
+        assertEquals(
+                keep + ": train.checkpoint_keep_last = -1: must be >= 0 (0: keep every checkpoint)", message(keep));
         f = write("x.conf", FULL.replace("zero1 = true", "zero1 = maybe"));
         assertEquals(f + ": train.parallelism.zero1 = \"maybe\": must be true or false", message(f));
         f = write("x.conf", FULL.replace("parallelism { tp", "parallelism { tpp = 1, tp"));

@@ -58,6 +58,26 @@ class JobSpecCheckTest {
     }
 
     @Test
+    void checksTheRetentionNamingEachField() {
+        assertEquals(
+                List.of(
+                        "checkpoint_keep_last -1 < 0 (0: keep every checkpoint)",
+                        "checkpoint_keep_every -3 < 0 (0: none)"),
+                JobSpecCheck.specProblems(valid().setCheckpointKeepLast(-1)
+                        .setCheckpointKeepEvery(-3)
+                        .build()));
+        assertEquals(
+                List.of("checkpoint_keep_every 100 needs checkpoint_keep_last >= 1 (checkpoint_keep_last 0 keeps every"
+                        + " checkpoint)"),
+                JobSpecCheck.specProblems(valid().setCheckpointKeepEvery(100).build()));
+        assertEquals(
+                List.of(),
+                JobSpecCheck.specProblems(valid().setCheckpointKeepLast(2)
+                        .setCheckpointKeepEvery(100)
+                        .build()));
+    }
+
+    @Test
     void checksLrOptimizerAndAlmrScheduleNamingEachField() {
         JobSpec bad = valid().setSteps(100)
                 .addSources(DataSource.newBuilder()

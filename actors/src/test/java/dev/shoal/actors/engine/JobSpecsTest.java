@@ -76,5 +76,22 @@ class JobSpecsTest {
                 IllegalArgumentException.class,
                 () -> JobSpecs.toJobConfig(spec().clearSources().build(), 1));
         assertEquals("sources: the job names no data", none.getMessage());
+        var keep = assertThrows(
+                IllegalArgumentException.class,
+                () -> JobSpecs.toJobConfig(spec().setCheckpointKeepEvery(10).build(), 1));
+        assertEquals(
+                "checkpoint_keep_every = 10: needs checkpoint_keep_last >= 1 (checkpoint_keep_last 0 keeps every"
+                        + " checkpoint)",
+                keep.getMessage());
+    }
+
+    @Test
+    void carriesTheRetention() {
+        JobConfig j = JobSpecs.toJobConfig(
+                spec().setCheckpointKeepLast(2).setCheckpointKeepEvery(100).build(), 1);
+        assertEquals(new dev.shoal.runtime.checkpoint.Retention(2, 100), j.retention());
+        assertEquals(
+                dev.shoal.runtime.checkpoint.Retention.ALL,
+                JobSpecs.toJobConfig(spec().build(), 1).retention());
     }
 }

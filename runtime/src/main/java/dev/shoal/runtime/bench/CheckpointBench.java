@@ -138,13 +138,17 @@ public final class CheckpointBench {
 
             // 1. Sync save, verify, load (cold and warm), against dd.
             double[] save = new double[repeats], verifyCold = new double[repeats], loadCold = new double[repeats];
-            double[] loadWarm = new double[repeats];
+            double[] loadWarm = new double[repeats], snap = new double[repeats];
             long bytes = 0;
             for (int k = 0; k < repeats; k++) {
                 long s = step + k;
                 long t0 = System.nanoTime();
-                run.all(r -> ck[r].saveSync(tr[r], new TrainingState(s, 1, "constant", 1e-4, null, Map.of())));
+                List<Long> st = run.all(r -> {
+                    ck[r].saveSync(tr[r], new TrainingState(s, 1, "constant", 1e-4, null, Map.of()));
+                    return ck[r].lastStallNanos();
+                });
                 save[k] = seconds(t0);
+                snap[k] = st.stream().mapToLong(Long::longValue).max().orElse(0) / 1e9;
                 Path stepDir = CheckpointDir.stepDir(root, s);
                 bytes = dirBytes(stepDir);
                 dropCache(stepDir);
@@ -174,7 +178,12 @@ public final class CheckpointBench {
                     "%nsync checkpoint of %.0f MB (%d shard files) vs dd of %.0f MB, best of %d (MB/s)%n",
                     bytes / 1e6, world, ddBytes / 1e6, repeats);
             System.out.printf("%-44s %10s %10s%n", "operation", "MB/s", "seconds");
-            row("checkpoint save (write, fsync, commit)", bytes, min(save));
+            double[] write = new double[repeats];
+            for (int k = 0; k < repeats; k++) write[k] = save[k] - snap[k];
+            System.out.println("shard writes: " + (Checkpointer.lastWriteWasDirect() ? "O_DIRECT" : "buffered"));
+            row("checkpoint save (snapshot, write, commit)", bytes, min(save));
+            row("  of which host snapshot copy", bytes, min(snap));
+            row("  of which write + CRC32C, fsync, commit", bytes, min(write));
             row("dd write bs=1M conv=fsync", ddBytes, min(ddWrite));
             row("checkpoint verify, cold (read + CRC32C)", bytes, min(verifyCold));
             row("checkpoint load, cold (mmap + CRC32C)", bytes, min(loadCold));

@@ -18,11 +18,14 @@ import dev.shoal.proto.v1.checkpoint.ShardFile;
 import dev.shoal.proto.v1.checkpoint.TensorShard;
 import dev.shoal.runtime.model.LlamaConfig;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -297,10 +300,35 @@ public final class CheckpointDir {
         }
     }
 
+    /**
+     * Deletes a committed step folder as retention does: renamed to .deleting-step-NNNNNN first (never
+     * loaded), then deleted, then the parent fsynced. A folder already gone is not an error (another
+     * party may be deleting it too).
+     */
+    public static void discard(Path stepDir) throws IOException {
+        if (!Files.isDirectory(stepDir)) return;
+        Path gone = stepDir.resolveSibling(".deleting-" + stepDir.getFileName());
+        try {
+            Files.move(stepDir, gone, StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException e) {
+            return;
+        }
+        deleteTree(gone);
+        fsyncDir(stepDir.getParent());
+    }
+
+    /** Deletes p and everything under it; tolerates files another deleter removes at the same time. */
     static void deleteTree(Path p) throws IOException {
-        if (!Files.exists(p)) return;
-        try (Stream<Path> s = Files.walk(p)) {
-            for (Path x : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(x);
+        for (int attempt = 0; ; attempt++) {
+            if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) return;
+            try (Stream<Path> s = Files.walk(p)) {
+                for (Path x : s.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(x);
+                return;
+            } catch (UncheckedIOException e) { // a concurrent deleter removed part of the tree under the walk
+                if (attempt >= 5) throw e.getCause();
+            } catch (NoSuchFileException | DirectoryNotEmptyException e) {
+                if (attempt >= 5) throw e;
+            }
         }
     }
 

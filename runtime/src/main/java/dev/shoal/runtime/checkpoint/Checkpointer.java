@@ -1,7 +1,8 @@
 // One rank's checkpoint saver: save() copies the rank's share of the training state (RankState) into
 // an off-heap host snapshot (the copy split over WRITE_THREADS threads) and returns; a background
-// thread writes it to its shard file in the step's temp folder (positional writes of its CRC blocks on
-// WRITE_THREADS threads), fsyncs it once and publishes the rank's index; rank 0 then waits for every rank's index,
+// thread writes it to its shard file in the step's temp folder (ShardWriter: the snapshot, aligned and
+// laid out like the file, goes out with O_DIRECT where the file system allows it, else buffered; CRC32C
+// per block on the way), fsyncs it once and publishes the rank's index; rank 0 then waits for every rank's index,
 // writes the manifest, fsyncs, renames the temp folder to step-NNNNNN/, fsyncs the root, tells the
 // commit listener the checkpoint is durable, and applies retention.
 // The ranks agree through the file system alone (a shared checkpoint root), so the background threads
@@ -26,7 +27,6 @@ import dev.shoal.runtime.parallel.DataParallelOptimizer;
 import dev.shoal.runtime.parallel.ParallelTrainer;
 import dev.shoal.runtime.parallel.RankComms;
 import java.io.IOException;
-import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -97,7 +97,8 @@ public final class Checkpointer implements AutoCloseable {
     private final Options opts;
     private final int world;
     private final ExecutorService writer;
-    private BytePointer snapshot; // [snapshotBytes] host copy of this rank's pieces
+    private BytePointer snapshot; // host copy of this rank's pieces, from snapBase (aligned for O_DIRECT)
+    private long snapBase;
     private Future<Path> pending;
     private long pendingStep = -1;
     private long lastStallNanos;
@@ -188,9 +189,10 @@ public final class Checkpointer implements AutoCloseable {
         // 1. This rank's pieces, copied into the host snapshot back to back.
         long total = 0;
         for (RankState.Piece p : pieces) total += p.region().bytes();
-        if (snapshot == null || snapshot.capacity() < total) {
+        if (snapshot == null || snapshot.capacity() < total + MAX_ALIGN) {
             if (snapshot != null) snapshot.close();
-            snapshot = new BytePointer(Math.max(1, total));
+            snapshot = new BytePointer(Math.max(1, total) + MAX_ALIGN);
+            snapBase = (snapshot.address() + MAX_ALIGN - 1) & -MAX_ALIGN;
         }
         List<TensorShard.Builder> shards = new ArrayList<>();
         String file = CheckpointDir.shardFile(comms.globalRank());
@@ -242,7 +244,7 @@ public final class Checkpointer implements AutoCloseable {
             off += pieces.get(i).region().bytes();
         }
         int k = (int) Math.max(1, Math.min(WRITE_THREADS, total >> 22)); // at least 4 MiB a part
-        long dst = snapshot.address();
+        long dst = snapBase;
         Runnable[] parts = new Runnable[k];
         for (int t = 0; t < k; t++) {
             long c0 = total * t / k, c1 = total * (t + 1) / k;
@@ -386,7 +388,12 @@ public final class Checkpointer implements AutoCloseable {
                     }
                 }
                 // The pieces lie back to back in the snapshot, at the same offsets as in the file.
-                int[] crcs = writeBlocks(ch, shards, name);
+                int[] crcs;
+                ShardWriter w = new ShardWriter(snapBase, crcBlocks(shards), () -> aborted, name);
+                long align = ShardWriter.directAlignment(tmp);
+                try (FileChannel direct = align > 0 ? ShardWriter.openDirect(tmp.resolve(name)) : null) {
+                    crcs = direct == null ? w.writeBlocks(ch) : w.writeDirect(direct, ch, bytes, align);
+                }
                 int i = 0;
                 for (TensorShard.Builder s : shards) {
                     long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
@@ -430,81 +437,30 @@ public final class Checkpointer implements AutoCloseable {
         return n < 0 ? -1 : n / 1e9;
     }
 
-    /**
-     * Threads that write (and CRC) one shard's blocks at once, each its own contiguous run of blocks:
-     * -Dshoal.checkpoint.write-threads, default min(4, cores).
-     */
-    static final int WRITE_THREADS = Math.max(
-            1,
-            Integer.getInteger(
-                    "shoal.checkpoint.write-threads",
-                    Math.min(4, Runtime.getRuntime().availableProcessors())));
+    /** Threads of the snapshot copy and the shard write (ShardWriter.WRITE_THREADS). */
+    static final int WRITE_THREADS = ShardWriter.WRITE_THREADS;
 
-    /**
-     * Writes every CRC block of the shards with positional writes straight from the snapshot (no copy),
-     * taking each block's CRC32C just before writing it (while it is in cache), on WRITE_THREADS
-     * threads, each a contiguous run of blocks; the caller fsyncs once. Returns the CRCs in block order.
-     * Every thread is joined before it returns, even when interrupted, so the snapshot is never freed
-     * under a writer.
-     */
-    private int[] writeBlocks(FileChannel ch, List<TensorShard.Builder> shards, String name) throws IOException {
-        List<long[]> blocks = new ArrayList<>(); // {offset, length}
+    /** The snapshot's alignment (for O_DIRECT). */
+    static final long MAX_ALIGN = ShardWriter.MAX_ALIGN;
+
+    /** -Dshoal.checkpoint.direct-io=false: buffered writes (read at every save). */
+    static final String DIRECT_IO = ShardWriter.DIRECT_IO;
+
+    /** Whether the last shard this JVM wrote went out with O_DIRECT (benchmarks say which path ran). */
+    public static boolean lastWriteWasDirect() {
+        return ShardWriter.lastWriteDirect;
+    }
+
+    /** The CRC blocks of the shards as {file offset, length}, in file order (ascending offsets). */
+    private List<long[]> crcBlocks(List<TensorShard.Builder> shards) {
+        List<long[]> blocks = new ArrayList<>();
         for (TensorShard.Builder s : shards) {
             long len = (s.getFlatEnd() - s.getFlatStart()) * Float.BYTES;
             for (long bs = 0; bs < len; bs += opts.blockBytes()) {
                 blocks.add(new long[] {s.getByteOffset() + bs, Math.min(opts.blockBytes(), len - bs)});
             }
         }
-        int nb = blocks.size(), k = Math.min(WRITE_THREADS, Math.max(1, nb));
-        int[] crcs = new int[nb];
-        java.util.concurrent.atomic.AtomicReference<Throwable> failed =
-                new java.util.concurrent.atomic.AtomicReference<>();
-        long base = snapshot.address();
-        Runnable[] parts = new Runnable[k];
-        for (int t = 0; t < k; t++) {
-            int from = (int) ((long) nb * t / k), to = (int) ((long) nb * (t + 1) / k);
-            parts[t] = () -> {
-                try {
-                    for (int i = from; i < to && failed.get() == null && !aborted; i++) {
-                        long off = blocks.get(i)[0];
-                        int n = (int) blocks.get(i)[1];
-                        ByteBuffer b = RawMemory.buffer(base + off, n);
-                        crcs[i] = CheckpointDir.crc(b, n);
-                        long pos = off;
-                        while (b.hasRemaining()) pos += ch.write(b, pos);
-                    }
-                } catch (Throwable e) {
-                    failed.compareAndSet(null, e);
-                }
-            };
-        }
-        Thread[] helpers = new Thread[k - 1];
-        for (int t = 1; t < k; t++) {
-            helpers[t - 1] = new Thread(parts[t], Thread.currentThread().getName() + "-" + t);
-            helpers[t - 1].setDaemon(true);
-            helpers[t - 1].start();
-        }
-        parts[0].run();
-        boolean interrupted = Thread.interrupted();
-        for (Thread h : helpers) {
-            while (true) {
-                try {
-                    h.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-        }
-        if (interrupted || aborted) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while writing " + name);
-        }
-        Throwable e = failed.get();
-        if (e instanceof IOException io) throw io;
-        if (e instanceof RuntimeException re) throw re;
-        if (e != null) throw new IOException(name + ": " + e, e);
-        return crcs;
+        return blocks;
     }
 
     /** Rank 0: every rank's index → the manifest → rename → fsync → listener → retention. */

@@ -58,7 +58,9 @@ public record SweepPoint(double almr, double peakLr, long steps) {
                     base.evalBatches(),
                     base.checkpointInterval(),
                     pointDir.resolve("ckpt"),
-                    pointDir.resolve("metrics.jsonl"));
+                    pointDir.resolve("metrics.jsonl"),
+                    base.checkpointKeepLast(),
+                    base.checkpointKeepEvery());
         } catch (JobConfigException e) {
             throw new SweepConfigException("sweep point " + id() + ": " + e.getMessage());
         }

@@ -7,11 +7,15 @@
 // Guarantees (design invariant 4, single process): a step folder appears only complete. Everything is
 // written into a hidden temp folder, every file and the folder are fsynced, then the folder is renamed
 // atomically and the parent fsynced. latest() only ever returns folders named step-NNNNNN that hold a
-// trainer_state.json; left-over temp folders are ignored (and removed by clean()).
+// trainer_state.json; left-over temp folders are ignored (and removed by clean()). prune() applies the
+// job's retention (the newest keep_last plus every keep_every-th; never the newest): a folder is renamed
+// to .deleting-step-NNNNNN before it is deleted, so a crash mid-delete never leaves a half folder that
+// looks complete.
 package dev.shoal.runtime.train;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
+import dev.shoal.runtime.checkpoint.Retention;
 import dev.shoal.runtime.hf.HfCheckpoint;
 import dev.shoal.runtime.hf.HfConfig;
 import dev.shoal.runtime.hf.HfDirectory;
@@ -30,8 +34,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
@@ -151,6 +157,37 @@ public final class Checkpoints {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(checkpointDir, ".step-*.tmp-*")) {
             for (Path p : ds) deleteTree(p);
         }
+    }
+
+    /**
+     * Deletes the complete checkpoints of checkpointDir that {@code keep} does not keep (never the newest),
+     * and left-over .deleting folders; returns the step folders deleted.
+     */
+    public static List<Path> prune(Path checkpointDir, Retention keep) throws IOException {
+        if (!Files.isDirectory(checkpointDir)) return List.of();
+        List<Long> steps = new ArrayList<>();
+        try (Stream<Path> s = Files.list(checkpointDir)) {
+            for (Path p : s.toList()) {
+                String n = p.getFileName().toString();
+                if (STEP_DIR.matcher(n).matches() && Files.isRegularFile(p.resolve(STATE_FILE))) {
+                    steps.add(stepOf(p));
+                } else if (n.startsWith(".deleting-step-")) {
+                    deleteTree(p);
+                }
+            }
+        }
+        long newest = steps.stream().mapToLong(Long::longValue).max().orElse(-1);
+        List<Path> deleted = new ArrayList<>();
+        for (long step : keep.toDelete(steps)) {
+            if (step == newest) continue;
+            Path dir = stepDir(checkpointDir, step);
+            Path gone = checkpointDir.resolve(".deleting-" + dir.getFileName());
+            Files.move(dir, gone, StandardCopyOption.ATOMIC_MOVE);
+            deleteTree(gone);
+            deleted.add(dir);
+        }
+        if (!deleted.isEmpty()) fsync(checkpointDir, true);
+        return deleted;
     }
 
     /** Reads the state of a checkpoint folder. */

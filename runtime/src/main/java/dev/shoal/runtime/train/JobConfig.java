@@ -2,12 +2,14 @@
 // data mixture, batch shape, LR schedule, AdamW, steps, evaluation and checkpoints. Key names follow
 // proto/shoal/v1/job_service.proto's JobSpec where the two overlap (model, seq_len, global_batch,
 // micro_batch, steps, seed, lr.{kind, peak_lr, min_lr, warmup_steps, decay_steps}, optimizer.{beta1,
-// beta2, eps, weight_decay, grad_clip}, eval_interval, checkpoint_interval, checkpoint_dir, and the
-// sources' name/language/weight and almr_schedule's step/almr).
+// beta2, eps, weight_decay, grad_clip}, eval_interval, checkpoint_interval, checkpoint_dir,
+// checkpoint_keep_last, checkpoint_keep_every, and the sources' name/language/weight and almr_schedule's
+// step/almr).
 // Guarantees: every record validates in its compact constructor; a wrong value fails with a
 // JobConfigException naming the full key and, for enumerations, the allowed values.
 package dev.shoal.runtime.train;
 
+import dev.shoal.runtime.checkpoint.Retention;
 import dev.shoal.runtime.data.AlmrSchedule;
 import dev.shoal.runtime.data.MixtureSpec;
 import dev.shoal.runtime.optim.AdamWConfig;
@@ -30,6 +32,9 @@ import java.util.Locale;
  * @param checkpointInterval steps between checkpoints (0: only at the end)
  * @param checkpointDir where step-NNNNNN/ folders go
  * @param metricsFile the JSONL metrics log (default checkpoint_dir/metrics.jsonl)
+ * @param checkpointKeepLast retention: keep the newest this many checkpoints (0: keep every checkpoint)
+ * @param checkpointKeepEvery retention: also keep every checkpoint whose step is a multiple of this (0:
+ *     none); needs checkpointKeepLast >= 1
  */
 public record JobConfig(
         String name,
@@ -47,7 +52,9 @@ public record JobConfig(
         int evalBatches,
         long checkpointInterval,
         Path checkpointDir,
-        Path metricsFile) {
+        Path metricsFile,
+        int checkpointKeepLast,
+        long checkpointKeepEvery) {
 
     public JobConfig {
         require(name != null && !name.isBlank(), "train.name", name, "must not be empty");
@@ -71,6 +78,21 @@ public record JobConfig(
                 "must be >= 0 (0: only at the end)");
         require(checkpointDir != null, "train.checkpoint_dir", null, "is required");
         require(metricsFile != null, "train.metrics_file", null, "is required");
+        require(
+                checkpointKeepLast >= 0,
+                "train.checkpoint_keep_last",
+                checkpointKeepLast,
+                "must be >= 0 (0: keep every checkpoint)");
+        require(
+                checkpointKeepEvery >= 0,
+                "train.checkpoint_keep_every",
+                checkpointKeepEvery,
+                "must be >= 0 (0: keep only the newest train.checkpoint_keep_last)");
+        require(
+                checkpointKeepEvery == 0 || checkpointKeepLast >= 1,
+                "train.checkpoint_keep_every",
+                checkpointKeepEvery,
+                "needs train.checkpoint_keep_last >= 1 (train.checkpoint_keep_last 0 keeps every checkpoint)");
         require(lr != null && optimizer != null, "train.lr / train.optimizer", null, "are required");
         if (lr.kind() == LrKind.WSD && lr.decaySteps() + lr.warmupSteps() > steps) {
             throw new JobConfigException("train.lr.decay_steps = " + lr.decaySteps() + ": warmup_steps "
@@ -92,6 +114,50 @@ public record JobConfig(
             throw new JobConfigException(
                     "train.lr.warmup_steps = " + lr.warmupSteps() + ": must not exceed train.steps " + steps);
         }
+    }
+
+    /** A job that keeps every checkpoint (no retention keys). */
+    public JobConfig(
+            String name,
+            String model,
+            Data data,
+            int seqLen,
+            int globalBatch,
+            int microBatch,
+            long steps,
+            long seed,
+            int threads,
+            Lr lr,
+            Optimizer optimizer,
+            long evalInterval,
+            int evalBatches,
+            long checkpointInterval,
+            Path checkpointDir,
+            Path metricsFile) {
+        this(
+                name,
+                model,
+                data,
+                seqLen,
+                globalBatch,
+                microBatch,
+                steps,
+                seed,
+                threads,
+                lr,
+                optimizer,
+                evalInterval,
+                evalBatches,
+                checkpointInterval,
+                checkpointDir,
+                metricsFile,
+                0,
+                0);
+    }
+
+    /** Which committed checkpoints to keep: the newest keep_last plus every keep_every-th (keep_last 0: all). */
+    public Retention retention() {
+        return checkpointKeepLast == 0 ? Retention.ALL : new Retention(checkpointKeepLast, checkpointKeepEvery);
     }
 
     /** The data half as the sampler takes it. */
@@ -123,7 +189,9 @@ public record JobConfig(
                 evalBatches,
                 checkpointInterval,
                 checkpointDir,
-                metricsFile);
+                metricsFile,
+                checkpointKeepLast,
+                checkpointKeepEvery);
     }
 
     /**

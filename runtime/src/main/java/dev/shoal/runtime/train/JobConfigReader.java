@@ -42,6 +42,8 @@ public final class JobConfigReader {
             "eval_batches",
             "checkpoint_interval",
             "checkpoint_dir",
+            "checkpoint_keep_last",
+            "checkpoint_keep_every",
             "metrics_file",
             "parallel");
     static final List<String> DATA_KEYS = List.of("dir", "sources", "additional_language", "almr_schedule");
@@ -138,7 +140,9 @@ public final class JobConfigReader {
                 ckpt,
                 t.hasPath("metrics_file")
                         ? path(baseDir, string(t, "train.", "metrics_file", null))
-                        : ckpt.resolve("metrics.jsonl"));
+                        : ckpt.resolve("metrics.jsonl"),
+                intKey(t, "train.", "checkpoint_keep_last", 0),
+                longKey(t, "train.", "checkpoint_keep_every", 0L));
     }
 
     private static JobConfig.Data data(Config d, Path baseDir) {

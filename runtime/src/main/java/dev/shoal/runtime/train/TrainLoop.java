@@ -1,7 +1,8 @@
 // The run loop shared by the single-process Trainer and every rank of a parallel run: pick the start step
 // (resume from the newest complete checkpoint or refuse an existing one), validation at step 0, then per
 // step: step(s) at the schedule's LR, validation every eval_interval and at the end, a checkpoint every
-// checkpoint_interval and at the end, one metrics JSONL line and the progress line.
+// checkpoint_interval and at the end (then the job's retention: checkpoint_keep_last/keep_every), one
+// metrics JSONL line and the progress line.
 // Guarantees: every rank of a mesh runs the same sequence of engine calls (they are collective), and only
 // the writer (rank 0, or the single process) touches the metrics file, the progress line and the
 // checkpoint folder's temp files; so a parallel run's outputs read exactly like a single-process run's.
@@ -93,6 +94,7 @@ public final class TrainLoop {
                 }
                 if (last || (job.checkpointInterval() > 0 && done % job.checkpointInterval() == 0)) {
                     lastCkpt = engine.save(done);
+                    if (writer) Checkpoints.prune(ckptDir, job.retention());
                 }
                 bar.update(done, o.loss(), tps);
             }

@@ -3,7 +3,8 @@
 // previous checkpoint is used (and loads); a rank that fails to write makes rank 0 abandon the commit
 // with that rank's error; retention keeps the last N plus every M-th and never the newest; the
 // commit listener hears of a checkpoint only once its folder is complete; an async save, taken while
-// training goes on, writes the same bytes as a sync save of the same state.
+// training goes on, writes the same bytes as a sync save of the same state (the one with O_DIRECT
+// where the file system supports it, the other buffered).
 package dev.shoal.runtime.checkpoint;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -190,11 +191,18 @@ class CheckpointCommitTest {
         Path sync = tmp.resolve("sync"), async = tmp.resolve("async");
         try (MeshRun run = new MeshRun(LAYOUT, init)) {
             run.train(0, 2);
-            run.onAll((r, t, c) -> {
-                try (Checkpointer ck = new Checkpointer(sync, c, Checkpointer.Options.defaults())) {
-                    return ck.saveSync(t, MeshRun.state(2));
-                }
-            });
+            // The sync save writes buffered, the async one with O_DIRECT where the file system has it.
+            System.setProperty(Checkpointer.DIRECT_IO, "false");
+            try {
+                run.onAll((r, t, c) -> {
+                    try (Checkpointer ck = new Checkpointer(sync, c, Checkpointer.Options.defaults())) {
+                        return ck.saveSync(t, MeshRun.state(2));
+                    }
+                });
+                assertTrue(!Checkpointer.lastWriteWasDirect());
+            } finally {
+                System.clearProperty(Checkpointer.DIRECT_IO);
+            }
             java.util.concurrent.CountDownLatch trained = new java.util.concurrent.CountDownLatch(1);
             List<Checkpointer> cks = run.onAll((r, t, c) -> {
                 Checkpointer ck = new Checkpointer(async, c, Checkpointer.Options.defaults());
@@ -216,6 +224,8 @@ class CheckpointCommitTest {
                 return null;
             });
         }
+        System.out.println(
+                "async save wrote its shards " + (Checkpointer.lastWriteWasDirect() ? "with O_DIRECT" : "buffered"));
         Path a = CheckpointDir.stepDir(sync, 2), b = CheckpointDir.stepDir(async, 2);
         assertEquals(names(a), names(b));
         for (String n : names(a)) {

@@ -47,6 +47,8 @@ class JobConfigReaderTest {
               eval_batches = 3
               checkpoint_interval = 50
               checkpoint_dir = ckpt
+              checkpoint_keep_last = 3
+              checkpoint_keep_every = 100
             }
             """;
 
@@ -78,6 +80,7 @@ class JobConfigReaderTest {
         assertEquals(50, c.checkpointInterval());
         assertEquals(dir.resolve("ckpt"), c.checkpointDir());
         assertEquals(dir.resolve("ckpt/metrics.jsonl"), c.metricsFile());
+        assertEquals(new dev.shoal.runtime.checkpoint.Retention(3, 100), c.retention());
         assertEquals(4, c.mixtureSpec().globalBatch() / c.mixtureSpec().microBatch());
     }
 
@@ -106,6 +109,7 @@ class JobConfigReaderTest {
         assertEquals(0, c.evalInterval());
         assertEquals(4, c.evalBatches());
         assertEquals(0, c.checkpointInterval());
+        assertEquals(dev.shoal.runtime.checkpoint.Retention.ALL, c.retention(), "keeps every checkpoint");
     }
 
     private String error(String from, String to) {
@@ -141,6 +145,19 @@ class JobConfigReaderTest {
                 "train.data: ALMR 0.1 at step 0 but no source has the additional language 'zh'");
         starts(error("name = zh, language = zh", "name = zh, lang = zh"), "unknown key train.data.sources[1].lang");
         assertTrue(error("checkpoint_dir = ckpt", "").equals("train.checkpoint_dir is required"));
+        assertEquals(
+                "train.checkpoint_keep_last = -1: must be >= 0 (0: keep every checkpoint)",
+                error("checkpoint_keep_last = 3", "checkpoint_keep_last = -1"));
+        assertEquals(
+                "train.checkpoint_keep_every = 100: needs train.checkpoint_keep_last >= 1"
+                        + " (train.checkpoint_keep_last 0 keeps every checkpoint)",
+                error("checkpoint_keep_last = 3", "checkpoint_keep_last = 0"));
+        starts(
+                error("checkpoint_keep_every = 100", "checkpoint_keep_every = -2"),
+                "train.checkpoint_keep_every = -2: must be >= 0");
+        starts(
+                error("checkpoint_keep_last = 3", "checkpoint_keep_last = two"),
+                "train.checkpoint_keep_last = \"two\": must be a number");
         starts(error("train {", "trian {"), "config has no `train { ... }` section");
         var parse = assertThrows(JobConfigException.class, () -> JobConfigReader.parse("train { x = [ }", dir, "x"));
         assertTrue(!parse.getMessage().isBlank());

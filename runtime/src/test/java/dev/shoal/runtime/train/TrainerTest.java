@@ -113,6 +113,31 @@ class TrainerTest {
         assertTrue(Files.isDirectory(dir.resolve("ckpt-full/step-000008")), "final checkpoint");
     }
 
+    /** checkpoint_keep_last 2 + checkpoint_keep_every 3 over checkpoints 1..8 leaves 3, 6, 7 and 8. */
+    @Test
+    void retentionKeepsTheLastNPlusEveryMth() throws IOException {
+        Path conf = TrainFixture.config(
+                dir, "keep.conf", "ckpt-keep", "checkpoint_keep_last = 2\ncheckpoint_keep_every = 3");
+        Files.writeString(conf, Files.readString(conf).replace("checkpoint_interval = 3", "checkpoint_interval = 1"));
+        Path root = dir.resolve("ckpt-keep");
+        Files.createDirectories(root.resolve(".deleting-step-000001")); // left by a crash mid-delete
+        try (Trainer t = trainer(conf)) {
+            t.run(false, Long.MAX_VALUE);
+        }
+        List<String> left;
+        try (var s = Files.list(root)) {
+            left = s.map(p -> p.getFileName().toString())
+                    .filter(n -> n.contains("step-"))
+                    .sorted()
+                    .toList();
+        }
+        assertEquals(List.of("step-000003", "step-000006", "step-000007", "step-000008"), left);
+        // What is left is whole: resume continues from the newest.
+        try (Trainer t = trainer(conf)) {
+            assertEquals(8, t.run(true, Long.MAX_VALUE).startStep());
+        }
+    }
+
     private static Map<String, float[]> moments(AdamW opt) {
         Map<String, float[]> m = new java.util.LinkedHashMap<>();
         for (var e : opt.state().entrySet()) {
