@@ -3,6 +3,11 @@
 // committed, node 2's JVM is killed with SIGKILL. Three scenarios, each on a fresh cluster:
 //   restart   the node is started again at once; the full mesh re-forms (recovery-grace 60 s);
 //   shrink    no restart; after recovery-grace (1 s) the job re-forms on the TP pair left (dp 1);
+//   restart-grow  the node is started again at once, but the job does not wait for it: after
+//             recovery-grace (1 s) it re-forms at dp 1, and auto-grow takes it back to dp 2 once the node
+//             has rejoined (the DLRover-style policy: recovery time is the shrink's; the grow-back is a
+//             rescale at a step boundary, timed from the kill too). It trains 200 steps, so the job is
+//             still running when the node is back;
 //   peer      as shrink, but durable checkpoints every 8 steps and in-memory peer copies every 2,
 //             killed after step 11: the new mesh loads the newer peer copies (reshards from memory).
 // Prints one row per scenario: detection (kill → RECOVERING seen by this client), re-mesh (detection →
@@ -68,15 +73,16 @@ public final class RecoveryBench {
     public static void main(String[] args) throws Exception {
         Path dir = Path.of("/tmp/shoal-recovery-bench");
         int steps = 24;
-        List<String> scenarios = List.of("restart", "shrink", "peer");
+        List<String> scenarios = List.of("restart", "shrink", "peer", "restart-grow");
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--dir" -> dir = Path.of(args[++i]);
                 case "--steps" -> steps = Integer.parseInt(args[++i]);
                 case "--scenarios" -> scenarios = List.of(args[++i].split(","));
                 default ->
-                    throw new IllegalArgumentException("unknown argument " + args[i]
-                            + " (usage: RecoveryBench [--dir DIR] [--steps N] [--scenarios restart,shrink,peer])");
+                    throw new IllegalArgumentException(
+                            "unknown argument " + args[i]
+                                    + " (usage: RecoveryBench [--dir DIR] [--steps N] [--scenarios restart,shrink,peer,restart-grow])");
             }
         }
         if (System.getProperty("shoal.log.level") == null) System.setProperty("shoal.log.level", "ERROR");
@@ -84,8 +90,8 @@ public final class RecoveryBench {
         Path data = prepare(dir);
         List<Row> rows = new ArrayList<>();
         for (String sc : scenarios) {
-            if (!sc.equals("restart") && !sc.equals("shrink") && !sc.equals("peer")) {
-                throw new IllegalArgumentException("scenario " + sc + ": restart, shrink or peer");
+            if (!List.of("restart", "shrink", "peer", "restart-grow").contains(sc)) {
+                throw new IllegalArgumentException("scenario " + sc + ": restart, shrink, peer or restart-grow");
             }
             rows.add(run(dir.resolve(sc), data, steps, sc));
         }
@@ -131,7 +137,9 @@ public final class RecoveryBench {
     }
 
     private static Row run(Path dir, Path data, int steps, String name) throws Exception {
-        boolean restart = name.equals("restart"), peer = name.equals("peer");
+        boolean grow = name.equals("restart-grow");
+        boolean restart = name.equals("restart") || grow, peer = name.equals("peer");
+        if (grow) steps = Math.max(steps, 200); // still training when the restarted node is back
         int every = peer ? 8 : 4; // durable checkpoint interval
         System.out.printf("%s: starting 3 node JVMs (logs in %s)%n", name, dir.resolve("cluster"));
         try (LocalCluster cluster = LocalCluster.start(
@@ -139,7 +147,8 @@ public final class RecoveryBench {
                 new int[] {2, 1, 1},
                 List.of(
                         "-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory",
-                        "-Dshoal.coordinator.recovery-grace=" + (restart ? "60s" : "1s"),
+                        "-Dshoal.coordinator.recovery-grace=" + (restart && !grow ? "60s" : "1s"),
+                        "-Dshoal.coordinator.auto-grow=" + (grow ? "on" : "off"),
                         "-Dshoal.coordinator.step-timeout=30s"),
                 Duration.ofSeconds(120))) {
             cluster.awaitStatus(s -> s.workers().size() == 4, "4 registered ranks", Duration.ofSeconds(60));
@@ -177,7 +186,7 @@ public final class RecoveryBench {
             }
             // Timings from the events: detection and total by this client's clock, the rest the coordinator's.
             double detect = Double.NaN, remesh = Double.NaN, reload = Double.NaN, first = Double.NaN;
-            double total = Double.NaN;
+            double total = Double.NaN, grown = Double.NaN;
             String layout = "", source = "";
             double plain = 0, saving = 0;
             int nPlain = 0, nSaving = 0;
@@ -200,7 +209,17 @@ public final class RecoveryBench {
                         }
                     }
                     Matcher g = FIRST.matcher(p.getCause());
-                    if (p.getFrom() == Phase.TRAINING && p.getTo() == Phase.TRAINING && g.find()) {
+                    if (p.getFrom() == Phase.RESCALING
+                            && p.getTo() == Phase.TRAINING
+                            && at > 0
+                            && Double.isNaN(grown)) {
+                        grown = at;
+                    }
+                    if (p.getFrom() == Phase.TRAINING
+                            && p.getTo() == Phase.TRAINING
+                            && Double.isNaN(first)
+                            && at > 0
+                            && g.find()) {
                         first = Double.parseDouble(g.group(1));
                         total = at;
                     }
@@ -227,6 +246,14 @@ public final class RecoveryBench {
                     total,
                     layout,
                     source);
+            if (grow) {
+                System.out.printf(
+                        Locale.ROOT,
+                        "%s: auto-grow back to the full mesh formed %.2f s after the kill (%s)%n",
+                        name,
+                        grown,
+                        Double.isNaN(grown) ? "never: the job ended first" : "a rescale at a step boundary");
+            }
             // Rank 0 logs how long each save() held its step (the host snapshot).
             double stall = 0, copyStall = 0, copySend = 0;
             int nStall = 0, nCopies = 0;
