@@ -199,21 +199,8 @@ public final class Checkpointer implements AutoCloseable {
         long off = 0;
         copyToSnapshot(pieces, total);
         for (RankState.Piece p : pieces) {
-            Region r = p.region();
-            TensorShard.Builder b = TensorShard.newBuilder()
-                    .setName(p.name())
-                    .setKind(p.kind())
-                    .setRowStart(r.r0())
-                    .setRowEnd(r.r1())
-                    .setColStart(r.c0())
-                    .setColEnd(r.c1())
-                    .setFlatStart(r.f0())
-                    .setFlatEnd(r.f1())
-                    .setFile(file)
-                    .setByteOffset(off);
-            for (long d : p.globalShape()) b.addGlobalShape(d);
-            shards.add(b);
-            off += r.bytes();
+            shards.add(RankState.describe(p, file, off));
+            off += p.region().bytes();
         }
         // 2. What the manifest says besides tensors.
         TrainState ts = state.toProto(adamwSteps);
@@ -256,24 +243,8 @@ public final class Checkpointer implements AutoCloseable {
                 }
             };
         }
-        Thread[] helpers = new Thread[k - 1];
-        for (int t = 1; t < k; t++) {
-            helpers[t - 1] = new Thread(parts[t], Thread.currentThread().getName() + "-snapshot-" + t);
-            helpers[t - 1].start();
-        }
-        parts[0].run();
-        boolean interrupted = false;
-        for (Thread h : helpers) {
-            while (true) {
-                try {
-                    h.join();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true; // the copy must finish before the snapshot is used
-                }
-            }
-        }
-        if (interrupted) Thread.currentThread().interrupt();
+        // The copy must finish before the snapshot is used: an interrupt is kept for the caller, not obeyed.
+        if (ShardWriter.runAll(parts)) Thread.currentThread().interrupt();
     }
 
     /** save() and await(): returns the step folder (committed, on rank 0; about to be, elsewhere). */

@@ -108,19 +108,7 @@ public final class PeerShard {
             // 1. The piece's bytes, at the offset the shard file would hold them.
             RawMemory.copy(buf.address() + off, p.data().address(), r.bytes());
             // 2. Its description (the CRCs come in seal()).
-            TensorShard.Builder b = TensorShard.newBuilder()
-                    .setName(p.name())
-                    .setKind(p.kind())
-                    .setRowStart(r.r0())
-                    .setRowEnd(r.r1())
-                    .setColStart(r.c0())
-                    .setColEnd(r.c1())
-                    .setFlatStart(r.f0())
-                    .setFlatEnd(r.f1())
-                    .setFile(file)
-                    .setByteOffset(off);
-            for (long d : p.globalShape()) b.addGlobalShape(d);
-            idx.addTensors(b);
+            idx.addTensors(RankState.describe(p, file, off));
             off += r.bytes();
         }
         return new Unsealed(idx, buf, blockBytes);

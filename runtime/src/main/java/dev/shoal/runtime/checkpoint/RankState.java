@@ -11,6 +11,7 @@
 package dev.shoal.runtime.checkpoint;
 
 import dev.shoal.proto.v1.checkpoint.TensorKind;
+import dev.shoal.proto.v1.checkpoint.TensorShard;
 import dev.shoal.runtime.cuda.ParamLayout;
 import dev.shoal.runtime.hf.HfConfig;
 import dev.shoal.runtime.optim.AdamW;
@@ -145,6 +146,24 @@ final class RankState {
         }
         out.addAll(moments);
         return out;
+    }
+
+    /** The index entry of a piece whose bytes sit at byteOffset of the shard file {@code file} (no CRCs yet). */
+    static TensorShard.Builder describe(Piece p, String file, long byteOffset) {
+        Region r = p.region();
+        TensorShard.Builder b = TensorShard.newBuilder()
+                .setName(p.name())
+                .setKind(p.kind())
+                .setRowStart(r.r0())
+                .setRowEnd(r.r1())
+                .setColStart(r.c0())
+                .setColEnd(r.c1())
+                .setFlatStart(r.f0())
+                .setFlatEnd(r.f1())
+                .setFile(file)
+                .setByteOffset(byteOffset);
+        for (long d : p.globalShape()) b.addGlobalShape(d);
+        return b;
     }
 
     /** The box of the global tensor that TP rank tpRank holds of name. */

@@ -142,10 +142,10 @@ final class ShardWriter {
     }
 
     /**
-     * Runs parts[0] here and the others on helper threads, joins them all even when interrupted, then
-     * throws when this thread was interrupted or the save aborted, or rethrows the first part's failure.
+     * Runs parts[0] on this thread and the others on daemon helper threads, and joins them all even when
+     * interrupted; returns whether this thread was interrupted meanwhile (the flag is cleared).
      */
-    private void runJoined(Runnable[] parts, AtomicReference<Throwable> failed) throws IOException {
+    static boolean runAll(Runnable[] parts) {
         Thread[] helpers = new Thread[parts.length - 1];
         for (int t = 1; t < parts.length; t++) {
             helpers[t - 1] = new Thread(parts[t], Thread.currentThread().getName() + "-" + t);
@@ -164,6 +164,15 @@ final class ShardWriter {
                 }
             }
         }
+        return interrupted;
+    }
+
+    /**
+     * Runs parts[0] here and the others on helper threads, joins them all even when interrupted, then
+     * throws when this thread was interrupted or the save aborted, or rethrows the first part's failure.
+     */
+    private void runJoined(Runnable[] parts, AtomicReference<Throwable> failed) throws IOException {
+        boolean interrupted = runAll(parts);
         if (interrupted || aborted.getAsBoolean()) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while writing " + name);
