@@ -53,14 +53,14 @@ public final class CheckpointLoader {
     }
 
     /**
-     * Fills a flat rank's host buffers (all P elements of the parameters and both moments; FlatRank) from
-     * the checkpoint in stepDir, whatever mesh saved it. The caller moves them to its device and sets its
-     * optimizer's step count to Restored.adamwSteps().
+     * Fills a flat rank's host buffers (elements [firstElem, firstElem + n) of the parameters and both
+     * moments; FlatRank) from the checkpoint in stepDir, whatever mesh saved it. The caller moves them to its
+     * device and sets its optimizer's step count to Restored.adamwSteps().
      */
     public static Restored load(Path stepDir, FlatRank rank) throws IOException {
         CheckpointManifest m = CheckpointDir.verify(stepDir, false);
         try (ShardReader reader = new ShardReader(stepDir, m.getBlockBytes())) {
-            return fill(m, reader, stepDir.toString(), rank.config(), RankState.toLoad(rank));
+            return fill(m, reader, stepDir.toString(), rank.config(), RankState.flat(rank));
         }
     }
 

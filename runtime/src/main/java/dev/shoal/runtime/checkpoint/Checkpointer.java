@@ -162,7 +162,7 @@ public final class Checkpointer implements AutoCloseable {
         long t0 = System.nanoTime();
         awaitBeforeSave();
         start(
-                RankState.toSave(rank),
+                RankState.flat(rank),
                 rank.adamwSteps(),
                 zero1,
                 new int[] {0, rank.config().layers()},

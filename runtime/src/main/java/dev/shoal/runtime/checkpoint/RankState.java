@@ -106,27 +106,12 @@ final class RankState {
     }
 
     /**
-     * The pieces a flat rank writes (FlatRank: tp 1 × pp 1, replicated DP): of each parameter, the part
-     * inside the rank's range, as PARAM then (after all parameters) EXP_AVG and EXP_AVG_SQ pieces, the
-     * same pieces toSave gives a CPU rank of that mesh.
+     * The pieces of a flat rank (FlatRank: tp 1 × pp 1), for saving and for loading alike: of each parameter,
+     * the part inside the rank's element range, as PARAM pieces then (after all parameters) EXP_AVG and
+     * EXP_AVG_SQ pieces. A save range gives the pieces a CPU rank of that mesh writes; a load may read
+     * any range, so a large model loads in bounded host memory, a chunk at a time.
      */
-    static List<Piece> toSave(FlatRank f) {
-        return flatPieces(f, false);
-    }
-
-    /** The pieces a flat rank reads: every parameter and both moments whole (f must hold all P elements). */
-    static List<Piece> toLoad(FlatRank f) {
-        if (f.firstElem() != 0 || f.params().numel() != f.config().paramCount()) {
-            throw new IllegalArgumentException(
-                    "a flat rank loads all " + f.config().paramCount()
-                            + " elements; this one holds [" + f.firstElem() + ", "
-                            + (f.firstElem() + f.params().numel())
-                            + ")");
-        }
-        return flatPieces(f, true);
-    }
-
-    private static List<Piece> flatPieces(FlatRank f, boolean whole) {
+    static List<Piece> flat(FlatRank f) {
         Map<String, long[]> shapes = HfConfig.expectedShapes(f.config());
         long lo = f.firstElem(), hi = lo + f.params().numel();
         List<Piece> out = new ArrayList<>(), moments = new ArrayList<>();
@@ -135,8 +120,7 @@ final class RankState {
             if (a >= b) continue;
             long[] shape = shapes.get(e.name());
             long[] m = Region.matrix(shape);
-            Region whole0 = Region.box(m[0], m[1], 0, m[0], 0, m[1]);
-            Region r = whole ? whole0 : new Region(m[0], m[1], 0, m[0], 0, m[1], a - start, b - start);
+            Region r = new Region(m[0], m[1], 0, m[0], 0, m[1], a - start, b - start);
             int len = Math.toIntExact(b - a);
             out.add(new Piece(e.name(), TensorKind.PARAM, shape, r, f.params().flatRange(a - lo, len)));
             moments.add(

@@ -300,22 +300,45 @@ public final class CudaRankTrainer implements AutoCloseable {
      * caller checks its step and continues from it.
      */
     public CheckpointLoader.Restored load(Path stepDir) throws IOException {
-        int p = Math.toIntExact(model.layout().totalElems());
-        try (Tensor params = Tensor.zeros(p);
-                Tensor m = Tensor.zeros(p);
-                Tensor v = Tensor.zeros(p)) {
-            CheckpointLoader.Restored r = CheckpointLoader.load(stepDir, new FlatRank(cfg, 0, params, m, v, 0));
-            model.uploadState(CudaLlama.State.MASTER, 0, params);
-            // The moments this rank's optimizer keeps: all of them, or its ZeRO-1 range.
-            long first = model.optimizerFirst();
-            int n = Math.toIntExact(model.optimizerElems());
-            model.uploadState(CudaLlama.State.EXP_AVG, first, m.flatRange(first, n));
-            model.uploadState(CudaLlama.State.EXP_AVG_SQ, first, v.flatRange(first, n));
-            model.setStepCount(r.adamwSteps());
-            stepsDone = r.state().step();
-            return r;
-        }
+        return load(stepDir, LOAD_CHUNK_ELEMS);
     }
+
+    /** load() reading chunkElems elements of each flat buffer at a time. */
+    CheckpointLoader.Restored load(Path stepDir, long chunkElems) throws IOException {
+        if (chunkElems < 1) throw new IllegalArgumentException("load chunk of " + chunkElems + " elements");
+        long p = model.layout().totalElems(), optLo = model.optimizerFirst();
+        long optHi = optLo + model.optimizerElems();
+        int chunk = (int) Math.min(p, chunkElems);
+        CheckpointLoader.Restored r = null;
+        long copied = 0, verified = 0;
+        // A chunk of the flat buffers at a time (3 × 4 B × LOAD_CHUNK_ELEMS of host memory at most).
+        try (Tensor params = Tensor.zeros(chunk);
+                Tensor m = Tensor.zeros(chunk);
+                Tensor v = Tensor.zeros(chunk)) {
+            for (long first = 0; first < p; first += chunk) {
+                int n = (int) Math.min(chunk, p - first);
+                Tensor pc = params.flatRange(0, n), mc = m.flatRange(0, n), vc = v.flatRange(0, n);
+                r = CheckpointLoader.load(stepDir, new FlatRank(cfg, first, pc, mc, vc, 0));
+                copied += r.bytesCopied();
+                verified += r.bytesVerified();
+                model.uploadState(CudaLlama.State.MASTER, first, pc);
+                // The moments this rank's optimizer keeps: all of them, or its ZeRO-1 range.
+                long a = Math.max(first, optLo), b = Math.min(first + n, optHi);
+                if (a < b) {
+                    int len = Math.toIntExact(b - a);
+                    model.uploadState(CudaLlama.State.EXP_AVG, a, mc.flatRange(a - first, len));
+                    model.uploadState(CudaLlama.State.EXP_AVG_SQ, a, vc.flatRange(a - first, len));
+                }
+            }
+        }
+        model.setStepCount(r.adamwSteps());
+        stepsDone = r.state().step();
+        return new CheckpointLoader.Restored(
+                r.state(), r.adamwSteps(), r.savedMesh(), r.savedZero1(), copied, verified);
+    }
+
+    /** Elements of each flat buffer load() reads per chunk (64 Mi: 768 MiB of host memory for the three). */
+    static final long LOAD_CHUNK_ELEMS = 64L << 20;
 
     private void closeSaveStage() {
         if (saveStage != null) {

@@ -165,8 +165,12 @@ class CudaRankTrainerGpuTest {
                 runs.add(l0);
             }
             System.out.println("dp 2 replicated " + runs.get(0) + ", ZeRO-1 " + runs.get(1));
+            // The same kernels on the same GPUs: only the order of fp32 atomics (embedding backward) may differ.
             for (int i = 0; i < runs.get(0).size(); i++) {
-                assertLossClose(runs.get(0).get(i), runs.get(1).get(i), "dp 2 ZeRO-1 vs replicated, value " + i);
+                double want = runs.get(0).get(i), got = runs.get(1).get(i);
+                assertTrue(
+                        Math.abs(got - want) <= 1e-5 * Math.abs(want),
+                        "dp 2 ZeRO-1 vs replicated, value " + i + ": " + got + " vs " + want);
             }
         } finally {
             pool.shutdownNow();
