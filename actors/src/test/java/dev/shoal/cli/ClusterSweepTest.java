@@ -172,8 +172,13 @@ class ClusterSweepTest {
         assertEquals(0, again.code(), again.err());
         assertTrue(again.out().contains("ran 0, skipped 4"), again.out());
         // A point whose run was cut off before done.json follows (here: collects) its recorded job, which
-        // the cluster still holds, instead of training it again.
-        Path last = out.resolve("points").resolve(ids.get(ids.size() - 1));
+        // the cluster still holds, instead of training it again. Each slot keeps only its newest job, so
+        // the point is the one submitted last (sweep.json's order is not the submission order).
+        int newest = 0;
+        for (int i = 1; i < spans.size(); i++) {
+            if (spans.get(i)[0] > spans.get(newest)[0]) newest = i;
+        }
+        Path last = out.resolve("points").resolve(ids.get(newest));
         JsonNode before = json.readTree(last.resolve("done.json").toFile());
         String jobId = json.readTree(last.resolve(ClusterPointExecutor.JOB_FILE).toFile())
                 .get("job_id")
