@@ -17,7 +17,7 @@ import dev.shoal.runtime.checkpoint.CheckpointLoader;
 import dev.shoal.runtime.checkpoint.Checkpointer;
 import dev.shoal.runtime.checkpoint.TrainingState;
 import dev.shoal.runtime.parallel.RankComms;
-import dev.shoal.runtime.train.CudaRankTrainer;
+import dev.shoal.runtime.train.BackendRankTrainer;
 import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.RankTrainer;
 import java.io.IOException;
@@ -73,7 +73,7 @@ final class ClusterCheckpoints implements AutoCloseable {
     }
 
     /** save() for a GPU rank: its share of the master weights and moments goes through host memory. */
-    void save(long step, JobConfig job, CudaRankTrainer t) throws IOException {
+    void save(long step, JobConfig job, BackendRankTrainer t) throws IOException {
         t.save(checkpointer, state(step, job));
     }
 
@@ -147,7 +147,7 @@ final class ClusterCheckpoints implements AutoCloseable {
                 log);
     }
 
-    /** Loads a checkpoint into a rank through {@code load} (e.g. CudaRankTrainer::load), as above. */
+    /** Loads a checkpoint into a rank through {@code load} (e.g. BackendRankTrainer::load), as above. */
     interface Loader {
         CheckpointLoader.Restored load(Path stepDir) throws IOException;
     }

@@ -3,13 +3,13 @@
 // makes the group's ncclUniqueId (published as "nccl/dp/pp0/tp<T>"); in joinMesh every member reads
 // it from the table the coordinator handed out and forms the group with a non-blocking
 // ncclCommInitRankConfig (NcclCommunicator). It then trains the rank's replica with the runtime's
-// CudaRankTrainer (CudaLlama: bf16 compute, fp32 master weights) on the micro-batches its DataLoader
+// BackendRankTrainer (BackendLlama: bf16 compute, fp32 master weights) on the micro-batches its DataLoader
 // sends.
 //
 // Guarantees:
 // - Layouts other than tp 1 × pp 1 are refused in prepareMesh with a message naming the value (GPU
 //   tensor/pipeline parallelism is not built): the job fails at forming, saying why, before any GPU work.
-// - Checkpoints are the cluster's sharded format (ClusterCheckpoints over CudaRankTrainer.save/load, via
+// - Checkpoints are the cluster's sharded format (ClusterCheckpoints over BackendRankTrainer.save/load, via
 //   host memory): a GPU job's checkpoint resumes on GPU or CPU ranks of any layout, and the other way
 //   round; rank 0 reports a commit only once every shard is durable, and a lost mesh never commits.
 // - abortMesh(epoch) aborts the NCCL communicator (ncclCommAbort), including one still forming (its
@@ -31,7 +31,7 @@ import dev.shoal.runtime.checkpoint.Checkpointer;
 import dev.shoal.runtime.comm.InJvmWorld;
 import dev.shoal.runtime.cuda.CudaOps;
 import dev.shoal.runtime.parallel.RankComms;
-import dev.shoal.runtime.train.CudaRankTrainer;
+import dev.shoal.runtime.train.BackendRankTrainer;
 import dev.shoal.runtime.train.JobConfig;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -54,7 +54,7 @@ public final class CudaStepRunner implements StepRunner {
             MeshAssignment assignment,
             JobConfig job,
             NcclCommunicator dp,
-            CudaRankTrainer trainer,
+            BackendRankTrainer trainer,
             ClusterCheckpoints checkpoints) {} // checkpoints: null without a checkpoint_dir
 
     CudaStepRunner(WorkerInfo device, int threads, NcclCommunicator.Options ncclOptions) {
@@ -113,11 +113,11 @@ public final class CudaStepRunner implements StepRunner {
         long epoch = a.epoch();
         NcclCommunicator dp = NcclCommunicator.create(
                 id, dpRank, dims.dp(), epoch, device.localIndex(), ncclOptions, () -> cancelledEpoch >= epoch);
-        CudaRankTrainer trainer = null;
+        BackendRankTrainer trainer = null;
         ClusterCheckpoints ckpt = null;
         try {
             if (ops == null) ops = CudaOps.create(device.localIndex(), null);
-            CudaRankTrainer t = trainer = new CudaRankTrainer(
+            BackendRankTrainer t = trainer = new BackendRankTrainer(
                     job, dims, dp, ops, a.spec().getParallelism().getZero1());
             String root = a.spec().getCheckpointDir();
             // The rank's communicators as the checkpoint format sees them: its NCCL DP group; TP and PP have one rank.
@@ -179,7 +179,7 @@ public final class CudaStepRunner implements StepRunner {
         // 1. This replica's rows from its loader (tp = pp = 1: the rank is its replica's first and last stage).
         int[][] rows = batches.take(epoch, step, true, true, m.job(), dims.dp(), dpRank);
         // 2. Forward and backward per micro-batch, gradient all-reduce over NCCL, clipped AdamW at lr(step − 1).
-        CudaRankTrainer.StepMetrics r = m.trainer().step(step - 1, rows);
+        BackendRankTrainer.StepMetrics r = m.trainer().step(step - 1, rows);
         // 3. Held-out losses, when asked.
         Map<String, Double> val = evaluate ? m.trainer().evaluate() : Map.of();
         // 4. The checkpoint, when asked: a copy of this rank's share to host memory, written in the background.

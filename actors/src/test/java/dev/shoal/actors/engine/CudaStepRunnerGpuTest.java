@@ -1,6 +1,6 @@
 // The GPU StepRunner through the worker SPI (tag gpu): rendezvous phase 1 makes the DP group's
 // ncclUniqueId, the table carries its bytes, phase 2 forms the NCCL communicator from them
-// (non-blocking ncclCommInitRankConfig) and builds CudaLlama; then steps on the DataLoader's batches
+// (non-blocking ncclCommInitRankConfig) and builds BackendLlama; then steps on the DataLoader's batches
 // give the CPU engine's losses (EngineStepRunner on the same batches) within bf16 tolerance, and
 // abortMesh aborts the communicator. Skips, naming the reason, without CUDA/cuBLAS/NVRTC/NCCL.
 package dev.shoal.actors.engine;

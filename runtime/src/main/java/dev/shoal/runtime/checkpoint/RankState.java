@@ -12,7 +12,7 @@ package dev.shoal.runtime.checkpoint;
 
 import dev.shoal.proto.v1.checkpoint.TensorKind;
 import dev.shoal.proto.v1.checkpoint.TensorShard;
-import dev.shoal.runtime.cuda.ParamLayout;
+import dev.shoal.runtime.backend.ParamLayout;
 import dev.shoal.runtime.hf.HfConfig;
 import dev.shoal.runtime.optim.AdamW;
 import dev.shoal.runtime.parallel.DataParallelOptimizer;

@@ -1,5 +1,5 @@
 // Benchmark: training steps (forward + backward + global clip + AdamW) of a stack of Llama-3-8B-shaped
-// decoder layers on one GPU, through CudaLlama. Prints tokens/s, MFU and a GEMM / attention / rest
+// decoder layers on one GPU, through BackendLlama. Prints tokens/s, MFU and a GEMM / attention / rest
 // split of the step's GPU time.
 //
 // Shape: dim 4096, 32 heads, 8 KV heads, FFN 14336, seq 2048, B 1 (flags change B, T, layers), the final
@@ -23,6 +23,8 @@ package dev.shoal.runtime.cuda;
 import dev.shoal.cuda.CudaDevice;
 import dev.shoal.cuda.CudaEvent;
 import dev.shoal.cuda.kernels.FlashAttention;
+import dev.shoal.runtime.backend.BackendLlama;
+import dev.shoal.runtime.backend.TensorBackend;
 import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.optim.AdamWConfig;
 import dev.shoal.runtime.tensor.Parallel;
@@ -125,8 +127,13 @@ public final class CudaLayerBench {
         LlamaConfig c = new Args(
                         layers, a.batch(), a.seq(), a.vocab(), a.warmup(), a.iters(), a.device(), a.attention())
                 .config();
-        return CudaLlama.plannedBytes(
-                c, a.batch(), a.seq(), FlashAttention.workspaceBytes(a.batch(), 32, a.seq()), 1024);
+        return BackendLlama.plannedBytes(
+                c,
+                a.batch(),
+                a.seq(),
+                FlashAttention.workspaceBytes(a.batch(), 32, a.seq()),
+                1024,
+                TensorBackend.Precision.BF16);
     }
 
     /** The most layers whose planned memory fits {@code budget} bytes (0 if not even one). */
@@ -202,7 +209,7 @@ public final class CudaLayerBench {
         }
         try (CudaOps ops = CudaOps.create(a.device(), a.attention());
                 Parallel par = new Parallel(Runtime.getRuntime().availableProcessors());
-                CudaLlama model = new CudaLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops);
+                BackendLlama model = new BackendLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops);
                 PhaseProfiler prof = new PhaseProfiler()) {
             System.out.printf(
                     "kernels ready (attention %s); allocating and initialising took %.1f s so far%n",
@@ -216,11 +223,11 @@ public final class CudaLayerBench {
             }
             double lr = 1e-4;
             for (int i = 0; i < a.warmup(); i++) {
-                CudaLlama.StepResult s = model.trainStep(tokens, targets, b, t, lr);
+                BackendLlama.StepResult s = model.trainStep(tokens, targets, b, t, lr);
                 System.out.printf("warm-up step %d: loss %.4f, grad norm %.4f%n", i, s.loss(), s.gradNorm());
             }
             double[] ms = new double[a.iters()];
-            CudaLlama.StepResult last = null;
+            BackendLlama.StepResult last = null;
             try (CudaEvent start = CudaEvent.create(true);
                     CudaEvent end = CudaEvent.create(true)) {
                 for (int i = 0; i < a.iters(); i++) {

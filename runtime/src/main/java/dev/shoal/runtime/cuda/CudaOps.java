@@ -1,4 +1,4 @@
-// GpuOps on a real CUDA device: one non-blocking stream, the caching DeviceMemoryPool, cuBLAS
+// TensorBackend on a real CUDA device: one non-blocking stream, the caching DeviceMemoryPool, cuBLAS
 // GemmEx (bf16 in, fp32 accumulate) and the NVRTC-compiled Shoal kernels.
 // Guarantees: every op is enqueued on the one stream in call order; attention runs the bf16 flash
 // kernels when the head size is 64 or 128 and the fp32-arithmetic reference kernels (bf16 storage)
@@ -28,6 +28,7 @@ import dev.shoal.cuda.kernels.KernelLibrary;
 import dev.shoal.cuda.kernels.RmsNormKernel;
 import dev.shoal.cuda.kernels.RopeKernel;
 import dev.shoal.cuda.kernels.SwiGluKernel;
+import dev.shoal.runtime.backend.TensorBackend;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -35,7 +36,7 @@ import java.util.Map;
 import org.bytedeco.cuda.cudart.CUstream_st;
 import org.bytedeco.javacpp.Pointer;
 
-public final class CudaOps implements GpuOps {
+public final class CudaOps implements TensorBackend {
     private static final DType BF16 = DType.BF16, F32 = DType.F32;
 
     private final int device;
@@ -140,6 +141,12 @@ public final class CudaOps implements GpuOps {
             profiler.mark(kind, stream);
         }
         return stream.handle();
+    }
+
+    /** bf16 activations and GEMM operands (cuBLAS GemmEx and the kernels read and write bf16). */
+    @Override
+    public Precision computeType() {
+        return Precision.BF16;
     }
 
     // ---- memory and copies ----
@@ -375,7 +382,7 @@ public final class CudaOps implements GpuOps {
     }
 
     @Override
-    public void castToBf16(long src, long dst, long n) {
+    public void castToCompute(long src, long dst, long n) {
         CastKernel.f32ToBf16(lib, src, dst, n, s(PhaseProfiler.Kind.OTHER));
     }
 
@@ -395,8 +402,8 @@ public final class CudaOps implements GpuOps {
     }
 
     @Override
-    public void adamw(long p, long g, long m, long v, long pBf16, long n, AdamWKernel.Hyper h, long clipScale) {
-        AdamWKernel.step(lib, F32, p, g, m, v, pBf16, n, h, 1f, clipScale, s(PhaseProfiler.Kind.OTHER));
+    public void adamw(long p, long g, long m, long v, long pCompute, long n, AdamWKernel.Hyper h, long clipScale) {
+        AdamWKernel.step(lib, F32, p, g, m, v, pCompute, n, h, 1f, clipScale, s(PhaseProfiler.Kind.OTHER));
     }
 
     @Override

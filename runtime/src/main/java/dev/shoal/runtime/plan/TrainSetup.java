@@ -1,7 +1,7 @@
 // What is trained, independent of the layout: the model, the global batch in sequences, the sequence
 // length, whether the optimizer state is ZeRO-1 sharded over DP, whether TP uses sequence parallelism,
 // and the memory every GPU keeps back for the CUDA context, NCCL buffers and allocator fragmentation.
-// Byte sizes follow Shoal's GPU trainer (runtime/cuda/CudaLlama): bf16 compute weights and activations,
+// Byte sizes follow Shoal's GPU trainer (runtime/cuda/BackendLlama): bf16 compute weights and activations,
 // fp32 gradients, fp32 master weights and fp32 AdamW moments.
 // Guarantees: sizes are >= 1, the sequence fits the model's context, the reserve is >= 0.
 package dev.shoal.runtime.plan;
@@ -13,7 +13,7 @@ public record TrainSetup(
 
     /** bf16 compute copy of each weight. */
     public static final int WEIGHT_BYTES = 2;
-    /** fp32 gradient accumulation buffer, as CudaLlama keeps (and Megatron's main_grad). */
+    /** fp32 gradient accumulation buffer, as BackendLlama keeps (and Megatron's main_grad). */
     public static final int GRAD_BYTES = 4;
     /** fp32 master weight + AdamW first and second moments: 4 + 4 + 4. */
     public static final int OPTIMIZER_BYTES = 12;

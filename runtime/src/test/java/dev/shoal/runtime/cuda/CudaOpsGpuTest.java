@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.shoal.cuda.Bf16;
 import dev.shoal.cuda.kernels.AdamWKernel;
+import dev.shoal.runtime.backend.RawPointer;
 import java.util.Random;
 import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
@@ -192,8 +193,8 @@ class CudaOpsGpuTest {
         compare("add in place", a1, f, false, 1e-2);
 
         Buf src = f32(randn(f, 3)), dst = bf16(new float[f]);
-        gpu.castToBf16(src.g(), dst.g(), f);
-        host.castToBf16(src.h(), dst.h(), f);
+        gpu.castToCompute(src.g(), dst.g(), f);
+        host.castToCompute(src.h(), dst.h(), f);
         compare("cast f32 -> bf16", dst, f, false, 0);
     }
 

@@ -1,4 +1,4 @@
-// A host-memory stand-in for the GPU: every GpuOps call done on the CPU with the kernels' documented
+// A host-memory stand-in for the GPU: every TensorBackend call done on the CPU with the kernels' documented
 // semantics and storage types (bf16 activations rounded to nearest even, fp32 statistics, gradients
 // and optimizer state). Lets the whole GPU training step (its offsets, transposes, leading dimensions
 // and op order) run and be checked against the CPU LlamaModel on a machine without a GPU.
@@ -10,6 +10,8 @@ package dev.shoal.runtime.cuda;
 
 import dev.shoal.cuda.Bf16;
 import dev.shoal.cuda.kernels.AdamWKernel;
+import dev.shoal.runtime.backend.RawPointer;
+import dev.shoal.runtime.backend.TensorBackend;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Map;
@@ -17,12 +19,18 @@ import java.util.TreeMap;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 
-public final class HostOps implements GpuOps {
+public final class HostOps implements TensorBackend {
     private record Block(BytePointer memory, long start, long bytes, ByteBuffer buf) {}
 
     static final int PARTIALS = 64;
     private final TreeMap<Long, Block> blocks = new TreeMap<>();
     long gemmCalls, kernelCalls;
+
+    /** bf16, as on the GPU: the point of this stand-in. */
+    @Override
+    public Precision computeType() {
+        return Precision.BF16;
+    }
 
     // ---- memory ----
 
@@ -489,7 +497,7 @@ public final class HostOps implements GpuOps {
     }
 
     @Override
-    public void castToBf16(long src, long dst, long n) {
+    public void castToCompute(long src, long dst, long n) {
         kernelCalls++;
         putBf(dst, f32(src, n));
     }
@@ -520,7 +528,7 @@ public final class HostOps implements GpuOps {
     }
 
     @Override
-    public void adamw(long p, long g, long m, long v, long pBf16, long n, AdamWKernel.Hyper h, long clipScale) {
+    public void adamw(long p, long g, long m, long v, long pCompute, long n, AdamWKernel.Hyper h, long clipScale) {
         kernelCalls++;
         float[] pv = f32(p, n), gv = f32(g, n), mv = f32(m, n), vv = f32(v, n);
         float gs = clipScale != 0 ? f32(clipScale, 1)[0] : 1f;
@@ -535,8 +543,8 @@ public final class HostOps implements GpuOps {
         putF32(p, pv);
         putF32(m, mv);
         putF32(v, vv);
-        if (pBf16 != 0) {
-            putBf(pBf16, pv);
+        if (pCompute != 0) {
+            putBf(pCompute, pv);
         }
     }
 

@@ -1,15 +1,39 @@
-// The device operations the GPU Llama step is written against: memory, copies, one bf16 GEMM and one
-// call per kernel, all enqueued in order on one stream. Addresses are plain longs (device addresses);
-// activations are bf16, master weights, gradients, optimizer state and statistics fp32.
+// The tensor backend the Llama training step (BackendLlama) is written against, once for every device:
+// memory, copies, one GEMM and one call per kernel, all enqueued in order on one stream. Addresses are
+// plain longs (device addresses on a GPU, host addresses on the CPU). Activations and GEMM operands are
+// in the backend's compute type (computeType(): bf16 on CUDA, fp32 on the CPU backend); master weights,
+// gradients, optimizer state and statistics are always fp32.
+// Implementations: CudaOps (CUDA: cuBLAS and the NVRTC kernels, bf16 compute), CpuBackend (host memory,
+// OpenBLAS and the CPU engine's ops, fp32 compute), and the tests' HostOps (the GPU emulated on the host).
 // Guarantees (every implementation): calls run in the order they are made; nothing blocks the host
 // except download(), synchronize() and the allocation calls; argument meanings are those of the
-// dev.shoal.cuda kernel launchers they forward to (CudaOps) or emulate (the host test double).
-package dev.shoal.runtime.cuda;
+// dev.shoal.cuda kernel launchers CudaOps forwards to, with "bf16" read as "the compute type".
+package dev.shoal.runtime.backend;
 
 import dev.shoal.cuda.kernels.AdamWKernel;
 import org.bytedeco.javacpp.Pointer;
 
-public interface GpuOps extends AutoCloseable {
+public interface TensorBackend extends AutoCloseable {
+    /** The element type of activations and GEMM operands (and of the model's compute copy of the weights). */
+    enum Precision {
+        BF16(2), // bfloat16, rounded to nearest even: CUDA
+        F32(4); // float32: the CPU backend, whose numbers match the fp32 reference engine
+
+        private final int bytes;
+
+        Precision(int bytes) {
+            this.bytes = bytes;
+        }
+
+        /** Bytes per element. */
+        public int bytes() {
+            return bytes;
+        }
+    }
+
+    /** This backend's compute type: what the "bf16" buffers of the calls below hold. */
+    Precision computeType();
+
     // ---- memory and copies ----
 
     /** {@code bytes} of uninitialised device memory, aligned to at least 256 bytes. */
@@ -122,8 +146,11 @@ public interface GpuOps extends AutoCloseable {
             long dlogits,
             float scale);
 
-    /** dst [n] bf16 = src [n] fp32, rounded to nearest even. */
-    void castToBf16(long src, long dst, long n);
+    /**
+     * dst [n] compute type = src [n] fp32 (bf16: rounded to nearest even; fp32: a copy, nothing when dst is
+     * src).
+     */
+    void castToCompute(long src, long dst, long n);
 
     /** Elements of the partials scratch {@link #sum} needs. */
     int sumPartials();
@@ -134,8 +161,11 @@ public interface GpuOps extends AutoCloseable {
     /** out[0] = min(1, maxNorm / (sqrt(sumSq[0]) + 1e-6)), norm[0] = sqrt(sumSq[0]). */
     void clipFactor(long sumSq, float maxNorm, long out, long norm);
 
-    /** AdamW on fp32 p, m, v with fp32 g scaled by clipScale[0]; writes the bf16 copy pBf16 (0 = none). */
-    void adamw(long p, long g, long m, long v, long pBf16, long n, AdamWKernel.Hyper h, long clipScale);
+    /**
+     * AdamW on fp32 p, m, v with fp32 g scaled by clipScale[0]; writes the compute-type copy pCompute (0 =
+     * none).
+     */
+    void adamw(long p, long g, long m, long v, long pCompute, long n, AdamWKernel.Hyper h, long clipScale);
 
     @Override
     void close();

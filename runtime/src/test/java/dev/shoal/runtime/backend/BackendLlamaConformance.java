@@ -1,7 +1,7 @@
-// The checks every GpuOps backend of CudaLlama must pass against the fp32 CPU LlamaModel: forward
+// The checks every TensorBackend backend of BackendLlama must pass against the fp32 CPU LlamaModel: forward
 // logits and loss, one step's gradients per named tensor, a 20-step AdamW + clipping loss curve, the
-// seeded init and the parameter round trip. Run on the host stand-in (CudaLlamaHostTest, every build)
-// and on a real GPU (CudaLlamaGpuTest, tag gpu).
+// seeded init and the parameter round trip. Run on the host stand-in (BackendLlamaHostTest, every build)
+// and on a real GPU (BackendLlamaGpuTest, tag gpu).
 //
 // bf16 tolerances (activations and GEMM inputs are bf16, relative rounding 2^-9 ≈ 2e-3 per value,
 // accumulated over 2 blocks). Measured on the host stand-in, with matrices at 5 × the init scale:
@@ -12,7 +12,7 @@
 //   gradients of each named tensor: relative L2 error ≤ 8e-2 (every tensor ≤ 1.6e-1);
 //   20-step training (4 on the host stand-in): loss within 3e-2 relative at every step, grad norm within 8e-2 relative.
 // A structural mistake (wrong transpose, offset or head mapping) gives relative errors near 1.
-package dev.shoal.runtime.cuda;
+package dev.shoal.runtime.backend;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -35,7 +35,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-abstract class CudaLlamaConformance {
+abstract class BackendLlamaConformance {
     static final double LOGITS_TOL = 4e-2;
     static final double LOSS_TOL = 5e-3;
     static final double GRAD_TOL = 8e-2;
@@ -64,7 +64,7 @@ abstract class CudaLlamaConformance {
     }
 
     /** A fresh backend for one test (skips the test when it cannot run here). */
-    abstract GpuOps newOps();
+    abstract TensorBackend newOps();
 
     /** Steps of the loss-curve test: 20 on a GPU; fewer on the (slow) host stand-in. */
     int curveSteps() {
@@ -127,8 +127,8 @@ abstract class CudaLlamaConformance {
         LlamaModel cpu = cpuModel(cfg, b, t, 11, 5f);
         int[][] d = batch(3, b * t, cfg.vocab());
         double want = cpu.forward(d[0], d[1], b, t);
-        try (GpuOps ops = newOps();
-                CudaLlama gpu = new CudaLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
+        try (TensorBackend ops = newOps();
+                BackendLlama gpu = new BackendLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
             gpu.uploadParams(cpu);
             double got = gpu.forward(d[0], d[1], b, t);
             assertEquals(got, gpu.loss());
@@ -156,10 +156,10 @@ abstract class CudaLlamaConformance {
         cpu.backward();
         double cpuNorm = GradClip.globalNorm(cpu.grads().values(), CX.par());
         LlamaModel back = new LlamaModel(cfg, 1, 1, CX, false);
-        try (GpuOps ops = newOps();
-                CudaLlama gpu = new CudaLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
+        try (TensorBackend ops = newOps();
+                BackendLlama gpu = new BackendLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
             gpu.uploadParams(cpu);
-            CudaLlama.StepResult r = gpu.trainStep(d[0], d[1], b, t, 1e-3);
+            BackendLlama.StepResult r = gpu.trainStep(d[0], d[1], b, t, 1e-3);
             gpu.downloadGrads(back);
             assertEquals(cpuLoss, r.loss(), LOSS_TOL * cpuLoss, name + ": loss");
             assertEquals(cpuNorm, r.gradNorm(), NORM_TOL * cpuNorm, name + ": grad norm");
@@ -210,8 +210,8 @@ abstract class CudaLlamaConformance {
         cpu.backward(0.5f);
         double cpuNorm = GradClip.globalNorm(cpu.grads().values(), CX.par());
         LlamaModel back = new LlamaModel(cfg, 1, 1, CX, false);
-        try (GpuOps ops = newOps();
-                CudaLlama gpu = new CudaLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
+        try (TensorBackend ops = newOps();
+                BackendLlama gpu = new BackendLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
             gpu.uploadParams(cpu);
             gpu.zeroGrads();
             assertEquals(l0, gpu.accumulate(m0[0], m0[1], b, t, 0.5), LOSS_TOL * l0, "micro-batch 0 loss");
@@ -244,8 +244,8 @@ abstract class CudaLlamaConformance {
         double lr = 3e-3;
         LlamaModel cpu = cpuModel(cfg, b, t, 21, 1f);
         AdamW opt = new AdamW(cpu.params(), cpu.grads(), AdamWConfig.llama(), CX.par());
-        try (GpuOps ops = newOps();
-                CudaLlama gpu = new CudaLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
+        try (TensorBackend ops = newOps();
+                BackendLlama gpu = new BackendLlama(cfg, b, t, AdamWConfig.llama(), 1.0, ops)) {
             gpu.uploadParams(cpu);
             double first = 0, lastCpu = 0;
             for (int s = 0; s < steps; s++) {
@@ -255,7 +255,7 @@ abstract class CudaLlamaConformance {
                 cpu.backward();
                 double cpuNorm = GradClip.clipGlobalNorm(cpu.grads().values(), 1.0, CX.par());
                 opt.step(lr);
-                CudaLlama.StepResult r = gpu.trainStep(d[0], d[1], b, t, lr);
+                BackendLlama.StepResult r = gpu.trainStep(d[0], d[1], b, t, lr);
                 System.out.printf(
                         "step %2d loss cpu %.5f gpu %.5f  norm cpu %.4f gpu %.4f%n",
                         s, cpuLoss, r.loss(), cpuNorm, r.gradNorm());
@@ -276,8 +276,8 @@ abstract class CudaLlamaConformance {
         LlamaConfig cfg = config("tiny");
         LlamaModel cpu = cpuModel(cfg, 1, 4, 77, 1f);
         LlamaModel back = new LlamaModel(cfg, 1, 1, CX, false);
-        try (GpuOps ops = newOps();
-                CudaLlama gpu = new CudaLlama(cfg, 1, 4, AdamWConfig.llama(), 1.0, ops)) {
+        try (TensorBackend ops = newOps();
+                BackendLlama gpu = new BackendLlama(cfg, 1, 4, AdamWConfig.llama(), 1.0, ops)) {
             gpu.initRandom(77, CX.par());
             gpu.downloadParams(back);
             assertEquals(0.0, relL2(back.flatParams(), cpu.flatParams()), "seeded init must equal LlamaModel's");
@@ -293,8 +293,8 @@ abstract class CudaLlamaConformance {
     @Test
     void badBatchesAreRefusedWithTheValueNamed() {
         LlamaConfig cfg = config("tiny");
-        try (GpuOps ops = newOps();
-                CudaLlama gpu = new CudaLlama(cfg, 2, 8, AdamWConfig.llama(), 1.0, ops)) {
+        try (TensorBackend ops = newOps();
+                BackendLlama gpu = new BackendLlama(cfg, 2, 8, AdamWConfig.llama(), 1.0, ops)) {
             int[] tok = new int[16], tgt = new int[16];
             assertTrue(assertThrows(IllegalArgumentException.class, () -> gpu.trainStep(tok, tgt, 3, 8, 1e-3))
                     .getMessage()

@@ -1,12 +1,14 @@
-// The Llama-3 model training on one GPU: fp32 master weights with a bf16 compute copy, bf16
-// activations, fp32 gradients and AdamW state, written op by op like the CPU LlamaModel.
+// The Llama-3 model training on one device, written once against the TensorBackend: fp32 master
+// weights, gradients and AdamW state; activations and the weights' compute copy in the backend's compute
+// type (bf16 on CUDA; fp32 on the CPU backend, where the compute copy IS the master weights and dlogits
+// stay in place, so the CPU numbers are the fp32 reference engine's). Written op by op like LlamaModel.
 // Guarantees: the parameter layout is LlamaModel's (HF names and order, one flat buffer), so
 // uploadParams/downloadParams are single copies; every buffer is allocated once in the constructor for
 // the largest (B, T); one trainStep enqueues forward, backward, global-norm clipping and AdamW on one
 // stream and blocks the host only once, at the end, to read the loss and the gradient norm; weight
 // decay is off for the 1-D (RMSNorm) weights, as in the CPU AdamW; gradients of parameters accumulate
 // into fp32 (GEMM beta 1, fp32 output), gradients of activations are assigned.
-package dev.shoal.runtime.cuda;
+package dev.shoal.runtime.backend;
 
 import dev.shoal.cuda.kernels.AdamWKernel;
 import dev.shoal.runtime.model.LlamaConfig;
@@ -24,11 +26,11 @@ import org.bytedeco.javacpp.FloatPointer;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
 
-public final class CudaLlama implements AutoCloseable {
+public final class BackendLlama implements AutoCloseable {
     /** Mean loss over the counted targets and the global gradient L2 norm before clipping. */
     public record StepResult(double loss, double gradNorm) {}
 
-    /** What one block keeps from forward for backward (device addresses, bf16 unless noted). */
+    /** What one block keeps from forward for backward (device addresses, compute type unless noted). */
     private record BlockActs(
             long ln1, // [N, C] input_layernorm output
             long rstd1, // [N] fp32
@@ -44,11 +46,13 @@ public final class CudaLlama implements AutoCloseable {
             long up, // [N, F] up_proj output; holds dup during backward
             long h) {} // [N, F] silu(gate) ⊙ up
 
-    private static final int BF16 = 2, F32 = 4, I32 = 4;
+    private static final int F32 = 4, I32 = 4;
 
     private final LlamaConfig cfg;
     private final ParamLayout layout;
-    private final GpuOps ops;
+    private final TensorBackend ops;
+    private final int act; // bytes per activation element: the backend's compute type (bf16 2, fp32 4)
+    private final boolean computeIsMaster; // fp32 compute: the compute copy and dlogits16 alias p32 and logits
     private final int maxB, maxT;
     private final AdamWConfig adam;
     private final double maxGradNorm;
@@ -56,7 +60,7 @@ public final class CudaLlama implements AutoCloseable {
     private long allocatedBytes;
 
     private final long p32; // [P] fp32 master weights, HF order
-    private final long p16; // [P] bf16 compute copy
+    private final long p16; // [P] compute-type copy of the weights (p32 itself when the compute type is fp32)
     private final long g32; // [P] fp32 gradients
     private final long m32; // [optElems] fp32 AdamW first moment of elements [optFirst, optFirst + optElems)
     private final long v32; // [optElems] fp32 AdamW second moment, same elements
@@ -68,7 +72,7 @@ public final class CudaLlama implements AutoCloseable {
     private final long lnf; // [maxN, C]
     private final long lnfRstd; // [maxN] fp32
     private final long logits; // [maxN, V] fp32; holds dlogits after backward
-    private final long dlogits16; // [maxN, V] bf16 copy of dlogits for the GEMMs
+    private final long dlogits16; // [maxN, V] compute-type copy of dlogits for the GEMMs (logits itself on fp32)
     private final long lossRows, ceMax, ceSum, ceTarget; // [maxN] fp32
     private final long dres; // [maxN, C] gradient of the residual stream
     private final long dtmp; // [maxN, C] scratch gradient
@@ -93,7 +97,7 @@ public final class CudaLlama implements AutoCloseable {
      * A model with zero parameters, gradients and optimizer state and buffers for batches up to
      * maxB × maxT tokens, running on {@code ops}. maxGradNorm is the global clipping threshold.
      */
-    public CudaLlama(LlamaConfig cfg, int maxB, int maxT, AdamWConfig adam, double maxGradNorm, GpuOps ops) {
+    public BackendLlama(LlamaConfig cfg, int maxB, int maxT, AdamWConfig adam, double maxGradNorm, TensorBackend ops) {
         this(cfg, maxB, maxT, adam, maxGradNorm, ops, 0, cfg.paramCount(), cfg.paramCount());
     }
 
@@ -103,13 +107,13 @@ public final class CudaLlama implements AutoCloseable {
      * weights afterwards, then calls refreshComputeCopy()), with the master-weight buffer padded to
      * masterElems >= P elements so an in-place all-gather of equal shards fits.
      */
-    public CudaLlama(
+    public BackendLlama(
             LlamaConfig cfg,
             int maxB,
             int maxT,
             AdamWConfig adam,
             double maxGradNorm,
-            GpuOps ops,
+            TensorBackend ops,
             long optFirst,
             long optElems,
             long masterElems) {
@@ -134,6 +138,8 @@ public final class CudaLlama implements AutoCloseable {
         this.cfg = cfg;
         this.layout = new ParamLayout(cfg);
         this.ops = ops;
+        this.act = ops.computeType().bytes();
+        this.computeIsMaster = ops.computeType() == TensorBackend.Precision.F32;
         this.maxB = maxB;
         this.maxT = maxT;
         this.adam = adam;
@@ -143,7 +149,7 @@ public final class CudaLlama implements AutoCloseable {
         long p = layout.totalElems();
         try {
             p32 = alloc(masterElems * F32);
-            p16 = alloc(p * BF16);
+            p16 = computeIsMaster ? p32 : alloc(p * act);
             g32 = alloc(p * F32);
             m32 = alloc(optElems * F32);
             v32 = alloc(optElems * F32);
@@ -153,42 +159,42 @@ public final class CudaLlama implements AutoCloseable {
             targetsDev = alloc((long) maxN * I32);
             residual = new long[cfg.layers() + 1];
             for (int l = 0; l <= cfg.layers(); l++) {
-                residual[l] = alloc((long) maxN * c * BF16);
+                residual[l] = alloc((long) maxN * c * act);
             }
             blocks = new BlockActs[cfg.layers()];
             for (int l = 0; l < cfg.layers(); l++) {
                 blocks[l] = new BlockActs(
-                        alloc((long) maxN * c * BF16),
+                        alloc((long) maxN * c * act),
                         alloc((long) maxN * F32),
-                        alloc((long) maxN * c * BF16),
-                        alloc((long) maxN * kv * BF16),
-                        alloc((long) maxN * kv * BF16),
-                        alloc((long) maxN * c * BF16),
+                        alloc((long) maxN * c * act),
+                        alloc((long) maxN * kv * act),
+                        alloc((long) maxN * kv * act),
+                        alloc((long) maxN * c * act),
                         alloc((long) maxN * cfg.heads() * F32),
-                        alloc((long) maxN * c * BF16),
-                        alloc((long) maxN * c * BF16),
+                        alloc((long) maxN * c * act),
+                        alloc((long) maxN * c * act),
                         alloc((long) maxN * F32),
-                        alloc((long) maxN * f * BF16),
-                        alloc((long) maxN * f * BF16),
-                        alloc((long) maxN * f * BF16));
+                        alloc((long) maxN * f * act),
+                        alloc((long) maxN * f * act),
+                        alloc((long) maxN * f * act));
             }
-            lnf = alloc((long) maxN * c * BF16);
+            lnf = alloc((long) maxN * c * act);
             lnfRstd = alloc((long) maxN * F32);
             logits = alloc((long) maxN * v * F32);
-            dlogits16 = alloc((long) maxN * v * BF16);
+            dlogits16 = computeIsMaster ? logits : alloc((long) maxN * v * act);
             lossRows = alloc((long) maxN * F32);
             ceMax = alloc((long) maxN * F32);
             ceSum = alloc((long) maxN * F32);
             ceTarget = alloc((long) maxN * F32);
-            dres = alloc((long) maxN * c * BF16);
-            dtmp = alloc((long) maxN * c * BF16);
-            dln = alloc((long) maxN * c * BF16);
-            dAttOut = alloc((long) maxN * c * BF16);
-            dq = alloc((long) maxN * c * BF16);
-            dk = alloc((long) maxN * kv * BF16);
-            dv = alloc((long) maxN * kv * BF16);
-            dh = alloc((long) maxN * f * BF16);
-            tmp = alloc((long) maxN * c * BF16);
+            dres = alloc((long) maxN * c * act);
+            dtmp = alloc((long) maxN * c * act);
+            dln = alloc((long) maxN * c * act);
+            dAttOut = alloc((long) maxN * c * act);
+            dq = alloc((long) maxN * c * act);
+            dk = alloc((long) maxN * kv * act);
+            dv = alloc((long) maxN * kv * act);
+            dh = alloc((long) maxN * f * act);
+            tmp = alloc((long) maxN * c * act);
             attnWork = alloc(Math.max(ops.attentionWorkspaceBytes(maxB, cfg.heads(), maxT), 4));
             partials = alloc((long) ops.sumPartials() * F32);
             scalars = alloc(4L * F32);
@@ -196,7 +202,7 @@ public final class CudaLlama implements AutoCloseable {
             stageOut = ops.pinned(4L * F32);
             // Zero state; RoPE tables exactly as the CPU model computes them.
             ops.zero(p32, masterElems * F32);
-            ops.zero(p16, p * BF16);
+            if (!computeIsMaster) ops.zero(p16, p * act);
             ops.zero(g32, p * F32);
             ops.zero(m32, optElems * F32);
             ops.zero(v32, optElems * F32);
@@ -214,24 +220,33 @@ public final class CudaLlama implements AutoCloseable {
     }
 
     /**
-     * Device bytes a model of this config needs for batches up to maxB × maxT, as the constructor
-     * allocates them (before the pool's size-class rounding): parameters P × 18 bytes (fp32 master,
-     * bf16 copy, fp32 gradient, fp32 m and v) plus activations.
+     * Device bytes a model of this config needs for batches up to maxB × maxT on a backend of compute type
+     * {@code compute}, as the constructor allocates them (before the pool's size-class rounding):
+     * parameters P × 18 bytes with bf16 (fp32 master, bf16 copy, fp32 gradient, fp32 m and v), P × 16
+     * with fp32 (the master weights are the compute copy), plus activations.
      */
-    public static long plannedBytes(LlamaConfig cfg, int maxB, int maxT, long attentionWorkspaceBytes, int partials) {
+    public static long plannedBytes(
+            LlamaConfig cfg,
+            int maxB,
+            int maxT,
+            long attentionWorkspaceBytes,
+            int partials,
+            TensorBackend.Precision compute) {
         long n = (long) maxB * maxT;
+        long act = compute.bytes();
+        boolean alias = compute == TensorBackend.Precision.F32; // no separate compute copy, dlogits in place
         long c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab(), half = cfg.headDim() / 2;
         long p = cfg.paramCount();
-        long params = p * (F32 + BF16 + F32 + F32 + F32);
-        long perBlock = n * (c * BF16 * 5 + kv * BF16 * 2 + f * BF16 * 3 + F32 * 2 + (long) cfg.heads() * F32);
+        long params = p * (F32 + (alias ? 0 : act) + F32 + F32 + F32);
+        long perBlock = n * (c * act * 5 + kv * act * 2 + f * act * 3 + F32 * 2 + (long) cfg.heads() * F32);
         long global = 2 * maxT * half * F32
                 + 2 * n * I32
-                + (cfg.layers() + 1) * n * c * BF16
-                + n * c * BF16
+                + (cfg.layers() + 1) * n * c * act
+                + n * c * act
                 + n * F32
-                + n * v * (F32 + BF16)
+                + n * v * (F32 + (alias ? 0 : act))
                 + 4 * n * F32
-                + n * (6 * c + 2 * kv + f) * BF16
+                + n * (6 * c + 2 * kv + f) * act
                 + Math.max(attentionWorkspaceBytes, 4)
                 + (long) partials * F32
                 + 4 * F32;
@@ -272,23 +287,23 @@ public final class CudaLlama implements AutoCloseable {
 
     // ---- parameters ----
 
-    /** Copies a CPU model's parameters (same config) into the fp32 master weights and the bf16 copy. */
+    /** Copies a CPU model's parameters (same config) into the fp32 master weights and the compute copy. */
     public void uploadParams(LlamaModel model) {
         checkSameModel(model);
         Tensor flat = model.flatParams();
         ops.upload(p32, RawPointer.of(flat), flat.bytes());
-        ops.castToBf16(p32, p16, layout.totalElems());
+        ops.castToCompute(p32, p16, layout.totalElems());
         ops.synchronize();
     }
 
-    /** Copies one parameter tensor (fp32, the HF shape) into the master weights and the bf16 copy. */
+    /** Copies one parameter tensor (fp32, the HF shape) into the master weights and the compute copy. */
     public void uploadParam(String name, Tensor value) {
         ParamLayout.Entry e = layout.entry(name);
         if (value.numel() != e.numel()) {
             throw new IllegalArgumentException("parameter '" + name + "' has " + e.numel() + " elements, got " + value);
         }
         ops.upload(p32 + e.offset() * F32, RawPointer.of(value), value.bytes());
-        ops.castToBf16(p32 + e.offset() * F32, p16 + e.offset() * BF16, e.numel());
+        ops.castToCompute(p32 + e.offset() * F32, p16 + e.offset() * act, e.numel());
         ops.synchronize();
     }
 
@@ -352,13 +367,13 @@ public final class CudaLlama implements AutoCloseable {
                 || o.ffnDim() != cfg.ffnDim()
                 || o.vocab() != cfg.vocab()) {
             throw new IllegalArgumentException("CPU model '" + o.name() + "' (" + o + ") does not have the shape of"
-                    + " GPU model '" + cfg.name() + "' (" + cfg + ")");
+                    + " backend model '" + cfg.name() + "' (" + cfg + ")");
         }
         for (Map.Entry<String, Tensor> e : model.params().entrySet()) {
             long off = (e.getValue().address() - model.flatParams().address()) / F32;
             if (layout.entry(e.getKey()).offset() != off) {
                 throw new IllegalStateException("parameter '" + e.getKey() + "' sits at element " + off
-                        + " of the CPU model but at " + layout.entry(e.getKey()).offset() + " on the GPU");
+                        + " of the CPU model but at " + layout.entry(e.getKey()).offset() + " in the backend model");
             }
         }
     }
@@ -398,9 +413,9 @@ public final class CudaLlama implements AutoCloseable {
         return p32;
     }
 
-    /** Re-derives the whole bf16 compute copy from the master weights (after they were gathered). */
+    /** Re-derives the whole compute copy from the master weights (after they were gathered). */
     public void refreshComputeCopy() {
-        ops.castToBf16(p32, p16, layout.totalElems());
+        ops.castToCompute(p32, p16, layout.totalElems());
         ops.synchronize();
     }
 
@@ -411,11 +426,11 @@ public final class CudaLlama implements AutoCloseable {
 
     /**
      * Copies host values into elements [first, first + host.numel()) of a state buffer; writing the master
-     * weights also refreshes their bf16 compute copy.
+     * weights also refreshes their compute copy.
      */
     public void uploadState(State s, long first, Tensor host) {
         ops.upload(stateAddress(s, first, host.numel()), RawPointer.of(host), host.bytes());
-        if (s == State.MASTER) ops.castToBf16(p32 + first * F32, p16 + first * BF16, host.numel());
+        if (s == State.MASTER) ops.castToCompute(p32 + first * F32, p16 + first * act, host.numel());
         ops.synchronize();
     }
 
@@ -441,7 +456,7 @@ public final class CudaLlama implements AutoCloseable {
      */
     public static int checkBatch(LlamaConfig cfg, int maxB, int maxT, int[] tokens, int[] targets, int b, int t) {
         if (b < 1 || t < 1 || b > maxB || t > maxT) {
-            throw new IllegalArgumentException("batch B " + b + " × T " + t + " exceeds the GPU model's buffers (max B "
+            throw new IllegalArgumentException("batch B " + b + " × T " + t + " exceeds the model's buffers (max B "
                     + maxB + ", max T " + maxT + ")");
         }
         int n = b * t;
@@ -578,7 +593,7 @@ public final class CudaLlama implements AutoCloseable {
                     g32 + a * F32,
                     m32 + (a - lo) * F32,
                     v32 + (a - lo) * F32,
-                    p16 + a * BF16,
+                    computeIsMaster ? 0L : p16 + a * act,
                     b - a,
                     h,
                     scalars + 2 * F32);
@@ -619,8 +634,8 @@ public final class CudaLlama implements AutoCloseable {
         int n = b * t, c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab();
         int nh = cfg.heads(), nkv = cfg.kvHeads(), hd = cfg.headDim();
         float eps = (float) cfg.normEps();
-        // Token embeddings (bf16 copy of embed_tokens) into the residual stream.
-        ops.embeddingForward(tokensDev, p16 + layout.embedOffset() * BF16, residual[0], n, c, v);
+        // Token embeddings (compute copy of embed_tokens) into the residual stream.
+        ops.embeddingForward(tokensDev, p16 + layout.embedOffset() * act, residual[0], n, c, v);
         for (int l = 0; l < cfg.layers(); l++) {
             ParamLayout.Block w = layout.block(l);
             BlockActs s = blocks[l];
@@ -628,30 +643,30 @@ public final class CudaLlama implements AutoCloseable {
             // Attention half: pre-norm (fp32 weight).
             ops.rmsnormForward(x, p32 + w.inputNorm() * F32, s.ln1(), s.rstd1(), n, c, eps);
             // Q, K, V projections: y [N, out] = ln1 [N, C] · Wᵀ, W [out, C].
-            ops.gemm(false, true, n, c, c, 1f, s.ln1(), p16 + w.wq() * BF16, 0f, s.q(), false);
-            ops.gemm(false, true, n, kv, c, 1f, s.ln1(), p16 + w.wk() * BF16, 0f, s.k(), false);
-            ops.gemm(false, true, n, kv, c, 1f, s.ln1(), p16 + w.wv() * BF16, 0f, s.v(), false);
+            ops.gemm(false, true, n, c, c, 1f, s.ln1(), p16 + w.wq() * act, 0f, s.q(), false);
+            ops.gemm(false, true, n, kv, c, 1f, s.ln1(), p16 + w.wk() * act, 0f, s.k(), false);
+            ops.gemm(false, true, n, kv, c, 1f, s.ln1(), p16 + w.wv() * act, 0f, s.v(), false);
             // RoPE on Q and K, in place.
             ops.rope(s.q(), s.q(), cos, sin, b, t, nh, hd, false);
             ops.rope(s.k(), s.k(), cos, sin, b, t, nkv, hd, false);
             // Causal GQA attention; keeps O and the row log-sum-exp for backward.
             ops.attentionForward(s.q(), s.k(), s.v(), s.attOut(), s.lse(), b, t, nh, nkv, hd);
             // Output projection and residual: res2 = x + attOut · Woᵀ.
-            ops.gemm(false, true, n, c, c, 1f, s.attOut(), p16 + w.wo() * BF16, 0f, tmp, false);
+            ops.gemm(false, true, n, c, c, 1f, s.attOut(), p16 + w.wo() * act, 0f, tmp, false);
             ops.add(x, tmp, s.res2(), (long) n * c);
             // MLP half: pre-norm.
             ops.rmsnormForward(s.res2(), p32 + w.postNorm() * F32, s.ln2(), s.rstd2(), n, c, eps);
             // gate and up projections [N, F], the SwiGLU gate, the down projection [N, C].
-            ops.gemm(false, true, n, f, c, 1f, s.ln2(), p16 + w.gate() * BF16, 0f, s.gate(), false);
-            ops.gemm(false, true, n, f, c, 1f, s.ln2(), p16 + w.up() * BF16, 0f, s.up(), false);
+            ops.gemm(false, true, n, f, c, 1f, s.ln2(), p16 + w.gate() * act, 0f, s.gate(), false);
+            ops.gemm(false, true, n, f, c, 1f, s.ln2(), p16 + w.up() * act, 0f, s.up(), false);
             ops.swigluForward(s.gate(), s.up(), s.h(), (long) n * f);
-            ops.gemm(false, true, n, c, f, 1f, s.h(), p16 + w.down() * BF16, 0f, tmp, false);
+            ops.gemm(false, true, n, c, f, 1f, s.h(), p16 + w.down() * act, 0f, tmp, false);
             // Residual: block output = res2 + mlp.
             ops.add(s.res2(), tmp, residual[l + 1], (long) n * c);
         }
         // Final norm and LM head (fp32 logits).
         ops.rmsnormForward(residual[cfg.layers()], p32 + layout.finalNormOffset() * F32, lnf, lnfRstd, n, c, eps);
-        ops.gemm(false, true, n, v, c, 1f, lnf, p16 + layout.lmHeadOffset() * BF16, 0f, logits, true);
+        ops.gemm(false, true, n, v, c, 1f, lnf, p16 + layout.lmHeadOffset() * act, 0f, logits, true);
         if (withLoss) {
             // Per-row losses; with withGrad dlogits = (softmax − onehot) / count replace the logits.
             float scale = count == 0 ? 0f : (float) (gradScale / count);
@@ -668,10 +683,10 @@ public final class CudaLlama implements AutoCloseable {
         int n = b * t, c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab();
         int nh = cfg.heads(), nkv = cfg.kvHeads(), hd = cfg.headDim();
         long lmHead = layout.lmHeadOffset();
-        // dlogits to bf16 for the tensor-core GEMMs.
-        ops.castToBf16(logits, dlogits16, (long) n * v);
+        // dlogits to the compute type for the GEMMs (bf16 tensor cores; nothing on fp32, where they alias).
+        ops.castToCompute(logits, dlogits16, (long) n * v);
         // LM head: dlnf [N, C] = dlogits [N, V] · W [V, C]; dW [V, C] += dlogitsᵀ · lnf.
-        ops.gemm(false, false, n, c, v, 1f, dlogits16, p16 + lmHead * BF16, 0f, dtmp, false);
+        ops.gemm(false, false, n, c, v, 1f, dlogits16, p16 + lmHead * act, 0f, dtmp, false);
         ops.gemm(true, false, v, c, n, 1f, dlogits16, lnf, 1f, g32 + lmHead * F32, true);
         // Final norm: dres = gradient of the last block's output.
         long fn = layout.finalNormOffset();
@@ -680,14 +695,14 @@ public final class CudaLlama implements AutoCloseable {
             ParamLayout.Block w = layout.block(l);
             BlockActs s = blocks[l];
             // down_proj: dh [N, F] = dres [N, C] · Wdown [C, F]; dWdown [C, F] += dresᵀ · h.
-            ops.gemm(false, false, n, f, c, 1f, dres, p16 + w.down() * BF16, 0f, dh, false);
+            ops.gemm(false, false, n, f, c, 1f, dres, p16 + w.down() * act, 0f, dh, false);
             ops.gemm(true, false, c, f, n, 1f, dres, s.h(), 1f, g32 + w.down() * F32, true);
             // SwiGLU gate: dgate and dup overwrite gate and up (no longer needed).
             ops.swigluBackward(dh, s.gate(), s.up(), s.gate(), s.up(), (long) n * f);
             long dgate = s.gate(), dup = s.up();
             // gate/up: dln [N, C] = dgate · Wgate [F, C] + dup · Wup; dW [F, C] += dᵀ · ln2.
-            ops.gemm(false, false, n, c, f, 1f, dgate, p16 + w.gate() * BF16, 0f, dln, false);
-            ops.gemm(false, false, n, c, f, 1f, dup, p16 + w.up() * BF16, 1f, dln, false);
+            ops.gemm(false, false, n, c, f, 1f, dgate, p16 + w.gate() * act, 0f, dln, false);
+            ops.gemm(false, false, n, c, f, 1f, dup, p16 + w.up() * act, 1f, dln, false);
             ops.gemm(true, false, f, c, n, 1f, dgate, s.ln2(), 1f, g32 + w.gate() * F32, true);
             ops.gemm(true, false, f, c, n, 1f, dup, s.ln2(), 1f, g32 + w.up() * F32, true);
             // post_attention_layernorm, then the residual fan-out: dres = d(res2).
@@ -695,7 +710,7 @@ public final class CudaLlama implements AutoCloseable {
                     dln, s.res2(), p32 + w.postNorm() * F32, s.rstd2(), dtmp, g32 + w.postNorm() * F32, n, c);
             ops.add(dres, dtmp, dres, (long) n * c);
             // o_proj: dAttOut [N, C] = dres · Wo [C, C]; dWo += dresᵀ · attOut.
-            ops.gemm(false, false, n, c, c, 1f, dres, p16 + w.wo() * BF16, 0f, dAttOut, false);
+            ops.gemm(false, false, n, c, c, 1f, dres, p16 + w.wo() * act, 0f, dAttOut, false);
             ops.gemm(true, false, c, c, n, 1f, dres, s.attOut(), 1f, g32 + w.wo() * F32, true);
             // Attention core: dq, dk, dv assigned.
             ops.attentionBackward(
@@ -704,9 +719,9 @@ public final class CudaLlama implements AutoCloseable {
             ops.rope(dq, dq, cos, sin, b, t, nh, hd, true);
             ops.rope(dk, dk, cos, sin, b, t, nkv, hd, true);
             // Q, K, V share ln1: dln = dq · Wq + dk · Wk + dv · Wv; dW [out, C] += dᵀ · ln1.
-            ops.gemm(false, false, n, c, c, 1f, dq, p16 + w.wq() * BF16, 0f, dln, false);
-            ops.gemm(false, false, n, c, kv, 1f, dk, p16 + w.wk() * BF16, 1f, dln, false);
-            ops.gemm(false, false, n, c, kv, 1f, dv, p16 + w.wv() * BF16, 1f, dln, false);
+            ops.gemm(false, false, n, c, c, 1f, dq, p16 + w.wq() * act, 0f, dln, false);
+            ops.gemm(false, false, n, c, kv, 1f, dk, p16 + w.wk() * act, 1f, dln, false);
+            ops.gemm(false, false, n, c, kv, 1f, dv, p16 + w.wv() * act, 1f, dln, false);
             ops.gemm(true, false, c, c, n, 1f, dq, s.ln1(), 1f, g32 + w.wq() * F32, true);
             ops.gemm(true, false, kv, c, n, 1f, dk, s.ln1(), 1f, g32 + w.wk() * F32, true);
             ops.gemm(true, false, kv, c, n, 1f, dv, s.ln1(), 1f, g32 + w.wv() * F32, true);

@@ -1,12 +1,12 @@
 // GPU-rank checkpoints in the sharded format, checked on every build through the host stand-in of
-// the GPU (HostOps: the same CudaLlama code, offsets and kernel semantics, in host memory; its
+// the GPU (HostOps: the same BackendLlama code, offsets and kernel semantics, in host memory; its
 // "device" addresses are host addresses, so two ranks average gradients over an in-JVM DP group):
 // - two GPU ranks (dp 2) save after step 3; a fresh pair loading it continues with bit-identical losses
 //   (master weights, both AdamW moments and the AdamW step count all came back);
 // - a CPU rank (the engine's RankTrainer, tp 1 × pp 1 × dp 1) loads the GPU checkpoint: its fp32
 //   weights equal the GPU ranks' master weights bit for bit, and it continues within bf16 tolerance;
 // - the CPU rank's own checkpoint loads into a GPU rank, weights again bit for bit.
-// The same round trip on a real GPU is CudaRankTrainerGpuTest's checkpoint test.
+// The same round trip on a real GPU is BackendRankTrainerGpuTest's checkpoint test.
 package dev.shoal.runtime.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -38,7 +38,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class CudaRankTrainerCheckpointTest {
+class BackendRankTrainerCheckpointTest {
     static final int SAVE_AT = 3, END = 5;
 
     @TempDir
@@ -73,7 +73,7 @@ class CudaRankTrainerCheckpointTest {
         ParallelDims dims = ParallelDims.of(1, 1, 2);
         List<Double> losses = new ArrayList<>();
         try (HostOps ops = new HostOps();
-                CudaRankTrainer t = new CudaRankTrainer(job, dims, dp, ops, zero1);
+                BackendRankTrainer t = new BackendRankTrainer(job, dims, dp, ops, zero1);
                 Checkpointer ck = saveRoot == null
                         ? null
                         : new Checkpointer(saveRoot, comms(dims, rank, dp), Checkpointer.Options.defaults())) {
@@ -170,7 +170,8 @@ class CudaRankTrainerCheckpointTest {
                     ck.await();
                 }
                 try (HostOps ops = new HostOps();
-                        CudaRankTrainer g = new CudaRankTrainer(job, one, InJvmWorld.group(1, 1, 30_000)[0], ops)) {
+                        BackendRankTrainer g =
+                                new BackendRankTrainer(job, one, InJvmWorld.group(1, 1, 30_000)[0], ops)) {
                     assertEquals(
                             END,
                             g.load(CheckpointDir.stepDir(cpuRoot, END)).state().step());

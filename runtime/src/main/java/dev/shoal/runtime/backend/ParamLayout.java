@@ -2,7 +2,7 @@
 // LlamaModel.flatParams(), so a whole model moves between host and device in one copy.
 // Guarantees: offsets are contiguous and cover exactly cfg.paramCount() elements; q/k/v and gate/up
 // are adjacent (HF order); decay() is false exactly for the 1-D (RMSNorm) weights, as AdamW does.
-package dev.shoal.runtime.cuda;
+package dev.shoal.runtime.backend;
 
 import dev.shoal.runtime.model.LlamaConfig;
 import java.util.ArrayList;

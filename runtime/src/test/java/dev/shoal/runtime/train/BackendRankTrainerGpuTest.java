@@ -1,4 +1,4 @@
-// CudaRankTrainer on real GPUs (tag gpu): NCCL communicators formed from ncclUniqueId BYTES (as the
+// BackendRankTrainer on real GPUs (tag gpu): NCCL communicators formed from ncclUniqueId BYTES (as the
 // coordinator hands them out) and training steps whose losses follow the single-process CPU Trainer
 // within bf16 tolerance. (a) one rank on GPU 0; (b) with two GPUs, two ranks (one thread each) as a
 // dp 2 mesh over NCCL: the same losses, and both replicas end with the same weights.
@@ -34,9 +34,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 @Tag("gpu")
-class CudaRankTrainerGpuTest {
+class BackendRankTrainerGpuTest {
 
-    /** bf16 compute against the fp32 CPU engine: relative loss difference per step (CudaLlama's curve bound). */
+    /** bf16 compute against the fp32 CPU engine: relative loss difference per step (BackendLlama's curve bound). */
     static final double LOSS_TOL = 3e-2;
 
     static final int STEPS = 4;
@@ -88,9 +88,9 @@ class CudaRankTrainerGpuTest {
         try (NcclCommunicator dp =
                         NcclCommunicator.create(id, rank, size, 1, device, NcclCommunicator.Options.defaults());
                 CudaOps ops = CudaOps.create(device, null);
-                CudaRankTrainer t = new CudaRankTrainer(job, ParallelDims.of(1, 1, size), dp, ops, zero1)) {
+                BackendRankTrainer t = new BackendRankTrainer(job, ParallelDims.of(1, 1, size), dp, ops, zero1)) {
             for (long s = 0; s < STEPS; s++) {
-                CudaRankTrainer.StepMetrics m = t.step(s, t.rows(s));
+                BackendRankTrainer.StepMetrics m = t.step(s, t.rows(s));
                 assertEquals(job.lrSchedule().lr(s), m.lr());
                 assertTrue(Double.isFinite(m.gradNorm()) && m.gradNorm() > 0, "grad norm " + m.gradNorm());
                 losses.add(m.loss());

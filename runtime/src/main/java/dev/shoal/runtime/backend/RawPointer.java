@@ -1,7 +1,7 @@
 // An untyped JavaCPP pointer at an absolute address (host or device) with position 0, so that copies
 // and native calls see exactly that address: typed pointers add position·sizeof, which this avoids.
 // Guarantees: owns nothing; limit and capacity are the byte length.
-package dev.shoal.runtime.cuda;
+package dev.shoal.runtime.backend;
 
 import dev.shoal.runtime.tensor.Tensor;
 import org.bytedeco.javacpp.Pointer;

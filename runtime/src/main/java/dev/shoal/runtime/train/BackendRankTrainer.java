@@ -1,5 +1,5 @@
 // One data-parallel rank of a job on one GPU: the GPU counterpart of RankTrainer for layouts with
-// tp = pp = 1. The model is CudaLlama (bf16 compute, fp32 master weights, fp32 gradients and AdamW
+// tp = pp = 1. The model is BackendLlama (bf16 compute, fp32 master weights, fp32 gradients and AdamW
 // state); the replicas' gradients are averaged with one all-reduce on the DP communicator (NCCL on
 // GPUs, whose buffers are device addresses) between backward and the clipped AdamW update.
 //
@@ -26,13 +26,13 @@ import dev.shoal.comm.DType;
 import dev.shoal.comm.ParallelDims;
 import dev.shoal.comm.ReduceOp;
 import dev.shoal.cuda.DevicePtr;
+import dev.shoal.runtime.backend.BackendLlama;
+import dev.shoal.runtime.backend.RawPointer;
+import dev.shoal.runtime.backend.TensorBackend;
 import dev.shoal.runtime.checkpoint.CheckpointLoader;
 import dev.shoal.runtime.checkpoint.Checkpointer;
 import dev.shoal.runtime.checkpoint.FlatRank;
 import dev.shoal.runtime.checkpoint.TrainingState;
-import dev.shoal.runtime.cuda.CudaLlama;
-import dev.shoal.runtime.cuda.GpuOps;
-import dev.shoal.runtime.cuda.RawPointer;
 import dev.shoal.runtime.hf.HfCheckpoint;
 import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.model.LlamaModel;
@@ -45,7 +45,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
-public final class CudaRankTrainer implements AutoCloseable {
+public final class BackendRankTrainer implements AutoCloseable {
 
     /** One step's numbers: the mean loss over the global batch, the pre-clip gradient norm, the LR. */
     public record StepMetrics(long step, double loss, double gradNorm, double lr) {}
@@ -53,11 +53,11 @@ public final class CudaRankTrainer implements AutoCloseable {
     private final JobConfig job;
     private final ParallelDims dims;
     private final Communicator dp;
-    private final GpuOps ops;
+    private final TensorBackend ops;
     private final LlamaConfig cfg;
     private final TrainData data;
     private final BatchPlan plan;
-    private final CudaLlama model;
+    private final BackendLlama model;
     private final boolean zero1; // AdamW state sharded over DP (dp > 1 only)
     private final long shardElems; // ceil(P / dp): one replica's all-gather chunk of the master weights
     private final long scratch; // device [4·sources + 2] fp32: loss and validation sums for DP reductions
@@ -70,7 +70,7 @@ public final class CudaRankTrainer implements AutoCloseable {
      * Builds this rank on {@code ops}' GPU: checks the layout (tp = pp = 1, dp = the communicator's size),
      * opens the job's data, allocates the model and loads its initial weights.
      */
-    public CudaRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, GpuOps ops) throws IOException {
+    public BackendRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, TensorBackend ops) throws IOException {
         this(job, dims, dp, ops, false);
     }
 
@@ -79,7 +79,7 @@ public final class CudaRankTrainer implements AutoCloseable {
      * of the elements FlatRank.saveRange gives it, steps only those after the gradient all-reduce, and the
      * replicas all-gather the fp32 master weights. Losses and weights equal the replicated run's.
      */
-    public CudaRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, GpuOps ops, boolean zero1)
+    public BackendRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, TensorBackend ops, boolean zero1)
             throws IOException {
         if (dims.tp() != 1 || dims.pp() != 1) {
             throw new JobConfigException("layout tp " + dims.tp() + " × pp " + dims.pp() + " × dp " + dims.dp()
@@ -104,7 +104,7 @@ public final class CudaRankTrainer implements AutoCloseable {
         this.zero1 = zero1 && dims.dp() > 1;
         long[] range = this.zero1 ? FlatRank.saveRange(p, dims.dp(), dp.rank()) : new long[] {0, p};
         this.shardElems = (p + dims.dp() - 1) / dims.dp(); // equal all-gather chunks; the last rank's is padded
-        this.model = new CudaLlama(
+        this.model = new BackendLlama(
                 cfg,
                 job.microBatch(),
                 job.seqLen(),
@@ -288,9 +288,9 @@ public final class CudaRankTrainer implements AutoCloseable {
             closeSaveStage();
             saveStage = new Tensor[] {Tensor.zeros(n), Tensor.zeros(n), Tensor.zeros(n)};
         }
-        model.downloadState(CudaLlama.State.MASTER, range[0], saveStage[0]);
-        model.downloadState(CudaLlama.State.EXP_AVG, range[0], saveStage[1]);
-        model.downloadState(CudaLlama.State.EXP_AVG_SQ, range[0], saveStage[2]);
+        model.downloadState(BackendLlama.State.MASTER, range[0], saveStage[0]);
+        model.downloadState(BackendLlama.State.EXP_AVG, range[0], saveStage[1]);
+        model.downloadState(BackendLlama.State.EXP_AVG_SQ, range[0], saveStage[2]);
         ck.save(new FlatRank(cfg, range[0], saveStage[0], saveStage[1], saveStage[2], model.stepCount()), zero1, state);
     }
 
@@ -321,13 +321,13 @@ public final class CudaRankTrainer implements AutoCloseable {
                 r = CheckpointLoader.load(stepDir, new FlatRank(cfg, first, pc, mc, vc, 0));
                 copied += r.bytesCopied();
                 verified += r.bytesVerified();
-                model.uploadState(CudaLlama.State.MASTER, first, pc);
+                model.uploadState(BackendLlama.State.MASTER, first, pc);
                 // The moments this rank's optimizer keeps: all of them, or its ZeRO-1 range.
                 long a = Math.max(first, optLo), b = Math.min(first + n, optHi);
                 if (a < b) {
                     int len = Math.toIntExact(b - a);
-                    model.uploadState(CudaLlama.State.EXP_AVG, a, mc.flatRange(a - first, len));
-                    model.uploadState(CudaLlama.State.EXP_AVG_SQ, a, vc.flatRange(a - first, len));
+                    model.uploadState(BackendLlama.State.EXP_AVG, a, mc.flatRange(a - first, len));
+                    model.uploadState(BackendLlama.State.EXP_AVG_SQ, a, vc.flatRange(a - first, len));
                 }
             }
         }

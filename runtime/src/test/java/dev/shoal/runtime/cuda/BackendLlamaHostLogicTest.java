@@ -8,6 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shoal.runtime.backend.BackendLlama;
+import dev.shoal.runtime.backend.ParamLayout;
+import dev.shoal.runtime.backend.TensorBackend;
 import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.model.LlamaModel;
 import dev.shoal.runtime.optim.AdamWConfig;
@@ -17,7 +20,7 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 
-class CudaLlamaHostLogicTest {
+class BackendLlamaHostLogicTest {
     @Test
     void layoutHasLlamaModelsNamesOffsetsAndShapes() {
         for (String preset : List.of("tiny", "small")) {
@@ -61,9 +64,14 @@ class CudaLlamaHostLogicTest {
         for (String preset : List.of("tiny", "small")) {
             LlamaConfig cfg = LlamaConfig.preset(preset);
             try (HostOps ops = new HostOps();
-                    CudaLlama m = new CudaLlama(cfg, 2, 16, AdamWConfig.llama(), 1.0, ops)) {
-                long planned = CudaLlama.plannedBytes(
-                        cfg, 2, 16, ops.attentionWorkspaceBytes(2, cfg.heads(), 16), ops.sumPartials());
+                    BackendLlama m = new BackendLlama(cfg, 2, 16, AdamWConfig.llama(), 1.0, ops)) {
+                long planned = BackendLlama.plannedBytes(
+                        cfg,
+                        2,
+                        16,
+                        ops.attentionWorkspaceBytes(2, cfg.heads(), 16),
+                        ops.sumPartials(),
+                        ops.computeType());
                 // The model's own buffers plus the two pinned staging buffers (tokens+targets, 4 floats).
                 assertEquals(planned, m.allocatedBytes(), preset);
             }
@@ -75,7 +83,7 @@ class CudaLlamaHostLogicTest {
         LlamaConfig cfg = new LlamaConfig("l", 1, 4096, 32, 8, 14336, 256, 1e-5, 5e5, java.util.Optional.empty(), 8192);
         long perLayerParams = 218_112_000L; // 2·4096² + 2·4096·1024 + 3·4096·14336 + 2·4096
         assertEquals(perLayerParams, cfg.paramsPerLayer());
-        long bytes = CudaLlama.plannedBytes(cfg, 1, 2048, 4L * 32 * 2048, 1024);
+        long bytes = BackendLlama.plannedBytes(cfg, 1, 2048, 4L * 32 * 2048, 1024, TensorBackend.Precision.BF16);
         long params = 18 * cfg.paramCount();
         long acts = bytes - params;
         // Per layer: 2048 tokens × (5·4096 + 2·1024 + 3·14336) bf16 + 2 fp32 rstd + 32 fp32 lse.
@@ -87,22 +95,24 @@ class CudaLlamaHostLogicTest {
     void batchChecksNameTheOffendingValue() {
         LlamaConfig cfg = LlamaConfig.preset("tiny");
         int[] tok = {1, 2, 3, 4};
-        assertEquals(3, CudaLlama.checkBatch(cfg, 1, 4, tok, new int[] {1, -100, 2, 3}, 1, 4));
-        assertEquals(0, CudaLlama.checkBatch(cfg, 1, 4, tok, null, 1, 4));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaLlama.checkBatch(cfg, 1, 4, tok, null, 1, 5))
-                .getMessage()
-                .contains("max T 4"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaLlama.checkBatch(cfg, 2, 4, tok, null, 2, 4))
-                .getMessage()
-                .contains("needs 8 tokens"));
+        assertEquals(3, BackendLlama.checkBatch(cfg, 1, 4, tok, new int[] {1, -100, 2, 3}, 1, 4));
+        assertEquals(0, BackendLlama.checkBatch(cfg, 1, 4, tok, null, 1, 4));
+        assertTrue(
+                assertThrows(IllegalArgumentException.class, () -> BackendLlama.checkBatch(cfg, 1, 4, tok, null, 1, 5))
+                        .getMessage()
+                        .contains("max T 4"));
+        assertTrue(
+                assertThrows(IllegalArgumentException.class, () -> BackendLlama.checkBatch(cfg, 2, 4, tok, null, 2, 4))
+                        .getMessage()
+                        .contains("needs 8 tokens"));
         assertTrue(assertThrows(
                         IllegalArgumentException.class,
-                        () -> CudaLlama.checkBatch(cfg, 1, 4, new int[] {0, -1, 0, 0}, null, 1, 4))
+                        () -> BackendLlama.checkBatch(cfg, 1, 4, new int[] {0, -1, 0, 0}, null, 1, 4))
                 .getMessage()
                 .contains("token -1 at position 1"));
         assertTrue(assertThrows(
                         IllegalArgumentException.class,
-                        () -> CudaLlama.checkBatch(cfg, 1, 4, tok, new int[] {0, 0, 512, 0}, 1, 4))
+                        () -> BackendLlama.checkBatch(cfg, 1, 4, tok, new int[] {0, 0, 512, 0}, 1, 4))
                 .getMessage()
                 .contains("target 512 at position 2"));
     }
@@ -140,8 +150,10 @@ class CudaLlamaHostLogicTest {
     void constructorRefusesBadSizes() {
         LlamaConfig cfg = LlamaConfig.preset("tiny");
         try (HostOps ops = new HostOps()) {
-            assertThrows(IllegalArgumentException.class, () -> new CudaLlama(cfg, 0, 4, AdamWConfig.llama(), 1, ops));
-            assertThrows(IllegalArgumentException.class, () -> new CudaLlama(cfg, 1, 4, AdamWConfig.llama(), 0, ops));
+            assertThrows(
+                    IllegalArgumentException.class, () -> new BackendLlama(cfg, 0, 4, AdamWConfig.llama(), 1, ops));
+            assertThrows(
+                    IllegalArgumentException.class, () -> new BackendLlama(cfg, 1, 4, AdamWConfig.llama(), 0, ops));
             assertEquals(0, ops.liveBlocks());
         }
     }
