@@ -93,7 +93,20 @@ public final class CrossEntropy {
         int v = logits.dim(-1);
         int n = (int) (logits.numel() / v);
         int count = countTargets(targets, offset, n, v);
-        double scale = count == 0 ? 0 : dloss / (double) count;
+        backwardScaled(cx, dlogits, logits, targets, offset, count == 0 ? 0 : dloss / (double) count, lse);
+    }
+
+    /**
+     * dlogits [N, V] (assigned) = rowScale · (softmax(logits) − onehot(target)) for counted rows, 0 for
+     * ignored rows: the backward pass with the 1/count already folded into rowScale (a caller that scales
+     * micro-batches itself). lse [N] as saved by forward, or null.
+     */
+    public static void backwardScaled(
+            Compute cx, Tensor dlogits, Tensor logits, int[] targets, int offset, double rowScale, Tensor lse) {
+        int v = logits.dim(-1);
+        int n = (int) (logits.numel() / v);
+        int count = countTargets(targets, offset, n, v);
+        double scale = rowScale;
         cx.par().forRange(n, 1, (s, e) -> {
             for (long i = s; i < e; i++) {
                 long row = i * v;

@@ -99,7 +99,18 @@ public final class SwiGlu {
             Tensor wDown) {
         // Down projection: dh = dout · wDown, dwDown += doutᵀ · h.
         Linear.backward(cx, dh, dwDown, dout, h, wDown, false);
-        // Through the gate: dup = dh ⊙ silu(g); dgate = dh ⊙ up ⊙ σ(g)·(1 + g·(1 − σ(g))).
+        // Through the gate (dgate, dup from dh).
+        activationBackward(cx, dgate, dup, dh, gate, up);
+        // The two input projections share x: the first assigns dx, the second adds to it.
+        Linear.backward(cx, dx, dwGate, dgate, x, wGate, false);
+        Linear.backward(cx, dx, dwUp, dup, x, wUp, true);
+    }
+
+    /**
+     * The gate's backward, element-wise: dup = dh ⊙ silu(g); dgate = dh ⊙ up ⊙ σ(g)·(1 + g·(1 − σ(g)))
+     * (both assigned). Each chunk is read before it is written, so dgate may alias gate and dup may alias up.
+     */
+    public static void activationBackward(Compute cx, Tensor dgate, Tensor dup, Tensor dh, Tensor gate, Tensor up) {
         long total = dh.numel();
         cx.par().forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
             float[] g = Scratch.row(0, CHUNK), u = Scratch.row(1, CHUNK), d = Scratch.row(2, CHUNK);
@@ -124,8 +135,5 @@ public final class SwiGlu {
                 dup.write(off, u, 0, len);
             }
         });
-        // The two input projections share x: the first assigns dx, the second adds to it.
-        Linear.backward(cx, dx, dwGate, dgate, x, wGate, false);
-        Linear.backward(cx, dx, dwUp, dup, x, wUp, true);
     }
 }

@@ -83,46 +83,79 @@ public final class AdamW {
             throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
         }
         step++;
+        for (Slot s : slots) {
+            update(
+                    par,
+                    s.param(),
+                    s.grad(),
+                    s.state().expAvg(),
+                    s.state().expAvgSq(),
+                    lr,
+                    cfg.beta1(),
+                    cfg.beta2(),
+                    cfg.eps(),
+                    s.decay() ? cfg.weightDecay() : 0,
+                    step,
+                    1f);
+        }
+    }
+
+    /**
+     * The update of one tensor: step (1-based) of AdamW with learning rate lr on p, m, v from the gradient
+     * g · gradScale (gradScale 1: g as it is; a global-norm clip factor otherwise, which is the same as
+     * clipping g first). All four tensors have the same element count. weightDecay 0 turns decay off.
+     */
+    public static void update(
+            Parallel par,
+            Tensor p,
+            Tensor g,
+            Tensor m,
+            Tensor v,
+            double lr,
+            double beta1,
+            double beta2,
+            double eps,
+            double weightDecay,
+            long step,
+            float gradScale) {
         // Scalars of this step, as torch computes them.
-        double bc1 = 1 - Math.pow(cfg.beta1(), step);
-        double bc2 = 1 - Math.pow(cfg.beta2(), step);
+        double bc1 = 1 - Math.pow(beta1, step);
+        double bc2 = 1 - Math.pow(beta2, step);
         float stepSize = (float) (lr / bc1);
         float bc2Sqrt = (float) Math.sqrt(bc2);
-        float b2 = (float) cfg.beta2(), eps = (float) cfg.eps();
-        float oneMinusB1 = (float) (1 - cfg.beta1()), oneMinusB2 = (float) (1 - cfg.beta2());
-        for (Slot s : slots) {
-            Tensor p = s.param(),
-                    g = s.grad(),
-                    m = s.state().expAvg(),
-                    v = s.state().expAvgSq();
-            float decayFactor = s.decay() ? (float) (1 - lr * cfg.weightDecay()) : 1f;
-            long total = p.numel();
-            par.forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
-                float[] pr = Scratch.row(0, CHUNK), gr = Scratch.row(1, CHUNK);
-                float[] mr = Scratch.row(2, CHUNK), vr = Scratch.row(3, CHUNK);
-                for (long ch = cs; ch < ce; ch++) {
-                    long off = ch * CHUNK;
-                    int len = (int) Math.min(CHUNK, total - off);
-                    p.read(off, pr, 0, len);
-                    g.read(off, gr, 0, len);
-                    m.read(off, mr, 0, len);
-                    v.read(off, vr, 0, len);
-                    for (int i = 0; i < len; i++) {
-                        float gi = gr[i];
-                        // First and second moments.
-                        float mi = mr[i] + oneMinusB1 * (gi - mr[i]);
-                        float vi = vr[i] * b2 + oneMinusB2 * gi * gi;
-                        mr[i] = mi;
-                        vr[i] = vi;
-                        // Decoupled weight decay, then the bias-corrected update.
-                        float denom = (float) Math.sqrt(vi) / bc2Sqrt + eps;
-                        pr[i] = pr[i] * decayFactor - stepSize * (mi / denom);
-                    }
-                    p.write(off, pr, 0, len);
-                    m.write(off, mr, 0, len);
-                    v.write(off, vr, 0, len);
-                }
-            });
+        float b2 = (float) beta2, epsF = (float) eps;
+        float oneMinusB1 = (float) (1 - beta1), oneMinusB2 = (float) (1 - beta2);
+        float decayFactor = weightDecay != 0 ? (float) (1 - lr * weightDecay) : 1f;
+        long total = p.numel();
+        if (g.numel() != total || m.numel() != total || v.numel() != total) {
+            throw new IllegalArgumentException(
+                    "adamw: p " + p + ", g " + g + ", m " + m + ", v " + v + " differ in element count");
         }
+        par.forRange((total + CHUNK - 1) / CHUNK, 1, (cs, ce) -> {
+            float[] pr = Scratch.row(0, CHUNK), gr = Scratch.row(1, CHUNK);
+            float[] mr = Scratch.row(2, CHUNK), vr = Scratch.row(3, CHUNK);
+            for (long ch = cs; ch < ce; ch++) {
+                long off = ch * CHUNK;
+                int len = (int) Math.min(CHUNK, total - off);
+                p.read(off, pr, 0, len);
+                g.read(off, gr, 0, len);
+                m.read(off, mr, 0, len);
+                v.read(off, vr, 0, len);
+                for (int i = 0; i < len; i++) {
+                    float gi = gr[i] * gradScale;
+                    // First and second moments.
+                    float mi = mr[i] + oneMinusB1 * (gi - mr[i]);
+                    float vi = vr[i] * b2 + oneMinusB2 * gi * gi;
+                    mr[i] = mi;
+                    vr[i] = vi;
+                    // Decoupled weight decay, then the bias-corrected update.
+                    float denom = (float) Math.sqrt(vi) / bc2Sqrt + epsF;
+                    pr[i] = pr[i] * decayFactor - stepSize * (mi / denom);
+                }
+                p.write(off, pr, 0, len);
+                m.write(off, mr, 0, len);
+                v.write(off, vr, 0, len);
+            }
+        });
     }
 }
