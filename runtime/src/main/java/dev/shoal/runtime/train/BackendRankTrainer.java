@@ -1,7 +1,9 @@
-// One data-parallel rank of a job on one GPU: the GPU counterpart of RankTrainer for layouts with
-// tp = pp = 1. The model is BackendLlama (bf16 compute, fp32 master weights, fp32 gradients and AdamW
-// state); the replicas' gradients are averaged with one all-reduce on the DP communicator (NCCL on
-// GPUs, whose buffers are device addresses) between backward and the clipped AdamW update.
+// One data-parallel rank of a job on one tensor backend: a GPU (CudaOps, bf16 compute) or the CPU
+// (CpuBackend, fp32 compute; onCpu), the backend-model counterpart of RankTrainer for layouts with
+// tp = pp = 1. The model is BackendLlama (fp32 master weights, gradients and AdamW state; activations
+// in the backend's compute type); the replicas' gradients are averaged with one all-reduce on the DP
+// communicator (NCCL on GPUs, whose buffers are device addresses; the TCP or in-JVM backends on CPU
+// ranks, whose buffers are host addresses) between backward and the clipped AdamW update.
 //
 // Guarantees:
 // - The same step as the CPU ParallelTrainer with replicated DP: the replica's micro-batches k of step s
@@ -9,14 +11,14 @@
 //   averaged over DP, global-norm clipping at train.optimizer.grad_clip, AdamW at lr(s), no decay on norm
 //   weights; the reported loss is the mean over the micro-batches, averaged over DP. Initial weights are
 //   the preset's seeded init (LlamaModel.initRandom(seed), as `shoal train`) or the HF directory. So losses
-//   agree with the CPU engine within bf16 rounding.
+//   agree with the CPU engine within bf16 rounding on a GPU, within fp32 summation order on the CPU backend.
 // - ZeRO-1 (optional, dp > 1): AdamW's m and v are sharded over DP and the master weights all-gathered
 //   after each update; the numbers are the replicated run's, with 8 bytes per parameter of optimizer state
 //   divided by dp.
 // - Other layouts are refused at construction naming tp and pp: tensor and pipeline parallelism run on
-//   CPU ranks only so far.
-// - Checkpoints (save/load) use the runtime's sharded format through host copies (FlatRank): a GPU rank's
-//   checkpoint loads on any CPU layout and a CPU checkpoint on GPU ranks, bit for bit in fp32.
+//   the CPU engine's LlamaModel (RankTrainer) only so far.
+// - Checkpoints (save/load) use the runtime's sharded format through host copies (FlatRank): a backend
+//   rank's checkpoint loads on any CPU layout and a CPU checkpoint on backend ranks, bit for bit in fp32.
 // - A non-finite loss or gradient norm throws TrainingFailure (the weights are then unusable: the step
 //   must be redone from a checkpoint).
 package dev.shoal.runtime.train;
@@ -27,6 +29,7 @@ import dev.shoal.comm.ParallelDims;
 import dev.shoal.comm.ReduceOp;
 import dev.shoal.cuda.DevicePtr;
 import dev.shoal.runtime.backend.BackendLlama;
+import dev.shoal.runtime.backend.CpuBackend;
 import dev.shoal.runtime.backend.RawPointer;
 import dev.shoal.runtime.backend.TensorBackend;
 import dev.shoal.runtime.checkpoint.CheckpointLoader;
@@ -54,6 +57,7 @@ public final class BackendRankTrainer implements AutoCloseable {
     private final ParallelDims dims;
     private final Communicator dp;
     private final TensorBackend ops;
+    private final TensorBackend ownedOps; // closed with this rank (onCpu), or null: the caller's
     private final LlamaConfig cfg;
     private final TrainData data;
     private final BatchPlan plan;
@@ -67,7 +71,7 @@ public final class BackendRankTrainer implements AutoCloseable {
     private Tensor[] saveStage; // 3 × [this rank's save range] fp32 host: params, m, v for save()
 
     /**
-     * Builds this rank on {@code ops}' GPU: checks the layout (tp = pp = 1, dp = the communicator's size),
+     * Builds this rank on {@code ops} (a GPU's, or a CPU backend the caller keeps): checks the layout (tp = pp = 1, dp = the communicator's size),
      * opens the job's data, allocates the model and loads its initial weights.
      */
     public BackendRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, TensorBackend ops) throws IOException {
@@ -81,11 +85,40 @@ public final class BackendRankTrainer implements AutoCloseable {
      */
     public BackendRankTrainer(JobConfig job, ParallelDims dims, Communicator dp, TensorBackend ops, boolean zero1)
             throws IOException {
+        this(job, dims, dp, ops, zero1, null);
+    }
+
+    /**
+     * A CPU rank on the backend model: a CpuBackend of job.threads() threads (OpenBLAS, the CPU engine's
+     * kernels, fp32), owned by this rank and closed with it. dp is a host-memory communicator (TCP or
+     * in-JVM).
+     */
+    public static BackendRankTrainer onCpu(JobConfig job, ParallelDims dims, Communicator dp, boolean zero1)
+            throws IOException {
+        checkBackendLayout(dims);
+        CpuBackend cpu = CpuBackend.create(Math.max(1, job.threads()));
+        try {
+            return new BackendRankTrainer(job, dims, dp, cpu, zero1, cpu);
+        } catch (IOException | RuntimeException | Error e) {
+            cpu.close();
+            throw e;
+        }
+    }
+
+    private static void checkBackendLayout(ParallelDims dims) {
         if (dims.tp() != 1 || dims.pp() != 1) {
             throw new JobConfigException("layout tp " + dims.tp() + " × pp " + dims.pp() + " × dp " + dims.dp()
-                    + ": GPU ranks run data parallelism only (tp 1 × pp 1); tensor and pipeline parallelism"
-                    + " (tp " + dims.tp() + ", pp " + dims.pp() + ") run on CPU ranks only so far");
+                    + ": the backend model (GPU ranks, or CPU ranks with train.cpu-engine = backend) runs data"
+                    + " parallelism only (tp 1 × pp 1); tensor and pipeline parallelism (tp " + dims.tp() + ", pp "
+                    + dims.pp() + ") run on the CPU engine's LlamaModel only so far");
         }
+    }
+
+    private BackendRankTrainer(
+            JobConfig job, ParallelDims dims, Communicator dp, TensorBackend ops, boolean zero1, TensorBackend owned)
+            throws IOException {
+        checkBackendLayout(dims);
+        this.ownedOps = owned;
         if (dp.size() != dims.dp()) {
             throw new IllegalArgumentException(
                     "the DP communicator has " + dp.size() + " ranks, the layout dp " + dims.dp());
@@ -210,7 +243,7 @@ public final class BackendRankTrainer implements AutoCloseable {
         }
         if (!Double.isFinite(loss) || !Double.isFinite(norm)) {
             throw new Trainer.TrainingFailure("step " + s + ": loss " + loss + ", gradient norm " + norm
-                    + "; the GPU weights are no longer usable (lower train.lr.peak_lr or resume from the last"
+                    + "; the model's weights are no longer usable (lower train.lr.peak_lr or resume from the last"
                     + " checkpoint)");
         }
         stepsDone = s + 1;
@@ -352,10 +385,16 @@ public final class BackendRankTrainer implements AutoCloseable {
         model.downloadParams(m);
     }
 
+    /** The tensor backend this rank runs on. */
+    public TensorBackend backend() {
+        return ops;
+    }
+
     @Override
     public void close() {
         closeSaveStage();
         ops.free(scratch);
         model.close();
+        if (ownedOps != null) ownedOps.close();
     }
 }
