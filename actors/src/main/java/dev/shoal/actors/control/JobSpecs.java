@@ -1,7 +1,8 @@
 // The HOCON job file → the JobSpec that `shoal submit` sends. The file is the one `shoal train` reads
 // (train { ... }, runtime/train/JobConfigReader, every key and default documented in docs/training.md)
 // plus an optional `train.parallelism { tp, pp, dp, zero1, recompute, max-dp }` for the cluster and
-// `train.peer-copy-every = K` (in-memory peer copies of every rank's shard every K steps; 0: off).
+// `train.peer-copy-every = K` (in-memory peer copies of every rank's shard every K steps; 0: off) and
+// `train.cpu-engine = llama | backend` (the model CPU ranks train; default llama).
 //
 // Guarantees: every mistake in the file fails with a JobConfigException that names the file and the
 // full key (`job.conf: train.parallelism.dp = 0: must be >= 1`); relative paths (data.dir,
@@ -60,13 +61,18 @@ public final class JobSpecs {
         try {
             Parallelism par = parallelism(root);
             int peerCopyEvery = peerCopyEvery(root);
+            String cpuEngine = cpuEngine(root);
             Config rest = root.hasPath("train.parallelism") ? root.withoutPath("train.parallelism") : root;
             if (rest.hasPath(PEER_COPY_EVERY)) rest = rest.withoutPath(PEER_COPY_EVERY);
+            if (rest.hasPath(CPU_ENGINE)) rest = rest.withoutPath(CPU_ENGINE);
             JobConfig job = JobConfigReader.parse(
                     rest.root().render(ConfigRenderOptions.concise()),
                     file.toAbsolutePath().getParent(),
                     name);
-            return toSpec(job, par).toBuilder().setPeerCopyEvery(peerCopyEvery).build();
+            return toSpec(job, par).toBuilder()
+                    .setPeerCopyEvery(peerCopyEvery)
+                    .setCpuEngine(cpuEngine)
+                    .build();
         } catch (JobConfigException e) {
             throw new JobConfigException(file + ": " + e.getMessage());
         }
@@ -145,6 +151,24 @@ public final class JobSpecs {
         }
         throw new JobConfigException(PEER_COPY_EVERY + " = " + v + ": must be a whole number >= 0 (steps between"
                 + " in-memory peer copies; 0: off)");
+    }
+
+    /** The cluster-only key of the model CPU ranks train (JobSpec.cpu_engine). */
+    public static final String CPU_ENGINE = "train.cpu-engine";
+
+    /** The values of train.cpu-engine: the CPU engine's LlamaModel, or BackendLlama on the CPU backend. */
+    public static final List<String> CPU_ENGINES = List.of("llama", "backend");
+
+    /** train.cpu-engine: llama (the default, also when absent) or backend. */
+    static String cpuEngine(Config root) {
+        if (!root.hasPath(CPU_ENGINE)) return "llama";
+        String v = root.getValue(CPU_ENGINE).render();
+        if (root.getValue(CPU_ENGINE).valueType() == ConfigValueType.STRING
+                && CPU_ENGINES.contains(root.getString(CPU_ENGINE))) {
+            return root.getString(CPU_ENGINE);
+        }
+        throw new JobConfigException(CPU_ENGINE + " = " + v + ": must be llama (the CPU engine's LlamaModel, any"
+                + " layout) or backend (BackendLlama on the CPU tensor backend, tp 1 × pp 1)");
     }
 
     /** train.parallelism, each key checked; absent: tp 1 × pp 1 × dp 1. */

@@ -27,6 +27,11 @@
 //   A copy is skipped (logged) while the previous one is still being sent. A mesh whose rendezvous
 //   carries a PeerRestore plan loads from the copies (PeerCheckpoint, any layout) instead of the
 //   durable checkpoint; failing that, the join fails with PeerRestore.UNAVAILABLE.
+// - The job's cpu_engine picks the model: "llama" (or unset) trains the rank's shard of LlamaModel with
+//   RankTrainer; "backend" trains BackendLlama on the CPU tensor backend (BackendRankTrainer.onCpu, fp32,
+//   the same numbers within summation order) for tp 1 × pp 1 layouts, replicated or ZeRO-1 over the TCP
+//   DP group, with the same checkpoints, metrics and data audit; other layouts, and in-memory peer copies
+//   (which snapshot LlamaModel shards), are refused at the join naming the value.
 package dev.shoal.actors.engine;
 
 import com.typesafe.config.ConfigFactory;
@@ -43,6 +48,7 @@ import dev.shoal.runtime.comm.TcpTransport;
 import dev.shoal.runtime.data.DataAudit;
 import dev.shoal.runtime.parallel.RankComms;
 import dev.shoal.runtime.parallel.TcpMesh;
+import dev.shoal.runtime.train.BackendRankTrainer;
 import dev.shoal.runtime.train.JobConfig;
 import dev.shoal.runtime.train.MetricsLog;
 import dev.shoal.runtime.train.RankTrainer;
@@ -80,7 +86,8 @@ public final class EngineStepRunner implements StepRunner {
             MeshAssignment assignment,
             JobConfig job,
             RankComms comms,
-            RankTrainer trainer,
+            RankTrainer trainer, // null on the backend engine
+            BackendRankTrainer backend, // the backend engine's rank (cpu_engine = backend), else null
             MetricsLog metrics,
             ClusterCheckpoints checkpoints, // null without a checkpoint_dir
             DataAudit.Log audit, // null: no data audit
@@ -106,9 +113,35 @@ public final class EngineStepRunner implements StepRunner {
         return device.host() + ":" + a.getPort();
     }
 
+    /**
+     * What the job's cpu_engine cannot run on this mesh, naming the value; empty when it can. The backend
+     * engine runs tp 1 × pp 1 layouts without in-memory peer copies; an unknown engine is refused.
+     */
+    static String unsupported(MeshAssignment a) {
+        String engine = a.spec().getCpuEngine();
+        if (engine.isEmpty() || engine.equals("llama")) return "";
+        if (!engine.equals("backend")) {
+            return "cpu_engine '" + engine + "' is not a CPU engine (llama: LlamaModel, any layout; backend:"
+                    + " BackendLlama on the CPU tensor backend, tp 1 × pp 1)";
+        }
+        ParallelDims d = a.dims();
+        if (d.tp() != 1 || d.pp() != 1) {
+            return "cpu_engine backend runs data parallelism only (tp 1 × pp 1); this mesh is tp " + d.tp() + " × pp "
+                    + d.pp() + " × dp " + d.dp() + " (cpu_engine llama runs every layout)";
+        }
+        if (a.spec().getPeerCopyEvery() > 0) {
+            return "peer_copy_every " + a.spec().getPeerCopyEvery() + ": in-memory peer copies are LlamaModel"
+                    + " shards; cpu_engine backend resumes from durable checkpoints only (set peer_copy_every 0, or"
+                    + " cpu_engine llama)";
+        }
+        return "";
+    }
+
     /** Rendezvous phase 1: this rank's TCP endpoint, and its node and peer-copy endpoint. */
     @Override
     public Map<String, byte[]> prepareMesh(MeshAssignment a) {
+        String why = unsupported(a);
+        if (!why.isEmpty()) throw new IllegalArgumentException(device.id() + ": " + why);
         return Map.of(
                 Rendezvous.tcpKey(a.rank()),
                 backendAddress().getBytes(StandardCharsets.UTF_8),
@@ -145,6 +178,8 @@ public final class EngineStepRunner implements StepRunner {
     private static final InetSocketAddress NOT_A_PEER = InetSocketAddress.createUnresolved("not-a-peer", 1);
 
     private void join(MeshAssignment a, List<String> endpoints, Rendezvous rendezvous) throws Exception {
+        String why = unsupported(a);
+        if (!why.isEmpty()) throw new IllegalArgumentException(device.id() + ": " + why);
         closeMesh();
         JobConfig job = JobSpecs.toJobConfig(a.spec(), threads);
         ParallelDims dims = a.dims();
@@ -153,62 +188,69 @@ public final class EngineStepRunner implements StepRunner {
         for (String p : endpoints) peers.add(p == null ? NOT_A_PEER : parse(p));
         RankComms comms = null;
         RankTrainer trainer = null;
+        BackendRankTrainer backend = null;
         ClusterCheckpoints ckpt = null;
         DataAudit.Log log = null;
         try {
             comms = TcpMesh.forRank(transport, peers, dims, a.rank(), a.epoch(), RENDEZVOUS_MILLIS);
             boolean zero1 = a.spec().getParallelism().getZero1();
-            // Builds the shard and loads a preset's seeded init (the Trainer's) or the HF slice.
-            trainer = new RankTrainer(job, dims, comms, new RankTrainer.Options(zero1, threads, null, null, null));
+            String engine =
+                    a.spec().getCpuEngine().isEmpty() ? "llama" : a.spec().getCpuEngine();
             String root = a.spec().getCheckpointDir();
-            PeerRestore restore = rendezvous != null && rendezvous.entries().containsKey(PeerRestore.KEY)
-                    ? PeerRestore.decode(rendezvous.bytes(PeerRestore.KEY))
-                    : null;
-            if (restore != null) {
-                // The coordinator chose the in-memory peer copies: newer than the durable checkpoint.
-                if (a.rank() == 0 && !root.isBlank()) {
-                    ClusterCheckpoints.skipNewer(
-                            Path.of(root),
-                            restore.step(),
+            if (engine.equals("backend")) {
+                backend = joinBackend(a, dims, comms, zero1, rendezvous, job);
+            } else {
+                // Builds the shard and loads a preset's seeded init (the Trainer's) or the HF slice.
+                trainer = new RankTrainer(job, dims, comms, new RankTrainer.Options(zero1, threads, null, null, null));
+                PeerRestore restore = rendezvous != null && rendezvous.entries().containsKey(PeerRestore.KEY)
+                        ? PeerRestore.decode(rendezvous.bytes(PeerRestore.KEY))
+                        : null;
+                if (restore != null) {
+                    // The coordinator chose the in-memory peer copies: newer than the durable checkpoint.
+                    if (a.rank() == 0 && !root.isBlank()) {
+                        ClusterCheckpoints.skipNewer(
+                                Path.of(root),
+                                restore.step(),
+                                a.epoch(),
+                                Path.of("the in-memory peer copies of step " + restore.step()),
+                                LOG::warn);
+                    }
+                    var r = peerCopies.load(a, restore, trainer);
+                    trainer.setStepsDone(a.startStep() - 1);
+                    LOG.info(
+                            "rank {} of mesh epoch {} ({}) loaded the in-memory peer copies of step {} (saved by tp {} x pp {}"
+                                    + " x dp {}{} on mesh epoch {}): {} bytes",
+                            a.rank(),
                             a.epoch(),
-                            Path.of("the in-memory peer copies of step " + restore.step()),
-                            LOG::warn);
+                            dims,
+                            restore.step(),
+                            r.savedMesh().tp(),
+                            r.savedMesh().pp(),
+                            r.savedMesh().dp(),
+                            r.savedZero1() ? ", ZeRO-1" : "",
+                            restore.epoch(),
+                            r.bytesCopied());
+                } else if (!a.checkpointPath().isEmpty()) {
+                    // Resharding load at this mesh's layout, whatever layout saved it.
+                    var r = ClusterCheckpoints.resume(
+                            Path.of(a.checkpointPath()), a.startStep() - 1, a.epoch(), trainer, LOG::warn);
+                    trainer.setStepsDone(a.startStep() - 1);
+                    LOG.info(
+                            "rank {} of mesh epoch {} ({}) loaded {} (saved by tp {} x pp {} x dp {}{}): {} bytes",
+                            a.rank(),
+                            a.epoch(),
+                            dims,
+                            a.checkpointPath(),
+                            r.savedMesh().tp(),
+                            r.savedMesh().pp(),
+                            r.savedMesh().dp(),
+                            r.savedZero1() ? ", ZeRO-1" : "",
+                            r.bytesCopied());
+                } else if (a.rank() == 0 && !root.isBlank()) {
+                    ClusterCheckpoints.skipNewer(Path.of(root), a.startStep() - 1, a.epoch(), null, LOG::warn);
                 }
-                var r = peerCopies.load(a, restore, trainer);
-                trainer.setStepsDone(a.startStep() - 1);
-                LOG.info(
-                        "rank {} of mesh epoch {} ({}) loaded the in-memory peer copies of step {} (saved by tp {} x pp {}"
-                                + " x dp {}{} on mesh epoch {}): {} bytes",
-                        a.rank(),
-                        a.epoch(),
-                        dims,
-                        restore.step(),
-                        r.savedMesh().tp(),
-                        r.savedMesh().pp(),
-                        r.savedMesh().dp(),
-                        r.savedZero1() ? ", ZeRO-1" : "",
-                        restore.epoch(),
-                        r.bytesCopied());
-            } else if (!a.checkpointPath().isEmpty()) {
-                // Resharding load at this mesh's layout, whatever layout saved it.
-                var r = ClusterCheckpoints.resume(
-                        Path.of(a.checkpointPath()), a.startStep() - 1, a.epoch(), trainer, LOG::warn);
-                trainer.setStepsDone(a.startStep() - 1);
-                LOG.info(
-                        "rank {} of mesh epoch {} ({}) loaded {} (saved by tp {} x pp {} x dp {}{}): {} bytes",
-                        a.rank(),
-                        a.epoch(),
-                        dims,
-                        a.checkpointPath(),
-                        r.savedMesh().tp(),
-                        r.savedMesh().pp(),
-                        r.savedMesh().dp(),
-                        r.savedZero1() ? ", ZeRO-1" : "",
-                        r.bytesCopied());
-            } else if (a.rank() == 0 && !root.isBlank()) {
-                ClusterCheckpoints.skipNewer(Path.of(root), a.startStep() - 1, a.epoch(), null, LOG::warn);
             }
-            if (!root.isBlank()) ckpt = new ClusterCheckpoints(Path.of(root), trainer, shardWriteDelay);
+            if (!root.isBlank()) ckpt = new ClusterCheckpoints(Path.of(root), comms, shardWriteDelay);
             if (audit && !root.isBlank()) {
                 log = DataAudit.Log.open(Path.of(root, "audit"), device.id());
                 log.join(a.epoch(), a.rank(), dims.tp(), dims.pp(), dims.dp(), a.startStep());
@@ -217,10 +259,19 @@ public final class EngineStepRunner implements StepRunner {
             if (a.rank() == 0 && !a.spec().getCheckpointDir().isBlank()) {
                 metrics = new MetricsLog(job.metricsFile(), a.startStep() > 1 ? a.startStep() - 1 : -1);
             }
-            mesh = new Mesh(a, job, comms, trainer, metrics, ckpt, log, RankPeerCopies.buddy(a, rendezvous));
+            mesh = new Mesh(
+                    a,
+                    job,
+                    comms,
+                    trainer,
+                    backend,
+                    metrics,
+                    ckpt,
+                    log,
+                    backend != null ? null : RankPeerCopies.buddy(a, rendezvous));
             if (a.startStep() == 1) {
                 // The loss before training, as `shoal train` records it (step 0 of metrics.jsonl).
-                Map<String, Double> v = trainer.evaluate();
+                Map<String, Double> v = backend != null ? backend.evaluate() : trainer.evaluate();
                 if (metrics != null) metrics.write(0, Double.NaN, 0, 0, 0, 0, v);
             }
         } catch (Exception | Error e) {
@@ -228,7 +279,46 @@ public final class EngineStepRunner implements StepRunner {
             if (ckpt != null) ckpt.close(LOG::warn);
             if (log != null) log.close();
             if (trainer != null) trainer.close();
+            if (backend != null) backend.close();
             if (comms != null) closeComms(comms);
+            throw e;
+        }
+    }
+
+    /**
+     * cpu_engine = backend: this rank's BackendLlama on the CPU tensor backend (tp 1 × pp 1, checked by
+     * unsupported(); DP over the mesh's TCP group), loaded from the mesh's durable checkpoint when it has one.
+     */
+    private BackendRankTrainer joinBackend(
+            MeshAssignment a, ParallelDims dims, RankComms comms, boolean zero1, Rendezvous rendezvous, JobConfig job)
+            throws IOException {
+        if (rendezvous != null && rendezvous.entries().containsKey(PeerRestore.KEY)) {
+            throw new IllegalArgumentException(device.id() + ": the coordinator chose in-memory peer copies, which"
+                    + " cpu_engine backend cannot load (they are LlamaModel shards)");
+        }
+        String root = a.spec().getCheckpointDir();
+        BackendRankTrainer t = BackendRankTrainer.onCpu(job, dims, comms.dp(), zero1);
+        try {
+            if (!a.checkpointPath().isEmpty()) {
+                // Any layout's checkpoint (LlamaModel or backend ranks, CPU or GPU) loads here.
+                var r = ClusterCheckpoints.resume(
+                        Path.of(a.checkpointPath()), a.startStep() - 1, a.epoch(), a.rank(), t::load, LOG::warn);
+                LOG.info(
+                        "backend rank {} of mesh epoch {} ({}) loaded {} (saved by tp {} x pp {} x dp {}): {} bytes",
+                        a.rank(),
+                        a.epoch(),
+                        dims,
+                        a.checkpointPath(),
+                        r.savedMesh().tp(),
+                        r.savedMesh().pp(),
+                        r.savedMesh().dp(),
+                        r.bytesCopied());
+            } else if (a.rank() == 0 && !root.isBlank()) {
+                ClusterCheckpoints.skipNewer(Path.of(root), a.startStep() - 1, a.epoch(), null, LOG::warn);
+            }
+            return t;
+        } catch (IOException | RuntimeException | Error e) {
+            t.close();
             throw e;
         }
     }
@@ -264,8 +354,18 @@ public final class EngineStepRunner implements StepRunner {
                 m.assignment().dims().dp(),
                 c.dp());
         // 2. Forward, backward and the DP optimizer step at the LR of engine step step − 1.
-        RankTrainer.StepMetrics r = m.trainer().step(step - 1, rows);
-        double lr = r.lr();
+        double loss, gradNorm, lr;
+        if (m.backend() != null) {
+            BackendRankTrainer.StepMetrics r = m.backend().step(step - 1, rows);
+            loss = r.loss();
+            gradNorm = r.gradNorm();
+            lr = r.lr();
+        } else {
+            RankTrainer.StepMetrics r = m.trainer().step(step - 1, rows);
+            loss = r.loss();
+            gradNorm = r.gradNorm();
+            lr = r.lr();
+        }
         if (m.audit() != null) {
             int per = m.job().globalBatch() / m.assignment().dims().dp();
             m.audit()
@@ -283,14 +383,20 @@ public final class EngineStepRunner implements StepRunner {
                             m.job().seqLen());
         }
         // 3. Held-out losses and the checkpoint, when asked: a host snapshot now, written in the background.
-        Map<String, Double> val = evaluate ? m.trainer().evaluate() : Map.of();
+        Map<String, Double> val = !evaluate
+                ? Map.of()
+                : m.backend() != null ? m.backend().evaluate() : m.trainer().evaluate();
         if (!checkpointDir.isEmpty()) {
             if (m.checkpoints() == null || !m.checkpoints().root().equals(Path.of(checkpointDir))) {
                 throw new IllegalStateException("step " + step + " asks for a checkpoint in " + checkpointDir
                         + ", but the job's checkpoint_dir is '"
                         + m.assignment().spec().getCheckpointDir() + "'");
             }
-            m.checkpoints().save(step, m.trainer());
+            if (m.backend() != null) {
+                m.checkpoints().save(step, m.job(), m.backend());
+            } else {
+                m.checkpoints().save(step, m.trainer());
+            }
             if (m.assignment().rank() == 0) {
                 LOG.info(
                         "checkpoint of step {}: save() held the step {} ms (host snapshot; the shard is written in"
@@ -323,9 +429,9 @@ public final class EngineStepRunner implements StepRunner {
         long tokens = (long) m.job().globalBatch() * m.job().seqLen();
         if (m.metrics() != null) {
             double secs = Math.max(1e-9, (System.nanoTime() - t0) / 1e9);
-            m.metrics().write(step, r.loss(), r.gradNorm(), lr, step * tokens, tokens / secs, evaluate ? val : null);
+            m.metrics().write(step, loss, gradNorm, lr, step * tokens, tokens / secs, evaluate ? val : null);
         }
-        return new StepResult(r.loss(), tokens, val, r.gradNorm(), lr, ckptPath, ckptBytes, ckptSeconds, peerStep);
+        return new StepResult(loss, tokens, val, gradNorm, lr, ckptPath, ckptBytes, ckptSeconds, peerStep);
     }
 
     @Override
@@ -358,7 +464,8 @@ public final class EngineStepRunner implements StepRunner {
         if (m == null) return;
         if (m.checkpoints() != null) m.checkpoints().close(LOG::warn);
         if (m.audit() != null) m.audit().close();
-        m.trainer().close();
+        if (m.trainer() != null) m.trainer().close();
+        if (m.backend() != null) m.backend().close();
         closeComms(m.comms());
         if (m.metrics() != null) {
             try {
