@@ -169,6 +169,19 @@ class JobSpecsTest {
     }
 
     @Test
+    void cpuEngineIsAClusterKeyDefaultingToLlama() throws IOException {
+        assertEquals("llama", JobSpecs.read(write("e0.conf", FULL)).getCpuEngine());
+        JobSpec s = JobSpecs.read(write(
+                "e1.conf", FULL.replace("checkpoint_dir = ckpt", "checkpoint_dir = ckpt\n  cpu-engine = backend")));
+        assertEquals("backend", s.getCpuEngine());
+        Path f = write("e2.conf", FULL.replace("checkpoint_dir = ckpt", "checkpoint_dir = ckpt\n  cpu-engine = gpu"));
+        assertEquals(
+                f + ": train.cpu-engine = \"gpu\": must be llama (the CPU engine's LlamaModel, any layout) or backend"
+                        + " (BackendLlama on the CPU tensor backend, tp 1 × pp 1)",
+                message(f));
+    }
+
+    @Test
     void mistakesNameTheFileAndTheKey() throws IOException {
         Path f = write("x.conf", FULL.replace("dp = 4", "dp = 2.5"));
         assertEquals(f + ": train.parallelism.dp = 2.5: must be a whole number >= 1", message(f));
