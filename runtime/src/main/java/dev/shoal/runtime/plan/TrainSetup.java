@@ -1,8 +1,8 @@
 // What is trained, independent of the layout: the model, the global batch in sequences, the sequence
 // length, whether the optimizer state is ZeRO-1 sharded over DP, whether TP uses sequence parallelism,
 // and the memory every GPU keeps back for the CUDA context, NCCL buffers and allocator fragmentation.
-// Byte sizes follow Shoal's GPU trainer (runtime/cuda/BackendLlama): bf16 compute weights and activations,
-// fp32 gradients, fp32 master weights and fp32 AdamW moments.
+// Byte sizes follow Shoal's GPU trainer (runtime/backend/BackendLlama on CudaOps): bf16 compute weights
+// and activations, fp32 gradients, fp32 master weights and fp32 AdamW moments.
 // Guarantees: sizes are >= 1, the sequence fits the model's context, the reserve is >= 0.
 package dev.shoal.runtime.plan;
 
