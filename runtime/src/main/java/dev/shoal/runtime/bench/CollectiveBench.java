@@ -10,6 +10,9 @@
 //           from the previous at once, the same bytes per rank as the row's timed ops (busFactor · S ·
 //           iterations), through direct buffers in 256 KiB writes. busbw is by definition the bytes a
 //           rank sends per second, so 1.0 would be the wire with nothing else to do.
+//           TCP rows also print a second reference, "ring/op": the same ring streaming out of and into one
+//           buffer of the op's size per rank (the op's data is not in cache either) instead of one 256 KiB
+//           buffer that stays in L2; bus/ring = busbw over it. It is context, not the goal's limit.
 //           TCP rows also print "cpu r/o": the process CPU time (all threads, kernel time included) the
 //           bare ring spends per byte over the CPU time the op spends per byte sent. On a loaded machine
 //           the wall-clock ratio mostly measures the scheduler; this one says how much work the op adds
@@ -144,7 +147,7 @@ public final class CollectiveBench {
         System.out.printf(Locale.ROOT, "%n## %s backend, %d ranks, float32%n", name, n);
         System.out.printf(
                 Locale.ROOT,
-                "%-15s %12s %12s %12s %12s %8s %10s %8s%s%n",
+                "%-15s %12s %12s %12s %12s %8s %10s %8s%s%s%n",
                 "op",
                 "size(B)",
                 "time(us)",
@@ -153,12 +156,14 @@ public final class CollectiveBench {
                 "correct",
                 "lim(GB/s)",
                 bus ? "bus/lim" : "alg/lim",
-                bus ? String.format(Locale.ROOT, " %8s", "cpu r/o") : "");
+                bus ? String.format(Locale.ROOT, " %8s", "cpu r/o") : "",
+                bus ? String.format(Locale.ROOT, " %10s %8s", "ring/op", "bus/ring") : "");
         for (Op op : ops) {
             for (long bytes = minBytes; bytes <= maxBytes; bytes <<= 2) {
                 Row r = measure(cs, op, bytes);
                 long ringBytes = (long) Math.max(1 << 20, op.busFactor(n) * r.bytes() * r.iters());
-                Ring ring = bus ? ringSocket(n, ringBytes) : null;
+                Ring ring = bus ? ringSocket(n, ringBytes, RING_CHUNK) : null;
+                Ring opSized = bus ? ringSocket(n, ringBytes, Math.max(RING_CHUNK, r.bytes())) : null;
                 double limit = bus ? ring.gbps() : arraycopyGBps();
                 // CPU per byte each rank sends: the op sends busFactor · bytes per rank per iteration.
                 String cpu = "";
@@ -166,6 +171,7 @@ public final class CollectiveBench {
                     double opCpuPerByte = r.cpuSeconds() / (op.busFactor(n) * r.bytes() * r.iters());
                     double ringCpuPerByte = ring.cpuSeconds() / ringBytes;
                     cpu = String.format(Locale.ROOT, " %8.2f", ringCpuPerByte / opCpuPerByte);
+                    cpu += String.format(Locale.ROOT, " %10.2f %8.2f", opSized.gbps(), r.busbw() / opSized.gbps());
                 }
                 System.out.printf(
                         Locale.ROOT,
@@ -268,15 +274,24 @@ public final class CollectiveBench {
         return (double) a.length * iters / s / 1e9;
     }
 
+    /** Bytes per write and read of the bare ring. */
+    static final int RING_CHUNK = 256 << 10;
+
     /**
      * Per-rank bandwidth of a plain loopback socket ring: rank i streams {@code bytesPerRank} to rank i+1
      * while it receives as much from rank i−1 (one writer and one reader thread per rank, blocking
      * SocketChannels with 4 MiB buffers and TCP_NODELAY, 256 KiB writes from direct buffers, as the TCP
-     * backend does). Timed from the first byte to the last rank's last byte, with the process CPU time
-     * over the same span.
+     * backend does). The writer sends from and the reader receives into one direct buffer of
+     * {@code bufBytes} per rank, walking through it 256 KiB at a time, half a buffer apart (bufBytes =
+     * 256 KiB: one buffer that stays in cache, the fastest the wire goes). Timed from the first byte to the last rank's last
+     * byte, with the process CPU time over the same span.
      */
-    static Ring ringSocket(int n, long bytesPerRank) throws Exception {
-        int chunk = 256 << 10;
+    static Ring ringSocket(int n, long bytesPerRank, long bufBytes) throws Exception {
+        int chunk = RING_CHUNK;
+        long bufLen = Math.max(chunk, bufBytes / chunk * chunk);
+        // The reader works half a buffer away from the writer, as a collective receives into one chunk
+        // while it sends another (else the writer would send what the reader has just put in cache).
+        long half = bufLen / 2 / chunk * chunk;
         ServerSocketChannel[] servers = new ServerSocketChannel[n];
         SocketChannel[] out = new SocketChannel[n], in = new SocketChannel[n];
         for (int i = 0; i < n; i++) {
@@ -304,20 +319,25 @@ public final class CollectiveBench {
             List<Future<Long>> fs = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 SocketChannel w = out[i], r = in[i];
+                ByteBuffer mem = ByteBuffer.allocateDirect((int) bufLen); // this rank's data
                 fs.add(pool.submit(() -> {
-                    ByteBuffer b = ByteBuffer.allocateDirect(chunk);
+                    ByteBuffer b = mem.duplicate();
                     start.await();
                     for (long sent = 0; sent < bytesPerRank; ) {
-                        b.clear().limit((int) Math.min(chunk, bytesPerRank - sent));
+                        int at = (int) (sent % bufLen);
+                        b.limit((int) Math.min(Math.min(bufLen, at + chunk), at + bytesPerRank - sent))
+                                .position(at);
                         while (b.hasRemaining()) sent += w.write(b);
                     }
                     return System.nanoTime();
                 }));
                 fs.add(pool.submit(() -> {
-                    ByteBuffer b = ByteBuffer.allocateDirect(chunk);
+                    ByteBuffer b = mem.duplicate();
                     start.await();
                     for (long got = 0; got < bytesPerRank; ) {
-                        b.clear().limit((int) Math.min(chunk, bytesPerRank - got));
+                        int at = (int) ((got + half) % bufLen);
+                        b.limit((int) Math.min(Math.min(bufLen, at + chunk), at + bytesPerRank - got))
+                                .position(at);
                         int k = r.read(b);
                         if (k < 0) throw new java.io.IOException("ring peer closed early");
                         got += k;

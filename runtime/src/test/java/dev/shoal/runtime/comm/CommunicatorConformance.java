@@ -263,6 +263,57 @@ abstract class CommunicatorConformance {
         }
     }
 
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3})
+    void largeCollectivesBehindAQueuedSendOnOneRank(int n) throws Exception {
+        // Rank 0 sends 48 MB (more than a loopback socket holds, ~16 MB here) to rank 1 and goes straight
+        // on to the collectives, so its ring frames queue behind the send while rank 1 first receives it: ranks
+        // that stream their frames from a sender thread and ranks that run the ring on their own thread
+        // must interoperate, over buffers that span several slabs and many segments.
+        Communicator[] cs = group("behindSend" + n, n, 30_000);
+        try {
+            onRanks(cs, (rank, c) -> {
+                long p2pElems = 12_000_001;
+                BytePointer p2p = buffer(DType.F32, p2pElems);
+                if (rank == 0) {
+                    for (long i = 0; i < p2pElems; i += 1001) put(p2p, DType.F32, i, i % 13);
+                    c.send(p2p, p2pElems, DType.F32, 1);
+                } else if (rank == 1) {
+                    c.recv(p2p, p2pElems, DType.F32, 0);
+                    for (long i = 0; i < p2pElems; i += 1001) assertEquals(i % 13, get(p2p, DType.F32, i));
+                }
+                long elems = 1_000_003;
+                BytePointer b = buffer(DType.F32, elems);
+                for (long i = 0; i < elems; i++) put(b, DType.F32, i, value(rank, i));
+                c.allReduce(b, elems, DType.F32, ReduceOp.AVG);
+                for (long i = 0; i < elems; i++) {
+                    float want = expectReduce(ReduceOp.AVG, n, i);
+                    if (Math.abs(get(b, DType.F32, i) - want) > 1e-6f * want) {
+                        fail("rank " + rank + " [" + i + "]: got " + get(b, DType.F32, i) + " want " + want);
+                    }
+                }
+                long per = 333_337;
+                BytePointer send = buffer(DType.F32, per * n), recv = buffer(DType.F32, per);
+                for (long i = 0; i < per * n; i++) put(send, DType.F32, i, value(rank, i));
+                c.reduceScatter(send, recv, per, DType.F32, ReduceOp.SUM);
+                for (long i = 0; i < per; i++) {
+                    assertEquals(expectReduce(ReduceOp.SUM, n, rank * per + i), get(recv, DType.F32, i));
+                }
+                BytePointer all = buffer(DType.F32, per * n);
+                for (long i = 0; i < per; i++) put(recv, DType.F32, i, rank * 1_000_000 + (i % 1000));
+                c.allGather(recv, all, per, DType.F32);
+                for (int r = 0; r < n; r++) {
+                    for (long i = 0; i < per; i += 37) {
+                        assertEquals(r * 1_000_000 + (i % 1000), get(all, DType.F32, r * per + i));
+                    }
+                }
+                for (BytePointer x : new BytePointer[] {p2p, b, send, recv, all}) x.close();
+            });
+        } finally {
+            closeAll(cs);
+        }
+    }
+
     @Test
     void severalGroupsAtOnce() throws Exception {
         // 4 ranks: a world group plus two pair groups {0,1} and {2,3}, used concurrently.
