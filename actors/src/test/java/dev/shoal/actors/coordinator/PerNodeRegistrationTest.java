@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shoal.actors.TestConfigs;
 import dev.shoal.actors.node.JournalSchema;
 import dev.shoal.actors.node.NodeAgent;
+import dev.shoal.actors.node.NodeMeshFanOut;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.proto.v1.JobSpec;
@@ -103,6 +104,19 @@ class PerNodeRegistrationTest {
                     .onMessage(NodeAgent.DescribeWorkers.class, m -> {
                         asked.incrementAndGet();
                         m.replyTo().tell(new NodeAgent.NodeWorkers(node, infos, refs));
+                        return Behaviors.same();
+                    })
+                    // The mesh protocol per node, as NodeAgent relays it to its workers.
+                    .onMessage(NodeAgent.JoinMeshes.class, m -> {
+                        NodeMeshFanOut.join(ctx, m);
+                        return Behaviors.same();
+                    })
+                    .onMessage(NodeAgent.ConnectMeshes.class, m -> {
+                        NodeMeshFanOut.connect(ctx, m);
+                        return Behaviors.same();
+                    })
+                    .onMessage(NodeAgent.LeaveMeshes.class, m -> {
+                        NodeMeshFanOut.leave(m);
                         return Behaviors.same();
                     })
                     .build();
