@@ -185,6 +185,20 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
         public boolean ok() {
             return error.isEmpty();
         }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof MeshReply r
+                    && r.rank == rank
+                    && r.timedOut == timedOut
+                    && r.error.equals(error)
+                    && new Rendezvous(1, published).equals(new Rendezvous(1, r.published));
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(rank, error, timedOut, published.keySet());
+        }
     }
 
     /** The answers of a node's workers to one JoinMeshes ({@code connected} false) or ConnectMeshes (true). */
