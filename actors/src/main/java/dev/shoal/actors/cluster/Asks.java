@@ -24,6 +24,7 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.RecipientRef;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.pattern.StatusReply;
 
 public final class Asks {
     private Asks() {}
@@ -59,6 +60,25 @@ public final class Asks {
     private static <Req, Res> void send(
             ActorRef<Object> child, RecipientRef<Req> target, Function<ActorRef<Res>, Req> request) {
         target.tell(request.apply(child.<Res>narrow()));
+    }
+
+    /**
+     * As {@link #ask} for an answer wrapped in a StatusReply: a success maps to {@code map(value, null)}, an
+     * error reply to {@code map(null, its error)} (ActorContext.askWithStatus without a future).
+     */
+    @SuppressWarnings({"unchecked", "rawtypes"})
+    public static <Req, Res, T> void askWithStatus(
+            ActorContext<T> ctx,
+            Class<Res> resClass,
+            RecipientRef<Req> target,
+            Duration timeout,
+            Function<ActorRef<StatusReply<Res>>, Req> request,
+            BiFunction<Res, Throwable, T> map) {
+        Class<StatusReply<Res>> cls = (Class) StatusReply.class;
+        ask(ctx, cls, target, timeout, request, (reply, err) -> {
+            if (err != null) return map.apply(null, err);
+            return reply.isSuccess() ? map.apply(reply.getValue(), null) : map.apply(null, reply.getError());
+        });
     }
 
     /**

@@ -877,7 +877,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private void describe(ActorRef<GpuWorker.Command> ref) {
-        ctx.ask(
+        Asks.ask(
+                ctx,
                 WorkerInfo.class,
                 ref,
                 settings.describeTimeout(),
@@ -957,7 +958,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             MeshAssignment mesh =
                     new MeshAssignment(epoch, rank, dims, startStep, checkpoint, List.of(), spec, meshJob(state));
             int r = rank;
-            ctx.askWithStatus(
+            Asks.askWithStatus(
+                    ctx,
                     GpuWorker.MeshPrepared.class,
                     workerRef(state, ranks.get(rank)),
                     settings.formingTimeout(),
@@ -1010,7 +1012,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         for (int rank : byNode.direct()) {
             int r = rank;
             var share = table.forRank(dims, rank);
-            ctx.askWithStatus(
+            Asks.askWithStatus(
+                    ctx,
                     GpuWorker.MeshJoined.class,
                     workerRef(state, forming.ranks().get(rank)),
                     settings.formingTimeout(),
@@ -1272,7 +1275,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 continue;
             }
             if (shared) { // a worker that serves another job is not available to this one
-                ctx.ask(
+                Asks.ask(
+                        ctx,
                         GpuWorker.Reservation.class,
                         resolver.<GpuWorker.Command>resolveActorRef(w.ref()),
                         PROBE_TIMEOUT,
@@ -1280,7 +1284,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                         (r, err) -> new ProbeAnswer(round, id, err == null && r.granted()));
                 continue;
             }
-            ctx.ask(
+            Asks.ask(
+                    ctx,
                     WorkerInfo.class,
                     refs.resolve(w.ref()),
                     PROBE_TIMEOUT,
