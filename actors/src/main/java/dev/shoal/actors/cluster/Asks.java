@@ -7,8 +7,9 @@
 //
 // Guarantees: exactly one message reaches `to` per ask (the answer's, or a TimeoutException's after
 // `timeout`), and askAll sends exactly one, with the answers in the targets' order, once every target
-// answered or timed out; the child actors stop after that (late answers go to dead letters); the asker's
-// state is touched only through its own messages.
+// answered or timed out; the child actors stop after that (late answers go to dead letters); requests
+// are built and sent on the asker's thread (their factories may read its state), answers reach it only
+// as its own messages.
 package dev.shoal.actors.cluster;
 
 import java.time.Duration;

@@ -1630,21 +1630,17 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         if (forming == null || cmd.epoch() != forming.epoch()) return Effect().none(); // a stale epoch
         if (cmd.error() != null)
             return onJoinAnswer(state, new JoinAnswer(cmd.epoch(), cmd.ranks().get(0), cmd.error()));
-        Set<Integer> named = new HashSet<>();
-        for (NodeAgent.MeshReply r : cmd.replies().replies()) named.add(r.rank());
-        for (int rank : cmd.ranks()) {
-            if (!named.remove(rank)) { // an agent must answer for each rank it was given, and only those
-                return onJoinAnswer(
-                        state,
-                        new JoinAnswer(
-                                cmd.epoch(),
-                                rank,
-                                new IllegalStateException("its node agent answered for ranks "
-                                        + cmd.replies().replies().stream()
-                                                .map(NodeAgent.MeshReply::rank)
-                                                .toList()
-                                        + ", not " + cmd.ranks())));
-            }
+        List<Integer> named =
+                cmd.replies().replies().stream().map(NodeAgent.MeshReply::rank).toList();
+        if (named.size() != cmd.ranks().size() || !new HashSet<>(named).equals(new HashSet<>(cmd.ranks()))) {
+            // An agent answers for each rank it was given once, and for no other.
+            return onJoinAnswer(
+                    state,
+                    new JoinAnswer(
+                            cmd.epoch(),
+                            cmd.ranks().get(0),
+                            new IllegalStateException(
+                                    "its node agent answered for ranks " + named + ", not " + cmd.ranks())));
         }
         Effect<Event, State> effect = Effect().none();
         for (NodeAgent.MeshReply r : cmd.replies().replies()) {

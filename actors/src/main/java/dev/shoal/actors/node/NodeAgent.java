@@ -7,6 +7,10 @@
 //   the coordinator's recovery probe asks each node once instead of each worker;
 // - "worker": each worker registers under GpuWorker.SERVICE_KEY (one entry per device, as before).
 //
+// With per-node registration the agent also carries its workers' mesh messages: one JoinMeshes /
+// ConnectMeshes / LeaveMeshes from the coordinator per mesh round, handed to each worker as its own
+// JoinMesh / ConnectMesh / LeaveMesh and answered once for the node (NodeMeshFanOut).
+//
 // A node's agent (ShoalNode's; not the simulator's) also answers DescribeNode from anywhere in the
 // cluster (registered under NODE_KEY): its devices with their peak FLOP/s, whether their workers run,
 // its start-up checks (re-run in the background every shoal.node.recheck-interval), uptime and heap —
