@@ -24,6 +24,7 @@
 //   from workers it reserved (WorkerReserver) and waits in FORMING while too few are free.
 package dev.shoal.actors.coordinator;
 
+import dev.shoal.actors.cluster.Asks;
 import dev.shoal.actors.node.NodeAgent;
 import dev.shoal.actors.serialization.ClusterMessage;
 import dev.shoal.actors.worker.GpuWorker;
@@ -371,6 +372,11 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
 
     private record JoinAnswer(long epoch, int rank, Throwable error) implements Command {}
 
+    /** A node agent's answer to JoinMeshes ({@code connected} false) or ConnectMeshes for {@code ranks}. */
+    private record NodeMeshAnswer(
+            long epoch, boolean connected, List<Integer> ranks, NodeAgent.MeshReplies replies, Throwable error)
+            implements Command {}
+
     /** A rank's answer to JoinMesh (rendezvous phase 1; see MeshRendezvous). */
     private record PreparedAnswer(long epoch, int rank, GpuWorker.MeshPrepared prepared, Throwable error)
             implements Command {}
@@ -620,6 +626,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 .onCommand(FormMesh.class, this::onFormMesh)
                 .onCommand(JoinAnswer.class, this::onJoinAnswer)
                 .onCommand(PreparedAnswer.class, this::onPreparedAnswer)
+                .onCommand(NodeMeshAnswer.class, this::onNodeMeshAnswer)
                 .onCommand(StepAnswer.class, this::onStepAnswer)
                 .onCommand(RunNextStep.class, (state, cmd) -> nextStep(state))
                 .onCommand(StepTimedOut.class, this::onStepTimedOut)
@@ -822,7 +829,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private void describeNode(ActorRef<NodeAgent.Command> agent) {
-        ctx.ask(
+        Asks.ask(
+                ctx,
                 NodeAgent.NodeWorkers.class,
                 agent,
                 settings.describeTimeout(),
@@ -869,7 +877,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
     }
 
     private void describe(ActorRef<GpuWorker.Command> ref) {
-        ctx.ask(
+        Asks.ask(
+                ctx,
                 WorkerInfo.class,
                 ref,
                 settings.describeTimeout(),
@@ -930,12 +939,27 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         // Rendezvous, phase 1: every rank says what its backend publishes (onPreparedAnswer gathers it).
         rendezvous = new MeshRendezvous(epoch, world);
         Set<Integer> pending = new HashSet<>();
-        for (int rank = 0; rank < world; rank++) {
-            pending.add(rank);
+        for (int rank = 0; rank < world; rank++) pending.add(rank);
+        // One JoinMeshes per node agent for all its ranks (the agent hands each worker its JoinMesh)...
+        MeshAssignment template =
+                new MeshAssignment(epoch, 0, dims, startStep, checkpoint, List.of(), spec, meshJob(state));
+        RanksByNode byNode = RanksByNode.of(ranks, id -> agentOfWorker(state, id));
+        byNode.nodes()
+                .forEach((agent, rs) -> Asks.ask(
+                        ctx,
+                        NodeAgent.MeshReplies.class,
+                        nodes.ref(agent),
+                        nodeAnswerTimeout(),
+                        replyTo -> new NodeAgent.JoinMeshes(
+                                template, workerRefs(state, ranks, rs), rs, settings.formingTimeout(), replyTo),
+                        (replies, err) -> new NodeMeshAnswer(epoch, false, rs, replies, err)));
+        // ... and a JoinMesh to each worker registered on its own.
+        for (int rank : byNode.direct()) {
             MeshAssignment mesh =
                     new MeshAssignment(epoch, rank, dims, startStep, checkpoint, List.of(), spec, meshJob(state));
             int r = rank;
-            ctx.askWithStatus(
+            Asks.askWithStatus(
+                    ctx,
                     GpuWorker.MeshPrepared.class,
                     workerRef(state, ranks.get(rank)),
                     settings.formingTimeout(),
@@ -969,10 +993,27 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 state.spec().getPeerCopyEvery(),
                 state.jobId(),
                 ctx.getLog());
-        for (int rank = 0; rank < forming.ranks().size(); rank++) {
+        ParallelDims dims = forming.dims();
+        List<String> ranks = forming.ranks();
+        RanksByNode byNode = RanksByNode.of(ranks, id -> agentOfWorker(state, id));
+        // Per node agent: the union of its ranks' shares (each rank's groups' entries: O(world) in all, not
+        // world²); the agent hands each worker its own share.
+        byNode.nodes().forEach((agent, rs) -> {
+            var share = table.forRanks(dims, rs);
+            Asks.ask(
+                    ctx,
+                    NodeAgent.MeshReplies.class,
+                    nodes.ref(agent),
+                    nodeAnswerTimeout(),
+                    replyTo -> new NodeAgent.ConnectMeshes(
+                            share, dims, workerRefs(state, ranks, rs), rs, settings.formingTimeout(), replyTo),
+                    (replies, err) -> new NodeMeshAnswer(table.epoch(), true, rs, replies, err));
+        });
+        for (int rank : byNode.direct()) {
             int r = rank;
-            var share = table.forRank(forming.dims(), rank); // its groups' entries: O(world) in all, not world²
-            ctx.askWithStatus(
+            var share = table.forRank(dims, rank);
+            Asks.askWithStatus(
+                    ctx,
                     GpuWorker.MeshJoined.class,
                     workerRef(state, forming.ranks().get(rank)),
                     settings.formingTimeout(),
@@ -996,7 +1037,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
             }
             if (silent && state.phase() != Phase.FORMING) return recover(state, reason);
             forming = null;
-            for (String id : ranks) tellIfKnown(state, id, new GpuWorker.LeaveMesh(cmd.epoch(), meshJob(state)));
+            tellLeave(state, ranks, cmd.epoch());
             if (shared && state.phase() == Phase.FORMING && reason.contains(GpuWorker.BUSY)) {
                 return waitForWorkers(state, reason); // another slot took the worker first
             }
@@ -1216,8 +1257,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         // Probe first: its O(nodes) asks do not queue behind O(ranks) LeaveMesh on the way out; every
         // LeaveMesh still goes before the next JoinMesh (sent after the probe's answers), in order.
         probe(state);
-        for (String id : recovery.oldRanks)
-            tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch() - 1, meshJob(state)));
+        tellLeave(state, recovery.oldRanks, state.meshEpoch() - 1);
     }
 
     /**
@@ -1235,7 +1275,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                 continue;
             }
             if (shared) { // a worker that serves another job is not available to this one
-                ctx.ask(
+                Asks.ask(
+                        ctx,
                         GpuWorker.Reservation.class,
                         resolver.<GpuWorker.Command>resolveActorRef(w.ref()),
                         PROBE_TIMEOUT,
@@ -1243,7 +1284,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
                         (r, err) -> new ProbeAnswer(round, id, err == null && r.granted()));
                 continue;
             }
-            ctx.ask(
+            Asks.ask(
+                    ctx,
                     WorkerInfo.class,
                     refs.resolve(w.ref()),
                     PROBE_TIMEOUT,
@@ -1252,7 +1294,8 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         }
         byAgent.forEach((agent, group) -> {
             List<String> ids = group.stream().map(w -> w.info().id()).toList();
-            ctx.ask(
+            Asks.ask(
+                    ctx,
                     NodeAgent.NodeWorkers.class,
                     nodes.ref(agent),
                     PROBE_TIMEOUT,
@@ -1460,8 +1503,7 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         training = null;
         forming = null;
         timers.cancel("step");
-        for (String id : state.meshRanks())
-            tellIfKnown(state, id, new GpuWorker.LeaveMesh(state.meshEpoch(), meshJob(state)));
+        tellLeave(state, state.meshRanks(), state.meshEpoch());
     }
 
     // ------------------------------------------------------------------ job slots (shared workers)
@@ -1546,9 +1588,81 @@ public final class Coordinator extends EventSourcedBehavior<Coordinator.Command,
         return refs.resolve(state.workers().get(workerId).ref());
     }
 
-    private void tellIfKnown(State state, String workerId, GpuWorker.Command msg) {
+    /**
+     * Tells the known workers of {@code ids} that mesh {@code epoch} is gone: one LeaveMeshes per node agent
+     * (registered per node), a LeaveMesh to each worker registered on its own. A worker's mesh messages all
+     * take the same way (its agent, or direct), so a LeaveMesh reaches it before the next JoinMesh.
+     */
+    private void tellLeave(State state, java.util.Collection<String> ids, long epoch) {
+        GpuWorker.LeaveMesh leave = new GpuWorker.LeaveMesh(epoch, meshJob(state));
+        List<String> known = ids.stream().filter(state.workers()::containsKey).toList();
+        RanksByNode byNode = RanksByNode.of(known, id -> agentOfWorker(state, id));
+        byNode.nodes().forEach((agent, rs) -> nodes.ref(agent)
+                .tell(new NodeAgent.LeaveMeshes(leave, workerRefs(state, known, rs))));
+        for (int i : byNode.direct()) workerRef(state, known.get(i)).tell(leave);
+    }
+
+    /** The listed node agent (serialized ref) of a registered worker, or null (it registered on its own). */
+    private String agentOfWorker(State state, String workerId) {
         RegisteredWorker w = state.workers().get(workerId);
-        if (w != null) refs.resolve(w.ref()).tell(msg);
+        return w == null ? null : nodes.agentOf(w.ref());
+    }
+
+    /** The references of {@code ids.get(i)} for each i of {@code indices}. */
+    private List<ActorRef<GpuWorker.Command>> workerRefs(State state, List<String> ids, List<Integer> indices) {
+        List<ActorRef<GpuWorker.Command>> out = new ArrayList<>(indices.size());
+        for (int i : indices) out.add(workerRef(state, ids.get(i)));
+        return out;
+    }
+
+    /** How long a node agent gets for a JoinMeshes / ConnectMeshes: its workers' time, and a margin to answer. */
+    private java.time.Duration nodeAnswerTimeout() {
+        return settings.formingTimeout().plus(NODE_ANSWER_MARGIN);
+    }
+
+    static final java.time.Duration NODE_ANSWER_MARGIN = java.time.Duration.ofSeconds(1);
+
+    /**
+     * A node agent's answers for its ranks (rendezvous phase 1, or phase 2 when {@code connected}), handled
+     * as each rank's own answer would be; an agent that did not answer at all is a silent first rank.
+     */
+    private Effect<Event, State> onNodeMeshAnswer(State state, NodeMeshAnswer cmd) {
+        if (forming == null || cmd.epoch() != forming.epoch()) return Effect().none(); // a stale epoch
+        if (cmd.error() != null)
+            return onJoinAnswer(state, new JoinAnswer(cmd.epoch(), cmd.ranks().get(0), cmd.error()));
+        List<Integer> named =
+                cmd.replies().replies().stream().map(NodeAgent.MeshReply::rank).toList();
+        if (named.size() != cmd.ranks().size() || !new HashSet<>(named).equals(new HashSet<>(cmd.ranks()))) {
+            // An agent answers for each rank it was given once, and for no other.
+            return onJoinAnswer(
+                    state,
+                    new JoinAnswer(
+                            cmd.epoch(),
+                            cmd.ranks().get(0),
+                            new IllegalStateException(
+                                    "its node agent answered for ranks " + named + ", not " + cmd.ranks())));
+        }
+        Effect<Event, State> effect = Effect().none();
+        for (NodeAgent.MeshReply r : cmd.replies().replies()) {
+            Throwable err = r.ok()
+                    ? null
+                    : r.timedOut()
+                            ? new java.util.concurrent.TimeoutException(r.error())
+                            : new IllegalStateException(r.error());
+            effect = cmd.connected()
+                    ? onJoinAnswer(state, new JoinAnswer(cmd.epoch(), r.rank(), err))
+                    : onPreparedAnswer(
+                            state,
+                            new PreparedAnswer(
+                                    cmd.epoch(),
+                                    r.rank(),
+                                    err == null
+                                            ? new GpuWorker.MeshPrepared(cmd.epoch(), r.rank(), r.published())
+                                            : null,
+                                    err));
+            if (forming == null || forming.epoch() != cmd.epoch()) return effect; // formed, failed or recovering
+        }
+        return effect;
     }
 
     // ------------------------------------------------------------------ subscribers (control plane)

@@ -7,6 +7,7 @@
 // coordinator that dies between reserving and forming strands no worker for long.
 package dev.shoal.actors.coordinator;
 
+import dev.shoal.actors.cluster.Asks;
 import dev.shoal.actors.worker.GpuWorker;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -39,7 +40,8 @@ final class WorkerReserver {
                 replyTo.tell(new Coordinator.WorkersReserved(attempt, granted, busy, 0));
                 return Behaviors.stopped();
             }
-            workers.forEach((id, ref) -> ctx.ask(
+            workers.forEach((id, ref) -> Asks.ask(
+                    ctx,
                     GpuWorker.Reservation.class,
                     ref,
                     timeout,

@@ -7,6 +7,10 @@
 //   the coordinator's recovery probe asks each node once instead of each worker;
 // - "worker": each worker registers under GpuWorker.SERVICE_KEY (one entry per device, as before).
 //
+// With per-node registration the agent also carries its workers' mesh messages: one JoinMeshes /
+// ConnectMeshes / LeaveMeshes from the coordinator per mesh round, handed to each worker as its own
+// JoinMesh / ConnectMesh / LeaveMesh and answered once for the node (NodeMeshFanOut).
+//
 // A node's agent (ShoalNode's; not the simulator's) also answers DescribeNode from anywhere in the
 // cluster (registered under NODE_KEY): its devices with their peak FLOP/s, whether their workers run,
 // its start-up checks (re-run in the background every shoal.node.recheck-interval), uptime and heap —
@@ -21,15 +25,20 @@
 package dev.shoal.actors.node;
 
 import com.typesafe.config.Config;
+import dev.shoal.actors.cluster.Asks;
 import dev.shoal.actors.serialization.ClusterMessage;
 import dev.shoal.actors.worker.GpuWorker;
+import dev.shoal.actors.worker.MeshAssignment;
+import dev.shoal.actors.worker.Rendezvous;
 import dev.shoal.actors.worker.StepRunner;
 import dev.shoal.actors.worker.WorkerInfo;
+import dev.shoal.comm.ParallelDims;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Supplier;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -37,7 +46,6 @@ import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.SupervisorStrategy;
 import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 import org.apache.pekko.actor.typed.receptionist.Receptionist;
@@ -115,6 +123,94 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
 
     private record WorkersDescribed(ActorRef<NodeWorkers> replyTo, Map<WorkerInfo, WorkerInfo> answers)
             implements Command {}
+
+    // The mesh protocol per node (see NodeMeshFanOut): one message each way per node and round instead of
+    // one per worker; each worker still gets and answers its own JoinMesh / ConnectMesh / LeaveMesh.
+
+    /**
+     * Rendezvous phase 1 for this node's workers of one mesh: {@code workers.get(i)} gets {@code mesh} with
+     * rank {@code ranks.get(i)}; answered with a {@link MeshReplies} once every worker answered or took
+     * longer than {@code timeout}.
+     */
+    public record JoinMeshes(
+            MeshAssignment mesh,
+            List<ActorRef<GpuWorker.Command>> workers,
+            List<Integer> ranks,
+            Duration timeout,
+            ActorRef<MeshReplies> replyTo)
+            implements Command, ClusterMessage {
+        public JoinMeshes {
+            workers = List.copyOf(workers);
+            ranks = List.copyOf(ranks);
+            NodeMeshFanOut.check(
+                    "JoinMeshes", workers.size(), ranks, mesh.dims().world());
+        }
+    }
+
+    /**
+     * Rendezvous phase 2: {@code workers.get(i)} gets {@code table.forRank(dims, ranks.get(i))} ({@code table}:
+     * the union of the node's ranks' shares); answered as JoinMeshes.
+     */
+    public record ConnectMeshes(
+            Rendezvous table,
+            ParallelDims dims,
+            List<ActorRef<GpuWorker.Command>> workers,
+            List<Integer> ranks,
+            Duration timeout,
+            ActorRef<MeshReplies> replyTo)
+            implements Command, ClusterMessage {
+        public ConnectMeshes {
+            workers = List.copyOf(workers);
+            ranks = List.copyOf(ranks);
+            NodeMeshFanOut.check("ConnectMeshes", workers.size(), ranks, dims.world());
+        }
+    }
+
+    /** Tells each of {@code workers} {@code leave} (no answer). */
+    public record LeaveMeshes(GpuWorker.LeaveMesh leave, List<ActorRef<GpuWorker.Command>> workers)
+            implements Command, ClusterMessage {
+        public LeaveMeshes {
+            workers = List.copyOf(workers);
+        }
+    }
+
+    /**
+     * One worker's answer within {@link MeshReplies}: what it published (phase 1; empty in phase 2), or its
+     * refusal ({@code error} non-empty), or {@code timedOut}: it did not answer in time.
+     */
+    public record MeshReply(int rank, Map<String, byte[]> published, String error, boolean timedOut) {
+        public MeshReply {
+            published = published == null ? Map.of() : java.util.Collections.unmodifiableMap(new TreeMap<>(published));
+            if (error == null) error = "";
+            if (timedOut && error.isEmpty())
+                throw new IllegalArgumentException("rank " + rank + " timed out without a reason");
+        }
+
+        public boolean ok() {
+            return error.isEmpty();
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof MeshReply r
+                    && r.rank == rank
+                    && r.timedOut == timedOut
+                    && r.error.equals(error)
+                    && new Rendezvous(1, published).equals(new Rendezvous(1, r.published));
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Objects.hash(rank, error, timedOut, published.keySet());
+        }
+    }
+
+    /** The answers of a node's workers to one JoinMeshes ({@code connected} false) or ConnectMeshes (true). */
+    public record MeshReplies(long epoch, boolean connected, List<MeshReply> replies) implements ClusterMessage {
+        public MeshReplies {
+            replies = List.copyOf(replies);
+        }
+    }
 
     /** Agents of real nodes register under this key; the control plane asks them for `shoal status`. */
     public static final ServiceKey<Command> NODE_KEY = ServiceKey.create(Command.class, "shoal-node-agent");
@@ -225,6 +321,18 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
                 .onMessage(DescribeNode.class, this::onDescribe)
                 .onMessage(DescribeWorkers.class, this::onDescribeWorkers)
                 .onMessage(WorkersDescribed.class, this::onWorkersDescribed)
+                .onMessage(JoinMeshes.class, m -> {
+                    NodeMeshFanOut.join(getContext(), m);
+                    return this;
+                })
+                .onMessage(ConnectMeshes.class, m -> {
+                    NodeMeshFanOut.connect(getContext(), m);
+                    return this;
+                })
+                .onMessage(LeaveMeshes.class, m -> {
+                    NodeMeshFanOut.leave(m);
+                    return this;
+                })
                 .onMessage(Recheck.class, r -> onRecheck())
                 .onMessage(ChecksDone.class, this::onChecksDone)
                 .build();
@@ -250,29 +358,22 @@ public final class NodeAgent extends AbstractBehavior<NodeAgent.Command> {
             m.replyTo().tell(nodeWorkers());
             return this;
         }
-        List<CompletableFuture<WorkerInfo>> asks = new ArrayList<>();
-        for (WorkerInfo w : missing) {
-            asks.add(AskPattern.<GpuWorker.Command, WorkerInfo>ask(
-                            workers.get(w),
-                            GpuWorker.Describe::new,
-                            DESCRIBE_TIMEOUT,
-                            getContext().getSystem().scheduler())
-                    .toCompletableFuture()
-                    .exceptionally(err -> null));
-        }
-        CompletableFuture<Map<WorkerInfo, WorkerInfo>> all = CompletableFuture.allOf(
-                        asks.toArray(CompletableFuture[]::new))
-                .thenApply(v -> {
-                    Map<WorkerInfo, WorkerInfo> answers = new LinkedHashMap<>();
-                    for (int i = 0; i < missing.size(); i++) {
-                        WorkerInfo info = asks.get(i).join();
-                        if (info != null) answers.put(missing.get(i), info);
-                    }
-                    return answers;
+        List<ActorRef<GpuWorker.Command>> targets = new ArrayList<>();
+        for (WorkerInfo w : missing) targets.add(workers.get(w));
+        Asks.askAll(
+                getContext(),
+                WorkerInfo.class,
+                targets,
+                DESCRIBE_TIMEOUT,
+                i -> GpuWorker.Describe::new,
+                getContext().getSelf(),
+                answers -> {
+                    Map<WorkerInfo, WorkerInfo> described = new LinkedHashMap<>();
+                    for (int i = 0; i < missing.size(); i++)
+                        if (answers.get(i).ok())
+                            described.put(missing.get(i), answers.get(i).value());
+                    return new WorkersDescribed(m.replyTo(), described);
                 });
-        getContext()
-                .pipeToSelf(
-                        all, (answers, err) -> new WorkersDescribed(m.replyTo(), answers == null ? Map.of() : answers));
         return this;
     }
 

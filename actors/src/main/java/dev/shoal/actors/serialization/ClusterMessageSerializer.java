@@ -110,6 +110,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
 
     private final ExtendedActorSystem system;
     private volatile ActorRefResolver resolver;
+    private final NodeMeshCodec nodeMesh = new NodeMeshCodec(this::ref, this::resolve);
 
     public ClusterMessageSerializer(ExtendedActorSystem system) {
         this.system = system;
@@ -151,6 +152,8 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
         if (o instanceof NodeAgent.NodeReport) return NODE_REPORT;
         if (o instanceof NodeAgent.DescribeWorkers) return DESCRIBE_WORKERS;
         if (o instanceof NodeAgent.NodeWorkers) return NODE_WORKERS;
+        String perNode = NodeMeshCodec.manifest(o);
+        if (perNode != null) return perNode;
         if (o instanceof Coordinator.JobSubmitted) return JOB_SUBMITTED;
         if (o instanceof Coordinator.WorkerRegistered) return WORKER_REGISTERED;
         if (o instanceof Coordinator.WorkersRegistered) return WORKERS_REGISTERED;
@@ -171,6 +174,7 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
 
     @Override
     public byte[] toBinary(Object o) {
+        if (NodeMeshCodec.manifest(o) != null) return nodeMesh.encode(o);
         if (o instanceof Coordinator.SubmitJob m) {
             return SubmitJob.newBuilder()
                     .setSpec(m.spec())
@@ -462,6 +466,11 @@ public final class ClusterMessageSerializer extends SerializerWithStringManifest
     private Object decode(byte[] bytes, String manifest)
             throws InvalidProtocolBufferException, NotSerializableException {
         switch (manifest) {
+            case NodeMeshCodec.JOIN_MESHES:
+            case NodeMeshCodec.CONNECT_MESHES:
+            case NodeMeshCodec.LEAVE_MESHES:
+            case NodeMeshCodec.MESH_REPLIES:
+                return nodeMesh.decode(manifest, bytes);
             case SUBMIT_JOB: {
                 SubmitJob m = SubmitJob.parseFrom(bytes);
                 return new Coordinator.SubmitJob(m.getSpec(), resolve(m.getReplyTo()));

@@ -63,18 +63,31 @@ public record Rendezvous(long epoch, Map<String, byte[]> entries) {
      * groups' members, the "nccl/" ids of its groups, and every entry of another kind.
      */
     public Rendezvous forRank(ParallelDims dims, int rank) {
+        return forRanks(dims, List.of(rank));
+    }
+
+    /**
+     * The union of {@link #forRank} over {@code ranks} (one node's ranks: what its agent hands out); its
+     * {@code forRank(dims, r)} equals this table's for every r of {@code ranks}.
+     */
+    public Rendezvous forRanks(ParallelDims dims, java.util.Collection<Integer> ranks) {
+        if (entries.isEmpty()) return this; // nothing published (e.g. simulated ranks): no groups to work out
         TreeMap<String, byte[]> share = new TreeMap<>();
         for (Map.Entry<String, byte[]> e : entries.entrySet()) {
             if (!e.getKey().startsWith("tcp/") && !e.getKey().startsWith("nccl/")) share.put(e.getKey(), e.getValue());
         }
-        for (int peer : peers(dims, rank)) {
+        java.util.TreeSet<Integer> peers = new java.util.TreeSet<>();
+        for (int rank : ranks) peers.addAll(peers(dims, rank));
+        for (int peer : peers) {
             byte[] b = entries.get(tcpKey(peer));
             if (b != null) share.put(tcpKey(peer), b);
         }
-        for (Axis axis : Axis.values()) {
-            String key = ncclKey(dims, rank, axis);
-            byte[] b = entries.get(key);
-            if (b != null) share.put(key, b);
+        for (int rank : ranks) {
+            for (Axis axis : Axis.values()) {
+                String key = ncclKey(dims, rank, axis);
+                byte[] b = entries.get(key);
+                if (b != null) share.put(key, b);
+            }
         }
         return new Rendezvous(epoch, share);
     }

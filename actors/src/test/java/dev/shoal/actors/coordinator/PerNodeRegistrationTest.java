@@ -11,6 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.shoal.actors.TestConfigs;
 import dev.shoal.actors.node.JournalSchema;
 import dev.shoal.actors.node.NodeAgent;
+import dev.shoal.actors.node.NodeMeshFanOut;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.WorkerInfo;
 import dev.shoal.proto.v1.JobSpec;
@@ -41,6 +42,8 @@ class PerNodeRegistrationTest {
 
     ActorTestKit kit;
     final AtomicInteger directDescribes = new AtomicInteger();
+    final AtomicInteger joinMeshes = new AtomicInteger(), connectMeshes = new AtomicInteger();
+    final AtomicInteger leaveMeshes = new AtomicInteger(), workerJoins = new AtomicInteger();
 
     @AfterEach
     void stop() {
@@ -59,6 +62,7 @@ class PerNodeRegistrationTest {
                         return Behaviors.same();
                     })
                     .onMessage(GpuWorker.JoinMesh.class, m -> {
+                        workerJoins.incrementAndGet();
                         rank[0] = m.mesh().rank();
                         m.replyTo()
                                 .tell(StatusReply.success(
@@ -103,6 +107,22 @@ class PerNodeRegistrationTest {
                     .onMessage(NodeAgent.DescribeWorkers.class, m -> {
                         asked.incrementAndGet();
                         m.replyTo().tell(new NodeAgent.NodeWorkers(node, infos, refs));
+                        return Behaviors.same();
+                    })
+                    // The mesh protocol per node, as NodeAgent relays it to its workers.
+                    .onMessage(NodeAgent.JoinMeshes.class, m -> {
+                        joinMeshes.incrementAndGet();
+                        NodeMeshFanOut.join(ctx, m);
+                        return Behaviors.same();
+                    })
+                    .onMessage(NodeAgent.ConnectMeshes.class, m -> {
+                        connectMeshes.incrementAndGet();
+                        NodeMeshFanOut.connect(ctx, m);
+                        return Behaviors.same();
+                    })
+                    .onMessage(NodeAgent.LeaveMeshes.class, m -> {
+                        leaveMeshes.incrementAndGet();
+                        NodeMeshFanOut.leave(m);
                         return Behaviors.same();
                     })
                     .build();
@@ -168,6 +188,12 @@ class PerNodeRegistrationTest {
         assertEquals(2, askedA.get(), "registration + one probe");
         assertEquals(2, askedB.get(), "registration + one probe");
         assertEquals(0, directDescribes.get(), "no worker was asked directly");
+        // Both meshes (epochs 1 and 3) went out per node: one JoinMeshes and one ConnectMeshes per node
+        // and mesh, relayed to the 4 workers; the recovery told each node once to leave epoch 1.
+        assertEquals(4, joinMeshes.get(), "2 nodes × 2 meshes");
+        assertEquals(4, connectMeshes.get(), "2 nodes × 2 meshes");
+        assertEquals(8, workerJoins.get(), "4 workers × 2 meshes, each JoinMesh relayed by its agent");
+        assertTrue(leaveMeshes.get() >= 2, "each node left mesh epoch 1: " + leaveMeshes.get());
     }
 
     @Test

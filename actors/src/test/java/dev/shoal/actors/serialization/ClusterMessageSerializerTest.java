@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.shoal.actors.TestConfigs;
 import dev.shoal.actors.coordinator.Coordinator;
+import dev.shoal.actors.node.NodeAgent;
 import dev.shoal.actors.worker.GpuWorker;
 import dev.shoal.actors.worker.MeshAssignment;
 import dev.shoal.actors.worker.StepRunner;
@@ -20,6 +21,7 @@ import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.SourceLoss;
 import dev.shoal.proto.v1.StepMetrics;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashSet;
@@ -156,6 +158,24 @@ class ClusterMessageSerializerTest {
                 new dev.shoal.actors.node.NodeAgent.DescribeWorkers(probe()),
                 new dev.shoal.actors.node.NodeAgent.NodeWorkers(
                         "pekko://shoal@10.0.0.2:2552", List.of(w0, w1), List.of(probe(), probe())),
+                new NodeAgent.JoinMeshes(
+                        mesh, List.of(probe(), probe()), List.of(1, 0), Duration.ofSeconds(60), probe()),
+                new NodeAgent.ConnectMeshes(
+                        new dev.shoal.actors.worker.Rendezvous(
+                                4, Map.of("tcp/rank0", new byte[] {1, 2}, "nccl/world", new byte[] {-1, 0, 5})),
+                        ParallelDims.of(1, 1, 2),
+                        List.of(probe()),
+                        List.of(1),
+                        Duration.ofMillis(1500),
+                        probe()),
+                new NodeAgent.LeaveMeshes(new GpuWorker.LeaveMesh(4, "job-1"), List.of(probe(), probe())),
+                new NodeAgent.MeshReplies(
+                        4,
+                        false,
+                        List.of(
+                                new NodeAgent.MeshReply(0, Map.of("tcp/rank0", new byte[] {1, 2}), "", false),
+                                new NodeAgent.MeshReply(1, Map.of(), "worker-cuda1: busy with job job-2", false),
+                                new NodeAgent.MeshReply(2, Map.of(), "no answer within 60000 ms", true))),
                 new dev.shoal.actors.node.NodeAgent.NodeReport(dev.shoal.proto.v1.NodeReport.newBuilder()
                         .setAddress("pekko://shoal@10.0.0.2:2552")
                         .addDevices(dev.shoal.proto.v1.DeviceGroup.newBuilder()
@@ -261,7 +281,7 @@ class ClusterMessageSerializerTest {
     void samplesCoverEveryClusterMessageType() {
         Set<Class<?>> covered = samples().stream().map(Object::getClass).collect(Collectors.toSet());
         List<Class<?>> declared = new ArrayList<>();
-        Stream.of(Coordinator.class, GpuWorker.class)
+        Stream.of(Coordinator.class, GpuWorker.class, NodeAgent.class)
                 .flatMap(c -> Arrays.stream(c.getDeclaredClasses()))
                 .filter(c -> c.isRecord() && ClusterMessage.class.isAssignableFrom(c))
                 .forEach(declared::add);

@@ -64,4 +64,21 @@ class RendezvousTest {
         assertEquals((8 + 64 + 8 - 2) + 4 + 1, entries / (double) sampled, 0.0);
         assertTrue(all.entries().size() > 4096);
     }
+
+    @Test
+    void aNodesShareGivesEachOfItsRanksWhatTheWholeTableWould() {
+        ParallelDims dims = new ParallelDims(2, 2, 3, 12);
+        Rendezvous all = table(dims);
+        for (int node = 0; node < dims.world() / 4; node++) {
+            java.util.List<Integer> ranks = java.util.List.of(4 * node, 4 * node + 1, 4 * node + 2, 4 * node + 3);
+            Rendezvous share = all.forRanks(dims, ranks);
+            for (int rank : ranks) assertEquals(all.forRank(dims, rank), share.forRank(dims, rank), "rank " + rank);
+            Set<String> union = new TreeSet<>();
+            for (int rank : ranks)
+                union.addAll(all.forRank(dims, rank).entries().keySet());
+            assertEquals(union, share.entries().keySet(), "node " + node + " gets the union of its ranks' shares");
+        }
+        Rendezvous empty = new Rendezvous(3, Map.of());
+        assertEquals(empty, empty.forRanks(dims, java.util.List.of(0, 5)));
+    }
 }
