@@ -89,6 +89,7 @@ public final class JobSpecCheck {
             p.add("checkpoint_keep_every " + spec.getCheckpointKeepEvery()
                     + " needs checkpoint_keep_last >= 1 (checkpoint_keep_last 0 keeps every checkpoint)");
         }
+        cpuEngine(p, spec);
         sources(p, spec.getSourcesList());
         almr(p, spec);
         if (spec.hasLr()) lr(p, spec.getLr(), spec.getSteps());
@@ -192,6 +193,27 @@ public final class JobSpecCheck {
         if (!(o.getWeightDecay() >= 0)) p.add("optimizer.weight_decay: " + o.getWeightDecay() + " must be >= 0");
         if (!(o.getGradClip() >= 0 && Double.isFinite(o.getGradClip()))) {
             p.add("optimizer.grad_clip: " + o.getGradClip() + " must be >= 0 (0: no clipping)");
+        }
+    }
+
+    /** cpu_engine: empty or llama (LlamaModel, any layout), or backend (BackendLlama, tp 1 × pp 1, no peer copies). */
+    private static void cpuEngine(List<String> p, JobSpec spec) {
+        String engine = spec.getCpuEngine();
+        if (engine.isEmpty() || engine.equals("llama")) return;
+        if (!engine.equals("backend")) {
+            p.add("cpu_engine '" + engine + "' is not a CPU engine (llama: LlamaModel, any layout; backend:"
+                    + " BackendLlama on the CPU tensor backend, tp 1 × pp 1)");
+            return;
+        }
+        int tp = spec.getParallelism().getTp();
+        int pp = spec.getParallelism().getPp();
+        if (tp > 1 || pp > 1) {
+            p.add("cpu_engine backend runs data parallelism only; parallelism is tp " + tp + " × pp " + pp
+                    + " (use tp 1 × pp 1, or cpu_engine llama)");
+        }
+        if (spec.getPeerCopyEvery() > 0) {
+            p.add("cpu_engine backend resumes from durable checkpoints only; peer_copy_every is "
+                    + spec.getPeerCopyEvery() + " (set it to 0, or use cpu_engine llama)");
         }
     }
 

@@ -78,6 +78,30 @@ class JobSpecCheckTest {
     }
 
     @Test
+    void checksTheCpuEngineNamingTheValueAndWhatItCannotRun() {
+        assertEquals(
+                List.of("cpu_engine 'gpu' is not a CPU engine (llama: LlamaModel, any layout; backend: BackendLlama on"
+                        + " the CPU tensor backend, tp 1 × pp 1)"),
+                JobSpecCheck.specProblems(valid().setCpuEngine("gpu").build()));
+        assertEquals(
+                List.of(
+                        "cpu_engine backend runs data parallelism only; parallelism is tp 2 × pp 2 (use tp 1 × pp 1,"
+                                + " or cpu_engine llama)",
+                        "cpu_engine backend resumes from durable checkpoints only; peer_copy_every is 5 (set it to"
+                                + " 0, or use cpu_engine llama)"),
+                JobSpecCheck.specProblems(
+                        valid().setCpuEngine("backend").setPeerCopyEvery(5).build()));
+        JobSpec.Builder dpOnly = valid().setParallelism(
+                        Parallelism.newBuilder().setTp(1).setPp(1).setDp(4));
+        assertEquals(
+                List.of(),
+                JobSpecCheck.specProblems(dpOnly.setCpuEngine("backend").build()));
+        assertEquals(
+                List.of(),
+                JobSpecCheck.specProblems(valid().setCpuEngine("llama").build()));
+    }
+
+    @Test
     void checksLrOptimizerAndAlmrScheduleNamingEachField() {
         JobSpec bad = valid().setSteps(100)
                 .addSources(DataSource.newBuilder()
