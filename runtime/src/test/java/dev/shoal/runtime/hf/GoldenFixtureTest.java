@@ -11,16 +11,51 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.shoal.runtime.model.LlamaConfig;
+import java.net.URI;
+import java.nio.file.FileSystem;
+import java.nio.file.FileSystemAlreadyExistsException;
+import java.nio.file.FileSystems;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 class GoldenFixtureTest {
 
-    static Path golden(String name) throws Exception {
-        return Path.of(GoldenFixtureTest.class.getResource("/golden/" + name).toURI());
+    /**
+     * The fixture folder: in place when the test classes are a folder; copied once to a temporary folder
+     * when they are a jar (the GPU-check bundle), since the HF reader memory-maps its files.
+     */
+    static synchronized Path golden(String name) throws Exception {
+        URI uri = GoldenFixtureTest.class.getResource("/golden/" + name).toURI();
+        if (uri.getScheme().equals("file")) return Path.of(uri);
+        Path copy = EXTRACTED.get(name);
+        if (copy != null) return copy;
+        FileSystem zip;
+        try {
+            zip = FileSystems.newFileSystem(uri, Map.of());
+        } catch (FileSystemAlreadyExistsException e) {
+            zip = FileSystems.getFileSystem(uri);
+        }
+        Path from = zip.getPath("/golden/" + name);
+        Path to = Files.createTempDirectory("shoal-golden-" + name);
+        try (Stream<Path> files = Files.list(from)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                Path dst = to.resolve(f.getFileName().toString());
+                Files.copy(f, dst);
+                dst.toFile().deleteOnExit();
+            }
+        }
+        to.toFile().deleteOnExit();
+        EXTRACTED.put(name, to);
+        return to;
     }
+
+    private static final Map<String, Path> EXTRACTED = new HashMap<>();
 
     @Test
     void tinyFixtureIsAValidHfDirectory() throws Exception {
