@@ -373,14 +373,18 @@ final class TcpCommunicator implements Communicator {
             }
             return;
         }
+        // When dst is not a's buffer (reduceScatter's slots and output), the segment lands in dst itself
+        // and a is added into it there (a op b == b op a, bit for bit): no scratch pass, no copy of a.
+        boolean intoDst = dst[s] + bytes[s] <= a[s] || a[s] + bytes[s] <= dst[s];
+        Region target = intoDst ? new Region(dst[s], bytes[s]) : segment;
         for (long o = 0; o < bytes[s]; o += segBytes) {
             long len = Math.min(segBytes, bytes[s] - o);
-            ByteBuffer v = segment.at(0, len);
+            ByteBuffer v = intoDst ? target.at(o, o + len) : segment.at(0, len);
             while (v.hasRemaining()) {
                 if (in.read(v) < 0) throw new IOException("rank " + prev + " closed the connection");
             }
             long elems = len / dtype.bytesFor(1);
-            Reduce.combine(dst[s] + o, a[s] + o, segment.address, elems, dtype, op);
+            Reduce.combine(dst[s] + o, a[s] + o, intoDst ? dst[s] + o : segment.address, elems, dtype, op);
             if (s == finishStep) Reduce.finish(dst[s] + o, elems, dtype, op, size);
             if (publish) publish(received[s] + o + len);
         }
