@@ -89,7 +89,8 @@ public final class JobSpecCheck {
             p.add("checkpoint_keep_every " + spec.getCheckpointKeepEvery()
                     + " needs checkpoint_keep_last >= 1 (checkpoint_keep_last 0 keeps every checkpoint)");
         }
-        cpuEngine(p, spec);
+        p.addAll(cpuEngineProblems(
+                spec, spec.getParallelism().getTp(), spec.getParallelism().getPp()));
         sources(p, spec.getSourcesList());
         almr(p, spec);
         if (spec.hasLr()) lr(p, spec.getLr(), spec.getSteps());
@@ -196,17 +197,19 @@ public final class JobSpecCheck {
         }
     }
 
-    /** cpu_engine: empty or llama (LlamaModel, any layout), or backend (BackendLlama, tp 1 × pp 1, no peer copies). */
-    private static void cpuEngine(List<String> p, JobSpec spec) {
+    /**
+     * What cpu_engine cannot run at tp × pp (the spec's, or a mesh's), naming the value; empty when it can:
+     * llama (or unset) runs every layout, backend (BackendLlama on the CPU tensor backend) tp 1 × pp 1
+     * without in-memory peer copies. Checked at submission and again by the CPU ranks at rendezvous.
+     */
+    public static List<String> cpuEngineProblems(JobSpec spec, int tp, int pp) {
         String engine = spec.getCpuEngine();
-        if (engine.isEmpty() || engine.equals("llama")) return;
+        if (engine.isEmpty() || engine.equals("llama")) return List.of();
         if (!engine.equals("backend")) {
-            p.add("cpu_engine '" + engine + "' is not a CPU engine (llama: LlamaModel, any layout; backend:"
+            return List.of("cpu_engine '" + engine + "' is not a CPU engine (llama: LlamaModel, any layout; backend:"
                     + " BackendLlama on the CPU tensor backend, tp 1 × pp 1)");
-            return;
         }
-        int tp = spec.getParallelism().getTp();
-        int pp = spec.getParallelism().getPp();
+        List<String> p = new ArrayList<>();
         if (tp > 1 || pp > 1) {
             p.add("cpu_engine backend runs data parallelism only; parallelism is tp " + tp + " × pp " + pp
                     + " (use tp 1 × pp 1, or cpu_engine llama)");
@@ -215,6 +218,7 @@ public final class JobSpecCheck {
             p.add("cpu_engine backend resumes from durable checkpoints only; peer_copy_every is "
                     + spec.getPeerCopyEvery() + " (set it to 0, or use cpu_engine llama)");
         }
+        return p;
     }
 
     private static void positive(List<String> p, String field, long value) {

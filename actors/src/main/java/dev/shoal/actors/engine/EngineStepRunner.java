@@ -35,6 +35,7 @@
 package dev.shoal.actors.engine;
 
 import com.typesafe.config.ConfigFactory;
+import dev.shoal.actors.coordinator.JobSpecCheck;
 import dev.shoal.actors.worker.MeshAssignment;
 import dev.shoal.actors.worker.PeerRestore;
 import dev.shoal.actors.worker.Rendezvous;
@@ -113,28 +114,11 @@ public final class EngineStepRunner implements StepRunner {
         return device.host() + ":" + a.getPort();
     }
 
-    /**
-     * What the job's cpu_engine cannot run on this mesh, naming the value; empty when it can. The backend
-     * engine runs tp 1 × pp 1 layouts without in-memory peer copies; an unknown engine is refused.
-     */
+    /** What the job's cpu_engine cannot run on this mesh (JobSpecCheck's rule), naming the value; empty when it can. */
     static String unsupported(MeshAssignment a) {
-        String engine = a.spec().getCpuEngine();
-        if (engine.isEmpty() || engine.equals("llama")) return "";
-        if (!engine.equals("backend")) {
-            return "cpu_engine '" + engine + "' is not a CPU engine (llama: LlamaModel, any layout; backend:"
-                    + " BackendLlama on the CPU tensor backend, tp 1 × pp 1)";
-        }
-        ParallelDims d = a.dims();
-        if (d.tp() != 1 || d.pp() != 1) {
-            return "cpu_engine backend runs data parallelism only (tp 1 × pp 1); this mesh is tp " + d.tp() + " × pp "
-                    + d.pp() + " × dp " + d.dp() + " (cpu_engine llama runs every layout)";
-        }
-        if (a.spec().getPeerCopyEvery() > 0) {
-            return "peer_copy_every " + a.spec().getPeerCopyEvery() + ": in-memory peer copies are LlamaModel"
-                    + " shards; cpu_engine backend resumes from durable checkpoints only (set peer_copy_every 0, or"
-                    + " cpu_engine llama)";
-        }
-        return "";
+        return String.join(
+                "; ",
+                JobSpecCheck.cpuEngineProblems(a.spec(), a.dims().tp(), a.dims().pp()));
     }
 
     /** Rendezvous phase 1: this rank's TCP endpoint, and its node and peer-copy endpoint. */

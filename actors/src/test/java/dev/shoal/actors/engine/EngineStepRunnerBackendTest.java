@@ -170,7 +170,7 @@ class EngineStepRunnerBackendTest {
                             IllegalArgumentException.class,
                             () -> r.prepareMesh(new MeshAssignment(1, 0, DP2, 1, "", List.of(), peer)))
                     .getMessage();
-            assertTrue(e.contains("peer_copy_every 2"), e);
+            assertTrue(e.contains("peer_copy_every is 2"), e);
             JobSpec odd = spec("gpu", dir.resolve("unused"));
             e = assertThrows(
                             IllegalArgumentException.class,
