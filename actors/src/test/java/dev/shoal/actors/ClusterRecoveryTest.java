@@ -248,20 +248,15 @@ class ClusterRecoveryTest {
         DataAudit.Report auditC = audit(ckptC, spec(data, ckptC));
         assertTrue(auditC.stepsByEpoch().size() >= 2, "steps from both meshes: " + auditC);
         // The operations view of it: every surviving node's /metrics counted the recovery and its
-        // duration (from the coordinator's events), and the ranks that lost their peer counted
-        // communicator errors (their own step failures).
-        double commErrors = 0;
+        // duration (from the coordinator's events). (Whether a survivor also counts a communicator error
+        // depends on timing: only when it was inside a collective with the killed ranks; it may as well
+        // have finished its step and been told to leave the mesh. NodeMetricsTest covers the counting.)
         for (int i = 0; i < 2; i++) {
             String m = scrape(i);
             assertTrue(metric(m, "shoal_recoveries_total{") >= 1, m);
             assertTrue(metric(m, "shoal_recovery_duration_seconds_count{") >= 1, m);
             assertTrue(metric(m, "shoal_recovery_duration_seconds_sum{") > 0, m);
-            commErrors += m.lines()
-                    .filter(l -> l.startsWith("shoal_comm_errors_total{"))
-                    .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1)))
-                    .sum();
         }
-        assertTrue(commErrors >= 1, "no communicator error counted on the surviving nodes");
         System.out.printf(
                 "cluster shrink: node 2 killed after step %d, no restart; tp 2 x dp 1 TRAINING %.2f s after the"
                         + " kill (grace 2 s), reloaded step %d saved at tp 2 x dp 2 ZeRO-1, %d steps done,"

@@ -92,12 +92,16 @@ public final class NodeOps {
             metrics.workerStep(computeSeconds);
             return;
         }
+        String kind = commErrorKind(error);
+        if (kind != null) metrics.commError(kind);
+    }
+
+    /** The kind of the first CommException in error's cause chain (lower case), or null when there is none. */
+    static String commErrorKind(Throwable error) {
         for (Throwable t = error; t != null; t = t.getCause()) {
-            if (t instanceof CommException c) {
-                metrics.commError(c.kind().name().toLowerCase(Locale.ROOT));
-                return;
-            }
+            if (t instanceof CommException c) return c.kind().name().toLowerCase(Locale.ROOT);
         }
+        return null;
     }
 
     /** The node's CUDA devices (0 without CUDA, or when shoal.node.gpus is bad: the agent reports that). */

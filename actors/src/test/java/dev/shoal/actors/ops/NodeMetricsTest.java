@@ -142,4 +142,12 @@ class NodeMetricsTest {
                 .append('\n'));
         return sb.toString();
     }
+
+    @Test
+    void aStepFailureCountsTheCommunicatorErrorInItsCauseChain() {
+        var lost = new dev.shoal.comm.CommException(dev.shoal.comm.CommException.Kind.PEER_LOST, "rank 2 closed");
+        assertEquals("peer_lost", NodeOps.commErrorKind(new RuntimeException("step 7 failed", lost)));
+        assertEquals("peer_lost", NodeOps.commErrorKind(lost));
+        assertEquals(null, NodeOps.commErrorKind(new IllegalStateException("not a collective")));
+    }
 }
