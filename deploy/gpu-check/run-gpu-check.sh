@@ -8,7 +8,7 @@
 #   3. runs the benchmarks, most important first: CudaLayerBench (the Llama-3-8B-shaped layer stack)
 #      and torch_kernel_bench.py (the same stack in PyTorch eager, plus SDPA and the memory-bound ops)
 #      at 8 layers × batch 1, at as many layers as fit (CudaLayerBench --layers fit picks, PyTorch
-#      follows) and at 8 layers × batch 4; then KernelBench, GpuBench and torch_bench.py (its peer);
+#      follows), as many as fit at batch 4 and 8 layers × batch 4; then KernelBench, GpuBench and torch_bench.py (its peer);
 #   4. writes the report to $OUT/gpu-report.md (./gpu-report.md when OUT is unset), with the test
 #      log gpu-tests.log and JUnit XML in junit/ beside it ($OUT, or ./gpu-check-logs/).
 # Each stage has its own timeout (all together about 7 minutes, GPU_CHECK_BUDGET_S); a failing stage does not stop
@@ -230,7 +230,25 @@ else
   echo "not run: CudaLayerBench --layers fit chose no layer count" >"$TORCHFIT_LOG"
 fi
 
-# 8 layers at batch 4 × 2048 (8192 tokens a step, so AdamW's pass over the weights is shared by 4× the tokens).
+# As many layers as fit at batch 4 × 2048 (8192 tokens a step, so AdamW's pass over the weights, a fixed
+# cost per step, is shared by 4× the tokens): the headline benchmark; PyTorch runs the same count.
+LAYERFIT4_LOG="$LOGDIR/layerbench-fit-b4.log"
+TORCHFIT4_LOG="$LOGDIR/torchbench-fit-b4.log"
+if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
+  run_java_main "CudaLayerBench layers that fit, batch 4" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERFIT" \
+    "$LAYERFIT4_LOG" --layers fit --batch 4
+else
+  echo "not in this bundle" >"$LAYERFIT4_LOG"
+fi
+FIT4_LAYERS="$(sed -n 's/^shape: \([0-9]*\) layers.*/\1/p' "$LAYERFIT4_LOG" | head -1)"
+if [[ -n "$FIT4_LAYERS" ]]; then
+  run_python "torch_kernel_bench.py --layers $FIT4_LAYERS --batch 4" "$T_TORCH_FIT" "$TORCHFIT4_LOG" \
+    "$ROOT/deploy/gpu-check/torch_kernel_bench.py" --layers "$FIT4_LAYERS" --batch 4 --train-only
+else
+  echo "not run: CudaLayerBench --layers fit --batch 4 chose no layer count" >"$TORCHFIT4_LOG"
+fi
+
+# 8 layers at batch 4 × 2048 (the shape session 4 reported, kept for comparison across runs).
 LAYERB4_LOG="$LOGDIR/layerbench-b4.log"
 TORCHB4_LOG="$LOGDIR/torchbench-b4.log"
 if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
@@ -322,6 +340,14 @@ fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
   echo "## torch_kernel_bench.py (--layers ${FIT_LAYERS:-?} --train-only)"
   echo
   fence "$TORCHFIT_LOG"
+  echo
+  echo "## CudaLayerBench (--layers fit --batch 4)"
+  echo
+  cat "$LAYERFIT4_LOG" 2>/dev/null
+  echo
+  echo "## torch_kernel_bench.py (--layers ${FIT4_LAYERS:-?} --batch 4 --train-only)"
+  echo
+  fence "$TORCHFIT4_LOG"
   echo
   echo "## CudaLayerBench (--layers 8 --batch 4)"
   echo

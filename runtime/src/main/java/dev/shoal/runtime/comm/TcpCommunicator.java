@@ -268,7 +268,9 @@ final class TcpCommunicator implements Communicator {
      * finishStep). Step s > 0 sends what step s − 1 received (sendBytes[s] == bytes[s − 1]): the caller
      * publishes how far the ring has been received (and reduced), and the sender writes whatever has been
      * published and not yet sent in one write, so it never waits for more than it needs and a burst that
-     * arrived while it was writing leaves in one syscall.
+     * arrived while it was writing leaves in one syscall. The caller runs {@code local} (work on memory the
+     * ring neither sends nor receives before it is done) after the sender has started and before it
+     * receives the first byte, so that work overlaps the first step on the wire.
      */
     private void ring(
             Tag[] tags,
@@ -279,7 +281,8 @@ final class TcpCommunicator implements Communicator {
             long[] bytes,
             int finishStep,
             DType dtype,
-            ReduceOp op)
+            ReduceOp op,
+            Runnable local)
             throws IOException {
         int steps = bytes.length;
         int next = mod(rank + 1, size), prev = mod(rank - 1, size);
@@ -302,6 +305,7 @@ final class TcpCommunicator implements Communicator {
             // most n frames, at most twice one op's bytes here, are unread: half the send buffer. No
             // hand-off to the sender thread, no wake-ups, and the reduced data leaves from the cache of
             // the core that reduced it.
+            local.run();
             for (int s = 0; s < steps; s++) {
                 ByteBuffer h = inlineHeader.clear();
                 h.putInt(MAGIC).putInt(tags[s].ordinal()).putLong(sendBytes[s]).flip();
@@ -332,6 +336,7 @@ final class TcpCommunicator implements Communicator {
             }
             return null;
         });
+        local.run();
         for (int s = 0; s < steps; s++) {
             receiveStep(s, in, prev, tags, dst, a, bytes, received, finishStep, segBytes, segment, dtype, op, true);
         }
@@ -489,7 +494,7 @@ final class TcpCommunicator implements Communicator {
                 a[s] = rs ? dst[s] : 0;
                 bytes[s] = dtype.bytesFor(chunkLo(elems, size, rc + 1) - rLo);
             }
-            ring(tags, send, sendBytes, dst, a, bytes, size - 2, dtype, op);
+            ring(tags, send, sendBytes, dst, a, bytes, size - 2, dtype, op, () -> {});
         });
     }
 
@@ -519,7 +524,7 @@ final class TcpCommunicator implements Communicator {
                 a[s] = in + bytes * rc;
                 len[s] = bytes;
             }
-            ring(tags, src, len, dst, a, len, steps - 1, dtype, op);
+            ring(tags, src, len, dst, a, len, steps - 1, dtype, op, () -> {});
         });
     }
 
@@ -529,18 +534,24 @@ final class TcpCommunicator implements Communicator {
         long out = HostMemory.address(recv);
         run("allGather(" + sendElems + " " + dtype + ")", () -> {
             long bytes = dtype.bytesFor(sendElems);
-            HostMemory.copy(out + bytes * rank, in, bytes);
+            long own = out + bytes * rank;
+            // The first step sends this rank's chunk straight from the input, and the copy into its slot
+            // of the output runs while that step is on the wire; unless the input overlaps another slot
+            // of the output (not the in-place layout), which the ring would overwrite while sending it.
+            boolean sendFromInput = in == own || in + bytes <= out || out + bytes * size <= in;
+            Runnable copyOwn = () -> HostMemory.copy(own, in, bytes);
+            if (size == 1 || !sendFromInput) copyOwn.run();
             if (size == 1) return;
             int steps = size - 1;
             Tag[] tags = new Tag[steps];
             long[] src = new long[steps], dst = new long[steps], a = new long[steps], len = new long[steps];
             for (int s = 0; s < steps; s++) {
                 tags[s] = Tag.GATHER;
-                src[s] = out + bytes * mod(rank - s, size);
+                src[s] = s == 0 && sendFromInput ? in : out + bytes * mod(rank - s, size);
                 dst[s] = out + bytes * mod(rank - s - 1, size);
                 len[s] = bytes;
             }
-            ring(tags, src, len, dst, a, len, -1, dtype, ReduceOp.SUM);
+            ring(tags, src, len, dst, a, len, -1, dtype, ReduceOp.SUM, sendFromInput ? copyOwn : () -> {});
         });
     }
 

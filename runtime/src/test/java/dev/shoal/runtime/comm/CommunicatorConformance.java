@@ -140,6 +140,14 @@ abstract class CommunicatorConformance {
                 c.allGather(recv, all, per, dt);
                 for (int r = 0; r < n; r++)
                     for (long i = 0; i < per; i++) assertEquals(r * 10_000 + i, get(all, dt, r * per + i));
+                // In place: the input is this rank's own slot of the output (NCCL's in-place layout).
+                BytePointer inPlace = buffer(dt, per * n);
+                for (long i = 0; i < per * n; i++) put(inPlace, dt, i, -1);
+                for (long i = 0; i < per; i++) put(inPlace, dt, rank * per + i, rank * 10_000 + i);
+                c.allGather(new BytePointer(inPlace).position(dt.bytesFor(rank * per)), inPlace, per, dt);
+                for (int r = 0; r < n; r++)
+                    for (long i = 0; i < per; i++)
+                        assertEquals(r * 10_000 + i, get(inPlace, dt, r * per + i), "in-place allGather");
 
                 for (int root = 0; root < n; root++) {
                     BytePointer b = buffer(DType.BF16, 333);
