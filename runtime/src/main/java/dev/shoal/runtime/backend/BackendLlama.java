@@ -8,43 +8,24 @@
 // stream and blocks the host only once, at the end, to read the loss and the gradient norm; weight
 // decay is off for the 1-D (RMSNorm) weights, as in the CPU AdamW; gradients of parameters accumulate
 // into fp32 (GEMM beta 1, fp32 output), gradients of activations are assigned.
+// The forward and backward passes and the activation buffers are BackendLlamaPasses; the device blocks
+// are owned by one DeviceArena. This class holds the parameters, gradients and optimizer state.
 package dev.shoal.runtime.backend;
 
 import dev.shoal.cuda.kernels.AdamWKernel;
 import dev.shoal.runtime.model.LlamaConfig;
 import dev.shoal.runtime.model.LlamaModel;
 import dev.shoal.runtime.ops.CrossEntropy;
-import dev.shoal.runtime.ops.Rope;
 import dev.shoal.runtime.optim.AdamWConfig;
 import dev.shoal.runtime.tensor.Parallel;
 import dev.shoal.runtime.tensor.Tensor;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 import org.bytedeco.javacpp.FloatPointer;
-import org.bytedeco.javacpp.IntPointer;
-import org.bytedeco.javacpp.Pointer;
 
 public final class BackendLlama implements AutoCloseable {
     /** Mean loss over the counted targets and the global gradient L2 norm before clipping. */
     public record StepResult(double loss, double gradNorm) {}
-
-    /** What one block keeps from forward for backward (device addresses, compute type unless noted). */
-    private record BlockActs(
-            long ln1, // [N, C] input_layernorm output
-            long rstd1, // [N] fp32
-            long q, // [N, C] after RoPE
-            long k, // [N, kvDim] after RoPE
-            long v, // [N, kvDim]
-            long attOut, // [N, C] attention output (the flash backward's O)
-            long lse, // [B, NH, T] fp32 log-sum-exp of the attention rows
-            long res2, // [N, C] residual after the attention half
-            long ln2, // [N, C] post_attention_layernorm output
-            long rstd2, // [N] fp32
-            long gate, // [N, F] gate_proj output; holds dgate during backward
-            long up, // [N, F] up_proj output; holds dup during backward
-            long h) {} // [N, F] silu(gate) ⊙ up
 
     private static final int F32 = 4, I32 = 4;
 
@@ -52,12 +33,10 @@ public final class BackendLlama implements AutoCloseable {
     private final ParamLayout layout;
     private final TensorBackend ops;
     private final int act; // bytes per activation element: the backend's compute type (bf16 2, fp32 4)
-    private final boolean computeIsMaster; // fp32 compute: the compute copy and dlogits16 alias p32 and logits
-    private final int maxB, maxT;
+    private final boolean computeIsMaster; // fp32 compute: the compute copy p16 is p32 itself
     private final AdamWConfig adam;
     private final double maxGradNorm;
-    private final List<Long> allocations = new ArrayList<>();
-    private long allocatedBytes;
+    private final DeviceArena arena;
 
     private final long p32; // [P] fp32 master weights, HF order
     private final long p16; // [P] compute-type copy of the weights (p32 itself when the compute type is fp32)
@@ -65,33 +44,10 @@ public final class BackendLlama implements AutoCloseable {
     private final long m32; // [optElems] fp32 AdamW first moment of elements [optFirst, optFirst + optElems)
     private final long v32; // [optElems] fp32 AdamW second moment, same elements
     private final long optFirst, optElems; // the optimizer's range of P (all of it unless ZeRO-1 shards it)
-    private final long cos, sin; // [maxT, hd/2] fp32 RoPE tables
-    private final long tokensDev, targetsDev; // [maxN] int32
-    private final long[] residual; // L+1 × [maxN, C]: residual[l] is block l's input
-    private final BlockActs[] blocks; // L
-    private final long lnf; // [maxN, C]
-    private final long lnfRstd; // [maxN] fp32
-    private final long logits; // [maxN, V] fp32; holds dlogits after backward
-    private final long dlogits16; // [maxN, V] compute-type copy of dlogits for the GEMMs (logits itself on fp32)
-    private final long lossRows, ceMax, ceSum, ceTarget; // [maxN] fp32
-    private final long dres; // [maxN, C] gradient of the residual stream
-    private final long dtmp; // [maxN, C] scratch gradient
-    private final long dln; // [maxN, C] gradient of a norm's output
-    private final long dAttOut; // [maxN, C]
-    private final long dq; // [maxN, C]
-    private final long dk, dv; // [maxN, kvDim]
-    private final long dh; // [maxN, F]
-    private final long tmp; // [maxN, C] projection outputs before the residual add
-    private final long attnWork; // attention backward workspace
-    private final long partials; // [sumPartials] fp32
-    private final long scalars; // [4] fp32: loss sum, grad sum of squares, clip factor, grad norm
-    private final Pointer stageIn; // pinned [2·maxN] int32: tokens then targets
-    private final Pointer stageOut; // pinned [4] fp32: scalars read back
+    private final BackendLlamaPasses passes; // activations, forward and backward; partials and scalars [4]
 
     private long step; // AdamW steps taken
     private double lastLoss = Double.NaN;
-    private int lastB, lastT;
-    private boolean haveForward, logitsHoldGradient;
 
     /**
      * A model with zero parameters, gradients and optimizer state and buffers for batches up to
@@ -140,81 +96,27 @@ public final class BackendLlama implements AutoCloseable {
         this.ops = ops;
         this.act = ops.computeType().bytes();
         this.computeIsMaster = ops.computeType() == TensorBackend.Precision.F32;
-        this.maxB = maxB;
-        this.maxT = maxT;
         this.adam = adam;
         this.maxGradNorm = maxGradNorm;
-        int maxN = (int) maxNl;
-        int c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab(), half = cfg.headDim() / 2;
+        this.arena = new DeviceArena(ops);
         long p = layout.totalElems();
         try {
-            p32 = alloc(masterElems * F32);
-            p16 = computeIsMaster ? p32 : alloc(p * act);
-            g32 = alloc(p * F32);
-            m32 = alloc(optElems * F32);
-            v32 = alloc(optElems * F32);
-            cos = alloc((long) maxT * half * F32);
-            sin = alloc((long) maxT * half * F32);
-            tokensDev = alloc((long) maxN * I32);
-            targetsDev = alloc((long) maxN * I32);
-            residual = new long[cfg.layers() + 1];
-            for (int l = 0; l <= cfg.layers(); l++) {
-                residual[l] = alloc((long) maxN * c * act);
-            }
-            blocks = new BlockActs[cfg.layers()];
-            for (int l = 0; l < cfg.layers(); l++) {
-                blocks[l] = new BlockActs(
-                        alloc((long) maxN * c * act),
-                        alloc((long) maxN * F32),
-                        alloc((long) maxN * c * act),
-                        alloc((long) maxN * kv * act),
-                        alloc((long) maxN * kv * act),
-                        alloc((long) maxN * c * act),
-                        alloc((long) maxN * cfg.heads() * F32),
-                        alloc((long) maxN * c * act),
-                        alloc((long) maxN * c * act),
-                        alloc((long) maxN * F32),
-                        alloc((long) maxN * f * act),
-                        alloc((long) maxN * f * act),
-                        alloc((long) maxN * f * act));
-            }
-            lnf = alloc((long) maxN * c * act);
-            lnfRstd = alloc((long) maxN * F32);
-            logits = alloc((long) maxN * v * F32);
-            dlogits16 = computeIsMaster ? logits : alloc((long) maxN * v * act);
-            lossRows = alloc((long) maxN * F32);
-            ceMax = alloc((long) maxN * F32);
-            ceSum = alloc((long) maxN * F32);
-            ceTarget = alloc((long) maxN * F32);
-            dres = alloc((long) maxN * c * act);
-            dtmp = alloc((long) maxN * c * act);
-            dln = alloc((long) maxN * c * act);
-            dAttOut = alloc((long) maxN * c * act);
-            dq = alloc((long) maxN * c * act);
-            dk = alloc((long) maxN * kv * act);
-            dv = alloc((long) maxN * kv * act);
-            dh = alloc((long) maxN * f * act);
-            tmp = alloc((long) maxN * c * act);
-            attnWork = alloc(Math.max(ops.attentionWorkspaceBytes(maxB, cfg.heads(), maxT), 4));
-            partials = alloc((long) ops.sumPartials() * F32);
-            scalars = alloc(4L * F32);
-            stageIn = ops.pinned(2L * maxN * I32);
-            stageOut = ops.pinned(4L * F32);
-            // Zero state; RoPE tables exactly as the CPU model computes them.
+            p32 = arena.alloc(masterElems * F32);
+            p16 = computeIsMaster ? p32 : arena.alloc(p * act);
+            g32 = arena.alloc(p * F32);
+            m32 = arena.alloc(optElems * F32);
+            v32 = arena.alloc(optElems * F32);
+            passes = new BackendLlamaPasses(cfg, layout, ops, arena, maxB, maxT, p32, p16, g32);
+            // Zero state; then the passes zero the step scalars and upload the RoPE tables.
             ops.zero(p32, masterElems * F32);
             if (!computeIsMaster) ops.zero(p16, p * act);
             ops.zero(g32, p * F32);
             ops.zero(m32, optElems * F32);
             ops.zero(v32, optElems * F32);
-            ops.zero(scalars, 4L * F32);
-            Rope.Tables tab = Rope.tables(cfg, maxT);
-            ops.upload(cos, RawPointer.of(tab.cos()), tab.cos().bytes());
-            ops.upload(sin, RawPointer.of(tab.sin()), tab.sin().bytes());
-            tab.cos().close();
-            tab.sin().close();
+            passes.initState();
             ops.synchronize();
         } catch (RuntimeException e) {
-            freeAll();
+            arena.freeAll();
             throw e;
         }
     }
@@ -253,20 +155,6 @@ public final class BackendLlama implements AutoCloseable {
         return params + cfg.layers() * perBlock + global;
     }
 
-    private long alloc(long bytes) {
-        long a = ops.alloc(bytes);
-        allocations.add(a);
-        allocatedBytes += bytes;
-        return a;
-    }
-
-    private void freeAll() {
-        for (long a : allocations) {
-            ops.free(a);
-        }
-        allocations.clear();
-    }
-
     public LlamaConfig config() {
         return cfg;
     }
@@ -277,7 +165,7 @@ public final class BackendLlama implements AutoCloseable {
 
     /** Device bytes this model allocated (requested sizes). */
     public long allocatedBytes() {
-        return allocatedBytes;
+        return arena.allocatedBytes();
     }
 
     /** AdamW steps taken so far. */
@@ -478,16 +366,14 @@ public final class BackendLlama implements AutoCloseable {
      * {@link #logits()}. Blocks until the loss is known.
      */
     public double forward(int[] tokenIds, int[] targetIds, int b, int t) {
-        int count = stage(tokenIds, targetIds, b, t);
-        forwardPass(b, t, targetIds != null, false, count, 1.0);
+        int count = passes.stage(tokenIds, targetIds, b, t);
+        passes.forward(b, t, targetIds != null, false, count, 1.0);
         if (targetIds == null) {
             ops.synchronize();
             lastLoss = Double.NaN;
             return lastLoss;
         }
-        ops.downloadAsync(stageOut, scalars, F32);
-        ops.synchronize();
-        lastLoss = count == 0 ? 0 : new FloatPointer(stageOut).get(0) / count;
+        lastLoss = count == 0 ? 0 : passes.readScalars(1).get(0) / count;
         return lastLoss;
     }
 
@@ -505,15 +391,13 @@ public final class BackendLlama implements AutoCloseable {
         if (!(lr >= 0) || Double.isInfinite(lr)) {
             throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
         }
-        int count = stage(tokenIds, targetIds, b, t);
+        int count = passes.stage(tokenIds, targetIds, b, t);
         long p = layout.totalElems();
         ops.zero(g32, p * F32);
-        forwardPass(b, t, true, true, count, 1.0);
-        backwardPass(b, t);
+        passes.forward(b, t, true, true, count, 1.0);
+        passes.backward(b, t);
         enqueueUpdate(lr);
-        ops.downloadAsync(stageOut, scalars, 4L * F32);
-        ops.synchronize();
-        FloatPointer out = new FloatPointer(stageOut);
+        FloatPointer out = passes.readScalars(4);
         lastLoss = count == 0 ? 0 : out.get(0) / count;
         return new StepResult(lastLoss, out.get(3));
     }
@@ -537,12 +421,10 @@ public final class BackendLlama implements AutoCloseable {
         if (!(gradScale > 0) || Double.isInfinite(gradScale)) {
             throw new IllegalArgumentException("gradient scale must be finite and > 0, got " + gradScale);
         }
-        int count = stage(tokenIds, targetIds, b, t);
-        forwardPass(b, t, true, true, count, gradScale);
-        backwardPass(b, t);
-        ops.downloadAsync(stageOut, scalars, F32);
-        ops.synchronize();
-        lastLoss = count == 0 ? 0 : new FloatPointer(stageOut).get(0) / count;
+        int count = passes.stage(tokenIds, targetIds, b, t);
+        passes.forward(b, t, true, true, count, gradScale);
+        passes.backward(b, t);
+        lastLoss = count == 0 ? 0 : passes.readScalars(1).get(0) / count;
         return lastLoss;
     }
 
@@ -564,16 +446,15 @@ public final class BackendLlama implements AutoCloseable {
             throw new IllegalArgumentException("learning rate must be finite and >= 0, got " + lr);
         }
         enqueueUpdate(lr);
-        ops.downloadAsync(stageOut, scalars, 4L * F32);
-        ops.synchronize();
-        return new FloatPointer(stageOut).get(3);
+        return passes.readScalars(4).get(3);
     }
 
     /** Enqueues global-norm clipping and AdamW on the current gradients (scalars[1..3] are overwritten). */
     private void enqueueUpdate(double lr) {
         long p = layout.totalElems();
+        long scalars = passes.scalars;
         // Global gradient norm and the clip factor min(1, max / (norm + 1e-6)), both on the device.
-        ops.sum(g32, p, true, partials, scalars + F32);
+        ops.sum(g32, p, true, passes.partials, scalars + F32);
         ops.clipFactor(scalars + F32, (float) maxGradNorm, scalars + 2 * F32, scalars + 3 * F32);
         // AdamW per tensor (the part inside the optimizer's range): decay for matrices, none for norm weights.
         step++;
@@ -607,136 +488,12 @@ public final class BackendLlama implements AutoCloseable {
 
     /** Logits [B, T, V] of the last forward(); not available after a trainStep (they hold dlogits). */
     public Tensor logits() {
-        if (!haveForward || logitsHoldGradient) {
-            throw new IllegalStateException("no logits: run forward() (a trainStep overwrites them with dlogits)");
-        }
-        Tensor out = Tensor.zeros(lastB, lastT, cfg.vocab());
-        ops.download(RawPointer.of(out), logits, out.bytes());
-        return out;
-    }
-
-    /** Copies tokens and targets to the device; returns the number of counted targets. */
-    private int stage(int[] tokenIds, int[] targetIds, int b, int t) {
-        int count = checkBatch(cfg, maxB, maxT, tokenIds, targetIds, b, t);
-        int n = b * t;
-        IntPointer in = new IntPointer(stageIn);
-        in.put(tokenIds, 0, n);
-        ops.uploadAsync(tokensDev, stageIn, (long) n * I32);
-        if (targetIds != null) {
-            in.position(n).put(targetIds, 0, n);
-            ops.uploadAsync(
-                    targetsDev, new RawPointer(stageIn.address() + (long) n * I32, (long) n * I32), (long) n * I32);
-        }
-        return count;
-    }
-
-    private void forwardPass(int b, int t, boolean withLoss, boolean withGrad, int count, double gradScale) {
-        int n = b * t, c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab();
-        int nh = cfg.heads(), nkv = cfg.kvHeads(), hd = cfg.headDim();
-        float eps = (float) cfg.normEps();
-        // Token embeddings (compute copy of embed_tokens) into the residual stream.
-        ops.embeddingForward(tokensDev, p16 + layout.embedOffset() * act, residual[0], n, c, v);
-        for (int l = 0; l < cfg.layers(); l++) {
-            ParamLayout.Block w = layout.block(l);
-            BlockActs s = blocks[l];
-            long x = residual[l];
-            // Attention half: pre-norm (fp32 weight).
-            ops.rmsnormForward(x, p32 + w.inputNorm() * F32, s.ln1(), s.rstd1(), n, c, eps);
-            // Q, K, V projections: y [N, out] = ln1 [N, C] · Wᵀ, W [out, C].
-            ops.gemm(false, true, n, c, c, 1f, s.ln1(), p16 + w.wq() * act, 0f, s.q(), false);
-            ops.gemm(false, true, n, kv, c, 1f, s.ln1(), p16 + w.wk() * act, 0f, s.k(), false);
-            ops.gemm(false, true, n, kv, c, 1f, s.ln1(), p16 + w.wv() * act, 0f, s.v(), false);
-            // RoPE on Q and K, in place.
-            ops.rope(s.q(), s.q(), cos, sin, b, t, nh, hd, false);
-            ops.rope(s.k(), s.k(), cos, sin, b, t, nkv, hd, false);
-            // Causal GQA attention; keeps O and the row log-sum-exp for backward.
-            ops.attentionForward(s.q(), s.k(), s.v(), s.attOut(), s.lse(), b, t, nh, nkv, hd);
-            // Output projection and residual: res2 = x + attOut · Woᵀ.
-            ops.gemm(false, true, n, c, c, 1f, s.attOut(), p16 + w.wo() * act, 0f, tmp, false);
-            ops.add(x, tmp, s.res2(), (long) n * c);
-            // MLP half: pre-norm.
-            ops.rmsnormForward(s.res2(), p32 + w.postNorm() * F32, s.ln2(), s.rstd2(), n, c, eps);
-            // gate and up projections [N, F], the SwiGLU gate, the down projection [N, C].
-            ops.gemm(false, true, n, f, c, 1f, s.ln2(), p16 + w.gate() * act, 0f, s.gate(), false);
-            ops.gemm(false, true, n, f, c, 1f, s.ln2(), p16 + w.up() * act, 0f, s.up(), false);
-            ops.swigluForward(s.gate(), s.up(), s.h(), (long) n * f);
-            ops.gemm(false, true, n, c, f, 1f, s.h(), p16 + w.down() * act, 0f, tmp, false);
-            // Residual: block output = res2 + mlp.
-            ops.add(s.res2(), tmp, residual[l + 1], (long) n * c);
-        }
-        // Final norm and LM head (fp32 logits).
-        ops.rmsnormForward(residual[cfg.layers()], p32 + layout.finalNormOffset() * F32, lnf, lnfRstd, n, c, eps);
-        ops.gemm(false, true, n, v, c, 1f, lnf, p16 + layout.lmHeadOffset() * act, 0f, logits, true);
-        if (withLoss) {
-            // Per-row losses; with withGrad dlogits = (softmax − onehot) / count replace the logits.
-            float scale = count == 0 ? 0f : (float) (gradScale / count);
-            ops.crossEntropy(logits, targetsDev, n, v, ceMax, ceSum, ceTarget, lossRows, withGrad ? logits : 0L, scale);
-            ops.sum(lossRows, n, false, partials, scalars);
-        }
-        lastB = b;
-        lastT = t;
-        haveForward = true;
-        logitsHoldGradient = withGrad;
-    }
-
-    private void backwardPass(int b, int t) {
-        int n = b * t, c = cfg.dim(), kv = cfg.kvDim(), f = cfg.ffnDim(), v = cfg.vocab();
-        int nh = cfg.heads(), nkv = cfg.kvHeads(), hd = cfg.headDim();
-        long lmHead = layout.lmHeadOffset();
-        // dlogits to the compute type for the GEMMs (bf16 tensor cores; nothing on fp32, where they alias).
-        ops.castToCompute(logits, dlogits16, (long) n * v);
-        // LM head: dlnf [N, C] = dlogits [N, V] · W [V, C]; dW [V, C] += dlogitsᵀ · lnf.
-        ops.gemm(false, false, n, c, v, 1f, dlogits16, p16 + lmHead * act, 0f, dtmp, false);
-        ops.gemm(true, false, v, c, n, 1f, dlogits16, lnf, 1f, g32 + lmHead * F32, true);
-        // Final norm: dres = gradient of the last block's output.
-        long fn = layout.finalNormOffset();
-        ops.rmsnormBackward(dtmp, residual[cfg.layers()], p32 + fn * F32, lnfRstd, dres, g32 + fn * F32, n, c);
-        for (int l = cfg.layers() - 1; l >= 0; l--) {
-            ParamLayout.Block w = layout.block(l);
-            BlockActs s = blocks[l];
-            // down_proj: dh [N, F] = dres [N, C] · Wdown [C, F]; dWdown [C, F] += dresᵀ · h.
-            ops.gemm(false, false, n, f, c, 1f, dres, p16 + w.down() * act, 0f, dh, false);
-            ops.gemm(true, false, c, f, n, 1f, dres, s.h(), 1f, g32 + w.down() * F32, true);
-            // SwiGLU gate: dgate and dup overwrite gate and up (no longer needed).
-            ops.swigluBackward(dh, s.gate(), s.up(), s.gate(), s.up(), (long) n * f);
-            long dgate = s.gate(), dup = s.up();
-            // gate/up: dln [N, C] = dgate · Wgate [F, C] + dup · Wup; dW [F, C] += dᵀ · ln2.
-            ops.gemm(false, false, n, c, f, 1f, dgate, p16 + w.gate() * act, 0f, dln, false);
-            ops.gemm(false, false, n, c, f, 1f, dup, p16 + w.up() * act, 1f, dln, false);
-            ops.gemm(true, false, f, c, n, 1f, dgate, s.ln2(), 1f, g32 + w.gate() * F32, true);
-            ops.gemm(true, false, f, c, n, 1f, dup, s.ln2(), 1f, g32 + w.up() * F32, true);
-            // post_attention_layernorm, then the residual fan-out: dres = d(res2).
-            ops.rmsnormBackward(
-                    dln, s.res2(), p32 + w.postNorm() * F32, s.rstd2(), dtmp, g32 + w.postNorm() * F32, n, c);
-            ops.add(dres, dtmp, dres, (long) n * c);
-            // o_proj: dAttOut [N, C] = dres · Wo [C, C]; dWo += dresᵀ · attOut.
-            ops.gemm(false, false, n, c, c, 1f, dres, p16 + w.wo() * act, 0f, dAttOut, false);
-            ops.gemm(true, false, c, c, n, 1f, dres, s.attOut(), 1f, g32 + w.wo() * F32, true);
-            // Attention core: dq, dk, dv assigned.
-            ops.attentionBackward(
-                    s.q(), s.k(), s.v(), s.attOut(), s.lse(), dAttOut, dq, dk, dv, attnWork, b, t, nh, nkv, hd);
-            // Undo RoPE on the Q and K gradients, in place.
-            ops.rope(dq, dq, cos, sin, b, t, nh, hd, true);
-            ops.rope(dk, dk, cos, sin, b, t, nkv, hd, true);
-            // Q, K, V share ln1: dln = dq · Wq + dk · Wk + dv · Wv; dW [out, C] += dᵀ · ln1.
-            ops.gemm(false, false, n, c, c, 1f, dq, p16 + w.wq() * act, 0f, dln, false);
-            ops.gemm(false, false, n, c, kv, 1f, dk, p16 + w.wk() * act, 1f, dln, false);
-            ops.gemm(false, false, n, c, kv, 1f, dv, p16 + w.wv() * act, 1f, dln, false);
-            ops.gemm(true, false, c, c, n, 1f, dq, s.ln1(), 1f, g32 + w.wq() * F32, true);
-            ops.gemm(true, false, kv, c, n, 1f, dk, s.ln1(), 1f, g32 + w.wk() * F32, true);
-            ops.gemm(true, false, kv, c, n, 1f, dv, s.ln1(), 1f, g32 + w.wv() * F32, true);
-            // input_layernorm, then the residual fan-out: dres = d(block input).
-            ops.rmsnormBackward(
-                    dln, residual[l], p32 + w.inputNorm() * F32, s.rstd1(), dtmp, g32 + w.inputNorm() * F32, n, c);
-            ops.add(dres, dtmp, dres, (long) n * c);
-        }
-        // Embedding rows (fp32 atomics).
-        ops.embeddingBackward(tokensDev, dres, g32 + layout.embedOffset() * F32, n, c, v);
+        return passes.logits();
     }
 
     @Override
     public void close() {
         ops.synchronize();
-        freeAll();
+        arena.freeAll();
     }
 }
