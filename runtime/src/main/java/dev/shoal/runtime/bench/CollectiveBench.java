@@ -13,6 +13,11 @@
 //           TCP rows also print a second reference, "ring/op": the same ring streaming out of and into one
 //           buffer of the op's size per rank (the op's data is not in cache either) instead of one 256 KiB
 //           buffer that stays in L2; bus/ring = busbw over it. It is context, not the goal's limit.
+//           Reducing rows also print "add/lim": the hot ring again, but each rank adds what it receives
+//           into a second cached buffer with the op's reduction, for the share of its bytes the op reduces
+//           (allReduce half, reduceScatter all). That is the least work any ring implementation of the op
+//           does per byte with nothing out of cache, so on a machine whose wire is its CPUs (loopback) it
+//           is the ceiling of bus/lim; bus/add = busbw over it.
 //           TCP rows also print "cpu r/o": the process CPU time (all threads, kernel time included) the
 //           bare ring spends per byte over the CPU time the op spends per byte sent. On a loaded machine
 //           the wall-clock ratio mostly measures the scheduler; this one says how much work the op adds
@@ -31,6 +36,7 @@ import dev.shoal.comm.Communicator;
 import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
 import dev.shoal.runtime.comm.InJvmWorld;
+import dev.shoal.runtime.comm.Reduce;
 import dev.shoal.runtime.comm.TcpTransport;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -56,6 +62,15 @@ public final class CollectiveBench {
         REDUCE_SCATTER,
         ALL_GATHER,
         BROADCAST;
+
+        /** Share of the bytes a rank receives that a ring implementation of the op reduces. */
+        double reducedShare() {
+            return switch (this) {
+                case ALL_REDUCE -> 0.5;
+                case REDUCE_SCATTER -> 1.0;
+                case ALL_GATHER, BROADCAST -> 0.0;
+            };
+        }
 
         double busFactor(int n) {
             return switch (this) {
@@ -157,13 +172,17 @@ public final class CollectiveBench {
                 "lim(GB/s)",
                 bus ? "bus/lim" : "alg/lim",
                 bus ? String.format(Locale.ROOT, " %8s", "cpu r/o") : "",
-                bus ? String.format(Locale.ROOT, " %10s %8s", "ring/op", "bus/ring") : "");
+                bus
+                        ? String.format(Locale.ROOT, " %10s %8s %8s %8s", "ring/op", "bus/ring", "add/lim", "bus/add")
+                        : "");
         for (Op op : ops) {
             for (long bytes = minBytes; bytes <= maxBytes; bytes <<= 2) {
                 Row r = measure(cs, op, bytes);
                 long ringBytes = (long) Math.max(1 << 20, op.busFactor(n) * r.bytes() * r.iters());
-                Ring ring = bus ? ringSocket(n, ringBytes, RING_CHUNK) : null;
-                Ring opSized = bus ? ringSocket(n, ringBytes, Math.max(RING_CHUNK, r.bytes())) : null;
+                Ring ring = bus ? ringSocket(n, ringBytes, RING_CHUNK, 0) : null;
+                Ring opSized = bus ? ringSocket(n, ringBytes, Math.max(RING_CHUNK, r.bytes()), 0) : null;
+                Ring withAdd =
+                        bus && op.reducedShare() > 0 ? ringSocket(n, ringBytes, RING_CHUNK, op.reducedShare()) : null;
                 double limit = bus ? ring.gbps() : arraycopyGBps();
                 // CPU per byte each rank sends: the op sends busFactor · bytes per rank per iteration.
                 String cpu = "";
@@ -172,6 +191,13 @@ public final class CollectiveBench {
                     double ringCpuPerByte = ring.cpuSeconds() / ringBytes;
                     cpu = String.format(Locale.ROOT, " %8.2f", ringCpuPerByte / opCpuPerByte);
                     cpu += String.format(Locale.ROOT, " %10.2f %8.2f", opSized.gbps(), r.busbw() / opSized.gbps());
+                    cpu += withAdd == null
+                            ? String.format(Locale.ROOT, " %8s %8s", "-", "-")
+                            : String.format(
+                                    Locale.ROOT,
+                                    " %8.2f %8.2f",
+                                    withAdd.gbps() / ring.gbps(),
+                                    r.busbw() / withAdd.gbps());
                 }
                 System.out.printf(
                         Locale.ROOT,
@@ -283,10 +309,12 @@ public final class CollectiveBench {
      * SocketChannels with 4 MiB buffers and TCP_NODELAY, 256 KiB writes from direct buffers, as the TCP
      * backend does). The writer sends from and the reader receives into one direct buffer of
      * {@code bufBytes} per rank, walking through it 256 KiB at a time, half a buffer apart (bufBytes =
-     * 256 KiB: one buffer that stays in cache, the fastest the wire goes). Timed from the first byte to the last rank's last
+     * 256 KiB: one buffer that stays in cache, the fastest the wire goes). With {@code addShare} > 0 the
+     * reader also reduces that share of the chunks it receives into a second cached buffer, with the
+     * bench's reduction (0.5: every other chunk). Timed from the first byte to the last rank's last
      * byte, with the process CPU time over the same span.
      */
-    static Ring ringSocket(int n, long bytesPerRank, long bufBytes) throws Exception {
+    static Ring ringSocket(int n, long bytesPerRank, long bufBytes, double addShare) throws Exception {
         int chunk = RING_CHUNK;
         long bufLen = Math.max(chunk, bufBytes / chunk * chunk);
         // The reader works half a buffer away from the writer, as a collective receives into one chunk
@@ -331,8 +359,13 @@ public final class CollectiveBench {
                     }
                     return System.nanoTime();
                 }));
+                ByteBuffer acc = ByteBuffer.allocateDirect(chunk); // the reduction's other operand
                 fs.add(pool.submit(() -> {
                     ByteBuffer b = mem.duplicate();
+                    long memAddress = new org.bytedeco.javacpp.BytePointer(mem).address();
+                    long accAddress = new org.bytedeco.javacpp.BytePointer(acc).address();
+                    long chunksDone = 0;
+                    double added = 0;
                     start.await();
                     for (long got = 0; got < bytesPerRank; ) {
                         int at = (int) ((got + half) % bufLen);
@@ -341,6 +374,20 @@ public final class CollectiveBench {
                         int k = r.read(b);
                         if (k < 0) throw new java.io.IOException("ring peer closed early");
                         got += k;
+                        // Every completed chunk: reduce it if the share of chunks reduced so far is behind.
+                        for (; addShare > 0 && chunksDone < got / chunk; chunksDone++) {
+                            if (added < addShare * (chunksDone + 1) - 1e-9) {
+                                long at0 = (chunksDone * chunk + half) % bufLen;
+                                Reduce.combine(
+                                        accAddress,
+                                        accAddress,
+                                        memAddress + at0,
+                                        chunk / 4,
+                                        DType.F32,
+                                        reduceOp == ReduceOp.MAX ? ReduceOp.MAX : ReduceOp.SUM);
+                                added++;
+                            }
+                        }
                     }
                     return System.nanoTime();
                 }));
