@@ -215,7 +215,7 @@ else
   stage_done "CudaLayerBench 8 layers" "absent" 0
 fi
 run_python "torch_kernel_bench.py" "$T_TORCH_KERNELS" "$TORCHK_LOG" "$ROOT/deploy/gpu-check/torch_kernel_bench.py"
-# As many layers as fit: Shoal picks the count (60 GB budget, 90 % of free memory); PyTorch runs the same.
+# As many layers as fit on this card: Shoal picks the count (80 % of the device's free memory); PyTorch runs the same.
 if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
   run_java_main "CudaLayerBench layers that fit" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERFIT" \
     "$LAYERFIT_LOG" --layers fit --batch 1

@@ -196,5 +196,16 @@ class BackendLlamaHostLogicTest {
         long perLayer = CudaLayerBench.planned(d, 2) - CudaLayerBench.planned(d, 1);
         assertTrue(perLayer > 4.1e9 && perLayer < 4.3e9, "per layer " + perLayer);
         assertEquals(14, CudaLayerBench.layersThatFit(d, CudaLayerBench.BUDGET_BYTES));
+        // --fit-budget: the card's own memory by default (80 % of free), or a cap in GB (≤ 90 % of free).
+        long free = 149_600_000_000L; // an H200's free memory
+        assertEquals((long) (free * 0.8), CudaLayerBench.fitBudgetBytes("device", free));
+        assertEquals(60_000_000_000L, CudaLayerBench.fitBudgetBytes("60", free));
+        assertEquals((long) (free * 0.9), CudaLayerBench.fitBudgetBytes("500", free));
+        assertEquals(28, CudaLayerBench.layersThatFit(d, CudaLayerBench.fitBudgetBytes("device", free)));
+        for (String bad : new String[] {"", "0", "-3", "lots", "Infinity"}) {
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> CudaLayerBench.fitBudgetBytes(bad, free))
+                    .getMessage()
+                    .contains("--fit-budget needs 'device' or a positive number of GB, got '" + bad + "'"));
+        }
     }
 }
