@@ -215,38 +215,32 @@ else
   stage_done "CudaLayerBench 8 layers" "absent" 0
 fi
 run_python "torch_kernel_bench.py" "$T_TORCH_KERNELS" "$TORCHK_LOG" "$ROOT/deploy/gpu-check/torch_kernel_bench.py"
-# As many layers as fit on this card: Shoal picks the count (80 % of the device's free memory); PyTorch runs the same.
-if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
-  run_java_main "CudaLayerBench layers that fit" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERFIT" \
-    "$LAYERFIT_LOG" --layers fit --batch 1
-else
-  echo "not in this bundle" >"$LAYERFIT_LOG"
-fi
-FIT_LAYERS="$(sed -n 's/^shape: \([0-9]*\) layers.*/\1/p' "$LAYERFIT_LOG" | head -1)"
-if [[ -n "$FIT_LAYERS" ]]; then
-  run_python "torch_kernel_bench.py --layers $FIT_LAYERS" "$T_TORCH_FIT" "$TORCHFIT_LOG" \
-    "$ROOT/deploy/gpu-check/torch_kernel_bench.py" --layers "$FIT_LAYERS" --train-only
-else
-  echo "not run: CudaLayerBench --layers fit chose no layer count" >"$TORCHFIT_LOG"
-fi
-
-# As many layers as fit at batch 4 × 2048 (8192 tokens a step, so AdamW's pass over the weights, a fixed
-# cost per step, is shared by 4× the tokens): the headline benchmark; PyTorch runs the same count.
+# As many layers as fit on this card at a batch: Shoal picks the count (80 % of the device's free memory),
+# PyTorch runs the same count. Sets FITTED to the count ("" when none was chosen).
+fit_pair() { # label batch shoal-log torch-log
+  local label="$1" batch="$2" log="$3" tlog="$4"
+  if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
+    run_java_main "CudaLayerBench $label" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERFIT" "$log" \
+      --layers fit --batch "$batch"
+  else
+    echo "not in this bundle" >"$log"
+  fi
+  FITTED="$(sed -n 's/^shape: \([0-9]*\) layers.*/\1/p' "$log" | head -1)"
+  if [[ -n "$FITTED" ]]; then
+    run_python "torch_kernel_bench.py --layers $FITTED --batch $batch" "$T_TORCH_FIT" "$tlog" \
+      "$ROOT/deploy/gpu-check/torch_kernel_bench.py" --layers "$FITTED" --batch "$batch" --train-only
+  else
+    echo "not run: CudaLayerBench --layers fit --batch $batch chose no layer count" >"$tlog"
+  fi
+}
+fit_pair "layers that fit" 1 "$LAYERFIT_LOG" "$TORCHFIT_LOG"
+FIT_LAYERS="$FITTED"
+# At batch 4 × 2048 (8192 tokens a step, so AdamW's pass over the weights, a fixed cost per step, is shared
+# by 4× the tokens): the headline benchmark.
 LAYERFIT4_LOG="$LOGDIR/layerbench-fit-b4.log"
 TORCHFIT4_LOG="$LOGDIR/torchbench-fit-b4.log"
-if in_bundle dev.shoal.runtime.cuda.CudaLayerBench; then
-  run_java_main "CudaLayerBench layers that fit, batch 4" dev.shoal.runtime.cuda.CudaLayerBench "$T_LAYERFIT" \
-    "$LAYERFIT4_LOG" --layers fit --batch 4
-else
-  echo "not in this bundle" >"$LAYERFIT4_LOG"
-fi
-FIT4_LAYERS="$(sed -n 's/^shape: \([0-9]*\) layers.*/\1/p' "$LAYERFIT4_LOG" | head -1)"
-if [[ -n "$FIT4_LAYERS" ]]; then
-  run_python "torch_kernel_bench.py --layers $FIT4_LAYERS --batch 4" "$T_TORCH_FIT" "$TORCHFIT4_LOG" \
-    "$ROOT/deploy/gpu-check/torch_kernel_bench.py" --layers "$FIT4_LAYERS" --batch 4 --train-only
-else
-  echo "not run: CudaLayerBench --layers fit --batch 4 chose no layer count" >"$TORCHFIT4_LOG"
-fi
+fit_pair "layers that fit, batch 4" 4 "$LAYERFIT4_LOG" "$TORCHFIT4_LOG"
+FIT4_LAYERS="$FITTED"
 
 # 8 layers at batch 4 × 2048 (the shape session 4 reported, kept for comparison across runs).
 LAYERB4_LOG="$LOGDIR/layerbench-b4.log"
@@ -337,7 +331,7 @@ fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
   echo
   cat "$LAYERFIT_LOG" 2>/dev/null
   echo
-  echo "## torch_kernel_bench.py (--layers ${FIT_LAYERS:-?} --train-only)"
+  echo "## torch_kernel_bench.py (--layers ${FIT_LAYERS:-?} --batch 1 --train-only)"
   echo
   fence "$TORCHFIT_LOG"
   echo
