@@ -32,6 +32,8 @@ fi
 NS_FLAGS=(--net)
 [[ $(id -u) -ne 0 ]] && NS_FLAGS=(--map-root-user --net)
 export SHOAL_WIRE_RATE="$RATE" SHOAL_WIRE_LIB="$LIB"
+# The inner script is single-quoted on purpose: it expands its variables inside the namespace.
+# shellcheck disable=SC2016
 exec unshare "${NS_FLAGS[@]}" bash -c '
   set -euo pipefail
   ip link set lo up

@@ -26,7 +26,7 @@ class ScriptLintTest {
                     .filter(p -> p.toString().endsWith(".sh") || p.getParent().endsWith("bin"))
                     .forEach(out::add);
         }
-        for (String dir : List.of("deploy/gpu-check", "deploy/tls", "deploy/slurm")) {
+        for (String dir : List.of("deploy/gpu-check", "deploy/tls", "deploy/slurm", "deploy/bench")) {
             Path d = ROOT.resolve(dir);
             if (Files.isDirectory(d)) {
                 try (Stream<Path> s = Files.list(d)) {
