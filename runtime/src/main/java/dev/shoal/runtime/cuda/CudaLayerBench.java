@@ -185,6 +185,7 @@ public final class CudaLayerBench {
             if (at >= 0) {
                 fitBudget = at + 1 < av.size() ? av.get(at + 1) : "";
                 fitBudgetBytes(fitBudget, 1); // validates the value before the GPU is touched
+                if (!fit) throw new IllegalArgumentException("--fit-budget applies only with --layers fit");
                 av.subList(at, Math.min(at + 2, av.size())).clear();
             }
             a = Args.parse(av.toArray(String[]::new));
