@@ -21,9 +21,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -60,15 +57,7 @@ class ClusterBackendEngineTest {
                 List.of("-Dshoal.node.engine=dev.shoal.actors.engine.EngineStepRunner$Factory"),
                 Duration.ofSeconds(60));
         cluster.awaitStatus(s -> s.workers().size() == 2, "2 registered ranks", Duration.ofSeconds(30));
-        StatusReply<Coordinator.JobAccepted> accepted =
-                AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
-                                cluster.coordinator(),
-                                r -> new Coordinator.SubmitJob(spec, r),
-                                Duration.ofSeconds(10),
-                                cluster.client().scheduler())
-                        .toCompletableFuture()
-                        .get(15, TimeUnit.SECONDS);
-        assertTrue(accepted.isSuccess(), () -> "submit refused: " + accepted.getError());
+        cluster.submit(spec);
         Coordinator.Status end = cluster.awaitStatus(
                 s -> s.phase() == Phase.COMPLETED || s.phase() == Phase.FAILED,
                 "the job to end",

@@ -37,7 +37,6 @@ import org.apache.pekko.actor.typed.javadsl.Adapter;
 import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.cluster.Cluster;
 import org.apache.pekko.cluster.Member;
-import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -85,16 +84,7 @@ class ClusterFailoverTest {
         ActorRef<Coordinator.Command> coordinator = cluster.coordinator();
 
         await(coordinator, s -> s.workers().size() == 3, "3 registered workers", Duration.ofSeconds(30));
-        StatusReply<Coordinator.JobAccepted> accepted =
-                AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
-                                coordinator,
-                                r -> new Coordinator.SubmitJob(spec, r),
-                                Duration.ofSeconds(10),
-                                client.scheduler())
-                        .toCompletableFuture()
-                        .get(15, TimeUnit.SECONDS);
-        assertTrue(accepted.isSuccess(), () -> "submit refused: " + accepted.getError());
-        String jobId = accepted.getValue().jobId();
+        String jobId = cluster.submit(spec);
         Coordinator.Status before = await(
                 coordinator,
                 s -> (s.phase() == Phase.TRAINING && !s.checkpoints().isEmpty() && s.step() >= 6)

@@ -87,7 +87,7 @@ class ClusterPeerRecoveryTest {
                         "peer-recovery-watch",
                         org.apache.pekko.actor.typed.Props.empty());
         cluster.coordinator().tell(new Coordinator.Subscribe(watcher));
-        ClusterRecoveryTest.submit(cluster, spec);
+        cluster.submit(spec);
 
         // 1. Wait for the journaled peer-copy set of step 10, then kill node 2 (rank 3).
         String complete = "peer copies of step 10 complete";

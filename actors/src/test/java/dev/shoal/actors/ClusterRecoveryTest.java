@@ -36,12 +36,9 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
-import org.apache.pekko.pattern.StatusReply;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
@@ -90,7 +87,7 @@ class ClusterRecoveryTest {
 
         // Run A: uninterrupted.
         Path ckptA = dir.resolve("ckpt-a");
-        submit(spec(data, ckptA));
+        cluster.submit(spec(data, ckptA));
         Coordinator.Status a = cluster.awaitStatus(s -> !active(s), "run A to end", Duration.ofSeconds(60));
         assertEquals(Phase.COMPLETED, a.phase(), () -> a.message() + cluster.logTails());
         Map<Long, Double> lossA = new HashMap<>();
@@ -100,7 +97,7 @@ class ClusterRecoveryTest {
 
         // Run B: once a checkpoint is committed, node 2 is killed while the next one is being written.
         Path ckptB = dir.resolve("ckpt-b");
-        submit(spec(data, ckptB));
+        cluster.submit(spec(data, ckptB));
         Coordinator.Status before = cluster.awaitStatus(
                 s -> (s.phase() == Phase.TRAINING && !s.checkpoints().isEmpty()) || !active(s),
                 "run B's first committed checkpoint",
@@ -201,7 +198,7 @@ class ClusterRecoveryTest {
         Path data = ClusterTrainTest.prepare(dir);
         cluster = start("2s");
         Path ckptA = dir.resolve("ckpt-a");
-        submit(spec(data, ckptA));
+        cluster.submit(spec(data, ckptA));
         Coordinator.Status a = cluster.awaitStatus(s -> !active(s), "run A to end", Duration.ofSeconds(60));
         assertEquals(Phase.COMPLETED, a.phase(), () -> a.message() + cluster.logTails());
         Map<Long, Double> lossA = new HashMap<>();
@@ -209,7 +206,7 @@ class ClusterRecoveryTest {
         audit(ckptA, spec(data, ckptA));
 
         Path ckptC = dir.resolve("ckpt-c");
-        submit(spec(data, ckptC));
+        cluster.submit(spec(data, ckptC));
         Coordinator.Status before = cluster.awaitStatus(
                 s -> (s.phase() == Phase.TRAINING && !s.checkpoints().isEmpty() && s.step() >= 6) || !active(s),
                 "run C past a committed checkpoint",
@@ -339,22 +336,5 @@ class ClusterRecoveryTest {
                 || s.phase() == Phase.TRAINING
                 || s.phase() == Phase.RECOVERING
                 || s.phase() == Phase.RESCALING;
-    }
-
-    private void submit(JobSpec spec) throws Exception {
-        submit(cluster, spec);
-    }
-
-    /** Submits through the cluster client's coordinator proxy and asserts it was accepted. */
-    static void submit(LocalCluster cluster, JobSpec spec) throws Exception {
-        StatusReply<Coordinator.JobAccepted> accepted =
-                AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
-                                cluster.coordinator(),
-                                r -> new Coordinator.SubmitJob(spec, r),
-                                Duration.ofSeconds(10),
-                                cluster.client().scheduler())
-                        .toCompletableFuture()
-                        .get(15, TimeUnit.SECONDS);
-        assertTrue(accepted.isSuccess(), () -> "submit refused: " + accepted.getError());
     }
 }

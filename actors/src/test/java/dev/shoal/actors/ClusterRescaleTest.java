@@ -250,6 +250,6 @@ class ClusterRescaleTest {
     }
 
     private void submit(JobSpec spec) throws Exception {
-        ClusterRecoveryTest.submit(cluster, spec);
+        cluster.submit(spec);
     }
 }

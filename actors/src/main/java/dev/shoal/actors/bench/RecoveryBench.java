@@ -34,14 +34,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Props;
-import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
-import org.apache.pekko.pattern.StatusReply;
 
 public final class RecoveryBench {
     private RecoveryBench() {}
@@ -168,7 +165,7 @@ public final class RecoveryBench {
             JobSpec spec = TinyClusterJob.spec("recovery-bench", data, ckpt, steps, 0, every).toBuilder()
                     .setPeerCopyEvery(peer ? 2 : 0)
                     .build();
-            submit(cluster, spec);
+            cluster.submit(spec);
             long killAfter = peer ? 11 : 9;
             cluster.awaitStatus(
                     s -> s.phase() == Phase.TRAINING && !s.checkpoints().isEmpty() && s.step() >= killAfter,
@@ -306,18 +303,6 @@ public final class RecoveryBench {
         Path data = dir.resolve("data");
         if (Files.isRegularFile(data.resolve("manifest.json"))) return data;
         return TinyClusterJob.prepare(dir, 300);
-    }
-
-    private static void submit(LocalCluster cluster, JobSpec spec) throws Exception {
-        StatusReply<Coordinator.JobAccepted> accepted =
-                AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
-                                cluster.coordinator(),
-                                r -> new Coordinator.SubmitJob(spec, r),
-                                Duration.ofSeconds(10),
-                                cluster.client().scheduler())
-                        .toCompletableFuture()
-                        .get(15, TimeUnit.SECONDS);
-        if (!accepted.isSuccess()) throw new IllegalStateException("submit refused: " + accepted.getError());
     }
 
     private static double loadAverage() {

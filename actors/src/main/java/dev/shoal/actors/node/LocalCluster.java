@@ -13,6 +13,7 @@ import com.typesafe.config.ConfigFactory;
 import dev.shoal.actors.cluster.ShoalConfig;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.coordinator.CoordinatorSettings;
+import dev.shoal.proto.v1.JobSpec;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -30,11 +31,13 @@ import java.util.concurrent.TimeUnit;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.cluster.Cluster;
 import org.apache.pekko.cluster.typed.ClusterSingleton;
 import org.apache.pekko.cluster.typed.ClusterSingletonSettings;
 import org.apache.pekko.cluster.typed.SingletonActor;
+import org.apache.pekko.pattern.StatusReply;
 import org.h2.tools.Server;
 
 public final class LocalCluster implements AutoCloseable {
@@ -289,7 +292,23 @@ public final class LocalCluster implements AutoCloseable {
         }
     }
 
-    /** The last 40 lines of every node's log (for error reports). */
+    /**
+     * Submits {@code spec} to the coordinator through this client and returns the job id; throws
+     * IllegalStateException with the coordinator's reason when it refuses the job.
+     */
+    public String submit(JobSpec spec) throws Exception {
+        StatusReply<Coordinator.JobAccepted> accepted =
+                AskPattern.<Coordinator.Command, StatusReply<Coordinator.JobAccepted>>ask(
+                                coordinator,
+                                r -> new Coordinator.SubmitJob(spec, r),
+                                Duration.ofSeconds(10),
+                                client.scheduler())
+                        .toCompletableFuture()
+                        .get(15, TimeUnit.SECONDS);
+        if (!accepted.isSuccess()) throw new IllegalStateException("submit refused: " + accepted.getError());
+        return accepted.getValue().jobId();
+    }
+
     /**
      * Polls the coordinator until its status satisfies {@code p}; throws AssertionError naming
      * {@code what}, with the last status and the nodes' log tails, after {@code timeout}.
@@ -311,6 +330,7 @@ public final class LocalCluster implements AutoCloseable {
         throw new AssertionError("timed out waiting for " + what + "; last status " + last + logTails());
     }
 
+    /** The last 40 lines of every node's log (for error reports). */
     public String logTails() {
         StringBuilder b = new StringBuilder();
         for (Path log : logs) b.append("\n--- ").append(log).append('\n').append(tail(log));
