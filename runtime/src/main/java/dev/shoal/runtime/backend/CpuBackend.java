@@ -30,7 +30,7 @@ import java.util.Map;
 import org.bytedeco.javacpp.IntPointer;
 import org.bytedeco.javacpp.Pointer;
 
-public final class CpuBackend implements TensorBackend {
+public final class CpuBackend implements SynchronousBackend {
     private static final int ALIGN = 64;
     /** Bytes per parallel chunk of zero-filling and copies. */
     private static final long COPY_CHUNK = 1L << 22;
@@ -142,24 +142,6 @@ public final class CpuBackend implements TensorBackend {
     public void download(Pointer dst, long src, long bytes) {
         copy(dst.address() + dst.position() * dst.sizeof(), src, bytes);
     }
-
-    @Override
-    public Pointer pinned(long bytes) {
-        return new RawPointer(alloc(bytes), bytes);
-    }
-
-    @Override
-    public void uploadAsync(long dst, Pointer pinnedSrc, long bytes) {
-        upload(dst, pinnedSrc, bytes);
-    }
-
-    @Override
-    public void downloadAsync(Pointer pinnedDst, long src, long bytes) {
-        download(pinnedDst, src, bytes);
-    }
-
-    @Override
-    public void synchronize() {}
 
     // ---- compute ----
 

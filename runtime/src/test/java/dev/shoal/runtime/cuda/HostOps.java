@@ -11,7 +11,7 @@ package dev.shoal.runtime.cuda;
 import dev.shoal.cuda.Bf16;
 import dev.shoal.cuda.kernels.AdamWKernel;
 import dev.shoal.runtime.backend.RawPointer;
-import dev.shoal.runtime.backend.TensorBackend;
+import dev.shoal.runtime.backend.SynchronousBackend;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.Map;
@@ -19,7 +19,7 @@ import java.util.TreeMap;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 
-public final class HostOps implements TensorBackend {
+public final class HostOps implements SynchronousBackend {
     private record Block(BytePointer memory, long start, long bytes, ByteBuffer buf) {}
 
     static final int PARTIALS = 64;
@@ -140,24 +140,6 @@ public final class HostOps implements TensorBackend {
         view(src, bytes);
         Pointer.memcpy(dst, new RawPointer(src, bytes), bytes);
     }
-
-    @Override
-    public Pointer pinned(long bytes) {
-        return new RawPointer(alloc(bytes), bytes);
-    }
-
-    @Override
-    public void uploadAsync(long dst, Pointer pinnedSrc, long bytes) {
-        upload(dst, pinnedSrc, bytes);
-    }
-
-    @Override
-    public void downloadAsync(Pointer pinnedDst, long src, long bytes) {
-        download(pinnedDst, src, bytes);
-    }
-
-    @Override
-    public void synchronize() {}
 
     // ---- compute ----
 
