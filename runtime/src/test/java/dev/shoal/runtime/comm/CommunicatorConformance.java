@@ -88,6 +88,29 @@ abstract class CommunicatorConformance {
         };
     }
 
+    /**
+     * reduceScatter (SUM) of {@code per} floats per rank, then allGather of a rank-tagged chunk, both
+     * checked on this rank (large {@code per}: many pipeline segments, odd chunk sizes).
+     */
+    static void reduceScatterThenAllGather(Communicator c, int rank, int n, long per) {
+        try (BytePointer send = buffer(DType.F32, per * n);
+                BytePointer recv = buffer(DType.F32, per);
+                BytePointer all = buffer(DType.F32, per * n)) {
+            for (long i = 0; i < per * n; i++) put(send, DType.F32, i, value(rank, i));
+            c.reduceScatter(send, recv, per, DType.F32, ReduceOp.SUM);
+            for (long i = 0; i < per; i++) {
+                assertEquals(expectReduce(ReduceOp.SUM, n, rank * per + i), get(recv, DType.F32, i));
+            }
+            for (long i = 0; i < per; i++) put(recv, DType.F32, i, rank * 1_000_000 + (i % 1000));
+            c.allGather(recv, all, per, DType.F32);
+            for (int r = 0; r < n; r++) {
+                for (long i = 0; i < per; i += 37) {
+                    assertEquals(r * 1_000_000 + (i % 1000), get(all, DType.F32, r * per + i));
+                }
+            }
+        }
+    }
+
     @ParameterizedTest
     @ValueSource(ints = {1, 2, 3, 5, 8})
     void allReduceEveryOpAndDtypeOnOddSizes(int n) throws Exception {
@@ -184,21 +207,7 @@ abstract class CommunicatorConformance {
                     }
                     b.close();
                 }
-                long per = 333_333;
-                BytePointer send = buffer(DType.F32, per * n), recv = buffer(DType.F32, per);
-                for (long i = 0; i < per * n; i++) put(send, DType.F32, i, value(rank, i));
-                c.reduceScatter(send, recv, per, DType.F32, ReduceOp.SUM);
-                for (long i = 0; i < per; i++) {
-                    assertEquals(expectReduce(ReduceOp.SUM, n, rank * per + i), get(recv, DType.F32, i));
-                }
-                BytePointer all = buffer(DType.F32, per * n);
-                for (long i = 0; i < per; i++) put(recv, DType.F32, i, rank * 1_000_000 + (i % 1000));
-                c.allGather(recv, all, per, DType.F32);
-                for (int r = 0; r < n; r++) {
-                    for (long i = 0; i < per; i += 37) {
-                        assertEquals(r * 1_000_000 + (i % 1000), get(all, DType.F32, r * per + i));
-                    }
-                }
+                reduceScatterThenAllGather(c, rank, n, 333_333);
             });
         } finally {
             closeAll(cs);
@@ -300,22 +309,8 @@ abstract class CommunicatorConformance {
                         fail("rank " + rank + " [" + i + "]: got " + get(b, DType.F32, i) + " want " + want);
                     }
                 }
-                long per = 333_337;
-                BytePointer send = buffer(DType.F32, per * n), recv = buffer(DType.F32, per);
-                for (long i = 0; i < per * n; i++) put(send, DType.F32, i, value(rank, i));
-                c.reduceScatter(send, recv, per, DType.F32, ReduceOp.SUM);
-                for (long i = 0; i < per; i++) {
-                    assertEquals(expectReduce(ReduceOp.SUM, n, rank * per + i), get(recv, DType.F32, i));
-                }
-                BytePointer all = buffer(DType.F32, per * n);
-                for (long i = 0; i < per; i++) put(recv, DType.F32, i, rank * 1_000_000 + (i % 1000));
-                c.allGather(recv, all, per, DType.F32);
-                for (int r = 0; r < n; r++) {
-                    for (long i = 0; i < per; i += 37) {
-                        assertEquals(r * 1_000_000 + (i % 1000), get(all, DType.F32, r * per + i));
-                    }
-                }
-                for (BytePointer x : new BytePointer[] {p2p, b, send, recv, all}) x.close();
+                reduceScatterThenAllGather(c, rank, n, 333_337);
+                for (BytePointer x : new BytePointer[] {p2p, b}) x.close();
             });
         } finally {
             closeAll(cs);

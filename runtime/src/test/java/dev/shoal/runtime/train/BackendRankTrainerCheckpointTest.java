@@ -53,8 +53,7 @@ class BackendRankTrainerCheckpointTest {
     }
 
     static TrainingState state(long step) {
-        return new TrainingState(
-                step, job.seed(), job.lrSchedule().toString(), job.lrSchedule().lr(step), null, Map.of());
+        return TrainFixture.state(job, step);
     }
 
     static RankComms comms(ParallelDims dims, int rank, Communicator dp) {

@@ -26,7 +26,6 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -50,8 +49,7 @@ class BackendRankTrainerCpuTest {
     }
 
     static TrainingState state(long step) {
-        return new TrainingState(
-                step, job.seed(), job.lrSchedule().toString(), job.lrSchedule().lr(step), null, Map.of());
+        return TrainFixture.state(job, step);
     }
 
     /** One step's loss and pre-clip gradient norm. */

@@ -2,6 +2,7 @@
 // and a job config for the tiny model over it, written to a temp folder in well under a second.
 package dev.shoal.runtime.train;
 
+import dev.shoal.runtime.checkpoint.TrainingState;
 import dev.shoal.runtime.data.DocFormat;
 import dev.shoal.runtime.data.Preparer;
 import dev.shoal.runtime.data.SourceSpec;
@@ -14,6 +15,12 @@ import java.util.List;
 
 final class TrainFixture {
     private TrainFixture() {}
+
+    /** The training state a checkpoint at {@code step} of {@code job} records (no data cursor, no extras). */
+    static TrainingState state(JobConfig job, long step) {
+        return new TrainingState(
+                step, job.seed(), job.lrSchedule().toString(), job.lrSchedule().lr(step), null, java.util.Map.of());
+    }
 
     /** dir/data: sources en and zh, 300 synthetic documents each, 10% held out. */
     static Path prepare(Path dir) throws IOException {
