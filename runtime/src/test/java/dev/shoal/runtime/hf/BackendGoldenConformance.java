@@ -10,7 +10,7 @@
 //   1e-4·|want| per element, norms 1e-5 relative, weights after 5 steps 1e-5 absolute plus the fixture's
 //   listed float32-uncertain elements);
 // - bf16: the BackendLlama conformance bounds (relative L2: logits 4e-2, each gradient 1.6e-1, weights after
-//   5 steps 3e-1 of their change, norm weights being the noisiest; relative: loss 5e-3, norms 8e-2, AdamW
+//   5 steps 1.6e-1 of their change, norm weights being the noisiest; relative: loss 5e-3, norms 8e-2, AdamW
 //   losses 3e-2). A structural mistake gives errors near 1.
 package dev.shoal.runtime.hf;
 
@@ -36,8 +36,11 @@ import org.junit.jupiter.api.Test;
 abstract class BackendGoldenConformance {
     static final double BF16_LOGITS = 4e-2, BF16_LOSS = 5e-3, BF16_GRAD = 8e-2, BF16_NORM = 8e-2;
     static final double BF16_CURVE = 3e-2;
-    /** Each tensor's change over the 5 AdamW steps, relative L2 (host stand-in: 7.8e-2 at worst, a norm weight). */
-    static final double BF16_WEIGHT_CHANGE = 3e-1;
+    /**
+     * Each tensor's change over the 5 AdamW steps, relative L2: 7.8e-2 at worst on the host stand-in and
+     * 7.9e-2 on an H200 (a norm weight), so 2× the measured worst.
+     */
+    static final double BF16_WEIGHT_CHANGE = 1.6e-1;
 
     static Compute CX;
 
