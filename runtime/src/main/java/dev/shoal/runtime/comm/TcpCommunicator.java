@@ -58,7 +58,8 @@ final class TcpCommunicator implements Communicator {
     private final long epoch;
     private final int rank;
     private final int size;
-    private final SocketChannel[] peers;
+    private final SocketChannel[] out; // out[j]: this rank's frames to rank j (written only)
+    private final SocketChannel[] in; // in[j]: rank j's frames to this rank (read only)
     private final long timeoutMillis;
     private final ExecutorService sender;
     private final HostMemory.Scratch tmp = new HostMemory.Scratch();
@@ -80,15 +81,16 @@ final class TcpCommunicator implements Communicator {
     private volatile String opName = "";
     private Future<?> lastSend; // the most recent asynchronous send; FIFO order covers earlier ones
 
-    TcpCommunicator(String group, long epoch, int rank, SocketChannel[] peers, long timeoutMillis) {
+    TcpCommunicator(String group, long epoch, int rank, SocketChannel[] out, SocketChannel[] in, long timeoutMillis) {
         this.group = group;
         this.epoch = epoch;
         this.rank = rank;
-        this.size = peers.length;
-        this.peers = peers;
+        this.size = out.length;
+        this.out = out;
+        this.in = in;
         this.timeoutMillis = timeoutMillis;
         long sndbuf = Long.MAX_VALUE;
-        for (SocketChannel p : peers) {
+        for (SocketChannel p : out) {
             if (p == null) continue;
             try {
                 sndbuf = Math.min(sndbuf, p.getOption(java.net.StandardSocketOptions.SO_SNDBUF));
@@ -138,7 +140,8 @@ final class TcpCommunicator implements Communicator {
         synchronized (this) {
             if (aborted == null) aborted = e;
         }
-        TcpTransport.closeAll(peers);
+        TcpTransport.closeAll(out);
+        TcpTransport.closeAll(in);
     }
 
     private void begin(String op) {
@@ -186,7 +189,7 @@ final class TcpCommunicator implements Communicator {
     // ---- framing ----
 
     private void sendAsync(int peer, Tag tag, long address, long bytes, BytePointer owned) {
-        SocketChannel ch = peers[peer];
+        SocketChannel ch = out[peer];
         lastSend = sender.submit(() -> {
             try {
                 writeHeader(ch, tag, bytes);
@@ -237,7 +240,7 @@ final class TcpCommunicator implements Communicator {
 
     /** Caller thread only: reads and checks one frame header. */
     private void readHeader(int peer, Tag tag, long bytes) throws IOException {
-        SocketChannel ch = peers[peer];
+        SocketChannel ch = in[peer];
         ByteBuffer h = recvHeader.clear();
         while (h.hasRemaining()) {
             if (ch.read(h) < 0) throw new IOException("connection closed by peer");
@@ -258,7 +261,7 @@ final class TcpCommunicator implements Communicator {
 
     private void recvInto(int peer, Tag tag, long address, long bytes) throws IOException {
         readHeader(peer, tag, bytes);
-        readFully(peers[peer], peer, address, bytes);
+        readFully(in[peer], peer, address, bytes);
     }
 
     /**
@@ -293,7 +296,7 @@ final class TcpCommunicator implements Communicator {
             largest = Math.max(largest, bytes[s]);
         }
         long segBytes = segmentBytes(largest);
-        SocketChannel out = peers[next], in = peers[prev];
+        SocketChannel out = this.out[next], in = this.in[prev];
         Region segment = new Region(tmp.address(segBytes), segBytes);
         long total = 0;
         for (long b : sendBytes) total += b;

@@ -1,5 +1,6 @@
 // The TCP collective backend for CPU ranks in different processes: one listening socket per
-// process, and one connection per pair of ranks per group, made by a rendezvous on known addresses.
+// process, and per group two connections per pair of ranks, one for each direction, made by a
+// rendezvous on known addresses.
 //
 // Guarantees: a group forms only when every member connected within the timeout (the error names
 // the missing ranks); the hello names group, epoch and ranks, so a stale epoch never joins a group.
@@ -116,15 +117,22 @@ public final class TcpTransport implements AutoCloseable {
             throw new IllegalArgumentException("rank " + myRank + " is outside group '" + name + "' of " + n);
         }
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMillis);
-        SocketChannel[] peers = new SocketChannel[n];
+        // One connection per direction: out[j] carries only this rank's frames to j, in[j] only j's
+        // frames to this rank. On a connection used both ways, a rank's sending and receiving threads
+        // contend for the one socket's lock, and on loopback the peer's incoming data is processed by
+        // whichever of them holds it: a bare two-rank stream measured 26 % slower that way.
+        SocketChannel[] out = new SocketChannel[n], in = new SocketChannel[n];
         List<Integer> missing = new ArrayList<>();
         try {
-            for (int j = 0; j < myRank; j++) peers[j] = connect(name, epoch, members.get(j), myRank, j, deadline);
-            for (int j = myRank + 1; j < n; j++) {
+            for (int j = 0; j < n; j++) {
+                if (j != myRank) out[j] = connect(name, epoch, members.get(j), myRank, j, deadline);
+            }
+            for (int j = 0; j < n; j++) {
+                if (j == myRank) continue;
                 CompletableFuture<SocketChannel> f = slot(key(name, epoch, j, myRank));
                 long left = deadline - System.nanoTime();
                 try {
-                    peers[j] = f.get(Math.max(1, left), TimeUnit.NANOSECONDS);
+                    in[j] = f.get(Math.max(1, left), TimeUnit.NANOSECONDS);
                     pending.remove(key(name, epoch, j, myRank));
                 } catch (TimeoutException e) {
                     missing.add(j);
@@ -132,23 +140,26 @@ public final class TcpTransport implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            closeAll(peers);
+            closeAll(out);
+            closeAll(in);
             throw new CommException(CommException.Kind.ABORTED, "forming group '" + name + "': interrupted");
         } catch (Exception e) {
-            closeAll(peers);
+            closeAll(out);
+            closeAll(in);
             throw new CommException(
                     CommException.Kind.PEER_LOST,
                     "forming group '" + name + "' epoch " + epoch + ": " + e.getMessage(),
                     e);
         }
         if (!missing.isEmpty()) {
-            closeAll(peers);
+            closeAll(out);
+            closeAll(in);
             throw new CommException(
                     CommException.Kind.TIMEOUT,
                     "forming group '" + name + "' epoch " + epoch + ": rank " + myRank + " heard nothing from ranks "
                             + missing + " within " + timeoutMillis + " ms");
         }
-        return new TcpCommunicator(name, epoch, myRank, peers, opTimeoutMillis);
+        return new TcpCommunicator(name, epoch, myRank, out, in, opTimeoutMillis);
     }
 
     private static SocketChannel connect(String name, long epoch, InetSocketAddress to, int me, int peer, long deadline)
