@@ -1,9 +1,10 @@
 // Collective benchmark in the style of nccl-tests, for the CPU backends.
 //
-// For each size: time per op, algbw = bytes / time, busbw = algbw · factor with the nccl-tests
-// factors (allReduce 2(n−1)/n, reduceScatter and allGather (n−1)/n, broadcast 1), and a correctness
-// column checked on every rank, and a ratio to the limit each backend is measured against, measured
-// right after each row so that a loaded machine moves both numbers alike:
+// For each size, timed after as many untimed calls as it times (the JIT's warm-up): time per op,
+// algbw = bytes / time, busbw = algbw · factor with the nccl-tests factors (allReduce 2(n−1)/n,
+// reduceScatter and allGather (n−1)/n, broadcast 1), a correctness column checked on every rank, and a
+// ratio to the limit each backend is measured against, measured right after each row so that a loaded
+// machine moves both numbers alike:
 //   in-JVM: algbw / System.arraycopy bandwidth (an n-rank in-memory allReduce moves about one copy of
 //           the buffer per rank: read S, write S, with the ranks' work running in parallel);
 //   TCP:    busbw / a plain loopback socket ring in which every rank streams to the next and receives
@@ -18,6 +19,11 @@
 //           (allReduce half, reduceScatter all). That is the least work any ring implementation of the op
 //           does per byte with nothing out of cache, so on a machine whose wire is its CPUs (loopback) it
 //           is the ceiling of bus/lim; bus/add = busbw over it.
+//           TCP rows also print "copy": the GB/s all cores copy at once, each between two buffers of the
+//           op's size, i.e. how fast the memory is that the op reads its input from and writes its output
+//           to. The bare ring's one 256 KiB buffer never leaves the core's cache; once the op's buffers
+//           outgrow the caches this figure drops 2–3×, and on a machine whose wire is its own cores
+//           (loopback) the share of the wire an op that reads and writes its buffers can reach drops too.
 //           TCP rows also print "cpu r/o": the process CPU time (all threads, kernel time included) the
 //           bare ring spends per byte over the CPU time the op spends per byte sent. On a loaded machine
 //           the wall-clock ratio mostly measures the scheduler; this one says how much work the op adds
@@ -35,6 +41,7 @@ package dev.shoal.runtime.bench;
 import dev.shoal.comm.Communicator;
 import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
+import dev.shoal.runtime.comm.HostMemory;
 import dev.shoal.runtime.comm.InJvmWorld;
 import dev.shoal.runtime.comm.Reduce;
 import dev.shoal.runtime.comm.TcpTransport;
@@ -52,6 +59,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 
 public final class CollectiveBench {
@@ -173,7 +181,14 @@ public final class CollectiveBench {
                 bus ? "bus/lim" : "alg/lim",
                 bus ? String.format(Locale.ROOT, " %8s", "cpu r/o") : "",
                 bus
-                        ? String.format(Locale.ROOT, " %10s %8s %8s %8s", "ring/op", "bus/ring", "add/lim", "bus/add")
+                        ? String.format(
+                                Locale.ROOT,
+                                " %10s %8s %8s %8s %10s",
+                                "ring/op",
+                                "bus/ring",
+                                "add/lim",
+                                "bus/add",
+                                "copy(GB/s)")
                         : "");
         for (Op op : ops) {
             for (long bytes = minBytes; bytes <= maxBytes; bytes <<= 2) {
@@ -189,7 +204,10 @@ public final class CollectiveBench {
                 if (bus) {
                     double opCpuPerByte = r.cpuSeconds() / (op.busFactor(n) * r.bytes() * r.iters());
                     double ringCpuPerByte = ring.cpuSeconds() / ringBytes;
-                    cpu = String.format(Locale.ROOT, " %8.2f", ringCpuPerByte / opCpuPerByte);
+                    // The process CPU clock ticks coarsely: a row too short to register on it prints "-".
+                    cpu = opCpuPerByte > 0 && ringCpuPerByte > 0
+                            ? String.format(Locale.ROOT, " %8.2f", ringCpuPerByte / opCpuPerByte)
+                            : String.format(Locale.ROOT, " %8s", "-");
                     cpu += String.format(Locale.ROOT, " %10.2f %8.2f", opSized.gbps(), r.busbw() / opSized.gbps());
                     cpu += withAdd == null
                             ? String.format(Locale.ROOT, " %8s %8s", "-", "-")
@@ -198,6 +216,7 @@ public final class CollectiveBench {
                                     " %8.2f %8.2f",
                                     withAdd.gbps() / ring.gbps(),
                                     r.busbw() / withAdd.gbps());
+                    cpu += String.format(Locale.ROOT, " %10.2f", copyGBps(r.bytes()));
                 }
                 System.out.printf(
                         Locale.ROOT,
@@ -216,7 +235,10 @@ public final class CollectiveBench {
         for (Communicator c : cs) c.close();
     }
 
-    /** Times one op at one size over enough iterations for ~0.3 s, on every rank in parallel. */
+    /**
+     * Times one op at one size over {@code iters} iterations (rowBytes of data), after as many untimed
+     * ones, on every rank in parallel.
+     */
     static Row measure(Communicator[] cs, Op op, long bytes) throws Exception {
         int n = cs.length;
         long elems = bytes / 4;
@@ -235,8 +257,12 @@ public final class CollectiveBench {
                         FloatPointer b = new FloatPointer(Math.max(elems, per * n))) {
                     var av = a.asBuffer();
                     for (long i = 0; i < a.capacity(); i++) av.put((int) i, rank + 1);
-                    run(c, op, a, b, elems, per); // warm-up and correctness
+                    run(c, op, a, b, elems, per); // correctness
                     correct.compareAndSet(true, check(op, a, b, elems, per, n));
+                    // Warm-up: as many untimed calls as timed ones, so that the op's Java code is compiled
+                    // (C2 compiles a method after thousands of calls: the first 1–2 s of 1 MiB calls run
+                    // about half as fast) and a training loop's steady state is what gets timed.
+                    for (int i = 1; i < iters; i++) run(c, op, a, b, elems, per);
                     start.await();
                     long t0 = System.nanoTime();
                     for (int i = 0; i < iters; i++) run(c, op, a, b, elems, per);
@@ -298,6 +324,43 @@ public final class CollectiveBench {
         for (int i = 0; i < iters; i++) System.arraycopy(a, 0, b, 0, a.length);
         double s = (System.nanoTime() - t0) / 1e9;
         return (double) a.length * iters / s / 1e9;
+    }
+
+    /**
+     * GB/s that all cores together copy, each between two off-heap buffers of {@code bytes} (at least
+     * 256 KiB), for about 0.2 s after one warm-up pass.
+     */
+    static double copyGBps(long bytes) throws Exception {
+        int threads = Runtime.getRuntime().availableProcessors();
+        long len = Math.max(RING_CHUNK, bytes);
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        CyclicBarrier start = new CyclicBarrier(threads);
+        try {
+            List<Future<double[]>> fs = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                fs.add(pool.submit(() -> {
+                    try (BytePointer src = new BytePointer(len);
+                            BytePointer dst = new BytePointer(len)) {
+                        src.fill(1);
+                        HostMemory.copy(dst.address(), src.address(), len);
+                        int passes = (int) Math.max(2, (400L << 20) / len);
+                        start.await();
+                        long t0 = System.nanoTime();
+                        for (int i = 0; i < passes; i++) HostMemory.copy(dst.address(), src.address(), len);
+                        return new double[] {(double) len * passes, (System.nanoTime() - t0) / 1e9};
+                    }
+                }));
+            }
+            double copied = 0, seconds = 0;
+            for (Future<double[]> f : fs) {
+                double[] d = f.get();
+                copied += d[0];
+                seconds = Math.max(seconds, d[1]);
+            }
+            return copied / seconds / 1e9;
+        } finally {
+            pool.shutdown();
+        }
     }
 
     /** Bytes per write and read of the bare ring. */
