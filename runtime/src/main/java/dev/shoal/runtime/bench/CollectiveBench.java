@@ -3,14 +3,18 @@
 // For each size, timed after as many untimed calls as it times (the JIT's warm-up): time per op,
 // algbw = bytes / time, busbw = algbw · factor with the nccl-tests factors (allReduce 2(n−1)/n,
 // reduceScatter and allGather (n−1)/n, broadcast 1), a correctness column checked on every rank, and a
-// ratio to the limit each backend is measured against, measured right after each row so that a loaded
-// machine moves both numbers alike:
-//   in-JVM: algbw / System.arraycopy bandwidth (an n-rank in-memory allReduce moves about one copy of
-//           the buffer per rank: read S, write S, with the ranks' work running in parallel);
+// ratio to the limit each backend is measured against, measured so that a machine whose speed drifts
+// moves both numbers alike:
+//   in-JVM: algbw / System.arraycopy bandwidth, measured right after the row (an n-rank in-memory
+//           allReduce moves about one copy of the buffer per rank: read S, write S, with the ranks' work
+//           running in parallel);
 //   TCP:    busbw / a plain loopback socket ring in which every rank streams to the next and receives
-//           from the previous at once, the same bytes per rank as the row's timed ops (busFactor · S ·
-//           iterations), through direct buffers in 256 KiB writes. busbw is by definition the bytes a
-//           rank sends per second, so 1.0 would be the wire with nothing else to do.
+//           from the previous at once, through direct buffers in 256 KiB writes. A row's timed calls run
+//           in three blocks; after each block, while the ranks wait, the ring moves the same bytes per
+//           rank as the block's calls (busFactor · S · calls). lim is the median of the three limits and
+//           bus/lim the median of the three blocks' busbw over the limit measured right after each.
+//           busbw is by definition the bytes a rank sends per second, so 1.0 would be the wire with
+//           nothing else to do.
 //           TCP rows also print a second reference, "ring/op": the same ring streaming out of and into one
 //           buffer of the op's size per rank (the op's data is not in cache either) instead of one 256 KiB
 //           buffer that stays in L2; bus/ring = busbw over it. It is context, not the goal's limit.
@@ -89,6 +93,10 @@ public final class CollectiveBench {
         }
     }
 
+    /**
+     * One row: seconds per call over all blocks; per block, busbw and (bus rows) the limit measured right
+     * after it, for blockBusBytes per rank.
+     */
     record Row(
             Op op,
             long bytes,
@@ -97,7 +105,39 @@ public final class CollectiveBench {
             double algbw,
             double busbw,
             boolean correct,
-            double cpuSeconds) {}
+            double cpuSeconds,
+            double[] blockBusbw,
+            Ring[] limits,
+            long blockBusBytes) {
+
+        /** The median over blocks of the limit's GB/s. */
+        double limitGBps() {
+            double[] g = new double[limits.length];
+            for (int k = 0; k < g.length; k++) g[k] = limits[k].gbps();
+            return median(g);
+        }
+
+        /** The median over blocks of the block's busbw over the limit measured right after it. */
+        double busOverLimit() {
+            double[] q = new double[limits.length];
+            for (int k = 0; k < q.length; k++) q[k] = blockBusbw[k] / limits[k].gbps();
+            return median(q);
+        }
+
+        /** The limit's CPU seconds per byte each rank sent, over all blocks. */
+        double limitCpuPerByte() {
+            double cpu = 0;
+            for (Ring l : limits) cpu += l.cpuSeconds();
+            return cpu / ((double) blockBusBytes * limits.length);
+        }
+    }
+
+    static double median(double[] xs) {
+        double[] c = xs.clone();
+        java.util.Arrays.sort(c);
+        int m = c.length / 2;
+        return c.length % 2 == 1 ? c[m] : (c[m - 1] + c[m]) / 2;
+    }
 
     /** A bare ring's per-rank bandwidth and the process CPU seconds it took. */
     record Ring(double gbps, double cpuSeconds) {}
@@ -145,8 +185,8 @@ public final class CollectiveBench {
         }
         if (which.equals("tcp") || which.equals("all")) {
             System.out.println("# limit: a plain loopback socket ring in which every rank sends to the next while"
-                    + " receiving, the same bytes per rank as the row's timed ops (busFactor · size · iterations),"
-                    + " measured right after each row");
+                    + " receiving, measured after each of a row's " + BLOCKS + " timed blocks for the same bytes"
+                    + " per rank (busFactor · size · calls); lim and bus/lim are medians over the blocks");
             List<TcpTransport> ts = new ArrayList<>();
             for (int i = 0; i < ranks; i++) ts.add(TcpTransport.bind(new InetSocketAddress("127.0.0.1", 0)));
             List<InetSocketAddress> addrs =
@@ -192,18 +232,18 @@ public final class CollectiveBench {
                         : "");
         for (Op op : ops) {
             for (long bytes = minBytes; bytes <= maxBytes; bytes <<= 2) {
-                Row r = measure(cs, op, bytes);
-                long ringBytes = (long) Math.max(1 << 20, op.busFactor(n) * r.bytes() * r.iters());
-                Ring ring = bus ? ringSocket(n, ringBytes, RING_CHUNK, 0) : null;
+                Row r = measure(cs, op, bytes, bus ? perRank -> ringSocket(n, perRank, RING_CHUNK, 0) : null);
+                long ringBytes = r.blockBusBytes();
                 Ring opSized = bus ? ringSocket(n, ringBytes, Math.max(RING_CHUNK, r.bytes()), 0) : null;
                 Ring withAdd =
                         bus && op.reducedShare() > 0 ? ringSocket(n, ringBytes, RING_CHUNK, op.reducedShare()) : null;
-                double limit = bus ? ring.gbps() : arraycopyGBps();
+                double limit = bus ? r.limitGBps() : arraycopyGBps();
+                double ratio = bus ? r.busOverLimit() : r.algbw() / limit;
                 // CPU per byte each rank sends: the op sends busFactor · bytes per rank per iteration.
                 String cpu = "";
                 if (bus) {
                     double opCpuPerByte = r.cpuSeconds() / (op.busFactor(n) * r.bytes() * r.iters());
-                    double ringCpuPerByte = ring.cpuSeconds() / ringBytes;
+                    double ringCpuPerByte = r.limitCpuPerByte();
                     // The process CPU clock ticks coarsely: a row too short to register on it prints "-".
                     cpu = opCpuPerByte > 0 && ringCpuPerByte > 0
                             ? String.format(Locale.ROOT, " %8.2f", ringCpuPerByte / opCpuPerByte)
@@ -212,10 +252,7 @@ public final class CollectiveBench {
                     cpu += withAdd == null
                             ? String.format(Locale.ROOT, " %8s %8s", "-", "-")
                             : String.format(
-                                    Locale.ROOT,
-                                    " %8.2f %8.2f",
-                                    withAdd.gbps() / ring.gbps(),
-                                    r.busbw() / withAdd.gbps());
+                                    Locale.ROOT, " %8.2f %8.2f", withAdd.gbps() / limit, r.busbw() / withAdd.gbps());
                     cpu += String.format(Locale.ROOT, " %10.2f", copyGBps(r.bytes()));
                 }
                 System.out.printf(
@@ -228,27 +265,58 @@ public final class CollectiveBench {
                         r.busbw(),
                         r.correct() ? "ok" : "WRONG",
                         limit,
-                        (bus ? r.busbw() : r.algbw()) / limit,
+                        ratio,
                         cpu);
             }
         }
         for (Communicator c : cs) c.close();
     }
 
+    /** Blocks a row's timed calls are split into; a bus row measures its limit after each block. */
+    static final int BLOCKS = 3;
+
+    /** Measures the limit for one block: a bare ring moving {@code bytesPerRank} per rank. */
+    @FunctionalInterface
+    interface LimitProbe {
+        Ring measure(long bytesPerRank) throws Exception;
+    }
+
     /**
-     * Times one op at one size over {@code iters} iterations (rowBytes of data), after as many untimed
-     * ones, on every rank in parallel.
+     * Times one op at one size over {@code iters} iterations (rowBytes of data, in BLOCKS blocks), after
+     * as many untimed ones, on every rank in parallel. With a probe, the limit is measured between the
+     * blocks, right after each one while the ranks wait, so that a machine whose speed drifts moves the op
+     * and its limit alike; the op's CPU time leaves out the probes'.
      */
-    static Row measure(Communicator[] cs, Op op, long bytes) throws Exception {
+    static Row measure(Communicator[] cs, Op op, long bytes, LimitProbe probe) throws Exception {
         int n = cs.length;
         long elems = bytes / 4;
         long per = Math.max(1, elems / n);
-        int iters = (int) Math.max(3, Math.min(Math.max(1000, rowBytes >> 20), rowBytes / Math.max(bytes, 1)));
+        int blockIters =
+                (int) Math.max(1, Math.min(Math.max(1000, rowBytes >> 20), rowBytes / Math.max(bytes, 1)) / BLOCKS);
+        int iters = blockIters * BLOCKS;
+        long opBytes = op == Op.ALL_REDUCE || op == Op.BROADCAST ? elems * 4 : per * n * 4;
+        long blockBusBytes = (long) Math.max(1 << 20, op.busFactor(n) * opBytes * blockIters);
         AtomicBoolean correct = new AtomicBoolean(true);
-        long[] cpu0 = new long[1];
-        CyclicBarrier start = new CyclicBarrier(n, () -> cpu0[0] = OS.getProcessCpuTime());
+        Ring[] limits = new Ring[BLOCKS];
+        long[] cpu = new long[2]; // [CPU ns of the op's blocks, process CPU when the current block started]
+        int[] passed = new int[1];
+        CyclicBarrier block = new CyclicBarrier(n, () -> {
+            long now = OS.getProcessCpuTime();
+            if (passed[0] > 0) {
+                cpu[0] += now - cpu[1];
+                if (probe != null) {
+                    try {
+                        limits[passed[0] - 1] = probe.measure(blockBusBytes);
+                    } catch (Exception e) {
+                        throw new IllegalStateException("measuring the limit failed", e);
+                    }
+                }
+            }
+            passed[0]++;
+            cpu[1] = OS.getProcessCpuTime();
+        });
         ExecutorService pool = Executors.newFixedThreadPool(n);
-        List<Future<Double>> fs = new ArrayList<>();
+        List<Future<double[]>> fs = new ArrayList<>();
         for (int r = 0; r < n; r++) {
             int rank = r;
             Communicator c = cs[r];
@@ -263,20 +331,41 @@ public final class CollectiveBench {
                     // (C2 compiles a method after thousands of calls: the first 1–2 s of 1 MiB calls run
                     // about half as fast) and a training loop's steady state is what gets timed.
                     for (int i = 1; i < iters; i++) run(c, op, a, b, elems, per);
-                    start.await();
-                    long t0 = System.nanoTime();
-                    for (int i = 0; i < iters; i++) run(c, op, a, b, elems, per);
-                    return (System.nanoTime() - t0) / 1e9 / iters;
+                    double[] seconds = new double[BLOCKS];
+                    for (int k = 0; k < BLOCKS; k++) {
+                        block.await();
+                        long t0 = System.nanoTime();
+                        for (int i = 0; i < blockIters; i++) run(c, op, a, b, elems, per);
+                        seconds[k] = (System.nanoTime() - t0) / 1e9;
+                    }
+                    block.await(); // the last block's limit
+                    return seconds;
                 }
             }));
         }
-        double worst = 0;
-        for (Future<Double> f : fs) worst = Math.max(worst, f.get());
-        double cpuSeconds = (OS.getProcessCpuTime() - cpu0[0]) / 1e9;
+        double[] worst = new double[BLOCKS]; // each block's time: its slowest rank
+        for (Future<double[]> f : fs) {
+            double[] sec = f.get();
+            for (int k = 0; k < BLOCKS; k++) worst[k] = Math.max(worst[k], sec[k]);
+        }
         pool.shutdown();
-        long opBytes = op == Op.ALL_REDUCE || op == Op.BROADCAST ? elems * 4 : per * n * 4;
-        double algbw = opBytes / worst / 1e9;
-        return new Row(op, opBytes, iters, worst, algbw, algbw * op.busFactor(n), correct.get(), cpuSeconds);
+        double total = 0;
+        for (double w : worst) total += w;
+        double algbw = opBytes * (double) iters / total / 1e9;
+        double[] blockBusbw = new double[BLOCKS];
+        for (int k = 0; k < BLOCKS; k++) blockBusbw[k] = opBytes * op.busFactor(n) * blockIters / worst[k] / 1e9;
+        return new Row(
+                op,
+                opBytes,
+                iters,
+                total / iters,
+                algbw,
+                algbw * op.busFactor(n),
+                correct.get(),
+                cpu[0] / 1e9,
+                blockBusbw,
+                probe == null ? null : limits,
+                blockBusBytes);
     }
 
     /** The ops to measure (all by default) and the smallest size (1 KiB by default; sizes grow 4× per row). */
