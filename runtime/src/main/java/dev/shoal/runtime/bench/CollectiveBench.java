@@ -26,7 +26,7 @@
 //           TCP rows also print "copy": the GB/s all cores copy at once, each between two buffers of the
 //           op's size, i.e. how fast the memory is that the op reads its input from and writes its output
 //           to. The bare ring's one 256 KiB buffer never leaves the core's cache; once the op's buffers
-//           outgrow the caches this figure drops 2–3×, and on a machine whose wire is its own cores
+//           outgrow the caches this figure drops 3–5×, and on a machine whose wire is its own cores
 //           (loopback) the share of the wire an op that reads and writes its buffers can reach drops too.
 //           TCP rows also print "cpu r/o": the process CPU time (all threads, kernel time included) the
 //           bare ring spends per byte over the CPU time the op spends per byte sent. On a loaded machine
@@ -417,7 +417,7 @@ public final class CollectiveBench {
 
     /**
      * GB/s that all cores together copy, each between two off-heap buffers of {@code bytes} (at least
-     * 256 KiB), for about 0.2 s after one warm-up pass.
+     * 256 KiB), about 400 MiB per core (at least two passes) after one warm-up pass.
      */
     static double copyGBps(long bytes) throws Exception {
         int threads = Runtime.getRuntime().availableProcessors();
