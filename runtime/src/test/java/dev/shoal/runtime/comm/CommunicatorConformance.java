@@ -188,12 +188,13 @@ abstract class CommunicatorConformance {
     @ParameterizedTest
     @ValueSource(ints = {2, 3})
     void largeBuffersSpanManyPipelineSegments(int n) throws Exception {
-        // 4 MB+ per op: larger than the socket buffers and than many 256 KiB pipeline segments, with an
-        // odd element count so chunks differ in size; AVG exercises the finishing step mid-pipeline.
+        // 12 MB per op: larger than the socket buffers, than the largest ring a TCP rank runs on its own
+        // thread, and than many 256 KiB pipeline segments, with an odd element count so chunks differ in
+        // size; AVG exercises the finishing step mid-pipeline.
         Communicator[] cs = group("large" + n, n, 30_000);
         try {
             onRanks(cs, (rank, c) -> {
-                long elems = 1_000_003;
+                long elems = 3_000_007;
                 for (ReduceOp op : new ReduceOp[] {ReduceOp.SUM, ReduceOp.AVG}) {
                     BytePointer b = buffer(DType.F32, elems);
                     for (long i = 0; i < elems; i++) put(b, DType.F32, i, value(rank, i));
@@ -207,7 +208,7 @@ abstract class CommunicatorConformance {
                     }
                     b.close();
                 }
-                reduceScatterThenAllGather(c, rank, n, 333_333);
+                reduceScatterThenAllGather(c, rank, n, 1_000_003);
             });
         } finally {
             closeAll(cs);
@@ -274,6 +275,40 @@ abstract class CommunicatorConformance {
                     out.close();
                     in.close();
                 }
+            });
+        } finally {
+            closeAll(cs);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(ints = {2, 3})
+    void ringsAtTheOwnThreadLimitBackToBackWithSkew(int n) throws Exception {
+        // allReduces just under 4 MiB (n frames of 4/n MiB: the largest ring a TCP rank runs on its own
+        // thread, each rank writing whole frames before it reads) back to back, one rank late now and then, and every
+        // fourth round a 12 MB allReduce (pipelined over the sender thread) in between: a ring that could
+        // wait on a cycle of full socket buffers would hang here until the timeout.
+        Communicator[] cs = group("ownThread" + n, n, 30_000);
+        try {
+            onRanks(cs, (rank, c) -> {
+                long small = (1 << 20) - 3, large = 3_000_007;
+                BytePointer a = buffer(DType.F32, small), b = buffer(DType.F32, large);
+                for (int round = 0; round < 12; round++) {
+                    if (rank == round % n && round % 3 == 0) Thread.sleep(20);
+                    BytePointer x = round % 4 == 3 ? b : a;
+                    long elems = x == b ? large : small;
+                    for (long i = 0; i < elems; i++) put(x, DType.F32, i, value(rank, i));
+                    c.allReduce(x, elems, DType.F32, ReduceOp.SUM);
+                    for (long i = 0; i < elems; i++) {
+                        float want = expectReduce(ReduceOp.SUM, n, i); // small integers: exact
+                        if (get(x, DType.F32, i) != want) {
+                            fail("rank " + rank + " round " + round + " [" + i + "]: got " + get(x, DType.F32, i)
+                                    + " want " + want);
+                        }
+                    }
+                }
+                a.close();
+                b.close();
             });
         } finally {
             closeAll(cs);
