@@ -18,11 +18,17 @@
 //           TCP rows also print a second reference, "ring/op": the same ring streaming out of and into one
 //           buffer of the op's size per rank (the op's data is not in cache either) instead of one 256 KiB
 //           buffer that stays in L2; bus/ring = busbw over it. It is context, not the goal's limit.
-//           Reducing rows also print "add/lim": the hot ring again, but each rank adds what it receives
-//           into a second cached buffer with the op's reduction, for the share of its bytes the op reduces
-//           (allReduce half, reduceScatter all). That is the least work any ring implementation of the op
-//           does per byte with nothing out of cache, so on a machine whose wire is its CPUs (loopback) it
-//           is the ceiling of bus/lim; bus/add = busbw over it.
+//           TCP rows also print "floor/lim", measured after each block with the limit: the ring through
+//           one buffer as large as the op's working set (allReduce S; reduceScatter and allGather input
+//           plus output, S + S/n), also doing the least memory work the op must do besides moving bytes,
+//           with nothing waiting on anything: the reader adds its own data (from elsewhere in the buffer)
+//           into the share of received bytes the op reduces (allReduce half, reduceScatter all),
+//           allGather's writer first copies its own chunk (1/(n−1) of what it sends) from elsewhere in the
+//           buffer, and what a ring forwards right after receiving or reducing it (all frames but a rank's
+//           first) goes out from a cached buffer. One reduction pass, no AVG scaling, no waits: less than
+//           any real implementation does (SocketRing.Work.floor).
+//           On a machine whose wire is its own cores (loopback) that work takes the wire's CPU, so
+//           floor/lim bounds what bus/lim can reach there; bus/floor = busbw over it.
 //           TCP rows also print "copy": the GB/s all cores copy at once, each between two buffers of the
 //           op's size, i.e. how fast the memory is that the op reads its input from and writes its output
 //           to. The bare ring's one 256 KiB buffer never leaves the core's cache; once the op's buffers
@@ -45,16 +51,11 @@ package dev.shoal.runtime.bench;
 import dev.shoal.comm.Communicator;
 import dev.shoal.comm.DType;
 import dev.shoal.comm.ReduceOp;
-import dev.shoal.runtime.comm.HostMemory;
+import dev.shoal.runtime.bench.SocketRing.Ring;
+import dev.shoal.runtime.bench.SocketRing.Work;
 import dev.shoal.runtime.comm.InJvmWorld;
-import dev.shoal.runtime.comm.Reduce;
 import dev.shoal.runtime.comm.TcpTransport;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.StandardSocketOptions;
-import java.nio.ByteBuffer;
-import java.nio.channels.ServerSocketChannel;
-import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -63,7 +64,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
-import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.FloatPointer;
 
 public final class CollectiveBench {
@@ -84,6 +84,38 @@ public final class CollectiveBench {
             };
         }
 
+        /**
+         * Bytes a rank copies from its input into its output per byte it sends: an out-of-place allGather
+         * puts its own chunk (1/n of the output) in place while it sends (n−1)/n.
+         */
+        double copyShare(int n) {
+            return this == ALL_GATHER ? 1.0 / (n - 1) : 0.0;
+        }
+
+        /**
+         * Share of the bytes a rank sends that a ring implementation forwards right after receiving or
+         * reducing them (every frame but the rank's first: its own input chunk).
+         */
+        double forwardShare(int n) {
+            return switch (this) {
+                case ALL_REDUCE -> (2.0 * n - 3) / (2.0 * (n - 1));
+                case REDUCE_SCATTER, ALL_GATHER -> (n - 2.0) / (n - 1);
+                case BROADCAST -> 0.0;
+            };
+        }
+
+        /**
+         * Bytes of memory one call of size opBytes reads or writes on a rank (its working set): one
+         * buffer in place (allReduce, broadcast); the input and the output (reduceScatter S + S/n,
+         * allGather S/n + S, as the bench calls them).
+         */
+        long footprintBytes(int n, long opBytes) {
+            return switch (this) {
+                case ALL_REDUCE, BROADCAST -> opBytes;
+                case REDUCE_SCATTER, ALL_GATHER -> opBytes + opBytes / n;
+            };
+        }
+
         double busFactor(int n) {
             return switch (this) {
                 case ALL_REDUCE -> 2.0 * (n - 1) / n;
@@ -94,8 +126,8 @@ public final class CollectiveBench {
     }
 
     /**
-     * One row: seconds per call over all blocks; per block, busbw and (bus rows) the limit measured right
-     * after it, for blockBusBytes per rank.
+     * One row: seconds per call over all blocks; per block, busbw and (bus rows) the limit and the floor
+     * measured right after it, for blockBusBytes per rank.
      */
     record Row(
             Op op,
@@ -108,6 +140,7 @@ public final class CollectiveBench {
             double cpuSeconds,
             double[] blockBusbw,
             Ring[] limits,
+            Ring[] floors,
             long blockBusBytes) {
 
         /** The median over blocks of the limit's GB/s. */
@@ -121,6 +154,20 @@ public final class CollectiveBench {
         double busOverLimit() {
             double[] q = new double[limits.length];
             for (int k = 0; k < q.length; k++) q[k] = blockBusbw[k] / limits[k].gbps();
+            return median(q);
+        }
+
+        /** The median over blocks of the floor over the limit, each measured right after the block. */
+        double floorOverLimit() {
+            double[] q = new double[limits.length];
+            for (int k = 0; k < q.length; k++) q[k] = floors[k].gbps() / limits[k].gbps();
+            return median(q);
+        }
+
+        /** The median over blocks of the block's busbw over the floor measured right after it. */
+        double busOverFloor() {
+            double[] q = new double[floors.length];
+            for (int k = 0; k < q.length; k++) q[k] = blockBusbw[k] / floors[k].gbps();
             return median(q);
         }
 
@@ -138,9 +185,6 @@ public final class CollectiveBench {
         int m = c.length / 2;
         return c.length % 2 == 1 ? c[m] : (c[m - 1] + c[m]) / 2;
     }
-
-    /** A bare ring's per-rank bandwidth and the process CPU seconds it took. */
-    record Ring(double gbps, double cpuSeconds) {}
 
     private static final com.sun.management.OperatingSystemMXBean OS = (com.sun.management.OperatingSystemMXBean)
             java.lang.management.ManagementFactory.getOperatingSystemMXBean();
@@ -223,20 +267,23 @@ public final class CollectiveBench {
                 bus
                         ? String.format(
                                 Locale.ROOT,
-                                " %10s %8s %8s %8s %10s",
+                                " %10s %8s %9s %9s %10s",
                                 "ring/op",
                                 "bus/ring",
-                                "add/lim",
-                                "bus/add",
+                                "floor/lim",
+                                "bus/floor",
                                 "copy(GB/s)")
                         : "");
         for (Op op : ops) {
             for (long bytes = minBytes; bytes <= maxBytes; bytes <<= 2) {
-                Row r = measure(cs, op, bytes, bus ? perRank -> ringSocket(n, perRank, RING_CHUNK, 0) : null);
+                long rowSize = bytes;
+                LimitProbe refs = perRank -> new Ring[] {
+                    SocketRing.ringSocket(n, perRank, Work.HOT),
+                    SocketRing.ringSocket(n, perRank, Work.floor(op, n, rowSize))
+                };
+                Row r = measure(cs, op, bytes, bus ? refs : null);
                 long ringBytes = r.blockBusBytes();
-                Ring opSized = bus ? ringSocket(n, ringBytes, Math.max(RING_CHUNK, r.bytes()), 0) : null;
-                Ring withAdd =
-                        bus && op.reducedShare() > 0 ? ringSocket(n, ringBytes, RING_CHUNK, op.reducedShare()) : null;
+                Ring opSized = bus ? SocketRing.ringSocket(n, ringBytes, Work.opSized(r.bytes())) : null;
                 double limit = bus ? r.limitGBps() : arraycopyGBps();
                 double ratio = bus ? r.busOverLimit() : r.algbw() / limit;
                 // CPU per byte each rank sends: the op sends busFactor · bytes per rank per iteration.
@@ -249,11 +296,8 @@ public final class CollectiveBench {
                             ? String.format(Locale.ROOT, " %8.2f", ringCpuPerByte / opCpuPerByte)
                             : String.format(Locale.ROOT, " %8s", "-");
                     cpu += String.format(Locale.ROOT, " %10.2f %8.2f", opSized.gbps(), r.busbw() / opSized.gbps());
-                    cpu += withAdd == null
-                            ? String.format(Locale.ROOT, " %8s %8s", "-", "-")
-                            : String.format(
-                                    Locale.ROOT, " %8.2f %8.2f", withAdd.gbps() / limit, r.busbw() / withAdd.gbps());
-                    cpu += String.format(Locale.ROOT, " %10.2f", copyGBps(r.bytes()));
+                    cpu += String.format(Locale.ROOT, " %9.2f %9.2f", r.floorOverLimit(), r.busOverFloor());
+                    cpu += String.format(Locale.ROOT, " %10.2f", SocketRing.copyGBps(r.bytes()));
                 }
                 System.out.printf(
                         Locale.ROOT,
@@ -275,10 +319,10 @@ public final class CollectiveBench {
     /** Blocks a row's timed calls are split into; a bus row measures its limit after each block. */
     static final int BLOCKS = 3;
 
-    /** Measures the limit for one block: a bare ring moving {@code bytesPerRank} per rank. */
+    /** Measures the references for one block: the limit, then the floor, each moving {@code bytesPerRank}. */
     @FunctionalInterface
     interface LimitProbe {
-        Ring measure(long bytesPerRank) throws Exception;
+        Ring[] measure(long bytesPerRank) throws Exception;
     }
 
     /**
@@ -297,7 +341,7 @@ public final class CollectiveBench {
         long opBytes = op == Op.ALL_REDUCE || op == Op.BROADCAST ? elems * 4 : per * n * 4;
         long blockBusBytes = (long) Math.max(1 << 20, op.busFactor(n) * opBytes * blockIters);
         AtomicBoolean correct = new AtomicBoolean(true);
-        Ring[] limits = new Ring[BLOCKS];
+        Ring[] limits = new Ring[BLOCKS], floors = new Ring[BLOCKS];
         long[] cpu = new long[2]; // [CPU ns of the op's blocks, process CPU when the current block started]
         int[] passed = new int[1];
         CyclicBarrier block = new CyclicBarrier(n, () -> {
@@ -306,7 +350,9 @@ public final class CollectiveBench {
                 cpu[0] += now - cpu[1];
                 if (probe != null) {
                     try {
-                        limits[passed[0] - 1] = probe.measure(blockBusBytes);
+                        Ring[] refs = probe.measure(blockBusBytes);
+                        limits[passed[0] - 1] = refs[0];
+                        floors[passed[0] - 1] = refs[1];
                     } catch (Exception e) {
                         throw new IllegalStateException("measuring the limit failed", e);
                     }
@@ -365,6 +411,7 @@ public final class CollectiveBench {
                 cpu[0] / 1e9,
                 blockBusbw,
                 probe == null ? null : limits,
+                probe == null ? null : floors,
                 blockBusBytes);
     }
 
@@ -413,148 +460,5 @@ public final class CollectiveBench {
         for (int i = 0; i < iters; i++) System.arraycopy(a, 0, b, 0, a.length);
         double s = (System.nanoTime() - t0) / 1e9;
         return (double) a.length * iters / s / 1e9;
-    }
-
-    /**
-     * GB/s that all cores together copy, each between two off-heap buffers of {@code bytes} (at least
-     * 256 KiB), about 400 MiB per core (at least two passes) after one warm-up pass.
-     */
-    static double copyGBps(long bytes) throws Exception {
-        int threads = Runtime.getRuntime().availableProcessors();
-        long len = Math.max(RING_CHUNK, bytes);
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        CyclicBarrier start = new CyclicBarrier(threads);
-        try {
-            List<Future<double[]>> fs = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                fs.add(pool.submit(() -> {
-                    try (BytePointer src = new BytePointer(len);
-                            BytePointer dst = new BytePointer(len)) {
-                        src.fill(1);
-                        HostMemory.copy(dst.address(), src.address(), len);
-                        int passes = (int) Math.max(2, (400L << 20) / len);
-                        start.await();
-                        long t0 = System.nanoTime();
-                        for (int i = 0; i < passes; i++) HostMemory.copy(dst.address(), src.address(), len);
-                        return new double[] {(double) len * passes, (System.nanoTime() - t0) / 1e9};
-                    }
-                }));
-            }
-            double copied = 0, seconds = 0;
-            for (Future<double[]> f : fs) {
-                double[] d = f.get();
-                copied += d[0];
-                seconds = Math.max(seconds, d[1]);
-            }
-            return copied / seconds / 1e9;
-        } finally {
-            pool.shutdown();
-        }
-    }
-
-    /** Bytes per write and read of the bare ring. */
-    static final int RING_CHUNK = 256 << 10;
-
-    /**
-     * Per-rank bandwidth of a plain loopback socket ring: rank i streams {@code bytesPerRank} to rank i+1
-     * while it receives as much from rank i−1 (one writer and one reader thread per rank, blocking
-     * SocketChannels with 4 MiB buffers and TCP_NODELAY, 256 KiB writes from direct buffers, as the TCP
-     * backend does). The writer sends from and the reader receives into one direct buffer of
-     * {@code bufBytes} per rank, walking through it 256 KiB at a time, half a buffer apart (bufBytes =
-     * 256 KiB: one buffer that stays in cache, the fastest the wire goes). With {@code addShare} > 0 the
-     * reader also reduces that share of the chunks it receives into a second cached buffer, with the
-     * bench's reduction (0.5: every other chunk). Timed from the first byte to the last rank's last
-     * byte, with the process CPU time over the same span.
-     */
-    static Ring ringSocket(int n, long bytesPerRank, long bufBytes, double addShare) throws Exception {
-        int chunk = RING_CHUNK;
-        long bufLen = Math.max(chunk, bufBytes / chunk * chunk);
-        // The reader works half a buffer away from the writer, as a collective receives into one chunk
-        // while it sends another (else the writer would send what the reader has just put in cache).
-        long half = bufLen / 2 / chunk * chunk;
-        ServerSocketChannel[] servers = new ServerSocketChannel[n];
-        SocketChannel[] out = new SocketChannel[n], in = new SocketChannel[n];
-        for (int i = 0; i < n; i++) {
-            servers[i] = ServerSocketChannel.open().bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
-        }
-        for (int i = 0; i < n; i++) {
-            out[i] = SocketChannel.open(servers[(i + 1) % n].getLocalAddress()); // i → i+1
-            in[(i + 1) % n] = servers[(i + 1) % n].accept();
-        }
-        for (int i = 0; i < n; i++) {
-            for (SocketChannel ch : new SocketChannel[] {out[i], in[i]}) {
-                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
-                ch.setOption(StandardSocketOptions.SO_SNDBUF, 4 << 20);
-                ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
-            }
-        }
-        ExecutorService pool = Executors.newFixedThreadPool(2 * n);
-        java.util.concurrent.atomic.AtomicLong first = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
-        long[] cpu0 = new long[1];
-        CyclicBarrier start = new CyclicBarrier(2 * n, () -> {
-            cpu0[0] = OS.getProcessCpuTime();
-            first.set(System.nanoTime());
-        });
-        try {
-            List<Future<Long>> fs = new ArrayList<>();
-            for (int i = 0; i < n; i++) {
-                SocketChannel w = out[i], r = in[i];
-                ByteBuffer mem = ByteBuffer.allocateDirect((int) bufLen); // this rank's data
-                fs.add(pool.submit(() -> {
-                    ByteBuffer b = mem.duplicate();
-                    start.await();
-                    for (long sent = 0; sent < bytesPerRank; ) {
-                        int at = (int) (sent % bufLen);
-                        b.limit((int) Math.min(Math.min(bufLen, at + chunk), at + bytesPerRank - sent))
-                                .position(at);
-                        while (b.hasRemaining()) sent += w.write(b);
-                    }
-                    return System.nanoTime();
-                }));
-                ByteBuffer acc = ByteBuffer.allocateDirect(chunk); // the reduction's other operand
-                fs.add(pool.submit(() -> {
-                    ByteBuffer b = mem.duplicate();
-                    long memAddress = new org.bytedeco.javacpp.BytePointer(mem).address();
-                    long accAddress = new org.bytedeco.javacpp.BytePointer(acc).address();
-                    long chunksDone = 0;
-                    double added = 0;
-                    start.await();
-                    for (long got = 0; got < bytesPerRank; ) {
-                        int at = (int) ((got + half) % bufLen);
-                        b.limit((int) Math.min(Math.min(bufLen, at + chunk), at + bytesPerRank - got))
-                                .position(at);
-                        int k = r.read(b);
-                        if (k < 0) throw new java.io.IOException("ring peer closed early");
-                        got += k;
-                        // Every completed chunk: reduce it if the share of chunks reduced so far is behind.
-                        for (; addShare > 0 && chunksDone < got / chunk; chunksDone++) {
-                            if (added < addShare * (chunksDone + 1) - 1e-9) {
-                                long at0 = (chunksDone * chunk + half) % bufLen;
-                                Reduce.combine(
-                                        accAddress,
-                                        accAddress,
-                                        memAddress + at0,
-                                        chunk / 4,
-                                        DType.F32,
-                                        reduceOp == ReduceOp.MAX ? ReduceOp.MAX : ReduceOp.SUM);
-                                added++;
-                            }
-                        }
-                    }
-                    return System.nanoTime();
-                }));
-            }
-            long last = 0;
-            for (Future<Long> f : fs) last = Math.max(last, f.get());
-            double cpuSeconds = (OS.getProcessCpuTime() - cpu0[0]) / 1e9;
-            return new Ring(bytesPerRank / ((last - first.get()) / 1e9) / 1e9, cpuSeconds);
-        } finally {
-            pool.shutdownNow();
-            for (int i = 0; i < n; i++) {
-                out[i].close();
-                in[i].close();
-                servers[i].close();
-            }
-        }
     }
 }
