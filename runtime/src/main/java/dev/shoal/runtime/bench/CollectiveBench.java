@@ -354,7 +354,7 @@ public final class CollectiveBench {
                         limits[passed[0] - 1] = refs[0];
                         floors[passed[0] - 1] = refs[1];
                     } catch (Exception e) {
-                        throw new IllegalStateException("measuring the limit failed", e);
+                        throw new IllegalStateException("measuring the limit and the floor failed", e);
                     }
                 }
             }

@@ -189,7 +189,7 @@ final class SocketRing {
                         for (; addShare > 0 && chunksDone < got / chunk; chunksDone++) {
                             if (added < addShare * (chunksDone + 1) - 1e-9) {
                                 long at0 = (chunksDone * chunk + half) % bufLen;
-                                long got0 = memAddress + at0; // the received chunk, op own data elsewhere
+                                long got0 = memAddress + at0; // received chunk (op)= own data from elsewhere
                                 long own = memAddress + (at0 + quarter) % bufLen;
                                 Reduce.combine(
                                         got0,
