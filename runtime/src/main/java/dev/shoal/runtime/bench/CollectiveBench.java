@@ -143,32 +143,31 @@ public final class CollectiveBench {
             Ring[] floors,
             long blockBusBytes) {
 
+        /** The median over the blocks of a figure of block k. */
+        private double overBlocks(java.util.function.IntToDoubleFunction block) {
+            double[] q = new double[limits.length];
+            for (int k = 0; k < q.length; k++) q[k] = block.applyAsDouble(k);
+            return median(q);
+        }
+
         /** The median over blocks of the limit's GB/s. */
         double limitGBps() {
-            double[] g = new double[limits.length];
-            for (int k = 0; k < g.length; k++) g[k] = limits[k].gbps();
-            return median(g);
+            return overBlocks(k -> limits[k].gbps());
         }
 
         /** The median over blocks of the block's busbw over the limit measured right after it. */
         double busOverLimit() {
-            double[] q = new double[limits.length];
-            for (int k = 0; k < q.length; k++) q[k] = blockBusbw[k] / limits[k].gbps();
-            return median(q);
+            return overBlocks(k -> blockBusbw[k] / limits[k].gbps());
         }
 
         /** The median over blocks of the floor over the limit, each measured right after the block. */
         double floorOverLimit() {
-            double[] q = new double[limits.length];
-            for (int k = 0; k < q.length; k++) q[k] = floors[k].gbps() / limits[k].gbps();
-            return median(q);
+            return overBlocks(k -> floors[k].gbps() / limits[k].gbps());
         }
 
         /** The median over blocks of the block's busbw over the floor measured right after it. */
         double busOverFloor() {
-            double[] q = new double[floors.length];
-            for (int k = 0; k < q.length; k++) q[k] = blockBusbw[k] / floors[k].gbps();
-            return median(q);
+            return overBlocks(k -> blockBusbw[k] / floors[k].gbps());
         }
 
         /** The limit's CPU seconds per byte each rank sent, over all blocks. */
