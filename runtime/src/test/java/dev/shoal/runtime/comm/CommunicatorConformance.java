@@ -89,6 +89,21 @@ abstract class CommunicatorConformance {
     }
 
     /**
+     * Fills {@code b} with this rank's values, allReduces {@code elems} floats with {@code op} and checks
+     * every element: SUM and MAX of these small integers are exact, AVG is within 1e-6 relative.
+     */
+    static void allReduceChecked(Communicator c, int rank, int n, BytePointer b, long elems, ReduceOp op, String what) {
+        for (long i = 0; i < elems; i++) put(b, DType.F32, i, value(rank, i));
+        c.allReduce(b, elems, DType.F32, op);
+        for (long i = 0; i < elems; i++) {
+            float want = expectReduce(op, n, i), got = get(b, DType.F32, i);
+            if (Math.abs(got - want) > (op == ReduceOp.AVG ? 1e-6f * Math.abs(want) : 0f)) {
+                fail("rank " + rank + " " + what + " " + op + " [" + i + "]: got " + got + " want " + want);
+            }
+        }
+    }
+
+    /**
      * reduceScatter (SUM) of {@code per} floats per rank, then allGather of a rank-tagged chunk, both
      * checked on this rank (large {@code per}: many pipeline segments, odd chunk sizes).
      */
@@ -197,15 +212,7 @@ abstract class CommunicatorConformance {
                 long elems = 3_000_007;
                 for (ReduceOp op : new ReduceOp[] {ReduceOp.SUM, ReduceOp.AVG}) {
                     BytePointer b = buffer(DType.F32, elems);
-                    for (long i = 0; i < elems; i++) put(b, DType.F32, i, value(rank, i));
-                    c.allReduce(b, elems, DType.F32, op);
-                    for (long i = 0; i < elems; i++) {
-                        float want = expectReduce(op, n, i);
-                        if (Math.abs(get(b, DType.F32, i) - want) > 1e-6f * want) {
-                            fail("rank " + rank + " " + op + " [" + i + "]: got " + get(b, DType.F32, i) + " want "
-                                    + want);
-                        }
-                    }
+                    allReduceChecked(c, rank, n, b, elems, op, "12 MB");
                     b.close();
                 }
                 reduceScatterThenAllGather(c, rank, n, 1_000_003);
@@ -285,9 +292,9 @@ abstract class CommunicatorConformance {
     @ValueSource(ints = {2, 3})
     void ringsAtTheOwnThreadLimitBackToBackWithSkew(int n) throws Exception {
         // allReduces just under 4 MiB (n frames of 4/n MiB: the largest ring a TCP rank runs on its own
-        // thread, each rank writing whole frames before it reads) back to back, one rank late now and then, and every
-        // fourth round a 12 MB allReduce (pipelined over the sender thread) in between: a ring that could
-        // wait on a cycle of full socket buffers would hang here until the timeout.
+        // thread, each rank writing whole frames before it reads) back to back, one rank late now and
+        // then, and every fourth round a 12 MB allReduce (pipelined over the sender thread) in between: a
+        // ring that could wait on a cycle of full socket buffers would hang here until the timeout.
         Communicator[] cs = group("ownThread" + n, n, 30_000);
         try {
             onRanks(cs, (rank, c) -> {
@@ -295,17 +302,9 @@ abstract class CommunicatorConformance {
                 BytePointer a = buffer(DType.F32, small), b = buffer(DType.F32, large);
                 for (int round = 0; round < 12; round++) {
                     if (rank == round % n && round % 3 == 0) Thread.sleep(20);
-                    BytePointer x = round % 4 == 3 ? b : a;
-                    long elems = x == b ? large : small;
-                    for (long i = 0; i < elems; i++) put(x, DType.F32, i, value(rank, i));
-                    c.allReduce(x, elems, DType.F32, ReduceOp.SUM);
-                    for (long i = 0; i < elems; i++) {
-                        float want = expectReduce(ReduceOp.SUM, n, i); // small integers: exact
-                        if (get(x, DType.F32, i) != want) {
-                            fail("rank " + rank + " round " + round + " [" + i + "]: got " + get(x, DType.F32, i)
-                                    + " want " + want);
-                        }
-                    }
+                    boolean pipelined = round % 4 == 3;
+                    allReduceChecked(
+                            c, rank, n, pipelined ? b : a, pipelined ? large : small, ReduceOp.SUM, "round " + round);
                 }
                 a.close();
                 b.close();
@@ -336,14 +335,7 @@ abstract class CommunicatorConformance {
                 }
                 long elems = 1_000_003;
                 BytePointer b = buffer(DType.F32, elems);
-                for (long i = 0; i < elems; i++) put(b, DType.F32, i, value(rank, i));
-                c.allReduce(b, elems, DType.F32, ReduceOp.AVG);
-                for (long i = 0; i < elems; i++) {
-                    float want = expectReduce(ReduceOp.AVG, n, i);
-                    if (Math.abs(get(b, DType.F32, i) - want) > 1e-6f * want) {
-                        fail("rank " + rank + " [" + i + "]: got " + get(b, DType.F32, i) + " want " + want);
-                    }
-                }
+                allReduceChecked(c, rank, n, b, elems, ReduceOp.AVG, "behind a send");
                 reduceScatterThenAllGather(c, rank, n, 333_337);
                 for (BytePointer x : new BytePointer[] {p2p, b}) x.close();
             });
