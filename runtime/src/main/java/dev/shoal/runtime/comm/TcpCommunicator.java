@@ -2,14 +2,14 @@
 // frames for broadcast and point-to-point. Each frame carries a header (magic, op tag, bytes) that
 // the receiver checks, so mismatched calls fail loudly instead of corrupting memory.
 //
-// Full duplex: one sender thread per communicator writes (FIFO, so frames keep their order) while the
-// caller's thread reads and reduces, so neighbours in a ring never deadlock on full socket buffers.
-// Ring collectives are pipelined: the caller receives a segment (an eighth of a ring step, 32–256 KiB),
-// reduces it in place and publishes how far it got; the sender, which streams the whole ring's frames as
-// one job, forwards everything published and not yet sent in one write. So the wire is busy while the
-// CPU reduces, and a step's data leaves before the step has finished arriving. Reads and writes go
-// straight between the socket and the caller's off-heap memory through one reused NIO view per buffer
-// region (no staging copy, no object per segment); the only scratch is one segment.
+// Ring collectives run on the caller's thread alone, in lock-step: it alternates writing the next piece
+// of what it sends (at most the send buffer over the group size) and receiving the next piece of what it
+// gets, reducing each segment (an eighth of a ring step, 32–256 KiB) as it lands. A rank writes a piece
+// only after it received the previous one, so no more than n pieces are ever unread on a connection and
+// neighbours never deadlock on full socket buffers (see ring). Reads and writes go straight between the
+// socket and the caller's off-heap memory (no staging copy); the only scratch is one segment. Broadcast
+// and send go through one sender thread per communicator (FIFO, so frames keep their order) that a ring
+// waits for before it starts.
 // A watchdog aborts an operation that runs past the timeout; abort() closes every connection,
 // which wakes blocked I/O. Guarantees: every rank of a group gets bit-identical reduction results.
 package dev.shoal.runtime.comm;
@@ -29,16 +29,15 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.LockSupport;
 import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 
 final class TcpCommunicator implements Communicator {
     private static final int MAGIC = 0x53484f4c; // "SHOL"
     private static final long MAX_IO_BYTES = 1L << 30;
-    /** Largest pipeline grain of the ring collectives: large enough for few syscalls, small enough to overlap. */
+    /** Largest grain of the ring reductions: large enough for few syscalls, small enough to stay in cache. */
     static final long SEGMENT_BYTES = 256 << 10;
-    /** Smallest pipeline grain, for small buffers: below it the wake-ups per segment cost more than the overlap gains. */
+    /** Smallest grain of the ring reductions, for small buffers: below it the syscalls per segment dominate. */
     static final long MIN_SEGMENT_BYTES = 32 << 10;
 
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -65,17 +64,15 @@ final class TcpCommunicator implements Communicator {
     private final HostMemory.Scratch tmp = new HostMemory.Scratch();
     private final HostMemory.Scratch acc = new HostMemory.Scratch();
     private final ByteBuffer sendHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // sender only
-    private final ByteBuffer inlineHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
+    private final ByteBuffer ringHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
     /**
-     * A ring in which n times this rank's largest frame is at most this many bytes is run by the caller's
-     * thread alone (see ring): the smallest send buffer the JDK reports, which on Linux is half of what
-     * the kernel granted (the kernel doubles the request for its own overhead, the JDK halves it back).
+     * The bytes a ring may leave unread on one connection: n pieces of a lock-step ring fit in it (see
+     * ring). The smallest send buffer the JDK reports, which on Linux is half of what the kernel granted
+     * (the kernel doubles the request for its own overhead, the JDK halves it back); 0 when unknown.
      */
-    private final long inlineBytes;
+    private final long unreadBytes;
 
     private final ByteBuffer recvHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
-    private volatile long ringProgress; // bytes the caller has received (and reduced) in the current ring
-    private volatile Thread senderThread;
     private final ScheduledFuture<?> watchdog;
     private volatile CommException aborted;
     private volatile long opStartNanos; // 0 when idle
@@ -99,7 +96,7 @@ final class TcpCommunicator implements Communicator {
                 sndbuf = 0; // unknown: never run a ring inline
             }
         }
-        this.inlineBytes = sndbuf == Long.MAX_VALUE ? 0 : sndbuf;
+        this.unreadBytes = sndbuf == Long.MAX_VALUE ? 0 : sndbuf;
         this.sender = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "shoal-tcp-send-" + group + "-" + rank);
             t.setDaemon(true);
@@ -266,15 +263,23 @@ final class TcpCommunicator implements Communicator {
     }
 
     /**
-     * One pipelined ring pass. At step s this rank sends sendBytes[s] from send[s] to the next rank and
-     * receives bytes[s] from the previous one: straight into dst[s] when a[s] == 0, else segment by
-     * segment into a scratch segment and then dst[s] = a[s] op received (finishing AVG on step
-     * finishStep). Step s > 0 sends what step s − 1 received (sendBytes[s] == bytes[s − 1]): the caller
-     * publishes how far the ring has been received (and reduced), and the sender writes whatever has been
-     * published and not yet sent in one write, so it never waits for more than it needs and a burst that
-     * arrived while it was writing leaves in one syscall. The caller runs {@code local} (work on memory the
-     * ring neither sends nor receives before it is done) after the sender has started and before it
-     * receives the first byte, so that work overlaps the first step on the wire.
+     * One ring pass, run by the caller's thread alone. At step s this rank sends sendBytes[s] from send[s]
+     * to the next rank and receives bytes[s] from the previous one: straight into dst[s] when a[s] == 0,
+     * else segment by segment and then dst[s] = a[s] op received (finishing AVG on step finishStep). Step
+     * s > 0 sends what step s − 1 received (sendBytes[s] == bytes[s − 1]).
+     *
+     * Lock-step: both streams are cut into pieces of at most unreadBytes / n (a whole frame when it fits),
+     * and the thread alternates: write the next piece, then receive the next piece. The writes cannot wait
+     * on a cycle: a rank writes piece q only after it has received piece q − 1, which its predecessor
+     * wrote only after receiving piece q − 2, and so on around the ring, so when a rank writes piece q its
+     * successor has received piece q − n. So at most n pieces are unread on a connection, at most
+     * unreadBytes: half the send buffer the kernel granted, with the receiver's buffer on top. (Under
+     * system-wide TCP memory pressure a write may still stall; the watchdog then turns it into a timeout.)
+     * The piece a step forwards was received a step earlier, so it is always there when it is due.
+     * No hand-off to the sender thread and no wake-ups: whole-process wall time against the former
+     * pipelined path with a second thread, 2 ranks: 8 MiB allReduce 0.86, 16 MiB 0.93 (allGather 0.97,
+     * reduceScatter 0.96), 64 MiB 0.92–0.98. The caller runs {@code local} (work on memory the ring neither
+     * sends nor receives) after the first write, while that piece is on the wire.
      */
     private void ring(
             Tag[] tags,
@@ -290,174 +295,107 @@ final class TcpCommunicator implements Communicator {
             throws IOException {
         int steps = bytes.length;
         int next = mod(rank + 1, size), prev = mod(rank - 1, size);
-        long[] received = new long[steps + 1]; // received[s]: ring progress when step s starts
         long largest = 0;
-        for (int s = 0; s < steps; s++) {
-            received[s + 1] = received[s] + bytes[s];
-            largest = Math.max(largest, bytes[s]);
-        }
+        for (long b : bytes) largest = Math.max(largest, b);
         long segBytes = segmentBytes(largest);
         SocketChannel out = this.out[next], in = this.in[prev];
-        Region segment = new Region(tmp.address(segBytes), segBytes);
-        long largestSend = 0;
-        for (long b : sendBytes) largestSend = Math.max(largestSend, b);
-        if (lastSend != null && lastSend.isDone()) awaitSend(opName);
-        if (lastSend == null && size * largestSend <= inlineBytes) {
-            // Ring run by this thread alone: each step writes its whole frame, then receives the step.
-            // The write cannot wait on a cycle: before this rank writes a frame, its successor has read
-            // this rank's frame from n steps earlier (the chain of reads around the ring; a successor
-            // still in an earlier pipelined op is reading, not writing). So at most n frames of such
-            // rings are unread, at most inlineBytes: half the send buffer the kernel granted, with the
-            // receiver's buffer on top. No hand-off to the sender thread and no wake-ups (4 MiB on 2
-            // ranks, whole-process wall time against the pipelined path: reduceScatter 0.91, allReduce
-            // 0.92, allGather 0.98), and the reduced data leaves from the cache of the core that
-            // reduced it.
-            local.run();
-            for (int s = 0; s < steps; s++) {
-                ByteBuffer h = inlineHeader.clear();
-                h.putInt(MAGIC).putInt(tags[s].ordinal()).putLong(sendBytes[s]).flip();
-                Region src = new Region(send[s], sendBytes[s]);
-                ByteBuffer[] frame = {h, src.at(0, sendBytes[s])};
-                while (frame[0].hasRemaining() || frame[1].hasRemaining()) out.write(frame);
-                receiveStep(
-                        s, in, prev, tags, dst, a, bytes, received, finishStep, segBytes, segment, dtype, op, false);
-            }
-            return;
-        }
-        ringProgress = 0;
-        lastSend = sender.submit(() -> {
-            senderThread = Thread.currentThread();
-            for (int s = 0; s < steps; s++) {
-                writeHeader(out, tags[s], sendBytes[s]);
-                Region src = new Region(send[s], sendBytes[s]);
-                for (long sent = 0; sent < sendBytes[s]; ) {
-                    long upTo = sendBytes[s];
-                    if (s > 0) upTo = Math.min(upTo, awaitRingProgress(received[s - 1] + sent) - received[s - 1]);
-                    while (sent < upTo) {
-                        ByteBuffer v = src.at(sent, upTo);
-                        int len = v.remaining();
-                        while (v.hasRemaining()) out.write(v);
-                        sent += len;
-                    }
+        long segment = tmp.address(segBytes); // scratch for one segment
+        // Frames queued on the sender thread (broadcast, send) go first, in their order.
+        if (lastSend != null) awaitSend(opName);
+        long piece = pieceBytes(unreadBytes, size);
+        int ss = 0, rs = 0; // the steps being sent and received
+        long sent = 0, got = 0; // bytes of those steps done
+        boolean localDone = false;
+        while (ss < steps || rs < steps) {
+            // 1. Write the next piece of step ss (with the frame header before its first piece).
+            if (ss < steps) {
+                long to = Math.min(sendBytes[ss], sent + piece);
+                ByteBuffer data = HostMemory.view(send[ss] + sent, to - sent);
+                if (sent == 0) {
+                    ByteBuffer h = ringHeader.clear();
+                    h.putInt(MAGIC)
+                            .putInt(tags[ss].ordinal())
+                            .putLong(sendBytes[ss])
+                            .flip();
+                    ByteBuffer[] frame = {h, data};
+                    while (h.hasRemaining() || data.hasRemaining()) out.write(frame);
+                } else {
+                    while (data.hasRemaining()) out.write(data);
+                }
+                sent = to;
+                if (sent == sendBytes[ss]) {
+                    ss++;
+                    sent = 0;
                 }
             }
-            return null;
-        });
-        local.run();
-        for (int s = 0; s < steps; s++) {
-            receiveStep(s, in, prev, tags, dst, a, bytes, received, finishStep, segBytes, segment, dtype, op, true);
+            if (!localDone) {
+                local.run();
+                localDone = true;
+            }
+            // 2. Receive the next piece of step rs (its header before the first piece), reducing it.
+            if (rs < steps) {
+                if (got == 0) readHeader(prev, tags[rs], bytes[rs]);
+                long to = Math.min(bytes[rs], got + piece);
+                receive(in, prev, dst[rs], a[rs], bytes[rs], got, to, rs == finishStep, segBytes, segment, dtype, op);
+                got = to;
+                if (got == bytes[rs]) {
+                    rs++;
+                    got = 0;
+                }
+            }
         }
     }
 
     /**
-     * Caller thread: receives ring step s from prev, straight into dst[s] when a[s] == 0, else segment by
-     * segment into the scratch segment, then dst[s] = a[s] op received (finishing AVG on finishStep); with
-     * publish, reports progress to the sender every segment and at the end of the step.
+     * Largest piece of a lock-step ring: n pieces and their frame headers fit in unreadBytes (whole
+     * pages; at least one page, which is what a ring gets when the send buffer is unknown).
      */
-    private void receiveStep(
-            int s,
+    static long pieceBytes(long unreadBytes, int n) {
+        return Math.max(4096, (unreadBytes / n - 64) / 4096 * 4096);
+    }
+
+    /**
+     * Caller thread: receives bytes [from, to) of a ring step of stepBytes from prev (its header already
+     * read): straight into dst when a == 0, else segment by segment (into dst itself when it does not
+     * overlap a, else into the scratch segment), then dst = a op received, finishing AVG when finish.
+     */
+    private void receive(
             SocketChannel in,
             int prev,
-            Tag[] tags,
-            long[] dst,
-            long[] a,
-            long[] bytes,
-            long[] received,
-            int finishStep,
+            long dst,
+            long a,
+            long stepBytes,
+            long from,
+            long to,
+            boolean finish,
             long segBytes,
-            Region segment,
+            long segment,
             DType dtype,
-            ReduceOp op,
-            boolean publish)
+            ReduceOp op)
             throws IOException {
-        readHeader(prev, tags[s], bytes[s]);
-        if (a[s] == 0) {
-            Region d = new Region(dst[s], bytes[s]);
-            long published = 0;
-            for (long got = 0; got < bytes[s]; ) {
-                int k = in.read(d.at(got, bytes[s]));
-                if (k < 0) throw new IOException("rank " + prev + " closed the connection");
-                got += k;
-                if (publish && (got - published >= segBytes || got == bytes[s])) {
-                    publish(received[s] + got);
-                    published = got;
-                }
-            }
+        if (a == 0) {
+            readFully(in, prev, dst + from, to - from);
             return;
         }
         // When dst is not a's buffer (reduceScatter's slots and output), the segment lands in dst itself
         // and a is added into it there (a op b == b op a, bit for bit): no scratch pass, no copy of a.
-        boolean intoDst = dst[s] + bytes[s] <= a[s] || a[s] + bytes[s] <= dst[s];
-        Region target = intoDst ? new Region(dst[s], bytes[s]) : segment;
-        for (long o = 0; o < bytes[s]; o += segBytes) {
-            long len = Math.min(segBytes, bytes[s] - o);
-            ByteBuffer v = intoDst ? target.at(o, o + len) : segment.at(0, len);
-            while (v.hasRemaining()) {
-                if (in.read(v) < 0) throw new IOException("rank " + prev + " closed the connection");
-            }
+        boolean intoDst = dst + stepBytes <= a || a + stepBytes <= dst;
+        for (long o = from; o < to; o += segBytes) {
+            long len = Math.min(segBytes, to - o);
+            readFully(in, prev, intoDst ? dst + o : segment, len);
             long elems = len / dtype.bytesFor(1);
-            Reduce.combine(dst[s] + o, a[s] + o, intoDst ? dst[s] + o : segment.address, elems, dtype, op);
-            if (s == finishStep) Reduce.finish(dst[s] + o, elems, dtype, op, size);
-            if (publish) publish(received[s] + o + len);
+            Reduce.combine(dst + o, a + o, intoDst ? dst + o : segment, elems, dtype, op);
+            if (finish) Reduce.finish(dst + o, elems, dtype, op, size);
         }
     }
 
     /**
-     * Pipeline grain for a ring whose largest step moves stepBytes: an eighth of the step (so a step's
-     * data starts to leave, and the next step can start, after an eighth of it has arrived), a power of
-     * two between MIN_SEGMENT_BYTES and SEGMENT_BYTES, so segments never straddle an I/O window.
+     * Pipeline grain of the reductions for a ring whose largest step moves stepBytes: an eighth of the
+     * step, a power of two between MIN_SEGMENT_BYTES and SEGMENT_BYTES.
      */
     static long segmentBytes(long stepBytes) {
         long eighth = Long.highestOneBit(Math.max(1, stepBytes / 8));
         return Math.max(MIN_SEGMENT_BYTES, Math.min(SEGMENT_BYTES, eighth));
-    }
-
-    /** Caller thread: the ring has been received (and reduced) up to {@code progress} bytes. */
-    private void publish(long progress) {
-        ringProgress = progress;
-        Thread t = senderThread;
-        if (t != null) LockSupport.unpark(t);
-    }
-
-    /**
-     * Sender thread: waits until the caller has received (and reduced) more than {@code have} bytes of
-     * the ring and returns how far it has got.
-     */
-    private long awaitRingProgress(long have) throws IOException {
-        long p;
-        while ((p = ringProgress) <= have) {
-            if (aborted != null) throw new IOException("aborted while waiting to forward");
-            LockSupport.parkNanos(this, 200_000);
-        }
-        return p;
-    }
-
-    /**
-     * [address, address + bytes) of off-heap memory, read or written through one NIO view per window of
-     * MAX_IO_BYTES that is reused for every segment (no view object per segment).
-     */
-    private static final class Region {
-        final long address;
-        private final long bytes;
-        private ByteBuffer view;
-        private long viewStart = -1;
-
-        Region(long address, long bytes) {
-            this.address = address;
-            this.bytes = bytes;
-        }
-
-        /** The view positioned on [from, to), cut at the end of from's window. */
-        ByteBuffer at(long from, long to) {
-            long w = from / MAX_IO_BYTES * MAX_IO_BYTES;
-            if (w != viewStart) {
-                view = HostMemory.view(address + w, Math.min(MAX_IO_BYTES, bytes - w));
-                viewStart = w;
-            }
-            long end = Math.min(to, w + MAX_IO_BYTES);
-            view.limit((int) (end - w)).position((int) (from - w));
-            return view;
-        }
     }
 
     private static String describe(int magic, int tag) {

@@ -203,9 +203,9 @@ abstract class CommunicatorConformance {
     @ParameterizedTest
     @ValueSource(ints = {2, 3})
     void largeBuffersSpanManyPipelineSegments(int n) throws Exception {
-        // 12 MB per op: larger than the socket buffers, than the largest ring a TCP rank runs on its own
-        // thread, and than many 256 KiB pipeline segments, with an odd element count so chunks differ in
-        // size; AVG exercises the finishing step mid-pipeline.
+        // 12 MB per op: larger than the socket buffers, cut into many lock-step pieces on TCP, and into
+        // many 256 KiB reduction segments, with an odd element count so chunks differ in size; AVG
+        // exercises the finishing step mid-ring.
         Communicator[] cs = group("large" + n, n, 30_000);
         try {
             onRanks(cs, (rank, c) -> {
@@ -289,22 +289,22 @@ abstract class CommunicatorConformance {
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {2, 3})
+    @ValueSource(ints = {2, 3, 8})
     void ringsAtTheOwnThreadLimitBackToBackWithSkew(int n) throws Exception {
-        // allReduces just under 4 MiB (n frames of 4/n MiB: the largest ring a TCP rank runs on its own
-        // thread, each rank writing whole frames before it reads) back to back, one rank late now and
-        // then, and every fourth round a 12 MB allReduce (pipelined over the sender thread) in between: a
-        // ring that could wait on a cycle of full socket buffers would hang here until the timeout.
+        // allReduces just under 4 MiB (on TCP, n frames of 4/n MiB: the most a ring leaves unread on a
+        // connection, so each frame goes in one piece up to 3 ranks and in two on 8) back to back, one rank
+        // late now and then, and every fourth round a 12 MB allReduce (many pieces per frame) in between:
+        // a ring that could wait on a cycle of full socket buffers would hang here until the timeout.
         Communicator[] cs = group("ownThread" + n, n, 30_000);
         try {
             onRanks(cs, (rank, c) -> {
-                long small = (1 << 20) - 3, large = 3_000_007;
-                BytePointer a = buffer(DType.F32, small), b = buffer(DType.F32, large);
+                long small = (1 << 20) - 3, largeElems = 3_000_007;
+                BytePointer a = buffer(DType.F32, small), b = buffer(DType.F32, largeElems);
                 for (int round = 0; round < 12; round++) {
                     if (rank == round % n && round % 3 == 0) Thread.sleep(20);
-                    boolean pipelined = round % 4 == 3;
+                    boolean large = round % 4 == 3;
                     allReduceChecked(
-                            c, rank, n, pipelined ? b : a, pipelined ? large : small, ReduceOp.SUM, "round " + round);
+                            c, rank, n, large ? b : a, large ? largeElems : small, ReduceOp.SUM, "round " + round);
                 }
                 a.close();
                 b.close();
@@ -318,9 +318,8 @@ abstract class CommunicatorConformance {
     @ValueSource(ints = {2, 3})
     void largeCollectivesBehindAQueuedSendOnOneRank(int n) throws Exception {
         // Rank 0 sends 48 MB (more than a loopback socket holds, ~16 MB here) to rank 1 and goes straight
-        // on to the collectives, so its ring frames queue behind the send while rank 1 first receives it: ranks
-        // that stream their frames from a sender thread and ranks that run the ring on their own thread
-        // must interoperate, over buffers that span several slabs and many segments.
+        // on to the collectives, so its ring waits behind the send while rank 1 first receives it, and the
+        // other ranks' rings wait for rank 0's: over buffers that span several slabs and many segments.
         Communicator[] cs = group("behindSend" + n, n, 30_000);
         try {
             onRanks(cs, (rank, c) -> {

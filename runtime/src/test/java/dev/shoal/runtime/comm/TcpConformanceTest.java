@@ -1,5 +1,8 @@
 package dev.shoal.runtime.comm;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
 import dev.shoal.comm.Communicator;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
@@ -10,6 +13,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 
 /** The conformance suite over real TCP sockets on 127.0.0.1, one transport per rank. */
 class TcpConformanceTest extends CommunicatorConformance {
@@ -46,5 +50,19 @@ class TcpConformanceTest extends CommunicatorConformance {
         } finally {
             pool.shutdownNow();
         }
+    }
+
+    @Test
+    void lockStepPiecesLeaveAtMostTheSendBufferUnread() {
+        // A ring leaves at most n pieces, each with a frame header, unread on a connection: that must fit
+        // in the bytes the communicator allows, for any group size and buffer; pieces are whole pages.
+        for (long unread : new long[] {0, 64 << 10, 212_992, 4 << 20, 8 << 20}) {
+            for (int n = 2; n <= 64; n++) {
+                long piece = TcpCommunicator.pieceBytes(unread, n);
+                assertEquals(0, piece % 4096, "piece " + piece);
+                if (piece > 4096) assertTrue(n * (piece + 16) <= unread, n + " × " + piece + " > " + unread);
+            }
+        }
+        assertEquals(2 << 20, TcpCommunicator.pieceBytes(4 << 20, 2) + 4096, "2 ranks, 4 MiB: 2 MiB less a page");
     }
 }
