@@ -268,18 +268,21 @@ final class TcpCommunicator implements Communicator {
      * else segment by segment and then dst[s] = a[s] op received (finishing AVG on step finishStep). Step
      * s > 0 sends what step s − 1 received (sendBytes[s] == bytes[s − 1]).
      *
-     * Lock-step: both streams are cut into pieces of at most unreadBytes / n (a whole frame when it fits),
-     * and the thread alternates: write the next piece, then receive the next piece. The writes cannot wait
-     * on a cycle: a rank writes piece q only after it has received piece q − 1, which its predecessor
-     * wrote only after receiving piece q − 2, and so on around the ring, so when a rank writes piece q its
-     * successor has received piece q − n. So at most n pieces are unread on a connection, at most
-     * unreadBytes: half the send buffer the kernel granted, with the receiver's buffer on top. (Under
+     * Lock-step: every frame of the ring is cut into the same number of pieces, as many as its largest
+     * frame needs to keep a piece within unreadBytes / n (one when it fits), and the thread alternates:
+     * write piece q of what it sends, then receive piece q of what it gets. The writes cannot wait on a
+     * cycle: a rank writes piece q only after it has received piece q − 1, which its predecessor wrote
+     * only after receiving piece q − 2, and so on around the ring, so when a rank writes piece q its
+     * successor has received piece q − n. So at most n pieces (and their headers) are unread on a
+     * connection, at most unreadBytes: half the send buffer the kernel granted, with the receiver's
+     * buffer on top. (Every rank
+     * derives the same cut from the same chunks; the bytes on the wire do not depend on it. Under
      * system-wide TCP memory pressure a write may still stall; the watchdog then turns it into a timeout.)
      * The piece a step forwards was received a step earlier, so it is always there when it is due.
-     * No hand-off to the sender thread and no wake-ups: whole-process wall time against the former
-     * pipelined path with a second thread, 2 ranks: 8 MiB allReduce 0.86, 16 MiB 0.93 (allGather 0.97,
-     * reduceScatter 0.96), 64 MiB 0.92–0.98. The caller runs {@code local} (work on memory the ring neither
-     * sends nor receives) after the first write, while that piece is on the wire.
+     * No hand-off to a second thread and no wake-ups: whole-process wall time against the former
+     * pipelined path with a sender thread, 2 ranks: 8 MiB allReduce 0.86, 16 MiB 0.87–0.93 (allGather
+     * 0.97–1.00, reduceScatter 0.96), 64 MiB 0.92–0.98. The caller runs {@code local} (work on memory the
+     * ring neither sends nor receives) after the first write, while that piece is on the wire.
      */
     private void ring(
             Tag[] tags,
@@ -298,66 +301,75 @@ final class TcpCommunicator implements Communicator {
         long largest = 0;
         for (long b : bytes) largest = Math.max(largest, b);
         long segBytes = segmentBytes(largest);
+        for (long b : sendBytes) largest = Math.max(largest, b);
         SocketChannel out = this.out[next], in = this.in[prev];
         long segment = tmp.address(segBytes); // scratch for one segment
+        ByteBuffer segmentView = HostMemory.view(segment, segBytes);
         // Frames queued on the sender thread (broadcast, send) go first, in their order.
         if (lastSend != null) awaitSend(opName);
-        long piece = pieceBytes(unreadBytes, size);
-        int ss = 0, rs = 0; // the steps being sent and received
-        long sent = 0, got = 0; // bytes of those steps done
-        boolean localDone = false;
-        while (ss < steps || rs < steps) {
-            // 1. Write the next piece of step ss (with the frame header before its first piece).
-            if (ss < steps) {
-                long to = Math.min(sendBytes[ss], sent + piece);
-                ByteBuffer data = HostMemory.view(send[ss] + sent, to - sent);
-                if (sent == 0) {
+        long elemBytes = dtype.bytesFor(1);
+        int pieces = piecesPerFrame(largest, unreadBytes, size, elemBytes);
+        for (int s = 0; s < steps; s++) {
+            for (int k = 0; k < pieces; k++) {
+                // 1. Write piece k of step s's frame, the frame header before the first.
+                long from = cut(sendBytes[s], k, pieces, elemBytes), to = cut(sendBytes[s], k + 1, pieces, elemBytes);
+                ByteBuffer data = HostMemory.view(send[s] + from, to - from);
+                if (k == 0) {
                     ByteBuffer h = ringHeader.clear();
                     h.putInt(MAGIC)
-                            .putInt(tags[ss].ordinal())
-                            .putLong(sendBytes[ss])
+                            .putInt(tags[s].ordinal())
+                            .putLong(sendBytes[s])
                             .flip();
                     ByteBuffer[] frame = {h, data};
                     while (h.hasRemaining() || data.hasRemaining()) out.write(frame);
                 } else {
                     while (data.hasRemaining()) out.write(data);
                 }
-                sent = to;
-                if (sent == sendBytes[ss]) {
-                    ss++;
-                    sent = 0;
-                }
-            }
-            if (!localDone) {
-                local.run();
-                localDone = true;
-            }
-            // 2. Receive the next piece of step rs (its header before the first piece), reducing it.
-            if (rs < steps) {
-                if (got == 0) readHeader(prev, tags[rs], bytes[rs]);
-                long to = Math.min(bytes[rs], got + piece);
-                receive(in, prev, dst[rs], a[rs], bytes[rs], got, to, rs == finishStep, segBytes, segment, dtype, op);
-                got = to;
-                if (got == bytes[rs]) {
-                    rs++;
-                    got = 0;
-                }
+                if (s == 0 && k == 0) local.run();
+                // 2. Receive piece k of step s (its header before the first), reducing it as it lands.
+                if (k == 0) readHeader(prev, tags[s], bytes[s]);
+                from = cut(bytes[s], k, pieces, elemBytes);
+                to = cut(bytes[s], k + 1, pieces, elemBytes);
+                receive(
+                        in,
+                        prev,
+                        dst[s],
+                        a[s],
+                        bytes[s],
+                        from,
+                        to,
+                        s == finishStep,
+                        segBytes,
+                        segmentView,
+                        segment,
+                        dtype,
+                        op);
             }
         }
     }
 
     /**
-     * Largest piece of a lock-step ring: n pieces and their frame headers fit in unreadBytes (whole
-     * pages; at least one page, which is what a ring gets when the send buffer is unknown).
+     * Pieces per frame of a lock-step ring whose largest frame is largestBytes: the fewest that keep n
+     * pieces of whole elements within unreadBytes (their n 16-byte frame headers ride on the margin of
+     * the kernel's buffers; pieces are at least a page, which is what a ring gets when the send buffer is
+     * unknown).
      */
-    static long pieceBytes(long unreadBytes, int n) {
-        return Math.max(4096, (unreadBytes / n - 64) / 4096 * 4096);
+    static int piecesPerFrame(long largestBytes, long unreadBytes, int n, long elemBytes) {
+        long maxPieceElems = Math.max(4096, unreadBytes / n) / elemBytes;
+        long largestElems = largestBytes / elemBytes;
+        return (int) Math.max(1, (largestElems + maxPieceElems - 1) / maxPieceElems);
+    }
+
+    /** Start of piece k of a frame of frameBytes cut into pieces near-equal pieces of whole elements. */
+    static long cut(long frameBytes, int k, int pieces, long elemBytes) {
+        return frameBytes / elemBytes * k / pieces * elemBytes;
     }
 
     /**
      * Caller thread: receives bytes [from, to) of a ring step of stepBytes from prev (its header already
      * read): straight into dst when a == 0, else segment by segment (into dst itself when it does not
      * overlap a, else into the scratch segment), then dst = a op received, finishing AVG when finish.
+     * One NIO view for the piece, reused for every segment (the scratch segment's is the ring's).
      */
     private void receive(
             SocketChannel in,
@@ -369,23 +381,36 @@ final class TcpCommunicator implements Communicator {
             long to,
             boolean finish,
             long segBytes,
-            long segment,
+            ByteBuffer segment,
+            long segmentAddress,
             DType dtype,
             ReduceOp op)
             throws IOException {
+        ByteBuffer piece = HostMemory.view(dst + from, to - from);
         if (a == 0) {
-            readFully(in, prev, dst + from, to - from);
+            fill(in, prev, piece);
             return;
         }
         // When dst is not a's buffer (reduceScatter's slots and output), the segment lands in dst itself
         // and a is added into it there (a op b == b op a, bit for bit): no scratch pass, no copy of a.
         boolean intoDst = dst + stepBytes <= a || a + stepBytes <= dst;
         for (long o = from; o < to; o += segBytes) {
-            long len = Math.min(segBytes, to - o);
-            readFully(in, prev, intoDst ? dst + o : segment, len);
+            int len = (int) Math.min(segBytes, to - o);
+            if (intoDst) {
+                fill(in, prev, piece.limit((int) (o - from) + len).position((int) (o - from)));
+            } else {
+                fill(in, prev, segment.clear().limit(len));
+            }
             long elems = len / dtype.bytesFor(1);
-            Reduce.combine(dst + o, a + o, intoDst ? dst + o : segment, elems, dtype, op);
+            Reduce.combine(dst + o, a + o, intoDst ? dst + o : segmentAddress, elems, dtype, op);
             if (finish) Reduce.finish(dst + o, elems, dtype, op, size);
+        }
+    }
+
+    /** Caller thread: reads from prev until v is full. */
+    private static void fill(SocketChannel in, int prev, ByteBuffer v) throws IOException {
+        while (v.hasRemaining()) {
+            if (in.read(v) < 0) throw new IOException("rank " + prev + " closed the connection");
         }
     }
 

@@ -54,15 +54,32 @@ class TcpConformanceTest extends CommunicatorConformance {
 
     @Test
     void lockStepPiecesLeaveAtMostTheSendBufferUnread() {
-        // A ring leaves at most n pieces, each with a frame header, unread on a connection: that must fit
-        // in the bytes the communicator allows, for any group size and buffer; pieces are whole pages.
+        // A ring leaves at most n pieces unread on a connection: they must fit in the bytes the
+        // communicator allows, for any group size, buffer and frame; and the cut covers each frame
+        // exactly, in whole elements, with near-equal pieces.
         for (long unread : new long[] {0, 64 << 10, 212_992, 4 << 20, 8 << 20}) {
             for (int n = 2; n <= 64; n++) {
-                long piece = TcpCommunicator.pieceBytes(unread, n);
-                assertEquals(0, piece % 4096, "piece " + piece);
-                if (piece > 4096) assertTrue(n * (piece + 16) <= unread, n + " × " + piece + " > " + unread);
+                for (long frame : new long[] {0, 4, 4092, 1 << 20, (4L << 20) / n / 4 * 4, 12_000_028, 1L << 31}) {
+                    int pieces = TcpCommunicator.piecesPerFrame(frame, unread, n, 4);
+                    long largestPiece = 0;
+                    for (int k : new int[] {0, 1, pieces / 3, pieces / 2, pieces - 2, pieces - 1}) {
+                        if (k < 0 || k >= pieces) continue;
+                        long lo = TcpCommunicator.cut(frame, k, pieces, 4),
+                                hi = TcpCommunicator.cut(frame, k + 1, pieces, 4);
+                        assertEquals(0, lo % 4, "piece " + k + " of " + frame + " starts mid-element");
+                        assertTrue(hi - lo <= frame / pieces + 4, "piece " + k + " of " + frame);
+                        largestPiece = Math.max(largestPiece, hi - lo);
+                    }
+                    assertEquals(0, TcpCommunicator.cut(frame, 0, pieces, 4));
+                    assertEquals(frame, TcpCommunicator.cut(frame, pieces, pieces, 4));
+                    long held = n * largestPiece;
+                    if (largestPiece > 4096)
+                        assertTrue(held <= unread, n + " pieces of " + largestPiece + " > " + unread);
+                }
             }
         }
-        assertEquals(2 << 20, TcpCommunicator.pieceBytes(4 << 20, 2) + 4096, "2 ranks, 4 MiB: 2 MiB less a page");
+        // On 2 ranks with a 4 MiB buffer, frames of up to 2 MiB go in one piece each (a 4 MiB allReduce).
+        assertEquals(1, TcpCommunicator.piecesPerFrame(2 << 20, 4 << 20, 2, 4));
+        assertEquals(2, TcpCommunicator.piecesPerFrame((2 << 20) + 4, 4 << 20, 2, 4));
     }
 }
