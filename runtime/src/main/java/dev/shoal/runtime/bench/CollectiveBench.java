@@ -9,7 +9,10 @@
 //           allReduce moves about one copy of the buffer per rank: read S, write S, with the ranks' work
 //           running in parallel);
 //   TCP:    busbw / a plain loopback socket ring in which every rank streams to the next and receives
-//           from the previous at once, through direct buffers in 256 KiB writes. A row's timed calls run
+//           from the previous at once, through direct buffers in 256 KiB writes, driven the faster of two
+//           ways: a writer and a reader thread per rank, or one thread per rank in lock-step (write a
+//           chunk, read a chunk, as the TCP backend runs its rings); every reference ring below is the
+//           faster of the two as well (SocketRing.best), so each runs at its best. A row's timed calls run
 //           in three blocks; after each block, while the ranks wait, the ring moves the same bytes per
 //           rank as the block's calls (busFactor · S · calls). lim is the median of the three limits and
 //           bus/lim the median of the three blocks' busbw over the limit measured right after each.
@@ -228,7 +231,8 @@ public final class CollectiveBench {
         }
         if (which.equals("tcp") || which.equals("all")) {
             System.out.println("# limit: a plain loopback socket ring in which every rank sends to the next while"
-                    + " receiving, measured after each of a row's " + BLOCKS + " timed blocks for the same bytes"
+                    + " receiving (the faster of two threads per rank and one in lock-step),"
+                    + " measured after each of a row's " + BLOCKS + " timed blocks for the same bytes"
                     + " per rank (busFactor · size · calls); lim and bus/lim are medians over the blocks");
             List<TcpTransport> ts = new ArrayList<>();
             for (int i = 0; i < ranks; i++) ts.add(TcpTransport.bind(new InetSocketAddress("127.0.0.1", 0)));
@@ -277,12 +281,11 @@ public final class CollectiveBench {
             for (long bytes = minBytes; bytes <= maxBytes; bytes <<= 2) {
                 long rowSize = bytes;
                 LimitProbe refs = perRank -> new Ring[] {
-                    SocketRing.ringSocket(n, perRank, Work.HOT),
-                    SocketRing.ringSocket(n, perRank, Work.floor(op, n, rowSize))
+                    SocketRing.best(n, perRank, Work.HOT), SocketRing.best(n, perRank, Work.floor(op, n, rowSize))
                 };
                 Row r = measure(cs, op, bytes, bus ? refs : null);
                 long ringBytes = r.blockBusBytes();
-                Ring opSized = bus ? SocketRing.ringSocket(n, ringBytes, Work.opSized(r.bytes())) : null;
+                Ring opSized = bus ? SocketRing.best(n, ringBytes, Work.opSized(r.bytes())) : null;
                 double limit = bus ? r.limitGBps() : arraycopyGBps();
                 double ratio = bus ? r.busOverLimit() : r.algbw() / limit;
                 // CPU per byte each rank sends: the op sends busFactor · bytes per rank per iteration.

@@ -100,24 +100,30 @@ final class SocketRing {
     static final int RING_CHUNK = 256 << 10;
 
     /**
-     * Per-rank bandwidth of a plain loopback socket ring: rank i streams {@code bytesPerRank} to rank i+1
-     * while it receives as much from rank i−1 (one writer and one reader thread per rank, blocking
-     * SocketChannels with 4 MiB buffers and TCP_NODELAY, 256 KiB writes from direct buffers, as the TCP
-     * backend does). The writer sends from and the reader receives into one direct buffer of
-     * {@code work.bufBytes()} per rank, walking through it 256 KiB at a time, half a buffer apart
-     * (256 KiB: one buffer that stays in cache, the fastest the wire goes), and does the extra work that
-     * {@code work} names (see Work), with the bench's reduction. Timed from the first byte to the last
-     * rank's last byte, with the process CPU time over the same span.
+     * Per-rank bandwidth of a plain loopback socket ring driven the faster of two ways (see ringSocket):
+     * one writer and one reader thread per rank, or one thread per rank in lock-step. A reference must
+     * run at its best, and which way is faster depends on the cores (the TCP backend itself runs lock-step).
      */
-    static Ring ringSocket(int n, long bytesPerRank, Work work) throws Exception {
+    static Ring best(int n, long bytesPerRank, Work work) throws Exception {
+        Ring threaded = ringSocket(n, bytesPerRank, work, false);
+        Ring lockStep = ringSocket(n, bytesPerRank, work, true);
+        return threaded.gbps() >= lockStep.gbps() ? threaded : lockStep;
+    }
+
+    /**
+     * Per-rank bandwidth of a plain loopback socket ring: rank i streams {@code bytesPerRank} to rank i+1
+     * while it receives as much from rank i−1 (blocking SocketChannels with 4 MiB buffers and TCP_NODELAY,
+     * 256 KiB writes from direct buffers, as the TCP backend does). Either one writer and one reader
+     * thread per rank, or (lockStep) one thread per rank that writes a chunk, then reads a chunk (at most
+     * n chunks unread on a connection, as in the backend's rings). The writer sends from and the reader
+     * receives into one direct buffer of {@code work.bufBytes()} per rank, walking through it 256 KiB at
+     * a time, half a buffer apart (256 KiB: one buffer that stays in cache, the fastest the wire goes),
+     * and does the extra work that {@code work} names (see Work), with the bench's reduction. Timed from
+     * the first byte to the last rank's last byte, with the process CPU time over the same span.
+     */
+    static Ring ringSocket(int n, long bytesPerRank, Work work, boolean lockStep) throws Exception {
         int chunk = RING_CHUNK;
         long bufLen = Math.max(chunk, work.bufBytes() / chunk * chunk);
-        double addShare = work.addShare(), copyShare = work.copyShare(), hotShare = work.hotShare();
-        // The cold operand of the floor's add and the source of its copy: a quarter of the buffer away.
-        long quarter = bufLen / 4 / chunk * chunk;
-        // The reader works half a buffer away from the writer, as a collective receives into one chunk
-        // while it sends another (else the writer would send what the reader has just put in cache).
-        long half = bufLen / 2 / chunk * chunk;
         ServerSocketChannel[] servers = new ServerSocketChannel[n];
         SocketChannel[] out = new SocketChannel[n], in = new SocketChannel[n];
         for (int i = 0; i < n; i++) {
@@ -134,76 +140,41 @@ final class SocketRing {
                 ch.setOption(StandardSocketOptions.SO_RCVBUF, 4 << 20);
             }
         }
-        ExecutorService pool = Executors.newFixedThreadPool(2 * n);
+        int threads = lockStep ? n : 2 * n;
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
         java.util.concurrent.atomic.AtomicLong first = new java.util.concurrent.atomic.AtomicLong(Long.MAX_VALUE);
         long[] cpu0 = new long[1];
-        CyclicBarrier start = new CyclicBarrier(2 * n, () -> {
+        CyclicBarrier start = new CyclicBarrier(threads, () -> {
             cpu0[0] = OS.getProcessCpuTime();
             first.set(System.nanoTime());
         });
         try {
             List<Future<Long>> fs = new ArrayList<>();
             for (int i = 0; i < n; i++) {
-                SocketChannel w = out[i], r = in[i];
                 ByteBuffer mem = ByteBuffer.allocateDirect((int) bufLen); // this rank's data
-                ByteBuffer cached = ByteBuffer.allocateDirect(chunk); // what the floor forwards
-                fs.add(pool.submit(() -> {
-                    ByteBuffer b = mem.duplicate();
-                    long memAddress = new org.bytedeco.javacpp.BytePointer(mem).address();
-                    long chunksStarted = 0;
-                    double copied = 0, forwarded = 0;
-                    start.await();
-                    for (long sent = 0; sent < bytesPerRank; ) {
-                        int at = (int) (sent % bufLen); // whole chunks: every write below finishes its chunk
-                        int len = (int) Math.min(Math.min(bufLen, at + chunk), at + bytesPerRank - sent) - at;
-                        chunksStarted++;
-                        ByteBuffer src = b.limit(at + len).position(at);
-                        // Whichever share is behind: stage the chunk from elsewhere in the buffer first
-                        // (allGather's own chunk, copied into its output slot), or send it from cache (data
-                        // the op forwards right after receiving or reducing it).
-                        if (copied < copyShare * chunksStarted - 1e-9) {
-                            HostMemory.copy(memAddress + at, memAddress + (at + quarter) % bufLen, len);
-                            copied++;
-                        } else if (forwarded < hotShare * chunksStarted - 1e-9) {
-                            src = cached.duplicate().limit(len);
-                            forwarded++;
+                Writer w = new Writer(out[i], mem, bytesPerRank, work);
+                Reader r = new Reader(in[i], mem, bytesPerRank, work);
+                if (lockStep) {
+                    fs.add(pool.submit(() -> {
+                        start.await();
+                        while (!w.done() || !r.done()) {
+                            if (!w.done()) w.chunk();
+                            if (!r.done()) r.chunk();
                         }
-                        while (src.hasRemaining()) sent += w.write(src);
-                    }
-                    return System.nanoTime();
-                }));
-                fs.add(pool.submit(() -> {
-                    ByteBuffer b = mem.duplicate();
-                    long memAddress = new org.bytedeco.javacpp.BytePointer(mem).address();
-                    long chunksDone = 0;
-                    double added = 0;
-                    start.await();
-                    for (long got = 0; got < bytesPerRank; ) {
-                        int at = (int) ((got + half) % bufLen);
-                        b.limit((int) Math.min(Math.min(bufLen, at + chunk), at + bytesPerRank - got))
-                                .position(at);
-                        int k = r.read(b);
-                        if (k < 0) throw new java.io.IOException("ring peer closed early");
-                        got += k;
-                        // Every completed chunk: reduce it if the share of chunks reduced so far is behind.
-                        for (; addShare > 0 && chunksDone < got / chunk; chunksDone++) {
-                            if (added < addShare * (chunksDone + 1) - 1e-9) {
-                                long at0 = (chunksDone * chunk + half) % bufLen;
-                                long got0 = memAddress + at0; // received chunk (op)= own data from elsewhere
-                                long own = memAddress + (at0 + quarter) % bufLen;
-                                Reduce.combine(
-                                        got0,
-                                        got0,
-                                        own,
-                                        chunk / 4,
-                                        DType.F32,
-                                        CollectiveBench.reduceOp == ReduceOp.MAX ? ReduceOp.MAX : ReduceOp.SUM);
-                                added++;
-                            }
-                        }
-                    }
-                    return System.nanoTime();
-                }));
+                        return System.nanoTime();
+                    }));
+                } else {
+                    fs.add(pool.submit(() -> {
+                        start.await();
+                        while (!w.done()) w.chunk();
+                        return System.nanoTime();
+                    }));
+                    fs.add(pool.submit(() -> {
+                        start.await();
+                        while (!r.done()) r.chunk();
+                        return System.nanoTime();
+                    }));
+                }
             }
             long last = 0;
             for (Future<Long> f : fs) last = Math.max(last, f.get());
@@ -215,6 +186,100 @@ final class SocketRing {
                 out[i].close();
                 in[i].close();
                 servers[i].close();
+            }
+        }
+    }
+
+    /**
+     * A rank's sending side: one 256 KiB chunk at a time from its buffer, first staging copyShare of the
+     * chunks from a quarter of the buffer away, or sending hotShare of them from a cached buffer instead.
+     */
+    private static final class Writer {
+        private final SocketChannel ch;
+        private final ByteBuffer b, cached = ByteBuffer.allocateDirect(RING_CHUNK);
+        private final long memAddress, bufLen, total, quarter;
+        private final Work work;
+        private long sent, chunksStarted;
+        private double copied, forwarded;
+
+        Writer(SocketChannel ch, ByteBuffer mem, long total, Work work) {
+            this.ch = ch;
+            this.b = mem.duplicate();
+            this.memAddress = new BytePointer(mem).address();
+            this.bufLen = mem.capacity();
+            this.quarter = bufLen / 4 / RING_CHUNK * RING_CHUNK;
+            this.total = total;
+            this.work = work;
+        }
+
+        boolean done() {
+            return sent >= total;
+        }
+
+        void chunk() throws java.io.IOException {
+            int at = (int) (sent % bufLen); // whole chunks: every write below finishes its chunk
+            int len = (int) Math.min(Math.min(bufLen, at + RING_CHUNK), at + total - sent) - at;
+            chunksStarted++;
+            ByteBuffer src = b.limit(at + len).position(at);
+            // Whichever share is behind: stage the chunk from elsewhere in the buffer first (allGather's
+            // own chunk, copied into its output slot), or send it from cache (data the op forwards right
+            // after receiving or reducing it).
+            if (copied < work.copyShare() * chunksStarted - 1e-9) {
+                HostMemory.copy(memAddress + at, memAddress + (at + quarter) % bufLen, len);
+                copied++;
+            } else if (forwarded < work.hotShare() * chunksStarted - 1e-9) {
+                src = cached.duplicate().limit(len);
+                forwarded++;
+            }
+            while (src.hasRemaining()) sent += ch.write(src);
+        }
+    }
+
+    /**
+     * A rank's receiving side: one 256 KiB chunk at a time into its buffer, half a buffer away from the
+     * writer (as a collective receives into one chunk while it sends another), reducing addShare of the
+     * chunks, in place, with the rank's own data a quarter of the buffer away.
+     */
+    private static final class Reader {
+        private final SocketChannel ch;
+        private final ByteBuffer b;
+        private final long memAddress, bufLen, total, quarter, half;
+        private final Work work;
+        private long got, chunksDone;
+        private double added;
+
+        Reader(SocketChannel ch, ByteBuffer mem, long total, Work work) {
+            this.ch = ch;
+            this.b = mem.duplicate();
+            this.memAddress = new BytePointer(mem).address();
+            this.bufLen = mem.capacity();
+            this.quarter = bufLen / 4 / RING_CHUNK * RING_CHUNK;
+            this.half = bufLen / 2 / RING_CHUNK * RING_CHUNK;
+            this.total = total;
+            this.work = work;
+        }
+
+        boolean done() {
+            return got >= total;
+        }
+
+        void chunk() throws java.io.IOException {
+            int at = (int) ((got + half) % bufLen);
+            b.limit((int) Math.min(Math.min(bufLen, at + RING_CHUNK), at + total - got))
+                    .position(at);
+            while (b.hasRemaining()) {
+                int k = ch.read(b);
+                if (k < 0) throw new java.io.IOException("ring peer closed early");
+                got += k;
+            }
+            // A completed chunk: reduce it if the share of chunks reduced so far is behind.
+            chunksDone++;
+            if (work.addShare() > 0 && added < work.addShare() * chunksDone - 1e-9) {
+                long got0 = memAddress + at; // received chunk (op)= own data from elsewhere
+                long own = memAddress + (at + quarter) % bufLen;
+                ReduceOp op = CollectiveBench.reduceOp == ReduceOp.MAX ? ReduceOp.MAX : ReduceOp.SUM;
+                Reduce.combine(got0, got0, own, (b.position() - at) / 4, DType.F32, op);
+                added++;
             }
         }
     }

@@ -280,9 +280,11 @@ final class TcpCommunicator implements Communicator {
      * system-wide TCP memory pressure a write may still stall; the watchdog then turns it into a timeout.)
      * The piece a step forwards was received a step earlier, so it is always there when it is due.
      * No hand-off to a second thread and no wake-ups: whole-process wall time against the former
-     * pipelined path with a sender thread, 2 ranks: 8 MiB allReduce 0.86, 16 MiB 0.87–0.93 (allGather
-     * 0.97–1.00, reduceScatter 0.96), 64 MiB 0.92–0.98. The caller runs {@code local} (work on memory the
-     * ring neither sends nor receives) after the first write, while that piece is on the wire.
+     * pipelined path with a sender thread, 2 ranks: 8 MiB allReduce 0.86, 16 MiB 0.87–0.95 (allGather
+     * 0.97–1.00, reduceScatter 0.96), 64 MiB 0.92–0.98; with more ranks than cores (4 on 2) a rank that
+     * waits in a read gives up its core, and 16 MiB rings lose about 12 %. The caller runs {@code local}
+     * (work on memory the ring neither sends nor receives) after the first write, while that piece is on
+     * the wire.
      */
     private void ring(
             Tag[] tags,
@@ -506,7 +508,7 @@ final class TcpCommunicator implements Communicator {
             long bytes = dtype.bytesFor(sendElems);
             long own = out + bytes * rank;
             // The first step sends this rank's chunk straight from the input, and the copy into its slot
-            // of the output runs while that step is on the wire; unless the input overlaps another slot
+            // of the output runs once the first piece is written; unless the input overlaps another slot
             // of the output (not the in-place layout), which the ring would overwrite while sending it.
             boolean sendFromInput = in == own || in + bytes <= out || out + bytes * size <= in;
             Runnable copyOwn = () -> HostMemory.copy(own, in, bytes);
