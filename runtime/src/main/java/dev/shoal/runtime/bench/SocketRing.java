@@ -190,19 +190,15 @@ final class SocketRing {
         }
     }
 
-    /**
-     * A rank's sending side: one 256 KiB chunk at a time from its buffer, first staging copyShare of the
-     * chunks from a quarter of the buffer away, or sending hotShare of them from a cached buffer instead.
-     */
-    private static final class Writer {
-        private final SocketChannel ch;
-        private final ByteBuffer b, cached = ByteBuffer.allocateDirect(RING_CHUNK);
-        private final long memAddress, bufLen, total, quarter;
-        private final Work work;
-        private long sent, chunksStarted;
-        private double copied, forwarded;
+    /** What a rank's sending and receiving sides share: its socket, its buffer and the ring's work. */
+    private abstract static class Side {
+        final SocketChannel ch;
+        final ByteBuffer b;
+        final long memAddress, bufLen, total;
+        final long quarter; // the floor's copy source and cold operand: a quarter of the buffer away
+        final Work work;
 
-        Writer(SocketChannel ch, ByteBuffer mem, long total, Work work) {
+        Side(SocketChannel ch, ByteBuffer mem, long total, Work work) {
             this.ch = ch;
             this.b = mem.duplicate();
             this.memAddress = new BytePointer(mem).address();
@@ -212,10 +208,31 @@ final class SocketRing {
             this.work = work;
         }
 
+        abstract boolean done();
+
+        /** Moves the next 256 KiB chunk, with its share of the work. */
+        abstract void chunk() throws java.io.IOException;
+    }
+
+    /**
+     * A rank's sending side: one 256 KiB chunk at a time from its buffer, first staging copyShare of the
+     * chunks from a quarter of the buffer away, or sending hotShare of them from a cached buffer instead.
+     */
+    private static final class Writer extends Side {
+        private final ByteBuffer cached = ByteBuffer.allocateDirect(RING_CHUNK);
+        private long sent, chunksStarted;
+        private double copied, forwarded;
+
+        Writer(SocketChannel ch, ByteBuffer mem, long total, Work work) {
+            super(ch, mem, total, work);
+        }
+
+        @Override
         boolean done() {
             return sent >= total;
         }
 
+        @Override
         void chunk() throws java.io.IOException {
             int at = (int) (sent % bufLen); // whole chunks: every write below finishes its chunk
             int len = (int) Math.min(Math.min(bufLen, at + RING_CHUNK), at + total - sent) - at;
@@ -240,29 +257,22 @@ final class SocketRing {
      * writer (as a collective receives into one chunk while it sends another), reducing addShare of the
      * chunks, in place, with the rank's own data a quarter of the buffer away.
      */
-    private static final class Reader {
-        private final SocketChannel ch;
-        private final ByteBuffer b;
-        private final long memAddress, bufLen, total, quarter, half;
-        private final Work work;
+    private static final class Reader extends Side {
+        private final long half;
         private long got, chunksDone;
         private double added;
 
         Reader(SocketChannel ch, ByteBuffer mem, long total, Work work) {
-            this.ch = ch;
-            this.b = mem.duplicate();
-            this.memAddress = new BytePointer(mem).address();
-            this.bufLen = mem.capacity();
-            this.quarter = bufLen / 4 / RING_CHUNK * RING_CHUNK;
+            super(ch, mem, total, work);
             this.half = bufLen / 2 / RING_CHUNK * RING_CHUNK;
-            this.total = total;
-            this.work = work;
         }
 
+        @Override
         boolean done() {
             return got >= total;
         }
 
+        @Override
         void chunk() throws java.io.IOException {
             int at = (int) ((got + half) % bufLen);
             b.limit((int) Math.min(Math.min(bufLen, at + RING_CHUNK), at + total - got))
