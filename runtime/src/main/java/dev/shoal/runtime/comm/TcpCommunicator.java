@@ -371,7 +371,7 @@ final class TcpCommunicator implements Communicator {
      * Caller thread: receives bytes [from, to) of a ring step of stepBytes from prev (its header already
      * read): straight into dst when a == 0, else segment by segment (into dst itself when it does not
      * overlap a, else into the scratch segment), then dst = a op received, finishing AVG when finish.
-     * One NIO view for the piece, reused for every segment (the scratch segment's is the ring's).
+     * At most one NIO view for the piece, reused for every segment (the scratch segment's is the ring's).
      */
     private void receive(
             SocketChannel in,
@@ -388,14 +388,14 @@ final class TcpCommunicator implements Communicator {
             DType dtype,
             ReduceOp op)
             throws IOException {
-        ByteBuffer piece = HostMemory.view(dst + from, to - from);
+        // When dst is not a's buffer (reduceScatter's slots and output), the segment lands in dst itself
+        // and a is added into it there (a op b == b op a, bit for bit): no scratch pass, no copy of a.
+        boolean intoDst = a == 0 || dst + stepBytes <= a || a + stepBytes <= dst;
+        ByteBuffer piece = intoDst ? HostMemory.view(dst + from, to - from) : null;
         if (a == 0) {
             fill(in, prev, piece);
             return;
         }
-        // When dst is not a's buffer (reduceScatter's slots and output), the segment lands in dst itself
-        // and a is added into it there (a op b == b op a, bit for bit): no scratch pass, no copy of a.
-        boolean intoDst = dst + stepBytes <= a || a + stepBytes <= dst;
         for (long o = from; o < to; o += segBytes) {
             int len = (int) Math.min(segBytes, to - o);
             if (intoDst) {

@@ -290,12 +290,12 @@ abstract class CommunicatorConformance {
 
     @ParameterizedTest
     @ValueSource(ints = {2, 3, 8})
-    void ringsAtTheOwnThreadLimitBackToBackWithSkew(int n) throws Exception {
+    void ringsAtTheOnePieceLimitBackToBackWithSkew(int n) throws Exception {
         // allReduces just under 4 MiB (on TCP, n frames of 4/n MiB: the most a ring leaves unread on a
         // connection, so each frame goes in one piece up to 3 ranks and in two on 8) back to back, one rank
         // late now and then, and every fourth round a 12 MB allReduce (many pieces per frame) in between:
         // a ring that could wait on a cycle of full socket buffers would hang here until the timeout.
-        Communicator[] cs = group("ownThread" + n, n, 30_000);
+        Communicator[] cs = group("onePiece" + n, n, 30_000);
         try {
             onRanks(cs, (rank, c) -> {
                 long small = (1 << 20) - 3, largeElems = 3_000_007;
