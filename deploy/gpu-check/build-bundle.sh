@@ -196,7 +196,7 @@ has_class() { # jar-glob class-path-inside-jar
   echo "commit: $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "jre modules: $MODULES"
   for c in dev/shoal/nccl/GpuBench.class dev/shoal/cuda/kernels/KernelBench.class \
-    dev/shoal/runtime/cuda/CudaLayerBench.class; do
+    dev/shoal/runtime/cuda/CudaLayerBench.class dev/shoal/runtime/bench/CollectiveBench.class; do
     if has_class "$c"; then echo "main: ${c%.class}" | tr '/' '.'; fi
   done
   echo "lib:"

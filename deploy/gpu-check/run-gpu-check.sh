@@ -9,6 +9,8 @@
 #      and torch_kernel_bench.py (the same stack in PyTorch eager, plus SDPA and the memory-bound ops)
 #      at 8 layers × batch 1, at as many layers as fit (CudaLayerBench --layers fit picks, PyTorch
 #      follows), as many as fit at batch 4 and 8 layers × batch 4; then KernelBench, GpuBench and torch_bench.py (its peer);
+#   3b. runs the CPU TCP backend's CollectiveBench at 2, 4 and 8 ranks on this machine's cores
+#      (GPU_CHECK_COLLECTIVES; outside the budget below, GPU_CHECK_COLL_S seconds each);
 #   4. writes the report to $OUT/gpu-report.md (./gpu-report.md when OUT is unset), with the test
 #      log gpu-tests.log and JUnit XML in junit/ beside it ($OUT, or ./gpu-check-logs/).
 # Each stage has its own timeout (all together about 7 minutes, GPU_CHECK_BUDGET_S); a failing stage does not stop
@@ -31,6 +33,7 @@ START_ALL=$SECONDS
 # (the report itself takes a second or two), so the whole run stays near 7 minutes.
 T_LIBS=15 T_TESTS=170 T_LAYERBENCH=45 T_TORCH_KERNELS=45 T_LAYERFIT=55 T_TORCH_FIT=45 T_KERNELBENCH=35
 T_GPUBENCH=35 T_TORCH=30
+GPU_CHECK_COLLECTIVES="${GPU_CHECK_COLLECTIVES-2,4,8}"
 DEADLINE=$((SECONDS + ${GPU_CHECK_BUDGET_S:-410}))
 limit() { # wanted seconds -> seconds allowed now (at least 1)
   local want="$1" left=$((DEADLINE - SECONDS))
@@ -267,6 +270,26 @@ run_java_main "GpuBench" dev.shoal.nccl.GpuBench "$T_GPUBENCH" "$GPUBENCH_LOG"
 TORCH_LOG="$LOGDIR/torchbench.log" # PyTorch peer of GpuBench (GEMM, copies)
 run_python "torch_bench.py" "$T_TORCH" "$TORCH_LOG" "$ROOT/deploy/gpu-check/torch_bench.py"
 
+# The CPU TCP backend's collective bench on this machine's cores (issue #5's loopback goal on a box
+# whose ranks are not squeezed onto 2 cores): GPU_CHECK_COLLECTIVES lists the rank counts, "" skips it.
+# It runs outside the 410 s budget, T_COLL seconds each.
+T_COLL="${GPU_CHECK_COLL_S:-75}"
+COLL_LOGS=()
+if [[ -n "$JAVA" ]] && in_bundle dev.shoal.runtime.bench.CollectiveBench; then
+  for n in ${GPU_CHECK_COLLECTIVES//,/ }; do
+    log="$LOGDIR/collectivebench-tcp-$n.log"
+    t=$SECONDS
+    say "running CollectiveBench tcp $n ranks (timeout ${T_COLL}s)"
+    timeout -k 5 "$T_COLL" "$JAVA" -Xmx8g -Dfile.encoding=UTF-8 "-Dorg.bytedeco.javacpp.cachedir=$WORK/javacpp-cache" \
+      -cp "$CP" dev.shoal.runtime.bench.CollectiveBench tcp "$n" 64 avg all_reduce,reduce_scatter,all_gather 1024 \
+      >"$log" 2>&1
+    rc=$?
+    ((rc == 124)) && echo "TIMEOUT after ${T_COLL}s" >>"$log"
+    stage_done "CollectiveBench tcp $n ranks" "$rc" $((SECONDS - t))
+    COLL_LOGS+=("$log")
+  done
+fi
+
 # ---- 4. report ----------------------------------------------------------------------------------
 fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
 {
@@ -362,6 +385,12 @@ fence() { echo '```'; cat "$1" 2>/dev/null; echo '```'; }
   echo "## torch_bench.py"
   echo
   fence "$TORCH_LOG"
+  for log in "${COLL_LOGS[@]}"; do
+    echo
+    echo "## $(basename "$log" .log) ($(nproc 2>/dev/null || echo '?') cores)"
+    echo
+    fence "$log"
+  done
 } >"$REPORT"
 say "report: $REPORT (${SECONDS}s)"
 exit 0

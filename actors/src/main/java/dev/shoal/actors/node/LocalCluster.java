@@ -3,8 +3,10 @@
 // this JVM as a cluster client (role "client") with a proxy to the coordinator singleton.
 //
 // Guarantees: start() returns when every node printed its "joined cluster" line and the client is
-// Up, or throws with the tail of the failing node's log; node 0 is the only seed, so it is the oldest
-// and runs the coordinator; close() (also run by a shutdown hook, e.g. on Ctrl-C) stops the client,
+// Up, or throws with the tail of the failing node's log; a node whose port was taken between the pick
+// and its bind ("Address already in use") starts again on new ports, up to 3 tries (start, restart and
+// addNode alike); node 0 is the only seed, so it is the oldest and runs the coordinator; close() (also run by a
+// shutdown hook, e.g. on Ctrl-C) stops the client,
 // then the nodes (SIGTERM, then kill after 10 s), then the H2 server; it is safe to call twice.
 package dev.shoal.actors.node;
 
@@ -48,7 +50,16 @@ public final class LocalCluster implements AutoCloseable {
             "-Dpekko.cluster.retry-unsuccessful-join-after=2s",
             "-Dshoal.metrics.port=0");
 
+    /** Tries at starting a node whose port was taken between the pick and its bind. */
+    private static final int BIND_ATTEMPTS = 3;
+
+    /** Picks the cluster port a node will bind (LocalCluster::freePort; a test hands in taken ones). */
+    interface NodePorts {
+        int next() throws IOException;
+    }
+
     private final Path dir;
+    private final NodePorts nodePorts;
     private final List<Process> nodes = new ArrayList<>();
     private final List<String> addresses = new ArrayList<>();
     private final List<Integer> grpcPorts = new ArrayList<>();
@@ -65,8 +76,9 @@ public final class LocalCluster implements AutoCloseable {
     private List<String> jvmArgs;
     private int restarts;
 
-    private LocalCluster(Path dir) {
+    private LocalCluster(Path dir, NodePorts nodePorts) {
         this.dir = dir;
+        this.nodePorts = nodePorts;
     }
 
     /**
@@ -75,7 +87,12 @@ public final class LocalCluster implements AutoCloseable {
      */
     public static LocalCluster start(Path dir, int[] cpuRanks, List<String> jvmArgs, Duration timeout)
             throws IOException {
-        LocalCluster c = new LocalCluster(dir);
+        return start(dir, cpuRanks, jvmArgs, timeout, LocalCluster::freePort);
+    }
+
+    static LocalCluster start(Path dir, int[] cpuRanks, List<String> jvmArgs, Duration timeout, NodePorts nodePorts)
+            throws IOException {
+        LocalCluster c = new LocalCluster(dir, nodePorts);
         Runtime.getRuntime().addShutdownHook(c.hook);
         try {
             c.boot(cpuRanks, jvmArgs, timeout);
@@ -88,37 +105,67 @@ public final class LocalCluster implements AutoCloseable {
 
     private void boot(int[] cpuRanks, List<String> jvmArgs, Duration timeout) throws IOException {
         Files.createDirectories(dir);
-        try {
-            h2 = Server.createTcpServer(
-                            "-tcpPort", String.valueOf(freePort()), "-baseDir", dir.toString(), "-ifNotExists")
-                    .start();
-        } catch (SQLException e) {
-            throw new IOException("cannot start the H2 journal server: " + e.getMessage(), e);
+        for (int attempt = 1; h2 == null; attempt++) {
+            try {
+                h2 = Server.createTcpServer(
+                                "-tcpPort", String.valueOf(freePort()), "-baseDir", dir.toString(), "-ifNotExists")
+                        .start();
+            } catch (SQLException e) {
+                // its port may have been taken since the pick: try another
+                if (attempt == BIND_ATTEMPTS)
+                    throw new IOException("cannot start the H2 journal server: " + e.getMessage(), e);
+            }
         }
         String journalUrl = "jdbc:h2:tcp://127.0.0.1:" + h2.getPort() + "/shoal";
-        int[] ports = new int[cpuRanks.length];
-        for (int i = 0; i < ports.length; i++) ports[i] = freePort();
-        String seed = "127.0.0.1:" + ports[0];
-        this.seed = seed;
         this.journalUrl = journalUrl;
         this.cpuRanks = cpuRanks.clone();
         this.jvmArgs = List.copyOf(jvmArgs);
-        List<CompletableFuture<String>> joined = new ArrayList<>();
-        for (int i = 0; i < cpuRanks.length; i++) {
-            joined.add(startNode(i, ports[i], seed, journalUrl, cpuRanks[i], jvmArgs));
+        for (int attempt = 1; ; attempt++) {
+            int[] ports = new int[cpuRanks.length];
+            for (int i = 0; i < ports.length; i++) ports[i] = nodePorts.next();
+            String seed = "127.0.0.1:" + ports[0];
+            this.seed = seed;
+            List<CompletableFuture<String>> joined = new ArrayList<>();
+            for (int i = 0; i < cpuRanks.length; i++) {
+                joined.add(startNode(i, ports[i], seed, journalUrl, cpuRanks[i], jvmArgs));
+            }
+            IOException failed = null;
+            int failedIndex = -1;
+            for (int i = 0; i < joined.size() && failed == null; i++) {
+                try {
+                    joined.get(i).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                } catch (Exception e) {
+                    Throwable cause = e.getCause() != null ? e.getCause() : e;
+                    failedIndex = i;
+                    failed = new IOException(
+                            "node " + i + " did not join within " + timeout.toSeconds() + " s: " + cause.getMessage()
+                                    + "\n--- " + logs.get(i) + "\n" + tail(logs.get(i)),
+                            e);
+                }
+            }
+            if (failed == null) break;
+            // A port that was free when picked can be taken by the time the node binds it; then every
+            // node starts again on new ports (the seed's port is in every node's command line).
+            if (attempt == BIND_ATTEMPTS || !portTaken(logs.get(failedIndex))) throw failed;
+            stopNodes();
+            for (int i = 0; i < logs.size(); i++) {
+                Files.move(
+                        logs.get(i),
+                        dir.resolve("node-" + i + ".attempt-" + attempt + ".log"),
+                        java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+            }
+            nodes.clear();
+            addresses.clear();
+            grpcPorts.clear();
+            logs.clear();
         }
-        for (int i = 0; i < joined.size(); i++) {
+        for (int attempt = 1; client == null; attempt++) {
             try {
-                joined.get(i).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-            } catch (Exception e) {
-                Throwable cause = e.getCause() != null ? e.getCause() : e;
-                throw new IOException(
-                        "node " + i + " did not join within " + timeout.toSeconds() + " s: " + cause.getMessage()
-                                + "\n--- " + logs.get(i) + "\n" + tail(logs.get(i)),
-                        e);
+                client = startClient(freePort(), seed, timeout);
+            } catch (RuntimeException e) {
+                if (attempt == BIND_ATTEMPTS || !bindFailed(e)) throw e;
             }
         }
-        client = startClient(freePort(), seed, timeout);
         coordinator = ClusterSingleton.get(client)
                 .init(SingletonActor.of(
                                 Coordinator.create(CoordinatorSettings.from(
@@ -133,6 +180,7 @@ public final class LocalCluster implements AutoCloseable {
         Path log = dir.resolve("node-" + index + (again ? ".restart-" + (++restarts) : "") + ".log");
         int grpc = freePort();
         if (again) {
+            addresses.set(index, "pekko://shoal@127.0.0.1:" + port);
             grpcPorts.set(index, grpc);
             logs.set(index, log);
         } else {
@@ -251,13 +299,21 @@ public final class LocalCluster implements AutoCloseable {
         if (nodes.get(i).isAlive()) throw new IllegalStateException("node " + i + " is still running");
         String a = addresses.get(i);
         int port = Integer.parseInt(a.substring(a.lastIndexOf(':') + 1));
-        try {
-            startNode(i, port, seed, journalUrl, cpuRanks[i], jvmArgs).get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (Exception e) {
-            throw new IOException(
-                    "node " + i + " did not rejoin within " + timeout.toSeconds() + " s: " + e + "\n--- " + logs.get(i)
-                            + "\n" + tail(logs.get(i)),
-                    e);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                startNode(i, port, seed, journalUrl, cpuRanks[i], jvmArgs)
+                        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                return;
+            } catch (Exception e) {
+                if (attempt < BIND_ATTEMPTS && portTaken(logs.get(i))) {
+                    port = nodePorts.next(); // its old port is taken meanwhile: a new address, as addNode
+                    continue;
+                }
+                throw new IOException(
+                        "node " + i + " did not rejoin within " + timeout.toSeconds() + " s: " + e + "\n--- "
+                                + logs.get(i) + "\n" + tail(logs.get(i)),
+                        e);
+            }
         }
     }
 
@@ -269,16 +325,19 @@ public final class LocalCluster implements AutoCloseable {
         int index = nodes.size();
         cpuRanks = java.util.Arrays.copyOf(cpuRanks, index + 1);
         cpuRanks[index] = ranks;
-        try {
-            startNode(index, freePort(), seed, journalUrl, ranks, jvmArgs)
-                    .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-        } catch (Exception e) {
-            throw new IOException(
-                    "node " + index + " did not join within " + timeout.toSeconds() + " s: " + e + "\n--- "
-                            + logs.get(index) + "\n" + tail(logs.get(index)),
-                    e);
+        for (int attempt = 1; ; attempt++) {
+            try {
+                startNode(index, nodePorts.next(), seed, journalUrl, ranks, jvmArgs)
+                        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+                return index;
+            } catch (Exception e) {
+                if (attempt < BIND_ATTEMPTS && portTaken(logs.get(index))) continue;
+                throw new IOException(
+                        "node " + index + " did not join within " + timeout.toSeconds() + " s: " + e + "\n--- "
+                                + logs.get(index) + "\n" + tail(logs.get(index)),
+                        e);
+            }
         }
-        return index;
     }
 
     /** The coordinator's status, or null when it did not answer within {@code timeout}. */
@@ -354,6 +413,12 @@ public final class LocalCluster implements AutoCloseable {
                 // the nodes are stopped below either way
             }
         }
+        stopNodes();
+        if (h2 != null) h2.stop();
+    }
+
+    /** SIGTERM to every node, then SIGKILL to those still running after 10 s. */
+    private void stopNodes() {
         for (Process p : nodes) p.destroy();
         for (Process p : nodes) {
             try {
@@ -366,7 +431,22 @@ public final class LocalCluster implements AutoCloseable {
                 Thread.currentThread().interrupt();
             }
         }
-        if (h2 != null) h2.stop();
+    }
+
+    private static boolean bindFailed(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof java.net.BindException) return true;
+        }
+        return false;
+    }
+
+    /** Whether a node's log says one of its ports (cluster, gRPC) was taken when it bound it. */
+    static boolean portTaken(Path log) {
+        try {
+            return Files.readString(log).contains("Address already in use");
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
     }
 
     static String tail(Path log) {

@@ -247,6 +247,7 @@ public final class CollectiveBench {
             Communicator[] cs = new Communicator[ranks];
             for (int r = 0; r < ranks; r++) cs[r] = fs.get(r).get();
             pool.shutdown();
+            System.out.println("# TCP rings: " + TcpTransport.ringMode());
             table("TCP", cs, maxBytes, true);
             ts.forEach(TcpTransport::close);
         }

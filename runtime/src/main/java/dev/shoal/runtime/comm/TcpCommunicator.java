@@ -2,14 +2,13 @@
 // frames for broadcast and point-to-point. Each frame carries a header (magic, op tag, bytes) that
 // the receiver checks, so mismatched calls fail loudly instead of corrupting memory.
 //
-// Ring collectives run on the caller's thread alone, in lock-step: it alternates writing the next piece
-// of what it sends (at most the send buffer over the group size) and receiving the next piece of what it
-// gets, reducing each segment (an eighth of a ring step, 32–256 KiB) as it lands. A rank writes a piece
-// only after it received the previous one, so no more than n pieces are ever unread on a connection and
-// neighbours never deadlock on full socket buffers (see ring). Reads and writes go straight between the
-// socket and the caller's off-heap memory (no staging copy); the only scratch is one segment. Broadcast
-// and send go through one sender thread per communicator (FIFO, so frames keep their order) that a ring
-// waits for before it starts.
+// Ring collectives run through TcpRing: lock-step on the caller's thread alone when ranks share few
+// cores, duplex (the sender thread writes while the caller receives) when the JVM has cores to spare
+// (TcpRing.Mode, property shoal.comm.tcp.ring). Either way, each segment (an eighth of a ring step,
+// 32–256 KiB) is reduced as it lands, reads and writes go straight between the socket and the caller's
+// off-heap memory (no staging copy), and the only scratch is one segment. Broadcast and send go through
+// one sender thread per communicator (FIFO, so frames keep their order) that a ring waits for before it
+// starts.
 // A watchdog aborts an operation that runs past the timeout; abort() closes every connection,
 // which wakes blocked I/O. Guarantees: every rank of a group gets bit-identical reduction results.
 package dev.shoal.runtime.comm;
@@ -33,12 +32,8 @@ import org.bytedeco.javacpp.BytePointer;
 import org.bytedeco.javacpp.Pointer;
 
 final class TcpCommunicator implements Communicator {
-    private static final int MAGIC = 0x53484f4c; // "SHOL"
+    static final int MAGIC = 0x53484f4c; // "SHOL"
     private static final long MAX_IO_BYTES = 1L << 30;
-    /** Largest grain of the ring reductions: large enough for few syscalls, small enough to stay in cache. */
-    static final long SEGMENT_BYTES = 256 << 10;
-    /** Smallest grain of the ring reductions, for small buffers: below it the syscalls per segment dominate. */
-    static final long MIN_SEGMENT_BYTES = 32 << 10;
 
     private static final ScheduledExecutorService WATCHDOG = Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "shoal-tcp-watchdog");
@@ -46,7 +41,7 @@ final class TcpCommunicator implements Communicator {
         return t;
     });
 
-    private enum Tag {
+    enum Tag {
         REDUCE,
         GATHER,
         BROADCAST,
@@ -64,22 +59,22 @@ final class TcpCommunicator implements Communicator {
     private final HostMemory.Scratch tmp = new HostMemory.Scratch();
     private final HostMemory.Scratch acc = new HostMemory.Scratch();
     private final ByteBuffer sendHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // sender only
-    private final ByteBuffer ringHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
-    /**
-     * The bytes a ring may leave unread on one connection: n pieces of a lock-step ring fit in it (see
-     * ring). The smallest send buffer the JDK reports, which on Linux is half of what the kernel granted
-     * (the kernel doubles the request for its own overhead, the JDK halves it back); 0 when unknown.
-     */
-    private final long unreadBytes;
-
     private final ByteBuffer recvHeader = ByteBuffer.allocateDirect(16).order(ByteOrder.LITTLE_ENDIAN); // caller only
     private final ScheduledFuture<?> watchdog;
     private volatile CommException aborted;
     private volatile long opStartNanos; // 0 when idle
     private volatile String opName = "";
     private Future<?> lastSend; // the most recent asynchronous send; FIFO order covers earlier ones
+    private final TcpRing ring;
 
-    TcpCommunicator(String group, long epoch, int rank, SocketChannel[] out, SocketChannel[] in, long timeoutMillis) {
+    TcpCommunicator(
+            String group,
+            long epoch,
+            int rank,
+            SocketChannel[] out,
+            SocketChannel[] in,
+            long timeoutMillis,
+            TcpRing.Mode ringMode) {
         this.group = group;
         this.epoch = epoch;
         this.rank = rank;
@@ -87,21 +82,12 @@ final class TcpCommunicator implements Communicator {
         this.out = out;
         this.in = in;
         this.timeoutMillis = timeoutMillis;
-        long sndbuf = Long.MAX_VALUE;
-        for (SocketChannel p : out) {
-            if (p == null) continue;
-            try {
-                sndbuf = Math.min(sndbuf, p.getOption(java.net.StandardSocketOptions.SO_SNDBUF));
-            } catch (IOException | RuntimeException e) {
-                sndbuf = 0; // unknown: never run a ring inline
-            }
-        }
-        this.unreadBytes = sndbuf == Long.MAX_VALUE ? 0 : sndbuf;
         this.sender = Executors.newSingleThreadExecutor(r -> {
             Thread t = new Thread(r, "shoal-tcp-send-" + group + "-" + rank);
             t.setDaemon(true);
             return t;
         });
+        this.ring = new TcpRing(rank, out, in, sender, tmp, ringMode, this::readHeader);
         long period = Math.max(10, Math.min(200, timeoutMillis / 4));
         this.watchdog = WATCHDOG.scheduleAtFixedRate(this::watch, period, period, TimeUnit.MILLISECONDS);
     }
@@ -237,7 +223,7 @@ final class TcpCommunicator implements Communicator {
     }
 
     /** Caller thread only: reads and checks one frame header. */
-    private void readHeader(int peer, Tag tag, long bytes) throws IOException {
+    void readHeader(int peer, Tag tag, long bytes) throws IOException {
         SocketChannel ch = in[peer];
         ByteBuffer h = recvHeader.clear();
         while (h.hasRemaining()) {
@@ -262,30 +248,20 @@ final class TcpCommunicator implements Communicator {
         readFully(in[peer], peer, address, bytes);
     }
 
-    /**
-     * One ring pass, run by the caller's thread alone. At step s this rank sends sendBytes[s] from send[s]
-     * to the next rank and receives bytes[s] from the previous one: straight into dst[s] when a[s] == 0,
-     * else segment by segment and then dst[s] = a[s] op received (finishing AVG on step finishStep). Step
-     * s > 0 sends what step s − 1 received (sendBytes[s] == bytes[s − 1]).
-     *
-     * Lock-step: every frame of the ring is cut into the same number of pieces, as many as its largest
-     * frame needs to keep a piece within unreadBytes / n (one when it fits), and the thread alternates:
-     * write piece q of what it sends, then receive piece q of what it gets. The writes cannot wait on a
-     * cycle: a rank writes piece q only after it has received piece q − 1, which its predecessor wrote
-     * only after receiving piece q − 2, and so on around the ring, so when a rank writes piece q its
-     * successor has received piece q − n. So at most n pieces (and their headers) are unread on a
-     * connection, at most unreadBytes: half the send buffer the kernel granted, with the receiver's
-     * buffer on top. (Every rank derives the same cut from the same chunks; the bytes on the wire do not
-     * depend on it. Under system-wide TCP memory pressure a write may still stall; the watchdog then
-     * turns it into a timeout.)
-     * The piece a step forwards was received a step earlier, so it is always there when it is due.
-     * No hand-off to a second thread and no wake-ups: whole-process wall time against the former
-     * pipelined path with a sender thread, 2 ranks: 8 MiB allReduce 0.86, 16 MiB 0.87–0.95 (allGather
-     * 0.97–1.00, reduceScatter 0.96), 64 MiB 0.92–0.98; with more ranks than cores (4 on 2) a rank that
-     * waits in a read gives up its core, and 16 MiB rings lose about 12 %. The caller runs {@code local}
-     * (work on memory the ring neither sends nor receives) after the first write, while that piece is on
-     * the wire.
-     */
+    private static String describe(int magic, int tag) {
+        if (magic != MAGIC) return "a foreign frame";
+        return tag >= 0 && tag < Tag.values().length ? Tag.values()[tag].toString() : "tag " + tag;
+    }
+
+    private static long chunkLo(long elems, int parts, int i) {
+        return elems * i / parts;
+    }
+
+    private static int mod(int a, int n) {
+        return ((a % n) + n) % n;
+    }
+
+    /** Runs one ring (TcpRing.run), after the frames queued on the sender thread, which go first. */
     private void ring(
             Tag[] tags,
             long[] send,
@@ -298,144 +274,8 @@ final class TcpCommunicator implements Communicator {
             ReduceOp op,
             Runnable local)
             throws IOException {
-        int steps = bytes.length;
-        int next = mod(rank + 1, size), prev = mod(rank - 1, size);
-        long largest = 0;
-        for (long b : bytes) largest = Math.max(largest, b);
-        long segBytes = segmentBytes(largest);
-        for (long b : sendBytes) largest = Math.max(largest, b);
-        SocketChannel out = this.out[next], in = this.in[prev];
-        long segment = tmp.address(segBytes); // scratch for one segment
-        ByteBuffer segmentView = HostMemory.view(segment, segBytes);
-        // Frames queued on the sender thread (broadcast, send) go first, in their order.
         if (lastSend != null) awaitSend(opName);
-        long elemBytes = dtype.bytesFor(1);
-        int pieces = piecesPerFrame(largest, unreadBytes, size, elemBytes);
-        for (int s = 0; s < steps; s++) {
-            for (int k = 0; k < pieces; k++) {
-                // 1. Write piece k of step s's frame, the frame header before the first.
-                long from = cut(sendBytes[s], k, pieces, elemBytes), to = cut(sendBytes[s], k + 1, pieces, elemBytes);
-                ByteBuffer data = HostMemory.view(send[s] + from, to - from);
-                if (k == 0) {
-                    ByteBuffer h = ringHeader.clear();
-                    h.putInt(MAGIC)
-                            .putInt(tags[s].ordinal())
-                            .putLong(sendBytes[s])
-                            .flip();
-                    ByteBuffer[] frame = {h, data};
-                    while (h.hasRemaining() || data.hasRemaining()) out.write(frame);
-                } else {
-                    while (data.hasRemaining()) out.write(data);
-                }
-                if (s == 0 && k == 0) local.run();
-                // 2. Receive piece k of step s (its header before the first), reducing it as it lands.
-                if (k == 0) readHeader(prev, tags[s], bytes[s]);
-                from = cut(bytes[s], k, pieces, elemBytes);
-                to = cut(bytes[s], k + 1, pieces, elemBytes);
-                receive(
-                        in,
-                        prev,
-                        dst[s],
-                        a[s],
-                        bytes[s],
-                        from,
-                        to,
-                        s == finishStep,
-                        segBytes,
-                        segmentView,
-                        segment,
-                        dtype,
-                        op);
-            }
-        }
-    }
-
-    /**
-     * Pieces per frame of a lock-step ring whose largest frame is largestBytes: the fewest that keep n
-     * pieces of whole elements within unreadBytes (their n 16-byte frame headers ride on the margin of
-     * the kernel's buffers; pieces are at least a page, which is what a ring gets when the send buffer is
-     * unknown).
-     */
-    static int piecesPerFrame(long largestBytes, long unreadBytes, int n, long elemBytes) {
-        long maxPieceElems = Math.max(4096, unreadBytes / n) / elemBytes;
-        long largestElems = largestBytes / elemBytes;
-        return (int) Math.max(1, (largestElems + maxPieceElems - 1) / maxPieceElems);
-    }
-
-    /** Start of piece k of a frame of frameBytes cut into pieces near-equal pieces of whole elements. */
-    static long cut(long frameBytes, int k, int pieces, long elemBytes) {
-        return frameBytes / elemBytes * k / pieces * elemBytes;
-    }
-
-    /**
-     * Caller thread: receives bytes [from, to) of a ring step of stepBytes from prev (its header already
-     * read): straight into dst when a == 0, else segment by segment (into dst itself when it does not
-     * overlap a, else into the scratch segment), then dst = a op received, finishing AVG when finish.
-     * At most one NIO view for the piece, reused for every segment (the scratch segment's is the ring's).
-     */
-    private void receive(
-            SocketChannel in,
-            int prev,
-            long dst,
-            long a,
-            long stepBytes,
-            long from,
-            long to,
-            boolean finish,
-            long segBytes,
-            ByteBuffer segment,
-            long segmentAddress,
-            DType dtype,
-            ReduceOp op)
-            throws IOException {
-        // When dst is not a's buffer (reduceScatter's slots and output), the segment lands in dst itself
-        // and a is added into it there (a op b == b op a, bit for bit): no scratch pass, no copy of a.
-        boolean intoDst = a == 0 || dst + stepBytes <= a || a + stepBytes <= dst;
-        ByteBuffer piece = intoDst ? HostMemory.view(dst + from, to - from) : null;
-        if (a == 0) {
-            fill(in, prev, piece);
-            return;
-        }
-        for (long o = from; o < to; o += segBytes) {
-            int len = (int) Math.min(segBytes, to - o);
-            if (intoDst) {
-                fill(in, prev, piece.limit((int) (o - from) + len).position((int) (o - from)));
-            } else {
-                fill(in, prev, segment.clear().limit(len));
-            }
-            long elems = len / dtype.bytesFor(1);
-            Reduce.combine(dst + o, a + o, intoDst ? dst + o : segmentAddress, elems, dtype, op);
-            if (finish) Reduce.finish(dst + o, elems, dtype, op, size);
-        }
-    }
-
-    /** Caller thread: reads from prev until v is full. */
-    private static void fill(SocketChannel in, int prev, ByteBuffer v) throws IOException {
-        while (v.hasRemaining()) {
-            if (in.read(v) < 0) throw new IOException("rank " + prev + " closed the connection");
-        }
-    }
-
-    /**
-     * Pipeline grain of the reductions for a ring whose largest step moves stepBytes: an eighth of the
-     * step, a power of two between MIN_SEGMENT_BYTES and SEGMENT_BYTES.
-     */
-    static long segmentBytes(long stepBytes) {
-        long eighth = Long.highestOneBit(Math.max(1, stepBytes / 8));
-        return Math.max(MIN_SEGMENT_BYTES, Math.min(SEGMENT_BYTES, eighth));
-    }
-
-    private static String describe(int magic, int tag) {
-        if (magic != MAGIC) return "a foreign frame";
-        return tag >= 0 && tag < Tag.values().length ? Tag.values()[tag].toString() : "tag " + tag;
-    }
-
-    private static long chunkLo(long elems, int parts, int i) {
-        return elems * i / parts;
-    }
-
-    private static int mod(int a, int n) {
-        return ((a % n) + n) % n;
+        ring.run(tags, send, sendBytes, dst, a, bytes, finishStep, dtype, op, local);
     }
 
     // ---- collectives ----
@@ -593,6 +433,7 @@ final class TcpCommunicator implements Communicator {
 
     @Override
     public void close() {
+        ring.close();
         watchdog.cancel(false);
         if (aborted == null) fail(new CommException(CommException.Kind.ABORTED, "communicator closed"));
         sender.shutdownNow();

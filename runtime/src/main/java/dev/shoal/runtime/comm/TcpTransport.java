@@ -112,6 +112,26 @@ public final class TcpTransport implements AutoCloseable {
             int myRank,
             long timeoutMillis,
             long opTimeoutMillis) {
+        return group(name, epoch, members, myRank, timeoutMillis, opTimeoutMillis, TcpRing.Mode.configured());
+    }
+
+    /**
+     * How this JVM's TCP rings run now: lock-step or duplex, with the setting and the counts it was
+     * chosen from (shoal.comm.tcp.ring; auto by default).
+     */
+    public static String ringMode() {
+        return TcpRing.describeConfigured();
+    }
+
+    /** As above, with the way its rings run (tests force each). */
+    Communicator group(
+            String name,
+            long epoch,
+            List<InetSocketAddress> members,
+            int myRank,
+            long timeoutMillis,
+            long opTimeoutMillis,
+            TcpRing.Mode ringMode) {
         int n = members.size();
         if (myRank < 0 || myRank >= n) {
             throw new IllegalArgumentException("rank " + myRank + " is outside group '" + name + "' of " + n);
@@ -159,7 +179,7 @@ public final class TcpTransport implements AutoCloseable {
                     "forming group '" + name + "' epoch " + epoch + ": rank " + myRank + " heard nothing from ranks "
                             + missing + " within " + timeoutMillis + " ms");
         }
-        return new TcpCommunicator(name, epoch, myRank, out, in, opTimeoutMillis);
+        return new TcpCommunicator(name, epoch, myRank, out, in, opTimeoutMillis, ringMode);
     }
 
     private static SocketChannel connect(String name, long epoch, InetSocketAddress to, int me, int peer, long deadline)
