@@ -5,9 +5,10 @@
 // Guarantees: start() returns when every node printed its "joined cluster" line and the client is
 // Up, or throws with the tail of the failing node's log; a node whose port was taken between the pick
 // and its bind ("Address already in use") starts again on new ports, up to 3 tries (start, restart and
-// addNode alike); node 0 is the only seed, so it is the oldest and runs the coordinator; close() (also run by a
-// shutdown hook, e.g. on Ctrl-C) stops the client,
-// then the nodes (SIGTERM, then kill after 10 s), then the H2 server; it is safe to call twice.
+// addNode alike; the failed try's log is kept as node-i.attempt-k.log); node 0 is the only seed, so it
+// is the oldest and runs the coordinator; close() (also run by a shutdown hook, e.g. on Ctrl-C) stops
+// the client, then the nodes (SIGTERM, then kill after 10 s), then the H2 server; it is safe to call
+// twice.
 package dev.shoal.actors.node;
 
 import com.typesafe.config.Config;
