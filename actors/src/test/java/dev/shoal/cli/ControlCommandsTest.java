@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.typesafe.config.ConfigFactory;
 import dev.shoal.actors.control.ControlTestNode;
+import dev.shoal.actors.node.FreePorts;
 import dev.shoal.proto.v1.Phase;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -246,7 +247,7 @@ class ControlCommandsTest {
 
     @Test
     void anUnreachableServerIsOneLineAndExit3() {
-        String nobody = "127.0.0.1:" + ControlTestNode.freePort();
+        String nobody = "127.0.0.1:" + FreePorts.pick();
         for (List<String> args :
                 List.of(List.of("status"), List.of("stop"), List.of("watch"), List.of("status", "j"))) {
             String[] a = new String[args.size() + 2];

@@ -16,10 +16,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shoal.actors.node.FreePorts;
 import dev.shoal.runtime.data.SyntheticCorpus;
 import dev.shoal.runtime.train.ByteLevelTokenizer;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -98,7 +98,9 @@ class SecureClusterIT {
                         + "  cert-chain = \"" + tls.resolve("nodes/127.0.0.1.crt") + "\"\n"
                         + "  private-key = \"" + tls.resolve("nodes/127.0.0.1.key") + "\" }\n");
 
-        int[] port = {freePort(), freePort()}, grpc = {freePort(), freePort()}, metrics = {freePort(), freePort()};
+        int[] port = {FreePorts.pick(), FreePorts.pick()},
+                grpc = {FreePorts.pick(), FreePorts.pick()},
+                metrics = {FreePorts.pick(), FreePorts.pick()};
         try {
             // One after the other: the seed first, so the second joins at its first try.
             for (int i = 0; i < 2; i++) {
@@ -351,11 +353,5 @@ class SecureClusterIT {
         if (!Files.exists(log)) return "(no " + log + ")";
         List<String> lines = Files.readAllLines(log);
         return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

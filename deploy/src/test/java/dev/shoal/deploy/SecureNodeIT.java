@@ -8,9 +8,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.shoal.actors.node.FreePorts;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -41,7 +41,7 @@ class SecureNodeIT {
         String genOut = new String(gen.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertEquals(0, gen.waitFor(), genOut);
 
-        int port = freePort(), metricsPort = freePort();
+        int port = FreePorts.pick(), metricsPort = FreePorts.pick();
         Path conf = home.resolve("conf/shoal.conf");
         Files.writeString(
                 conf,
@@ -97,11 +97,5 @@ class SecureNodeIT {
 
     private static HttpResponse<String> get(HttpClient http, String url) throws Exception {
         return http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    private static int freePort() throws Exception {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

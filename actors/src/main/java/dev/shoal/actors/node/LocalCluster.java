@@ -20,7 +20,6 @@ import dev.shoal.proto.v1.JobSpec;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -54,7 +53,7 @@ public final class LocalCluster implements AutoCloseable {
     /** Tries at starting a node whose port was taken between the pick and its bind. */
     private static final int BIND_ATTEMPTS = 3;
 
-    /** Picks the cluster port a node will bind (LocalCluster::freePort; a test hands in taken ones). */
+    /** Picks the cluster port a node will bind (FreePorts::pick; a test hands in taken ones). */
     interface NodePorts {
         int next() throws IOException;
     }
@@ -88,7 +87,7 @@ public final class LocalCluster implements AutoCloseable {
      */
     public static LocalCluster start(Path dir, int[] cpuRanks, List<String> jvmArgs, Duration timeout)
             throws IOException {
-        return start(dir, cpuRanks, jvmArgs, timeout, LocalCluster::freePort);
+        return start(dir, cpuRanks, jvmArgs, timeout, FreePorts::pick);
     }
 
     static LocalCluster start(Path dir, int[] cpuRanks, List<String> jvmArgs, Duration timeout, NodePorts nodePorts)
@@ -109,7 +108,11 @@ public final class LocalCluster implements AutoCloseable {
         for (int attempt = 1; h2 == null; attempt++) {
             try {
                 h2 = Server.createTcpServer(
-                                "-tcpPort", String.valueOf(freePort()), "-baseDir", dir.toString(), "-ifNotExists")
+                                "-tcpPort",
+                                String.valueOf(FreePorts.pick()),
+                                "-baseDir",
+                                dir.toString(),
+                                "-ifNotExists")
                         .start();
             } catch (SQLException e) {
                 // its port may have been taken since the pick: try another
@@ -162,7 +165,7 @@ public final class LocalCluster implements AutoCloseable {
         }
         for (int attempt = 1; client == null; attempt++) {
             try {
-                client = startClient(freePort(), seed, timeout);
+                client = startClient(FreePorts.pick(), seed, timeout);
             } catch (RuntimeException e) {
                 if (attempt == BIND_ATTEMPTS || !bindFailed(e)) throw e;
             }
@@ -179,7 +182,7 @@ public final class LocalCluster implements AutoCloseable {
             int index, int port, String seed, String journalUrl, int ranks, List<String> jvmArgs) throws IOException {
         boolean again = index < nodes.size(); // a restart replaces node index's entries
         Path log = dir.resolve("node-" + index + (again ? ".restart-" + (++restarts) : "") + ".log");
-        int grpc = freePort();
+        int grpc = FreePorts.pick();
         if (again) {
             addresses.set(index, "pekko://shoal@127.0.0.1:" + port);
             grpcPorts.set(index, grpc);
@@ -456,38 +459,6 @@ public final class LocalCluster implements AutoCloseable {
             return String.join("\n", lines.subList(Math.max(0, lines.size() - 40), lines.size()));
         } catch (IOException e) {
             return "(no log: " + e.getMessage() + ")";
-        }
-    }
-
-    /**
-     * A port free now, for a node to bind a moment later. Taken below the kernel's ephemeral range
-     * (ip_local_port_range), where outgoing connections of this and other processes never land, so the
-     * node rarely finds it taken ("Address already in use") by the time it binds; port 0's pick if no
-     * port there is free.
-     */
-    private static int freePort() throws IOException {
-        int low = 32768;
-        try {
-            String range = Files.readString(Path.of("/proc/sys/net/ipv4/ip_local_port_range"))
-                    .trim();
-            low = Integer.parseInt(range.split("\\s+")[0]);
-        } catch (IOException | RuntimeException e) {
-            // not Linux: the usual lower bound
-        }
-        if (low > 11000) {
-            java.util.concurrent.ThreadLocalRandom rnd = java.util.concurrent.ThreadLocalRandom.current();
-            for (int attempt = 0; attempt < 50; attempt++) {
-                int port = rnd.nextInt(10000, low - 1000);
-                try (ServerSocket s = new ServerSocket()) {
-                    s.bind(new java.net.InetSocketAddress("127.0.0.1", port));
-                    return port;
-                } catch (IOException taken) {
-                    // try another
-                }
-            }
-        }
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
         }
     }
 }

@@ -23,6 +23,7 @@ import com.typesafe.config.ConfigFactory;
 import dev.shoal.actors.cluster.ShoalConfig;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.coordinator.CoordinatorSettings;
+import dev.shoal.actors.node.FreePorts;
 import dev.shoal.actors.node.JournalSchema;
 import dev.shoal.actors.node.NodeAgent;
 import dev.shoal.actors.node.ShoalNode;
@@ -31,8 +32,6 @@ import dev.shoal.proto.v1.Phase;
 import dev.shoal.proto.v1.StepMetrics;
 import dev.shoal.runtime.plan.CostModel;
 import dev.shoal.runtime.plan.GpuSpec;
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.sql.Connection;
@@ -159,7 +158,7 @@ public final class Simulator {
         boolean failsOver = sc.failsCoordinator();
         try {
             int[] ports = new int[sc.actorSystems()];
-            for (int i = 0; i < ports.length; i++) ports[i] = freePort();
+            for (int i = 0; i < ports.length; i++) ports[i] = FreePorts.pick();
             String seed = "127.0.0.1:" + ports[0];
             Config config0 = null;
             for (int i = 0; i < ports.length; i++) {
@@ -459,7 +458,7 @@ public final class Simulator {
 
     /** Starts a fresh one-member cluster on the same journal; seconds to the first status answer. */
     private static Object[] recover(Path journalDir, Scenario sc, Duration timeout) throws Exception {
-        int port = freePort();
+        int port = FreePorts.pick();
         Config c = config(port, "127.0.0.1:" + port, journalDir, ShoalNode.COORDINATOR_ROLE, sc);
         ActorSystem<Void> s = ActorSystem.create(Behaviors.empty(), "shoal", c);
         try {
@@ -524,11 +523,5 @@ public final class Simulator {
         o.put("pekko.cluster.failure-detector.acceptable-heartbeat-pause", "20s");
         Config overrides = ConfigFactory.parseMap(o);
         return ShoalConfig.derive(ShoalConfig.layered(overrides), Map.of());
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

@@ -13,8 +13,8 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.shoal.actors.node.FreePorts;
 import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -60,16 +60,16 @@ class TlsClusterTest {
         String goodPw = Files.readString(good.resolve("store-password"));
         String roguePw = Files.readString(rogue.resolve("store-password"));
 
-        int seedPort = freePort();
+        int seedPort = FreePorts.pick();
         ActorSystem<Void> seed = node(seedPort, seedPort, good, good, goodPw);
         awaitTrue(() -> status(seed) == MemberStatus.up(), 20, "the seed node never came up with TLS on");
 
         // Same CA: joins.
-        ActorSystem<Void> member = node(freePort(), seedPort, good, good, goodPw);
+        ActorSystem<Void> member = node(FreePorts.pick(), seedPort, good, good, goodPw);
         awaitTrue(() -> status(member) == MemberStatus.up(), 20, "a node with the cluster's certificate did not join");
 
         // A certificate from another CA, even one that trusts the cluster's CA: the seed refuses it.
-        ActorSystem<Void> stranger = node(freePort(), seedPort, rogue, good, roguePw, goodPw);
+        ActorSystem<Void> stranger = node(FreePorts.pick(), seedPort, rogue, good, roguePw, goodPw);
         Thread.sleep(6000);
         assertFalse(
                 Cluster.get(Adapter.toClassic(stranger)).selfMember().status() == MemberStatus.up(),
@@ -157,11 +157,5 @@ class TlsClusterTest {
             Thread.sleep(200);
         }
         throw new AssertionError(what + " within " + seconds + " s");
-    }
-
-    private static int freePort() throws IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        }
     }
 }

@@ -8,6 +8,7 @@ import com.typesafe.config.ConfigFactory;
 import dev.shoal.actors.cluster.ShoalConfig;
 import dev.shoal.actors.coordinator.Coordinator;
 import dev.shoal.actors.node.CpuRanks;
+import dev.shoal.actors.node.FreePorts;
 import dev.shoal.actors.node.ShoalNode;
 import dev.shoal.actors.worker.TestStepRunner;
 import dev.shoal.proto.v1.JobServiceGrpc;
@@ -15,9 +16,6 @@ import dev.shoal.proto.v1.JobSpec;
 import dev.shoal.proto.v1.Parallelism;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -66,7 +64,7 @@ public final class ControlTestNode implements AutoCloseable {
                         pekko.coordinated-shutdown.exit-jvm = off
                         pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off
                         """))
-                .withFallback(ShoalConfig.of("shoal.node.port", freePort()))
+                .withFallback(ShoalConfig.of("shoal.node.port", FreePorts.pick()))
                 .withFallback(ShoalConfig.of("shoal.node.cpu-ranks", ranks))
                 .withFallback(ShoalConfig.of("shoal.journal.h2.dir", journalDir.toString()));
         Config config = ShoalConfig.load(overrides);
@@ -135,14 +133,6 @@ public final class ControlTestNode implements AutoCloseable {
         while (watchSessions() != n) {
             if (System.nanoTime() > deadline) throw new AssertionError("expected " + n + " watch sessions");
             Thread.sleep(20);
-        }
-    }
-
-    public static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
         }
     }
 

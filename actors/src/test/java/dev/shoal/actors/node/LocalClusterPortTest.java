@@ -31,7 +31,7 @@ class LocalClusterPortTest {
             List<Integer> handedOut = new ArrayList<>();
             LocalCluster.NodePorts ports = () -> {
                 // the first pick is the taken port; later ones are free
-                int p = handedOut.isEmpty() ? taken.getLocalPort() : freePort();
+                int p = handedOut.isEmpty() ? taken.getLocalPort() : FreePorts.pick();
                 handedOut.add(p);
                 return p;
             };
@@ -50,12 +50,6 @@ class LocalClusterPortTest {
                 assertTrue(LocalCluster.portTaken(first), () -> LocalCluster.tail(first));
                 assertTrue(c.node(0).isAlive());
             }
-        }
-    }
-
-    private static int freePort() throws java.io.IOException {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
         }
     }
 }
