@@ -5,8 +5,9 @@
 // Guarantees: start() returns when every node printed its "joined cluster" line and the client is
 // Up, or throws with the tail of the failing node's log; a node whose port was taken between the pick
 // and its bind ("Address already in use") starts again on new ports, up to 3 tries (start, restart and
-// addNode alike; the failed try's log is kept as node-i.attempt-k.log); node 0 is the only seed, so it
-// is the oldest and runs the coordinator; close() (also run by a shutdown hook, e.g. on Ctrl-C) stops
+// addNode alike; a failed start's logs are kept as node-i.attempt-k.log, a restart's or addNode's as
+// node-i.restart-k.log); node 0 is the only seed, so it is the oldest and runs the coordinator; close() (also run by a
+// shutdown hook, e.g. on Ctrl-C) stops
 // the client, then the nodes (SIGTERM, then kill after 10 s), then the H2 server; it is safe to call
 // twice.
 package dev.shoal.actors.node;
@@ -61,6 +62,7 @@ public final class LocalCluster implements AutoCloseable {
     private final Path dir;
     private final NodePorts nodePorts;
     private final List<Process> nodes = new ArrayList<>();
+    private final List<Process> started = new ArrayList<>(); // every node JVM ever started, for close()
     private final List<String> addresses = new ArrayList<>();
     private final List<Integer> grpcPorts = new ArrayList<>();
     private final List<Path> logs = new ArrayList<>();
@@ -151,7 +153,7 @@ public final class LocalCluster implements AutoCloseable {
             // A port that was free when picked can be taken by the time the node binds it; then every
             // node starts again on new ports (the seed's port is in every node's command line).
             if (attempt == BIND_ATTEMPTS || !portTaken(logs.get(failedIndex))) throw failed;
-            stopNodes();
+            stopNodes(nodes);
             for (int i = 0; i < logs.size(); i++) {
                 Files.move(
                         logs.get(i),
@@ -183,15 +185,6 @@ public final class LocalCluster implements AutoCloseable {
         boolean again = index < nodes.size(); // a restart replaces node index's entries
         Path log = dir.resolve("node-" + index + (again ? ".restart-" + (++restarts) : "") + ".log");
         int grpc = FreePorts.pick();
-        if (again) {
-            addresses.set(index, "pekko://shoal@127.0.0.1:" + port);
-            grpcPorts.set(index, grpc);
-            logs.set(index, log);
-        } else {
-            addresses.add("pekko://shoal@127.0.0.1:" + port);
-            grpcPorts.add(grpc);
-            logs.add(log);
-        }
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
         List<String> cmd = new ArrayList<>(List.of(
                 java, "-Xmx384m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss4m", "-Dshoal.log.level=INFO"));
@@ -217,9 +210,26 @@ public final class LocalCluster implements AutoCloseable {
                 "h2",
                 "--journal-url",
                 journalUrl));
-        Process p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
-        if (again) nodes.set(index, p);
-        else nodes.add(p);
+        Process p;
+        // Started and recorded under the lock close() takes, so a close() (e.g. the shutdown hook on
+        // Ctrl-C) either comes first and no node starts, or sees this one and stops it.
+        synchronized (this) {
+            if (closed) throw new IOException("the local cluster was closed while node " + index + " was starting");
+            p = new ProcessBuilder(cmd).redirectError(log.toFile()).start();
+            started.add(p);
+            String address = "pekko://shoal@127.0.0.1:" + port;
+            if (again) {
+                nodes.set(index, p);
+                addresses.set(index, address);
+                grpcPorts.set(index, grpc);
+                logs.set(index, log);
+            } else {
+                nodes.add(p);
+                addresses.add(address);
+                grpcPorts.add(grpc);
+                logs.add(log);
+            }
+        }
         CompletableFuture<String> joined = new CompletableFuture<>();
         Thread reader = new Thread(
                 () -> {
@@ -256,7 +266,12 @@ public final class LocalCluster implements AutoCloseable {
         ActorSystem<Void> system = ActorSystem.create(Behaviors.empty(), "shoal", config);
         CompletableFuture<Void> up = new CompletableFuture<>();
         Cluster.get(Adapter.toClassic(system)).registerOnMemberUp(() -> up.complete(null));
-        up.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).join();
+        try {
+            up.orTimeout(timeout.toMillis(), TimeUnit.MILLISECONDS).join();
+        } catch (RuntimeException e) {
+            system.terminate(); // its threads and port must not outlive the failed start
+            throw e;
+        }
         return system;
     }
 
@@ -310,7 +325,11 @@ public final class LocalCluster implements AutoCloseable {
                 return;
             } catch (Exception e) {
                 if (attempt < BIND_ATTEMPTS && portTaken(logs.get(i))) {
-                    port = nodePorts.next(); // its old port is taken meanwhile: a new address, as addNode
+                    stop(nodes.get(i));
+                    // Its old port (or only its new gRPC port) was taken meanwhile: try once more with a
+                    // new gRPC port, then on a new cluster port too, as addNode would; node 0 keeps its
+                    // port, which is every other node's seed.
+                    if (attempt > 1 && i != 0) port = nodePorts.next();
                     continue;
                 }
                 throw new IOException(
@@ -335,7 +354,10 @@ public final class LocalCluster implements AutoCloseable {
                         .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
                 return index;
             } catch (Exception e) {
-                if (attempt < BIND_ATTEMPTS && portTaken(logs.get(index))) continue;
+                if (attempt < BIND_ATTEMPTS && portTaken(logs.get(index))) {
+                    stop(nodes.get(index));
+                    continue;
+                }
                 throw new IOException(
                         "node " + index + " did not join within " + timeout.toSeconds() + " s: " + e + "\n--- "
                                 + logs.get(index) + "\n" + tail(logs.get(index)),
@@ -417,12 +439,12 @@ public final class LocalCluster implements AutoCloseable {
                 // the nodes are stopped below either way
             }
         }
-        stopNodes();
+        stopNodes(started);
         if (h2 != null) h2.stop();
     }
 
-    /** SIGTERM to every node, then SIGKILL to those still running after 10 s. */
-    private void stopNodes() {
+    /** SIGTERM to each of these nodes, then SIGKILL to those still running after 10 s. */
+    private static void stopNodes(List<Process> nodes) {
         for (Process p : nodes) p.destroy();
         for (Process p : nodes) {
             try {
@@ -442,6 +464,16 @@ public final class LocalCluster implements AutoCloseable {
             if (t instanceof java.net.BindException) return true;
         }
         return false;
+    }
+
+    /** Kills one node JVM (a failed try that may still run) and waits for it. */
+    private static void stop(Process p) {
+        p.destroyForcibly();
+        try {
+            p.waitFor(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** Whether a node's log says one of its ports (cluster, gRPC) was taken when it bound it. */

@@ -66,6 +66,8 @@ final class TcpCommunicator implements Communicator {
     private volatile String opName = "";
     private Future<?> lastSend; // the most recent asynchronous send; FIFO order covers earlier ones
     private final TcpRing ring;
+    private int opsInFlight; // guarded by this
+    private boolean closed; // guarded by this
 
     TcpCommunicator(
             String group,
@@ -129,7 +131,11 @@ final class TcpCommunicator implements Communicator {
     }
 
     private void begin(String op) {
-        CommException a = aborted;
+        CommException a;
+        synchronized (this) {
+            a = aborted;
+            if (a == null) opsInFlight++;
+        }
         if (a != null) throw new CommException(a.kind(), where(op) + ": " + a.detail(), a);
         opName = op;
         opStartNanos = System.nanoTime();
@@ -137,6 +143,15 @@ final class TcpCommunicator implements Communicator {
 
     private void end() {
         opStartNanos = 0;
+        synchronized (this) {
+            if (--opsInFlight == 0 && closed) freeScratch();
+        }
+    }
+
+    /** Frees the scratch memory: at close, or when the last op in flight at close ends. */
+    private void freeScratch() {
+        tmp.close();
+        acc.close();
     }
 
     /** Runs one operation, turning I/O failures into CommException with the whole picture. */
@@ -160,6 +175,9 @@ final class TcpCommunicator implements Communicator {
                             ? c
                             : new CommException(CommException.Kind.ABORTED, where(op) + ": failed (" + e + ")", e));
             throw e;
+        } catch (Error e) {
+            fail(new CommException(CommException.Kind.ABORTED, where(op) + ": failed (" + e + ")", e));
+            throw e;
         } finally {
             end();
         }
@@ -179,6 +197,16 @@ final class TcpCommunicator implements Communicator {
                 writeHeader(ch, tag, bytes);
                 writeFully(ch, address, bytes);
                 return null;
+            } catch (IOException | RuntimeException e) {
+                // The connection is left mid-frame: the communicator is broken, whichever send's future
+                // the caller awaits (it awaits only the last one).
+                if (aborted == null) {
+                    fail(new CommException(
+                            CommException.Kind.PEER_LOST,
+                            where("send to rank " + peer) + ": connection lost (" + e.getMessage() + ")",
+                            e));
+                }
+                throw e;
             } finally {
                 if (owned != null) owned.close();
             }
@@ -436,8 +464,12 @@ final class TcpCommunicator implements Communicator {
         ring.close();
         watchdog.cancel(false);
         if (aborted == null) fail(new CommException(CommException.Kind.ABORTED, "communicator closed"));
-        sender.shutdownNow();
-        tmp.close();
-        acc.close();
+        // Queued sends still run, fail at once on the closed connections and free their staged copies;
+        // their futures complete, so an op awaiting one (on another thread) returns.
+        sender.shutdown();
+        synchronized (this) {
+            if (!closed && opsInFlight == 0) freeScratch();
+            closed = true;
+        }
     }
 }

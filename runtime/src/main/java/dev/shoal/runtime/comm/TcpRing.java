@@ -13,6 +13,7 @@ import dev.shoal.runtime.comm.TcpCommunicator.Tag;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.AsynchronousCloseException;
 import java.nio.channels.ClosedChannelException;
 import java.nio.channels.SocketChannel;
 import java.util.Locale;
@@ -80,10 +81,6 @@ final class TcpRing {
     private final long unreadBytes;
 
     private boolean closed;
-    // A duplex ring's hand-off: pieces the caller has received (and reduced) so far in this ring, and the
-    // sender thread when it is parked waiting for the next one.
-    private volatile long received;
-    private volatile Thread writerParked;
 
     TcpRing(
             int rank,
@@ -262,13 +259,13 @@ final class TcpRing {
         SocketChannel out = this.out[mod(rank + 1, size)], in = this.in[mod(rank - 1, size)];
         int prev = mod(rank - 1, size);
         ByteBuffer segmentView = HostMemory.view(segment, segBytes);
-        received = 0;
+        HandOff hand = new HandOff(); // this ring's own: a writer of an earlier ring can never see it
         Future<?> writer = sender.submit(() -> {
             try {
                 for (int s = 0; s < steps; s++) {
                     for (int k = 0; k < pieces; k++) {
                         // 1. Wait until the piece this one forwards has landed (step 0 forwards nothing).
-                        if (s > 0) awaitReceived((long) (s - 1) * pieces + k + 1, out);
+                        if (s > 0) awaitReceived(hand, (long) (s - 1) * pieces + k + 1, out);
                         // 2. Write it, the frame header before the first piece.
                         long from = cut(sendBytes[s], k, pieces, elemBytes),
                                 to = cut(sendBytes[s], k + 1, pieces, elemBytes);
@@ -287,8 +284,9 @@ final class TcpRing {
                     }
                 }
                 return null;
-            } catch (IOException | RuntimeException e) {
+            } catch (Throwable e) {
                 // The caller may be blocked in a read that will never complete: wake it.
+                hand.writerFailed = e;
                 TcpTransport.closeAll(this.in);
                 throw e;
             }
@@ -315,51 +313,77 @@ final class TcpRing {
                             segment,
                             dtype,
                             op);
-                    received = (long) s * pieces + k + 1;
-                    Thread parked = writerParked;
+                    hand.received = (long) s * pieces + k + 1;
+                    Thread parked = hand.parked;
                     if (parked != null) LockSupport.unpark(parked);
                 }
             }
-        } catch (IOException | RuntimeException e) {
-            // Stop the sender thread (it may wait for pieces that will never come), and report its own
-            // failure when it failed first (e.g. the next rank is gone).
+        } catch (Throwable e) {
+            // Stop the sender thread (it may wait for pieces that will never come) and wait until it is off
+            // the caller's buffers. When it failed first for a reason of its own (e.g. the next rank is
+            // gone) and only closed this thread's connection, its failure is the cause.
+            hand.stopped = true;
             TcpTransport.closeAll(this.out);
-            awaitRingWriter(writer, e);
+            LockSupport.unpark(hand.parked);
+            awaitDone(writer);
+            Throwable w = hand.writerFailed;
+            if (w != null && !(w instanceof ClosedChannelException) && e instanceof ClosedChannelException) {
+                w.addSuppressed(e);
+                throw asIo(w);
+            }
             throw e;
         }
-        awaitRingWriter(writer, null);
+        awaitDone(writer);
+        Throwable w = hand.writerFailed;
+        if (w != null) throw asIo(w);
     }
 
-    /** Sender thread: waits until the caller has received {@code pieces} pieces of the current ring. */
-    private void awaitReceived(long pieces, SocketChannel out) throws IOException {
-        for (int spins = 0; received < pieces; spins++) {
-            if (!out.isOpen()) throw new IOException("ring stopped");
+    /** One duplex ring's hand-off between the caller and the sender thread. */
+    private static final class HandOff {
+        volatile long received; // pieces the caller has received (and reduced) so far
+        volatile Thread parked; // the sender thread while it is parked waiting for the next piece
+        volatile Throwable writerFailed; // why the sender thread stopped early
+        volatile boolean stopped; // the caller gave up: the sender thread stops waiting
+    }
+
+    /** Sender thread: waits until the caller has received {@code pieces} pieces of this ring. */
+    private static void awaitReceived(HandOff hand, long pieces, SocketChannel out) throws IOException {
+        for (int spins = 0; hand.received < pieces; spins++) {
+            if (hand.stopped || !out.isOpen()) throw new AsynchronousCloseException(); // the caller gave up
             if (spins < 2000) {
                 Thread.onSpinWait();
             } else {
-                writerParked = Thread.currentThread();
-                if (received < pieces) LockSupport.parkNanos(this, 200_000);
-                writerParked = null;
+                hand.parked = Thread.currentThread();
+                if (hand.received < pieces && !hand.stopped) LockSupport.parkNanos(hand, 200_000);
+                hand.parked = null;
             }
         }
     }
 
-    /** Caller: waits for a duplex ring's sender task; its failure wins over {@code callerFailure}'s. */
-    private static void awaitRingWriter(Future<?> writer, Exception callerFailure) throws IOException {
-        try {
-            writer.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IOException("interrupted while sending");
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (callerFailure != null && !(c instanceof IOException)) return;
-            if (c instanceof IOException io) {
-                if (callerFailure != null && io instanceof ClosedChannelException) return;
-                throw io;
+    /**
+     * Caller: waits until the sender task has finished, however it ends, without giving up on an
+     * interrupt (the flag is kept): the op must not return while the task may touch its buffers.
+     */
+    private static void awaitDone(Future<?> task) {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                task.get();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            } catch (ExecutionException | java.util.concurrent.CancellationException e) {
+                break;
             }
-            throw new IOException(String.valueOf(c), c);
         }
+        if (interrupted) Thread.currentThread().interrupt();
+    }
+
+    private static IOException asIo(Throwable t) {
+        if (t instanceof IOException io) return io;
+        if (t instanceof RuntimeException r) throw r;
+        if (t instanceof Error e) throw e;
+        return new IOException(String.valueOf(t), t);
     }
 
     /**
