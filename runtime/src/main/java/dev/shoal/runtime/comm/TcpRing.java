@@ -36,8 +36,10 @@ final class TcpRing {
      * How a ring runs. LOCK_STEP: the caller's thread alone alternates writing and receiving pieces (best
      * when ranks share few cores). DUPLEX: the sender thread writes while the caller receives and reduces,
      * a forwarded piece going out as soon as it has landed (best when every rank has cores to spare).
-     * AUTO: DUPLEX when the JVM has a core per open communicator and two more, else LOCK_STEP. From
-     * the system property shoal.comm.tcp.ring (auto, lock-step, duplex); auto by default.
+     * AUTO: DUPLEX when the JVM has a core per open communicator and two more, else LOCK_STEP (8 ranks
+     * on 16 cores measured faster duplex; the count is this JVM's, so several rank JVMs on one host
+     * should set the mode). From the system property shoal.comm.tcp.ring (auto, lock-step, duplex); auto
+     * by default.
      */
     enum Mode {
         AUTO,
@@ -230,13 +232,16 @@ final class TcpRing {
     }
 
     /**
-     * The ring of {@link #ring} on two threads: the sender thread writes every piece of every step while
+     * The ring of {@link #run} on two threads: the sender thread writes every piece of every step while
      * the caller receives and reduces them. Pieces are a reduction segment each; piece k of step s > 0 is
-     * what the caller received as piece k of step s − 1, so the sender writes it once received says
-     * it has landed (spinning briefly, then parking until the caller unparks it). Neither thread waits on
-     * a cycle: a caller only reads, and the writes of step s wait only on reads of step s − 1, down to
-     * step 0, which waits on nothing; so any socket buffer size works. The op returns only when the
-     * sender thread is done with the caller's buffers, also when it fails.
+     * what the caller received as piece k of step s − 1, so the sender writes it once the ring's HandOff
+     * says it has landed (spinning briefly, then parking until the caller unparks it). Neither thread
+     * waits on a cycle: a caller only reads, and the writes of step s wait only on reads of step s − 1,
+     * down to step 0, which waits on nothing; so any socket buffer size works. A thread that fails closes
+     * the other's connection; the op reports the first real failure (not the other thread's "closed") and
+     * returns only when the sender thread is done with the caller's buffers, also when it fails or the
+     * caller is interrupted. Each ring has its own HandOff, so no sender task can act on a later ring's
+     * progress.
      */
     private void runDuplex(
             Tag[] tags,
