@@ -1,6 +1,7 @@
 // Multi-JVM equivalence: a tp 2 × dp 2 mesh (ZeRO-1) and a tp 2 × pp 2 mesh, each rank its own JVM
 // talking TCP (TcpRankProcess), train the tiny model for 3 steps and must match the single-rank
-// reference within the same 1e-5 relative tolerance as the thread-rank tests.
+// reference within the same 1e-5 relative tolerance as the thread-rank tests; the ZeRO-1 mesh also with
+// duplex rings on half its ranks.
 package dev.shoal.runtime.parallel;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -37,6 +38,19 @@ class MultiProcessTcpTest {
         check(2, 1, 2, DataParallelOptimizer.Mode.REPLICATED);
     }
 
+    /**
+     * The ZeRO-1 mesh with duplex rings on even ranks and lock-step ones on odd ranks: the duplex path
+     * across processes, and the two ways interoperating on one wire.
+     */
+    @Test
+    void tp2Dp2Zero1AcrossProcessesWithDuplexAndLockStepRanks() throws Exception {
+        ringModes = r -> r % 2 == 0 ? "duplex" : "lock-step";
+        check(2, 2, 1, DataParallelOptimizer.Mode.ZERO1);
+    }
+
+    /** Rank → its JVM's shoal.comm.tcp.ring ("auto" unless a test says otherwise). */
+    private java.util.function.IntFunction<String> ringModes = r -> "auto";
+
     void check(int tp, int dp, int pp, DataParallelOptimizer.Mode mode) throws Exception {
         LlamaConfig cfg = ParallelEquivalenceTest.TINY;
         ParallelDims dims = ParallelDims.of(tp, pp, dp);
@@ -46,6 +60,7 @@ class MultiProcessTcpTest {
             ProcessBuilder pb = new ProcessBuilder(
                     java,
                     "-Xmx256m",
+                    "-Dshoal.comm.tcp.ring=" + ringModes.apply(r),
                     "-cp",
                     System.getProperty("java.class.path"),
                     TcpRankProcess.class.getName(),
