@@ -289,21 +289,9 @@ final class TcpCommunicator implements Communicator {
         return ((a % n) + n) % n;
     }
 
-    /** Runs one ring (TcpRing.run), after the frames queued on the sender thread, which go first. */
-    private void ring(
-            Tag[] tags,
-            long[] send,
-            long[] sendBytes,
-            long[] dst,
-            long[] a,
-            long[] bytes,
-            int finishStep,
-            DType dtype,
-            ReduceOp op,
-            Runnable local)
-            throws IOException {
+    /** Before a ring: the frames still queued on the sender thread (broadcast, send) go first. */
+    private void afterQueuedSends() throws IOException {
         if (lastSend != null) awaitSend(opName);
-        ring.run(tags, send, sendBytes, dst, a, bytes, finishStep, dtype, op, local);
     }
 
     // ---- collectives ----
@@ -334,7 +322,8 @@ final class TcpCommunicator implements Communicator {
                 a[s] = rs ? dst[s] : 0;
                 bytes[s] = dtype.bytesFor(chunkLo(elems, size, rc + 1) - rLo);
             }
-            ring(tags, send, sendBytes, dst, a, bytes, size - 2, dtype, op, () -> {});
+            afterQueuedSends();
+            ring.run(tags, send, sendBytes, dst, a, bytes, size - 2, dtype, op, () -> {});
         });
     }
 
@@ -364,7 +353,8 @@ final class TcpCommunicator implements Communicator {
                 a[s] = in + bytes * rc;
                 len[s] = bytes;
             }
-            ring(tags, src, len, dst, a, len, steps - 1, dtype, op, () -> {});
+            afterQueuedSends();
+            ring.run(tags, src, len, dst, a, len, steps - 1, dtype, op, () -> {});
         });
     }
 
@@ -391,7 +381,8 @@ final class TcpCommunicator implements Communicator {
                 dst[s] = out + bytes * mod(rank - s - 1, size);
                 len[s] = bytes;
             }
-            ring(tags, src, len, dst, a, len, -1, dtype, ReduceOp.SUM, sendFromInput ? copyOwn : () -> {});
+            afterQueuedSends();
+            ring.run(tags, src, len, dst, a, len, -1, dtype, ReduceOp.SUM, sendFromInput ? copyOwn : () -> {});
         });
     }
 

@@ -164,10 +164,10 @@ final class TcpRing {
         for (long b : sendBytes) largest = Math.max(largest, b);
         SocketChannel out = this.out[next], in = this.in[prev];
         long segment = tmp.address(segBytes); // scratch for one segment
-        ByteBuffer segmentView = HostMemory.view(segment, segBytes);
+        Rx rx = new Rx(in, prev, segBytes, HostMemory.view(segment, segBytes), segment, dtype, op);
         long elemBytes = dtype.bytesFor(1);
         if (duplex()) {
-            runDuplex(tags, send, sendBytes, dst, a, bytes, finishStep, dtype, op, local, segBytes, largest, segment);
+            runDuplex(tags, send, sendBytes, dst, a, bytes, finishStep, local, largest, rx);
             return;
         }
         int pieces = piecesPerFrame(largest, unreadBytes, size, elemBytes);
@@ -175,37 +175,13 @@ final class TcpRing {
             for (int k = 0; k < pieces; k++) {
                 // 1. Write piece k of step s's frame, the frame header before the first.
                 long from = cut(sendBytes[s], k, pieces, elemBytes), to = cut(sendBytes[s], k + 1, pieces, elemBytes);
-                ByteBuffer data = HostMemory.view(send[s] + from, to - from);
-                if (k == 0) {
-                    ByteBuffer h = ringHeader.clear();
-                    h.putInt(TcpCommunicator.MAGIC)
-                            .putInt(tags[s].ordinal())
-                            .putLong(sendBytes[s])
-                            .flip();
-                    ByteBuffer[] frame = {h, data};
-                    while (h.hasRemaining() || data.hasRemaining()) out.write(frame);
-                } else {
-                    while (data.hasRemaining()) out.write(data);
-                }
+                writePiece(out, ringHeader, tags[s], send[s], sendBytes[s], k == 0, from, to);
                 if (s == 0 && k == 0) local.run();
                 // 2. Receive piece k of step s (its header before the first), reducing it as it lands.
                 if (k == 0) headers.read(prev, tags[s], bytes[s]);
                 from = cut(bytes[s], k, pieces, elemBytes);
                 to = cut(bytes[s], k + 1, pieces, elemBytes);
-                receive(
-                        in,
-                        prev,
-                        dst[s],
-                        a[s],
-                        bytes[s],
-                        from,
-                        to,
-                        s == finishStep,
-                        segBytes,
-                        segmentView,
-                        segment,
-                        dtype,
-                        op);
+                receive(rx, dst[s], a[s], bytes[s], from, to, s == finishStep);
             }
         }
     }
@@ -251,19 +227,15 @@ final class TcpRing {
             long[] a,
             long[] bytes,
             int finishStep,
-            DType dtype,
-            ReduceOp op,
             Runnable local,
-            long segBytes,
             long largest,
-            long segment)
+            Rx rx)
             throws IOException {
         int steps = bytes.length;
-        long elemBytes = dtype.bytesFor(1);
-        int pieces = (int) Math.max(1, (largest + segBytes - 1) / segBytes);
-        SocketChannel out = this.out[mod(rank + 1, size)], in = this.in[mod(rank - 1, size)];
-        int prev = mod(rank - 1, size);
-        ByteBuffer segmentView = HostMemory.view(segment, segBytes);
+        long elemBytes = rx.dtype().bytesFor(1);
+        int pieces = (int) Math.max(1, (largest + rx.segBytes() - 1) / rx.segBytes());
+        SocketChannel out = this.out[mod(rank + 1, size)];
+        int prev = rx.prev();
         HandOff hand = new HandOff(); // this ring's own: a writer of an earlier ring can never see it
         Future<?> writer = sender.submit(() -> {
             try {
@@ -274,18 +246,7 @@ final class TcpRing {
                         // 2. Write it, the frame header before the first piece.
                         long from = cut(sendBytes[s], k, pieces, elemBytes),
                                 to = cut(sendBytes[s], k + 1, pieces, elemBytes);
-                        ByteBuffer data = HostMemory.view(send[s] + from, to - from);
-                        if (k == 0) {
-                            ByteBuffer h = writerHeader.clear();
-                            h.putInt(TcpCommunicator.MAGIC)
-                                    .putInt(tags[s].ordinal())
-                                    .putLong(sendBytes[s])
-                                    .flip();
-                            ByteBuffer[] frame = {h, data};
-                            while (h.hasRemaining() || data.hasRemaining()) out.write(frame);
-                        } else {
-                            while (data.hasRemaining()) out.write(data);
-                        }
+                        writePiece(out, writerHeader, tags[s], send[s], sendBytes[s], k == 0, from, to);
                     }
                 }
                 return null;
@@ -304,20 +265,7 @@ final class TcpRing {
                     //    and tell the sender thread it may forward it.
                     if (k == 0) headers.read(prev, tags[s], bytes[s]);
                     long from = cut(bytes[s], k, pieces, elemBytes), to = cut(bytes[s], k + 1, pieces, elemBytes);
-                    receive(
-                            in,
-                            prev,
-                            dst[s],
-                            a[s],
-                            bytes[s],
-                            from,
-                            to,
-                            s == finishStep,
-                            segBytes,
-                            segmentView,
-                            segment,
-                            dtype,
-                            op);
+                    receive(rx, dst[s], a[s], bytes[s], from, to, s == finishStep);
                     hand.received = (long) s * pieces + k + 1;
                     Thread parked = hand.parked;
                     if (parked != null) LockSupport.unpark(parked);
@@ -408,27 +356,58 @@ final class TcpRing {
         return frameBytes / elemBytes * k / pieces * elemBytes;
     }
 
+    /** What every piece of one ring is received with: the connection from prev, the scratch segment
+     * (segBytes at segmentAddress, and its view), the element type and the reduction. */
+    private record Rx(
+            SocketChannel in,
+            int prev,
+            long segBytes,
+            ByteBuffer segment,
+            long segmentAddress,
+            DType dtype,
+            ReduceOp op) {}
+
+    /** Writes one piece, [from, to) of a frame of frameBytes at address; the frame header goes first,
+     * in the same gathering write, with the first piece (a later piece may be empty and start at 0 too). */
+    private static void writePiece(
+            SocketChannel out,
+            ByteBuffer header,
+            Tag tag,
+            long address,
+            long frameBytes,
+            boolean first,
+            long from,
+            long to)
+            throws IOException {
+        ByteBuffer data = HostMemory.view(address + from, to - from);
+        if (first) {
+            ByteBuffer h = header.clear();
+            h.putInt(TcpCommunicator.MAGIC)
+                    .putInt(tag.ordinal())
+                    .putLong(frameBytes)
+                    .flip();
+            ByteBuffer[] frame = {h, data};
+            while (h.hasRemaining() || data.hasRemaining()) out.write(frame);
+        } else {
+            while (data.hasRemaining()) out.write(data);
+        }
+    }
+
     /**
      * Caller thread: receives bytes [from, to) of a ring step of stepBytes from prev (its header already
      * read): straight into dst when a == 0, else segment by segment (into dst itself when it does not
      * overlap a, else into the scratch segment), then dst = a op received, finishing AVG when finish.
      * At most one NIO view for the piece, reused for every segment (the scratch segment's is the ring's).
      */
-    private void receive(
-            SocketChannel in,
-            int prev,
-            long dst,
-            long a,
-            long stepBytes,
-            long from,
-            long to,
-            boolean finish,
-            long segBytes,
-            ByteBuffer segment,
-            long segmentAddress,
-            DType dtype,
-            ReduceOp op)
+    private void receive(Rx rx, long dst, long a, long stepBytes, long from, long to, boolean finish)
             throws IOException {
+        SocketChannel in = rx.in();
+        int prev = rx.prev();
+        long segBytes = rx.segBytes();
+        ByteBuffer segment = rx.segment();
+        long segmentAddress = rx.segmentAddress();
+        DType dtype = rx.dtype();
+        ReduceOp op = rx.op();
         // When dst is not a's buffer (reduceScatter's slots and output), the segment lands in dst itself
         // and a is added into it there (a op b == b op a, bit for bit): no scratch pass, no copy of a.
         boolean intoDst = a == 0 || dst + stepBytes <= a || a + stepBytes <= dst;
