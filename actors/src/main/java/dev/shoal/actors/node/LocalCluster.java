@@ -6,10 +6,9 @@
 // Up, or throws with the tail of the failing node's log; a node whose port was taken between the pick
 // and its bind ("Address already in use") starts again on new ports, up to 3 tries (start, restart and
 // addNode alike; a failed start's logs are kept as node-i.attempt-k.log, a restart's or addNode's as
-// node-i.restart-k.log); node 0 is the only seed, so it is the oldest and runs the coordinator; close() (also run by a
-// shutdown hook, e.g. on Ctrl-C) stops
-// the client, then the nodes (SIGTERM, then kill after 10 s), then the H2 server; it is safe to call
-// twice.
+// node-i.restart-k.log); node 0 is the only seed, so it is the oldest and runs the coordinator;
+// close() (also run by a shutdown hook, e.g. on Ctrl-C) stops the client, then every node JVM it
+// started (SIGTERM, then kill after 10 s), then the H2 server; it is safe to call twice.
 package dev.shoal.actors.node;
 
 import com.typesafe.config.Config;
@@ -312,32 +311,20 @@ public final class LocalCluster implements AutoCloseable {
 
     /**
      * Starts node i again, on its old cluster port with its old ranks (a new incarnation: the cluster
-     * removes the old one when it joins); returns once it joined. Its log goes to a new file.
+     * removes the old one when it joins); returns once it joined. Its log goes to a new file. If the port
+     * was taken meanwhile it tries once more (a new gRPC port), then on a new cluster port, except node 0,
+     * whose port is every other node's seed.
      */
     public void restart(int i, Duration timeout) throws IOException {
         if (nodes.get(i).isAlive()) throw new IllegalStateException("node " + i + " is still running");
         String a = addresses.get(i);
-        int port = Integer.parseInt(a.substring(a.lastIndexOf(':') + 1));
-        for (int attempt = 1; ; attempt++) {
-            try {
-                startNode(i, port, seed, journalUrl, cpuRanks[i], jvmArgs)
-                        .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-                return;
-            } catch (Exception e) {
-                if (attempt < BIND_ATTEMPTS && portTaken(logs.get(i))) {
-                    stop(nodes.get(i));
-                    // Its old port (or only its new gRPC port) was taken meanwhile: try once more with a
-                    // new gRPC port, then on a new cluster port too, as addNode would; node 0 keeps its
-                    // port, which is every other node's seed.
-                    if (attempt > 1 && i != 0) port = nodePorts.next();
-                    continue;
-                }
-                throw new IOException(
-                        "node " + i + " did not rejoin within " + timeout.toSeconds() + " s: " + e + "\n--- "
-                                + logs.get(i) + "\n" + tail(logs.get(i)),
-                        e);
-            }
-        }
+        int old = Integer.parseInt(a.substring(a.lastIndexOf(':') + 1));
+        startAndJoin(
+                i,
+                cpuRanks[i],
+                attempt -> attempt < BIND_ATTEMPTS || i == 0 ? old : nodePorts.next(),
+                "rejoin",
+                timeout);
     }
 
     /**
@@ -348,20 +335,36 @@ public final class LocalCluster implements AutoCloseable {
         int index = nodes.size();
         cpuRanks = java.util.Arrays.copyOf(cpuRanks, index + 1);
         cpuRanks[index] = ranks;
+        startAndJoin(index, ranks, attempt -> nodePorts.next(), "join", timeout);
+        return index;
+    }
+
+    /** The cluster port for a node's try number {@code attempt} (1, 2, …). */
+    private interface PortForTry {
+        int port(int attempt) throws IOException;
+    }
+
+    /**
+     * Starts node {@code index} and waits until it joined; a try whose node found a port taken ("Address
+     * already in use" in its log) is stopped and followed by another, up to BIND_ATTEMPTS.
+     */
+    private void startAndJoin(int index, int ranks, PortForTry portFor, String verb, Duration timeout)
+            throws IOException {
         for (int attempt = 1; ; attempt++) {
             try {
-                startNode(index, nodePorts.next(), seed, journalUrl, ranks, jvmArgs)
+                startNode(index, portFor.port(attempt), seed, journalUrl, ranks, jvmArgs)
                         .get(timeout.toMillis(), TimeUnit.MILLISECONDS);
-                return index;
+                return;
             } catch (Exception e) {
-                if (attempt < BIND_ATTEMPTS && portTaken(logs.get(index))) {
+                boolean started = index < nodes.size() && index < logs.size();
+                if (started && attempt < BIND_ATTEMPTS && portTaken(logs.get(index))) {
                     stop(nodes.get(index));
                     continue;
                 }
+                if (e instanceof InterruptedException) Thread.currentThread().interrupt();
+                String log = started ? "\n--- " + logs.get(index) + "\n" + tail(logs.get(index)) : "";
                 throw new IOException(
-                        "node " + index + " did not join within " + timeout.toSeconds() + " s: " + e + "\n--- "
-                                + logs.get(index) + "\n" + tail(logs.get(index)),
-                        e);
+                        "node " + index + " did not " + verb + " within " + timeout.toSeconds() + " s: " + e + log, e);
             }
         }
     }
